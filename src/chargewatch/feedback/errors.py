@@ -41,3 +41,7 @@ class FeedbackValidationError(FieldValidationError):
 
 class SurveyDefinitionError(FieldValidationError):
     """An operator-defined survey is invalid; fields are paths such as ``questions[2].options``."""
+
+
+class TopicDefinitionError(FieldValidationError):
+    """An operator-defined topic list is invalid; fields are paths such as ``[0].phrases[2]``."""
