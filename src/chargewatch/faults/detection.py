@@ -1,0 +1,934 @@
+"""Fault detection: signals in, incident events out, no I/O (the h11 way).
+
+``FaultDetector.feed(signal)`` applies one signal; ``FaultDetector.tick(now)`` applies the rules
+that fire on the passage of time (silence, stalls, alert delays, escalation). ``feed`` first
+advances time to the signal's ``at``, so replaying a log of signals, with or without ticks in
+between, gives the same events; time never runs backwards (a late signal is treated as "now").
+
+All state lives in this object and round-trips through ``to_dict``/``from_dict``, so the shell
+can persist it next to the raw message log and rebuild it after a restart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from chargewatch.faults.incidents import (
+    Evidence,
+    Incident,
+    IncidentKind,
+    IncidentStatus,
+    InvalidTransition,
+    Severity,
+    acknowledge,
+    incident_key,
+    open_incident,
+    record_occurrence,
+    resolve,
+)
+from chargewatch.faults.signals import (
+    AuthorizeRejected,
+    BootReported,
+    Connected,
+    Disconnected,
+    DriverReport,
+    HeartbeatIntervalSet,
+    IncidentAcknowledged,
+    MessageSeen,
+    SessionProgress,
+    SessionStarted,
+    SessionStopped,
+    Signal,
+    StartRejected,
+    StatusReported,
+    require_utc,
+)
+from chargewatch.faults.transitions import CHARGE_POINT_STATUSES, is_allowed_transition
+
+# Errors that trip protective devices: a person may be at risk, so they alert fastest.
+SAFETY_ERROR_CODES = frozenset({"GroundFailure", "OverCurrentFailure", "OverVoltage", "HighTemperature"})
+# OCPP 1.6: "not a real error ... the Charge Point doesn't need to go to the faulted state".
+VEHICLE_ERROR_CODES = frozenset({"EVCommunicationError"})
+# Stop reasons that end a session abnormally whatever the connector was doing.
+ABORT_REASONS = frozenset({"EmergencyStop", "PowerLoss", "Reboot"})
+# Stop reasons that are normal when idle but abort a session that was delivering energy.
+MID_CHARGE_ABORT_REASONS = frozenset({"EVDisconnected", "HardReset", "SoftReset"})
+# Connector states in which an open session is expected to draw energy.
+ENERGY_EXPECTED_STATUSES = frozenset({"Preparing", "Charging", "SuspendedEVSE"})
+
+
+@dataclass(frozen=True)
+class FaultConfig:
+    """Thresholds of the detection rules; the defaults suit a public AC/DC network."""
+
+    alert_delay: timedelta = timedelta(minutes=3)
+    critical_alert_delay: timedelta = timedelta(minutes=1)
+    escalate_after: timedelta = timedelta(minutes=30)
+    max_escalations: int = 2
+    default_heartbeat: timedelta = timedelta(minutes=5)
+    heartbeat_grace_factor: float = 2.0
+    reconnect_grace: timedelta = timedelta(minutes=2)
+    offline_recovery_hold: timedelta = timedelta(minutes=2)
+    flap_threshold: int = 3
+    flap_window: timedelta = timedelta(minutes=15)
+    stall_after: timedelta = timedelta(minutes=10)
+    min_flow_w: float = 50.0
+    low_power_ratio: float = 0.2
+    low_power_after: timedelta = timedelta(minutes=30)
+    connector_ratings_w: Mapping[str, float] = field(default_factory=dict)
+    zero_energy_wh: int = 10
+    preparing_timeout: timedelta = timedelta(minutes=5)
+    repeated_failures: int = 3
+    failure_window: timedelta = timedelta(minutes=30)
+    boot_loop_count: int = 3
+    boot_loop_window: timedelta = timedelta(minutes=15)
+    max_evidence: int = 50
+
+    def rating_w(self, charger_id: str, connector_id: int) -> float | None:
+        """Rated power of a connector: key ``"CP1/2"`` wins over a charger-wide ``"CP1"``."""
+        return self.connector_ratings_w.get(
+            f"{charger_id}/{connector_id}", self.connector_ratings_w.get(charger_id)
+        )
+
+    def alert_delay_for(self, severity: Severity) -> timedelta:
+        return self.critical_alert_delay if severity is Severity.CRITICAL else self.alert_delay
+
+
+@dataclass(frozen=True)
+class Opened:
+    incident: Incident
+    at: datetime
+
+
+@dataclass(frozen=True)
+class Updated:
+    """New evidence, a raised severity, or an acknowledgement."""
+
+    incident: Incident
+    at: datetime
+
+
+@dataclass(frozen=True)
+class Escalated:
+    """Still unacknowledged ``level`` × escalate_after after the alert went out."""
+
+    incident: Incident
+    at: datetime
+    level: int
+
+
+@dataclass(frozen=True)
+class Resolved:
+    incident: Incident
+    at: datetime
+    evidence: Evidence
+
+
+@dataclass(frozen=True)
+class AlertDue:
+    """Send the alert now: the alert delay passed and the incident is still open (or got worse)."""
+
+    incident: Incident
+    at: datetime
+
+
+IncidentEvent = Opened | Updated | Escalated | Resolved | AlertDue
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def _when(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value)
+
+
+@dataclass
+class _ChargerState:
+    heartbeat_s: int | None = None
+    last_message_at: datetime | None = None
+    connected: bool | None = None
+    disconnected_at: datetime | None = None
+    returned_at: datetime | None = None
+    return_evidence: Evidence | None = None
+    disconnects: list[datetime] = field(default_factory=list)
+    boots: list[datetime] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "heartbeat_s": self.heartbeat_s,
+            "last_message_at": _iso(self.last_message_at),
+            "connected": self.connected,
+            "disconnected_at": _iso(self.disconnected_at),
+            "returned_at": _iso(self.returned_at),
+            "return_evidence": None if self.return_evidence is None else self.return_evidence.to_dict(),
+            "disconnects": [d.isoformat() for d in self.disconnects],
+            "boots": [b.isoformat() for b in self.boots],
+        }
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> _ChargerState:
+        evidence = raw["return_evidence"]
+        return cls(
+            heartbeat_s=raw["heartbeat_s"],
+            last_message_at=_when(raw["last_message_at"]),
+            connected=raw["connected"],
+            disconnected_at=_when(raw["disconnected_at"]),
+            returned_at=_when(raw["returned_at"]),
+            return_evidence=None if evidence is None else Evidence.from_dict(evidence),
+            disconnects=[datetime.fromisoformat(d) for d in raw["disconnects"]],
+            boots=[datetime.fromisoformat(b) for b in raw["boots"]],
+        )
+
+
+@dataclass
+class _ConnectorState:
+    status: str | None = None
+    preparing_since: datetime | None = None
+    failures: list[datetime] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "preparing_since": _iso(self.preparing_since),
+            "failures": [f.isoformat() for f in self.failures],
+        }
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> _ConnectorState:
+        return cls(
+            status=raw["status"],
+            preparing_since=_when(raw["preparing_since"]),
+            failures=[datetime.fromisoformat(f) for f in raw["failures"]],
+        )
+
+
+@dataclass
+class _SessionState:
+    charger_id: str
+    connector_id: int
+    session_id: str
+    last_flow_at: datetime
+    status: str | None = None
+    last_energy_wh: int | None = None
+    low_power_since: datetime | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "charger_id": self.charger_id,
+            "connector_id": self.connector_id,
+            "session_id": self.session_id,
+            "last_flow_at": self.last_flow_at.isoformat(),
+            "status": self.status,
+            "last_energy_wh": self.last_energy_wh,
+            "low_power_since": _iso(self.low_power_since),
+        }
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> _SessionState:
+        return cls(
+            charger_id=raw["charger_id"],
+            connector_id=raw["connector_id"],
+            session_id=raw["session_id"],
+            last_flow_at=datetime.fromisoformat(raw["last_flow_at"]),
+            status=raw["status"],
+            last_energy_wh=raw["last_energy_wh"],
+            low_power_since=_when(raw["low_power_since"]),
+        )
+
+
+def _connector_key(charger_id: str, connector_id: int | None) -> str:
+    return f"{charger_id}|{'' if connector_id is None else connector_id}"
+
+
+def _session_key(charger_id: str, session_id: str) -> str:
+    return f"{charger_id}|{session_id}"
+
+
+class FaultDetector:
+    """Recognises charger and session problems and keeps one open incident per problem."""
+
+    STATE_VERSION = 1
+
+    def __init__(self, config: FaultConfig | None = None) -> None:
+        self.config = config or FaultConfig()
+        self._now: datetime | None = None
+        self._chargers: dict[str, _ChargerState] = {}
+        self._connectors: dict[str, _ConnectorState] = {}
+        self._sessions: dict[str, _SessionState] = {}
+        self._open: dict[str, Incident] = {}
+
+    @property
+    def open_incidents(self) -> list[Incident]:
+        """Open and acknowledged incidents, in key order."""
+        return [self._open[key] for key in sorted(self._open)]
+
+    def feed(self, signal: Signal) -> list[IncidentEvent]:
+        if isinstance(signal, HeartbeatIntervalSet):
+            self._charger(signal.charger_id).heartbeat_s = signal.seconds
+            return []
+        events = self._advance(signal.at)
+        now = self._now
+        assert now is not None
+        events += self._apply(signal, now)
+        events += self._alerts(now)
+        return events
+
+    def tick(self, now: datetime) -> list[IncidentEvent]:
+        require_utc(now, "now")
+        return self._advance(now)
+
+    def _apply(self, signal: Signal, now: datetime) -> list[IncidentEvent]:
+        if isinstance(signal, StatusReported):
+            return self._on_status(signal, now)
+        if isinstance(signal, MessageSeen):
+            return self._alive(signal.charger_id, now, Evidence(now, "Message"))
+        if isinstance(signal, Connected):
+            return self._on_connected(signal, now)
+        if isinstance(signal, Disconnected):
+            return self._on_disconnected(signal, now)
+        if isinstance(signal, BootReported):
+            return self._on_boot(signal, now)
+        if isinstance(signal, SessionStarted):
+            return self._on_session_started(signal, now)
+        if isinstance(signal, SessionProgress):
+            return self._on_progress(signal, now)
+        if isinstance(signal, SessionStopped):
+            return self._on_session_stopped(signal, now)
+        if isinstance(signal, AuthorizeRejected):
+            evidence = Evidence(
+                now, "Authorize", {"idTag": signal.id_tag, "status": signal.status, **signal.evidence}
+            )
+            events = self._alive(signal.charger_id, now, evidence)
+            return events + self._failed_start(
+                signal.charger_id, None, f"Authorize.{signal.status}", Severity.INFO, now, evidence
+            )
+        if isinstance(signal, StartRejected):
+            evidence = Evidence(
+                now, "StartTransaction", {"idTag": signal.id_tag, "status": signal.status, **signal.evidence}
+            )
+            events = self._alive(signal.charger_id, now, evidence)
+            return events + self._failed_start(
+                signal.charger_id,
+                signal.connector_id,
+                f"StartTransaction.{signal.status}",
+                Severity.INFO,
+                now,
+                evidence,
+            )
+        if isinstance(signal, DriverReport):
+            evidence = Evidence(now, "DriverReport", {"category": signal.category, "text": signal.text})
+            return self._upsert(
+                IncidentKind.DRIVER_REPORT,
+                Severity.WARNING,
+                signal.charger_id,
+                signal.connector_id,
+                signal.category,
+                now,
+                evidence,
+                session_id=signal.session_id,
+            )
+        if isinstance(signal, IncidentAcknowledged):
+            return self._on_acknowledged(signal, now)
+        raise TypeError(f"not a fault signal: {signal!r}")
+
+    # --- connectivity -------------------------------------------------------------------------
+
+    def _charger(self, charger_id: str) -> _ChargerState:
+        return self._chargers.setdefault(charger_id, _ChargerState())
+
+    def _connector(self, charger_id: str, connector_id: int | None) -> _ConnectorState:
+        return self._connectors.setdefault(_connector_key(charger_id, connector_id), _ConnectorState())
+
+    def _alive(self, charger_id: str, now: datetime, evidence: Evidence) -> list[IncidentEvent]:
+        """Any message proves the charger is back; the offline incident resolves once it stays back
+        for ``offline_recovery_hold`` (so a flapping link keeps one incident, not one per flap)."""
+        charger = self._charger(charger_id)
+        charger.last_message_at = now
+        if charger.connected is False:
+            charger.connected = True
+            charger.disconnected_at = None
+        offline = self._open.get(incident_key(IncidentKind.CHARGER_OFFLINE, charger_id, None, None))
+        if offline is not None and charger.returned_at is None:
+            charger.returned_at = now
+            charger.return_evidence = evidence
+        return self._resolve_returned(charger_id, now)
+
+    def _resolve_returned(self, charger_id: str, now: datetime) -> list[IncidentEvent]:
+        charger = self._charger(charger_id)
+        if charger.returned_at is None or now - charger.returned_at < self.config.offline_recovery_hold:
+            return []
+        returned_at, evidence = charger.returned_at, charger.return_evidence
+        charger.returned_at = charger.return_evidence = None
+        assert evidence is not None
+        key = incident_key(IncidentKind.CHARGER_OFFLINE, charger_id, None, None)
+        return self._resolve_keys([key], returned_at, evidence, now)
+
+    def _on_connected(self, signal: Connected, now: datetime) -> list[IncidentEvent]:
+        self._forget_statuses(signal.charger_id)
+        return self._alive(signal.charger_id, now, Evidence(now, "Connected"))
+
+    def _on_disconnected(self, signal: Disconnected, now: datetime) -> list[IncidentEvent]:
+        charger = self._charger(signal.charger_id)
+        charger.connected = False
+        charger.disconnected_at = now
+        charger.returned_at = charger.return_evidence = None
+        charger.disconnects = [d for d in charger.disconnects if now - d < self.config.flap_window] + [now]
+        evidence = Evidence(now, "Disconnected", {"disconnects_in_window": len(charger.disconnects)})
+        offline_key = incident_key(IncidentKind.CHARGER_OFFLINE, signal.charger_id, None, None)
+        if offline_key in self._open:
+            return self._update(offline_key, evidence, now)
+        if len(charger.disconnects) >= self.config.flap_threshold:
+            return self._upsert(
+                IncidentKind.CONNECTION_FLAPPING,
+                Severity.WARNING,
+                signal.charger_id,
+                None,
+                None,
+                now,
+                evidence,
+                first_seen=charger.disconnects[0],
+            )
+        return []
+
+    def _on_boot(self, signal: BootReported, now: datetime) -> list[IncidentEvent]:
+        charger = self._charger(signal.charger_id)
+        evidence = Evidence(now, "BootNotification", dict(signal.evidence))
+        events = self._alive(signal.charger_id, now, evidence)
+        self._forget_statuses(signal.charger_id)
+        charger.boots = [b for b in charger.boots if now - b < self.config.boot_loop_window] + [now]
+        if len(charger.boots) >= self.config.boot_loop_count:
+            events += self._upsert(
+                IncidentKind.BOOT_LOOP,
+                Severity.FAULT,
+                signal.charger_id,
+                None,
+                None,
+                now,
+                replace(evidence, data={**evidence.data, "boots_in_window": len(charger.boots)}),
+                first_seen=charger.boots[0],
+                outage=True,
+            )
+        return events
+
+    def _forget_statuses(self, charger_id: str) -> None:
+        """After a reboot or reconnect the last known status is stale: the first report is not a
+        transition."""
+        prefix = f"{charger_id}|"
+        for key, connector in self._connectors.items():
+            if key.startswith(prefix):
+                connector.status = None
+
+    # --- connector status ---------------------------------------------------------------------
+
+    def _on_status(self, signal: StatusReported, now: datetime) -> list[IncidentEvent]:
+        data: dict[str, Any] = {
+            "connectorId": signal.connector_id,
+            "status": signal.status,
+            "errorCode": signal.error_code,
+        }
+        for name, value in (
+            ("info", signal.info),
+            ("vendorId", signal.vendor_id),
+            ("vendorErrorCode", signal.vendor_error_code),
+            ("messageId", signal.message_id),
+        ):
+            if value is not None:
+                data[name] = value
+        evidence = Evidence(now, "StatusNotification", {**signal.evidence, **data})
+        events = self._alive(signal.charger_id, now, evidence)
+        events += self._check_transition(signal, now, evidence)
+
+        connector = self._connector(signal.charger_id, signal.connector_id)
+        connector.status = signal.status
+        if signal.status == "Preparing":
+            connector.preparing_since = connector.preparing_since or now
+        else:
+            connector.preparing_since = None
+
+        faulted = signal.status == "Faulted"
+        on_connector = [
+            key
+            for key, incident in self._open.items()
+            if incident.kind is IncidentKind.CONNECTOR_ERROR
+            and incident.charger_id == signal.charger_id
+            and incident.connector_id == signal.connector_id
+        ]
+        if signal.error_code == "NoError" and not faulted:
+            return events + self._resolve_keys(on_connector, now, evidence, now)
+        if signal.error_code == "NoError":
+            if on_connector:
+                for key in sorted(on_connector):
+                    events += self._update(key, evidence, now)
+                return events
+            return events + self._upsert(
+                IncidentKind.CONNECTOR_ERROR,
+                Severity.FAULT,
+                signal.charger_id,
+                signal.connector_id,
+                "Faulted",
+                now,
+                evidence,
+                outage=True,
+            )
+        if signal.error_code in VEHICLE_ERROR_CODES:
+            severity = Severity.INFO
+        elif faulted:
+            severity = Severity.CRITICAL if signal.error_code in SAFETY_ERROR_CODES else Severity.FAULT
+        else:
+            severity = Severity.WARNING
+        # A code that is no longer reported, or one whose outage state flipped, ends its incident:
+        # uptime must count the outage from the moment the connector actually went out of service.
+        stale = [
+            key
+            for key in on_connector
+            if (self._open[key].code != signal.error_code and not faulted)
+            or self._open[key].outage != faulted
+        ]
+        events += self._resolve_keys(stale, now, evidence, now)
+        return events + self._upsert(
+            IncidentKind.CONNECTOR_ERROR,
+            severity,
+            signal.charger_id,
+            signal.connector_id,
+            signal.error_code,
+            now,
+            evidence,
+            outage=faulted,
+        )
+
+    def _check_transition(
+        self, signal: StatusReported, now: datetime, evidence: Evidence
+    ) -> list[IncidentEvent]:
+        if signal.connector_id == 0:
+            if signal.status in CHARGE_POINT_STATUSES:
+                return []
+            code = f"connector 0 cannot be {signal.status}"
+        else:
+            previous = self._connector(signal.charger_id, signal.connector_id).status
+            if previous is None or is_allowed_transition(previous, signal.status):
+                return []
+            code = f"{previous}->{signal.status}"
+        return self._upsert(
+            IncidentKind.INVALID_TRANSITION,
+            Severity.WARNING,
+            signal.charger_id,
+            signal.connector_id,
+            code,
+            now,
+            evidence,
+        )
+
+    # --- sessions -----------------------------------------------------------------------------
+
+    def _on_session_started(self, signal: SessionStarted, now: datetime) -> list[IncidentEvent]:
+        evidence = Evidence(
+            now, "StartTransaction", {"connectorId": signal.connector_id, "transactionId": signal.session_id}
+        )
+        evidence = replace(evidence, data={**signal.evidence, **evidence.data})
+        events = self._alive(signal.charger_id, now, evidence)
+        self._sessions[_session_key(signal.charger_id, signal.session_id)] = _SessionState(
+            charger_id=signal.charger_id,
+            connector_id=signal.connector_id,
+            session_id=signal.session_id,
+            last_flow_at=now,
+        )
+        connector = self._connector(signal.charger_id, signal.connector_id)
+        connector.preparing_since = None
+        connector.failures = []
+        started = self._matching(
+            IncidentKind.FAILED_START, signal.charger_id, signal.connector_id, charger_wide=True
+        )
+        return events + self._resolve_keys(started, now, evidence, now)
+
+    def _on_progress(self, signal: SessionProgress, now: datetime) -> list[IncidentEvent]:
+        evidence = Evidence(
+            now,
+            "MeterValues",
+            {
+                **signal.evidence,
+                "transactionId": signal.session_id,
+                "power_w": signal.power_w,
+                "energy_wh": signal.energy_wh,
+                "connector_status": signal.connector_status,
+            },
+        )
+        events = self._alive(signal.charger_id, now, evidence)
+        key = _session_key(signal.charger_id, signal.session_id)
+        session = self._sessions.setdefault(
+            key, _SessionState(signal.charger_id, signal.connector_id, signal.session_id, last_flow_at=now)
+        )
+        energy_rose = (
+            signal.energy_wh is not None
+            and session.last_energy_wh is not None
+            and signal.energy_wh > session.last_energy_wh
+        )
+        flowing = energy_rose or (signal.power_w is not None and signal.power_w > self.config.min_flow_w)
+        if signal.energy_wh is not None:
+            session.last_energy_wh = signal.energy_wh
+        session.status = signal.connector_status
+        stalled = self._matching(IncidentKind.STALLED_SESSION, signal.charger_id, signal.connector_id)
+        if flowing or signal.connector_status not in ENERGY_EXPECTED_STATUSES:
+            session.last_flow_at = now
+            events += self._resolve_keys(stalled, now, evidence, now)
+
+        rating = self.config.rating_w(signal.charger_id, signal.connector_id)
+        if rating is None or signal.power_w is None or signal.connector_status != "Charging":
+            session.low_power_since = None
+        elif signal.power_w < rating * self.config.low_power_ratio:
+            session.low_power_since = session.low_power_since or now
+        else:
+            session.low_power_since = None
+            low = self._matching(IncidentKind.LOW_POWER_SESSION, signal.charger_id, signal.connector_id)
+            events += self._resolve_keys(low, now, evidence, now)
+        return events
+
+    def _on_session_stopped(self, signal: SessionStopped, now: datetime) -> list[IncidentEvent]:
+        evidence = Evidence(
+            now,
+            "StopTransaction",
+            {
+                **signal.evidence,
+                "transactionId": signal.session_id,
+                "reason": signal.reason,
+                "energy_wh": signal.energy_wh,
+                "was_charging": signal.was_charging,
+            },
+        )
+        events = self._alive(signal.charger_id, now, evidence)
+        self._sessions.pop(_session_key(signal.charger_id, signal.session_id), None)
+        ended = self._matching(IncidentKind.STALLED_SESSION, signal.charger_id, signal.connector_id)
+        ended += self._matching(IncidentKind.LOW_POWER_SESSION, signal.charger_id, signal.connector_id)
+        events += self._resolve_keys(ended, now, evidence, now)
+
+        abort_code: str | None = None
+        if signal.reason in ABORT_REASONS or (
+            signal.reason in MID_CHARGE_ABORT_REASONS and signal.was_charging
+        ):
+            abort_code = signal.reason
+        elif signal.energy_wh <= self.config.zero_energy_wh:
+            abort_code = "ZeroEnergy"
+        if abort_code is None:
+            recovered = self._matching(IncidentKind.ABORTED_SESSION, signal.charger_id, signal.connector_id)
+            recovered += self._matching(
+                IncidentKind.DRIVER_REPORT, signal.charger_id, signal.connector_id, charger_wide=True
+            )
+            return events + self._resolve_keys(recovered, now, evidence, now)
+        count = self._record_failure(signal.charger_id, signal.connector_id, now)
+        severity = Severity.FAULT if count >= self.config.repeated_failures else Severity.WARNING
+        return events + self._upsert(
+            IncidentKind.ABORTED_SESSION,
+            severity,
+            signal.charger_id,
+            signal.connector_id,
+            abort_code,
+            now,
+            evidence,
+            session_id=signal.session_id,
+        )
+
+    def _record_failure(self, charger_id: str, connector_id: int | None, now: datetime) -> int:
+        connector = self._connector(charger_id, connector_id)
+        connector.failures = [f for f in connector.failures if now - f < self.config.failure_window] + [now]
+        return len(connector.failures)
+
+    def _failed_start(
+        self,
+        charger_id: str,
+        connector_id: int | None,
+        code: str,
+        severity: Severity,
+        now: datetime,
+        evidence: Evidence,
+    ) -> list[IncidentEvent]:
+        """One failure is usually the driver's (wrong card); repeated failures on one connector are
+        the connector's, so they raise the severity to fault."""
+        count = self._record_failure(charger_id, connector_id, now)
+        if count >= self.config.repeated_failures:
+            severity = Severity.FAULT
+        evidence = replace(evidence, data={**evidence.data, "failures_in_window": count})
+        return self._upsert(
+            IncidentKind.FAILED_START, severity, charger_id, connector_id, code, now, evidence
+        )
+
+    # --- operators ----------------------------------------------------------------------------
+
+    def _on_acknowledged(self, signal: IncidentAcknowledged, now: datetime) -> list[IncidentEvent]:
+        for key, incident in self._open.items():
+            if incident.id == signal.incident_id:
+                self._open[key] = acknowledge(incident, now, signal.by)
+                return [Updated(self._open[key], now)]
+        raise InvalidTransition(f"incident {signal.incident_id} is not open (unknown or already resolved)")
+
+    # --- time ---------------------------------------------------------------------------------
+
+    def _advance(self, at: datetime) -> list[IncidentEvent]:
+        now = at if self._now is None or at > self._now else self._now
+        self._now = now
+        events: list[IncidentEvent] = []
+        for charger_id in sorted(self._chargers):
+            events += self._connectivity_rules(charger_id, now)
+        for key in sorted(self._connectors):
+            connector = self._connectors[key]
+            if connector.preparing_since and now - connector.preparing_since >= self.config.preparing_timeout:
+                charger_id, _, connector_id = key.rpartition("|")
+                evidence = Evidence(
+                    now, "PreparingTimeout", {"preparing_since": connector.preparing_since.isoformat()}
+                )
+                connector.preparing_since = None
+                events += self._failed_start(
+                    charger_id, int(connector_id), "NoSessionAfterPlugIn", Severity.WARNING, now, evidence
+                )
+        for key in sorted(self._sessions):
+            events += self._session_rules(self._sessions[key], now)
+        return events + self._alerts(now)
+
+    def _connectivity_rules(self, charger_id: str, now: datetime) -> list[IncidentEvent]:
+        charger = self._chargers[charger_id]
+        events = self._resolve_returned(charger_id, now)
+        offline_key = incident_key(IncidentKind.CHARGER_OFFLINE, charger_id, None, None)
+        if offline_key not in self._open:
+            heartbeat = (
+                timedelta(seconds=charger.heartbeat_s)
+                if charger.heartbeat_s
+                else self.config.default_heartbeat
+            )
+            if charger.connected is False and charger.disconnected_at is not None:
+                if now - charger.disconnected_at > self.config.reconnect_grace:
+                    evidence = Evidence(
+                        now, "ConnectionLost", {"disconnected_at": charger.disconnected_at.isoformat()}
+                    )
+                    events += self._open_offline(charger_id, charger.disconnected_at, now, evidence)
+            elif charger.last_message_at is not None and (
+                now - charger.last_message_at > heartbeat * self.config.heartbeat_grace_factor
+            ):
+                evidence = Evidence(
+                    now,
+                    "Silence",
+                    {
+                        "last_message_at": charger.last_message_at.isoformat(),
+                        "heartbeat_interval_s": int(heartbeat.total_seconds()),
+                    },
+                )
+                events += self._open_offline(charger_id, charger.last_message_at, now, evidence)
+        flapping_key = incident_key(IncidentKind.CONNECTION_FLAPPING, charger_id, None, None)
+        if (
+            flapping_key in self._open
+            and charger.connected is not False
+            and charger.disconnects
+            and now - charger.disconnects[-1] >= self.config.flap_window
+        ):
+            evidence = Evidence(
+                now, "StableConnection", {"last_disconnect": charger.disconnects[-1].isoformat()}
+            )
+            events += self._resolve_keys([flapping_key], now, evidence, now)
+        boot_key = incident_key(IncidentKind.BOOT_LOOP, charger_id, None, None)
+        if (
+            boot_key in self._open
+            and charger.boots
+            and now - charger.boots[-1] >= self.config.boot_loop_window
+        ):
+            evidence = Evidence(now, "StableUptime", {"last_boot": charger.boots[-1].isoformat()})
+            events += self._resolve_keys([boot_key], now, evidence, now)
+        return events
+
+    def _open_offline(
+        self, charger_id: str, since: datetime, now: datetime, evidence: Evidence
+    ) -> list[IncidentEvent]:
+        """Offline counts from the last sign of life, so uptime does not lose the grace period."""
+        events = self._upsert(
+            IncidentKind.CHARGER_OFFLINE,
+            Severity.FAULT,
+            charger_id,
+            None,
+            None,
+            now,
+            evidence,
+            first_seen=since,
+            outage=True,
+        )
+        # The outage supersedes the flapping warning that led up to it.
+        flapping_key = incident_key(IncidentKind.CONNECTION_FLAPPING, charger_id, None, None)
+        return events + self._resolve_keys([flapping_key], now, evidence, now)
+
+    def _session_rules(self, session: _SessionState, now: datetime) -> list[IncidentEvent]:
+        events: list[IncidentEvent] = []
+        # Without a meter sample we know nothing about the flow: chargers that send no MeterValues
+        # must not have every session flagged as stalled.
+        if (
+            session.status in ENERGY_EXPECTED_STATUSES
+            and now - session.last_flow_at >= self.config.stall_after
+        ):
+            evidence = Evidence(
+                now,
+                "NoEnergyFlow",
+                {"transactionId": session.session_id, "last_flow_at": session.last_flow_at.isoformat()},
+            )
+            events += self._upsert_once(
+                IncidentKind.STALLED_SESSION, Severity.WARNING, session, session.last_flow_at, now, evidence
+            )
+        if session.low_power_since and now - session.low_power_since >= self.config.low_power_after:
+            evidence = Evidence(
+                now,
+                "LowPower",
+                {
+                    "transactionId": session.session_id,
+                    "low_power_since": session.low_power_since.isoformat(),
+                    "rating_w": self.config.rating_w(session.charger_id, session.connector_id),
+                },
+            )
+            events += self._upsert_once(
+                IncidentKind.LOW_POWER_SESSION,
+                Severity.WARNING,
+                session,
+                session.low_power_since,
+                now,
+                evidence,
+            )
+        return events
+
+    def _upsert_once(
+        self,
+        kind: IncidentKind,
+        severity: Severity,
+        session: _SessionState,
+        since: datetime,
+        now: datetime,
+        evidence: Evidence,
+    ) -> list[IncidentEvent]:
+        """Time rules fire on every tick; only the first firing opens, later ones add nothing."""
+        if incident_key(kind, session.charger_id, session.connector_id, None) in self._open:
+            return []
+        return self._upsert(
+            kind,
+            severity,
+            session.charger_id,
+            session.connector_id,
+            None,
+            now,
+            evidence,
+            first_seen=since,
+            session_id=session.session_id,
+        )
+
+    def _alerts(self, now: datetime) -> list[IncidentEvent]:
+        events: list[IncidentEvent] = []
+        for key in sorted(self._open):
+            incident = self._open[key]
+            if incident.status is not IncidentStatus.OPEN:
+                continue
+            delay = self.config.alert_delay_for(incident.severity)
+            if incident.alerted_severity is None or incident.severity.rank > incident.alerted_severity.rank:
+                if now - incident.opened_at >= delay:
+                    incident = replace(incident, alerted_severity=incident.severity)
+                    self._open[key] = incident
+                    events.append(AlertDue(incident, now))
+                continue
+            level = incident.escalation_level + 1
+            if level <= self.config.max_escalations and (
+                now - incident.opened_at >= delay + self.config.escalate_after * level
+            ):
+                incident = replace(incident, escalation_level=level)
+                self._open[key] = incident
+                events.append(Escalated(incident, now, level))
+        return events
+
+    # --- incident bookkeeping -----------------------------------------------------------------
+
+    def _matching(
+        self, kind: IncidentKind, charger_id: str, connector_id: int | None, charger_wide: bool = False
+    ) -> list[str]:
+        """Keys of open incidents of ``kind`` on the connector (plus charger-level ones if asked)."""
+        return [
+            key
+            for key, incident in self._open.items()
+            if incident.kind is kind
+            and incident.charger_id == charger_id
+            and (incident.connector_id == connector_id or (charger_wide and incident.connector_id is None))
+        ]
+
+    def _upsert(
+        self,
+        kind: IncidentKind,
+        severity: Severity,
+        charger_id: str,
+        connector_id: int | None,
+        code: str | None,
+        now: datetime,
+        evidence: Evidence,
+        *,
+        first_seen: datetime | None = None,
+        outage: bool = False,
+        session_id: str | None = None,
+    ) -> list[IncidentEvent]:
+        key = incident_key(kind, charger_id, connector_id, code)
+        existing = self._open.get(key)
+        if existing is None:
+            incident = open_incident(
+                kind=kind,
+                severity=severity,
+                charger_id=charger_id,
+                connector_id=connector_id,
+                code=code,
+                first_seen=first_seen or now,
+                opened_at=now,
+                evidence=evidence,
+                session_id=session_id,
+                outage=outage,
+            )
+            self._open[key] = incident
+            return [Opened(incident, now)]
+        events = self._update(key, evidence, now)
+        if severity.rank > existing.severity.rank:
+            self._open[key] = replace(self._open[key], severity=severity)
+            events = [Updated(self._open[key], now)]
+        return events
+
+    def _update(self, key: str, evidence: Evidence, now: datetime) -> list[IncidentEvent]:
+        self._open[key] = record_occurrence(self._open[key], evidence, self.config.max_evidence)
+        return [Updated(self._open[key], now)]
+
+    def _resolve_keys(
+        self, keys: list[str], resolved_at: datetime, evidence: Evidence, now: datetime
+    ) -> list[IncidentEvent]:
+        events: list[IncidentEvent] = []
+        for key in sorted(set(keys)):
+            incident = self._open.pop(key, None)
+            if incident is not None:
+                resolved = resolve(incident, max(resolved_at, incident.first_seen), evidence)
+                events.append(Resolved(resolved, now, evidence))
+        return events
+
+    # --- persistence --------------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready state; together with the config it rebuilds an identical detector."""
+        return {
+            "version": self.STATE_VERSION,
+            "now": _iso(self._now),
+            "chargers": {key: state.to_dict() for key, state in sorted(self._chargers.items())},
+            "connectors": {key: state.to_dict() for key, state in sorted(self._connectors.items())},
+            "sessions": {key: state.to_dict() for key, state in sorted(self._sessions.items())},
+            "open_incidents": [self._open[key].to_dict() for key in sorted(self._open)],
+        }
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any], config: FaultConfig | None = None) -> FaultDetector:
+        if raw.get("version") != cls.STATE_VERSION:
+            raise ValueError(f"unsupported fault detector state version {raw.get('version')!r}")
+        detector = cls(config)
+        detector._now = _when(raw["now"])
+        decoders: list[tuple[dict[str, Any], Callable[[Mapping[str, Any]], Any], str]] = [
+            (detector._chargers, _ChargerState.from_dict, "chargers"),
+            (detector._connectors, _ConnectorState.from_dict, "connectors"),
+            (detector._sessions, _SessionState.from_dict, "sessions"),
+        ]
+        for target, decode, name in decoders:
+            target.update({key: decode(value) for key, value in raw[name].items()})
+        for item in raw["open_incidents"]:
+            incident = Incident.from_dict(item)
+            detector._open[incident.key] = incident
+        return detector

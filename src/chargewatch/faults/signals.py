@@ -1,0 +1,224 @@
+"""Signals: the facts the gateway feeds into fault detection.
+
+The gateway translates OCPP 1.6 messages (and connection events it sees itself) into these
+plain values, so detection never parses frames or touches a socket. ``at`` is the moment the
+central system received the message (timezone-aware UTC): charger clocks drift and queued
+transaction messages arrive with old timestamps, so the charger's own timestamp stays in
+``evidence`` instead of steering detection. ``evidence`` holds the OCPP payload (or any JSON
+object) that proves the fact; it travels into the incident that the signal opens or resolves.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+
+def require_utc(value: datetime, name: str = "at") -> datetime:
+    """Reject naive or non-UTC datetimes: mixing zones silently shifts outage minutes."""
+    if value.tzinfo is None or value.utcoffset() != timedelta(0):
+        raise ValueError(f"{name} must be a timezone-aware UTC datetime, got {value!r}")
+    return value
+
+
+def _evidence() -> dict[str, Any]:
+    return {}
+
+
+@dataclass(frozen=True, kw_only=True)
+class StatusReported:
+    """A StatusNotification.req: connector status plus the charger's error code."""
+
+    charger_id: str
+    connector_id: int
+    status: str
+    error_code: str
+    info: str | None = None
+    vendor_id: str | None = None
+    vendor_error_code: str | None = None
+    at: datetime
+    message_id: str | None = None
+    evidence: dict[str, Any] = field(default_factory=_evidence)
+
+    def __post_init__(self) -> None:
+        require_utc(self.at)
+
+
+@dataclass(frozen=True, kw_only=True)
+class MessageSeen:
+    """Any inbound message: the charger is alive, whatever it said."""
+
+    charger_id: str
+    at: datetime
+
+    def __post_init__(self) -> None:
+        require_utc(self.at)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Connected:
+    """The charger's WebSocket was accepted."""
+
+    charger_id: str
+    at: datetime
+
+    def __post_init__(self) -> None:
+        require_utc(self.at)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Disconnected:
+    """The charger's WebSocket closed (either side, clean or not)."""
+
+    charger_id: str
+    at: datetime
+
+    def __post_init__(self) -> None:
+        require_utc(self.at)
+
+
+@dataclass(frozen=True, kw_only=True)
+class BootReported:
+    """A BootNotification.req: the charger (re)started."""
+
+    charger_id: str
+    at: datetime
+    evidence: dict[str, Any] = field(default_factory=_evidence)
+
+    def __post_init__(self) -> None:
+        require_utc(self.at)
+
+
+@dataclass(frozen=True, kw_only=True)
+class HeartbeatIntervalSet:
+    """The heartbeat interval the charger was told (BootNotification.conf or HeartbeatInterval key)."""
+
+    charger_id: str
+    seconds: int
+
+    def __post_init__(self) -> None:
+        if self.seconds <= 0:
+            raise ValueError(f"heartbeat interval must be positive, got {self.seconds}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class SessionStarted:
+    """A StartTransaction.req that was accepted: a transaction is open on the connector."""
+
+    charger_id: str
+    connector_id: int
+    session_id: str
+    at: datetime
+    evidence: dict[str, Any] = field(default_factory=_evidence)
+
+    def __post_init__(self) -> None:
+        require_utc(self.at)
+
+
+@dataclass(frozen=True, kw_only=True)
+class SessionProgress:
+    """A normalised MeterValues sample of an open session (power in W, register in Wh)."""
+
+    charger_id: str
+    connector_id: int
+    session_id: str
+    at: datetime
+    power_w: float | None
+    energy_wh: int | None
+    connector_status: str
+    evidence: dict[str, Any] = field(default_factory=_evidence)
+
+    def __post_init__(self) -> None:
+        require_utc(self.at)
+
+
+@dataclass(frozen=True, kw_only=True)
+class SessionStopped:
+    """A StopTransaction.req; ``energy_wh`` is what the session delivered, ``was_charging`` whether
+    energy was flowing (status Charging) just before the stop."""
+
+    charger_id: str
+    connector_id: int
+    session_id: str
+    at: datetime
+    reason: str
+    energy_wh: int
+    was_charging: bool
+    evidence: dict[str, Any] = field(default_factory=_evidence)
+
+    def __post_init__(self) -> None:
+        require_utc(self.at)
+
+
+@dataclass(frozen=True, kw_only=True)
+class AuthorizeRejected:
+    """An Authorize.conf whose idTagInfo.status was not Accepted."""
+
+    charger_id: str
+    id_tag: str
+    status: str
+    at: datetime
+    evidence: dict[str, Any] = field(default_factory=_evidence)
+
+    def __post_init__(self) -> None:
+        require_utc(self.at)
+
+
+@dataclass(frozen=True, kw_only=True)
+class StartRejected:
+    """A StartTransaction.conf whose idTagInfo.status was not Accepted (or a refused RemoteStart)."""
+
+    charger_id: str
+    connector_id: int
+    id_tag: str
+    status: str
+    at: datetime
+    evidence: dict[str, Any] = field(default_factory=_evidence)
+
+    def __post_init__(self) -> None:
+        require_utc(self.at)
+
+
+@dataclass(frozen=True, kw_only=True)
+class DriverReport:
+    """A driver told us something is wrong (app, QR page, hotline)."""
+
+    charger_id: str
+    connector_id: int | None
+    session_id: str | None
+    category: str
+    text: str
+    at: datetime
+
+    def __post_init__(self) -> None:
+        require_utc(self.at)
+
+
+@dataclass(frozen=True, kw_only=True)
+class IncidentAcknowledged:
+    """An operator took ownership of an incident; stops its escalation."""
+
+    incident_id: str
+    by: str
+    at: datetime
+
+    def __post_init__(self) -> None:
+        require_utc(self.at)
+
+
+Signal = (
+    StatusReported
+    | MessageSeen
+    | Connected
+    | Disconnected
+    | BootReported
+    | HeartbeatIntervalSet
+    | SessionStarted
+    | SessionProgress
+    | SessionStopped
+    | AuthorizeRejected
+    | StartRejected
+    | DriverReport
+    | IncidentAcknowledged
+)
