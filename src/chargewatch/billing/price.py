@@ -1,0 +1,51 @@
+"""Money as OCPI carries it: a `Price` with an amount excluding and including VAT.
+
+Amounts stay exact `Decimal` through every calculation; they are rounded once, at the end,
+to the 4 decimals OCPI numbers carry (OCPI 2.2.1, types: number).
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal
+from typing import NamedTuple
+
+OCPI_QUANTUM = Decimal("0.0001")
+ZERO = Decimal(0)
+
+
+def round_ocpi(value: Decimal) -> Decimal:
+    """Round half-up to 4 decimals: the only rounding a priced amount ever gets."""
+    return value.quantize(OCPI_QUANTUM, rounding=ROUND_HALF_UP)
+
+
+class Price(NamedTuple):
+    """An amount of money excluding and including VAT (OCPI `Price` class).
+
+    `incl_vat` is optional in OCPI (a tariff's min/max price may give only the net figure).
+    """
+
+    excl_vat: Decimal
+    incl_vat: Decimal | None = None
+
+    def __add__(self, other: object) -> Price:  # type: ignore[override]
+        if not isinstance(other, Price):
+            return NotImplemented
+        incl = None if self.incl_vat is None or other.incl_vat is None else self.incl_vat + other.incl_vat
+        return Price(self.excl_vat + other.excl_vat, incl)
+
+    def __neg__(self) -> Price:
+        return Price(-self.excl_vat, None if self.incl_vat is None else -self.incl_vat)
+
+    def rounded(self) -> Price:
+        """Both figures rounded to OCPI's 4 decimals."""
+        return Price(round_ocpi(self.excl_vat), None if self.incl_vat is None else round_ocpi(self.incl_vat))
+
+    def to_json(self) -> dict[str, str]:
+        """Decimal strings with 4 decimals, so no float ever touches the amount."""
+        out = {"excl_vat": str(round_ocpi(self.excl_vat))}
+        if self.incl_vat is not None:
+            out["incl_vat"] = str(round_ocpi(self.incl_vat))
+        return out
+
+
+FREE = Price(ZERO, ZERO)
