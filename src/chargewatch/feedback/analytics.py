@@ -186,9 +186,7 @@ def detect_csat_drop(
     recent_csat, baseline_csat = csat_of(recent), csat_of(baseline)
     if recent_csat.count < rule.min_sample or baseline_csat.count < rule.min_sample:
         return DropCheck(key, TrendStatus.INSUFFICIENT_DATA, recent_csat, baseline_csat, None, None)
-    test = two_proportion_z_test(
-        baseline_csat.satisfied, baseline_csat.count, recent_csat.satisfied, recent_csat.count
-    )
+    test = two_proportion_z_test(baseline_csat.satisfied, baseline_csat.count, recent_csat.satisfied, recent_csat.count)
     check = DropCheck(key, TrendStatus.STABLE, recent_csat, baseline_csat, test.z, test.p_lower)
     change = check.change_points
     if change is not None and -change >= rule.min_drop_points and test.z <= -rule.z_critical:

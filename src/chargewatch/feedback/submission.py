@@ -77,9 +77,7 @@ class Submission:
     contact: Contact | None
 
 
-_KNOWN_FIELDS = frozenset(
-    {"overall", *Aspect, "comment", "would_recommend", "contact", "answers", "survey_id"}
-)
+_KNOWN_FIELDS = frozenset({"overall", *Aspect, "comment", "would_recommend", "contact", "answers", "survey_id"})
 
 
 def parse_submission(
@@ -106,12 +104,9 @@ def parse_submission(
     if overall is None and not any(error.field == "overall" for error in errors):
         errors.append(FieldError("overall", "is required"))
     aspects = {
-        aspect.value: _rating(raw.get(aspect), aspect.value, RATING_MIN, RATING_MAX, errors)
-        for aspect in Aspect
+        aspect.value: _rating(raw.get(aspect), aspect.value, RATING_MIN, RATING_MAX, errors) for aspect in Aspect
     }
-    would_recommend = _rating(
-        raw.get("would_recommend"), "would_recommend", RECOMMEND_MIN, RECOMMEND_MAX, errors
-    )
+    would_recommend = _rating(raw.get("would_recommend"), "would_recommend", RECOMMEND_MIN, RECOMMEND_MAX, errors)
 
     comment = ""
     if raw.get("comment") is not None:

@@ -188,9 +188,7 @@ def survey_for_session(surveys: Iterable[Survey], facts: SessionFacts, *, now: d
     return min((survey for survey in candidates if preference(survey) == best), key=lambda survey: survey.id)
 
 
-def check_answers(
-    survey: Survey, raw: object, path: str = "answers"
-) -> tuple[dict[str, Answer], list[FieldError]]:
+def check_answers(survey: Survey, raw: object, path: str = "answers") -> tuple[dict[str, Answer], list[FieldError]]:
     """Validate answers to `survey`'s non-core questions; return the clean answers and every error.
 
     Empty answers (blank text, empty selection) count as unanswered; required questions must be
@@ -355,9 +353,7 @@ def _questions(raw: object, languages: Sequence[str], errors: list[FieldError]) 
     return tuple(questions)
 
 
-def _question(
-    raw: Mapping[str, Any], path: str, languages: Sequence[str], errors: list[FieldError]
-) -> Question | None:
+def _question(raw: Mapping[str, Any], path: str, languages: Sequence[str], errors: list[FieldError]) -> Question | None:
     count = len(errors)
     question_id = raw.get("id")
     if not isinstance(question_id, str) or not IDENTIFIER.match(question_id):
@@ -377,9 +373,7 @@ def _question(
     max_length = raw.get("max_length")
     if kind is QuestionKind.TEXT:
         if max_length is not None and (
-            isinstance(max_length, bool)
-            or not isinstance(max_length, int)
-            or not 1 <= max_length <= MAX_TEXT_ANSWER
+            isinstance(max_length, bool) or not isinstance(max_length, int) or not 1 <= max_length <= MAX_TEXT_ANSWER
         ):
             errors.append(FieldError(f"{path}.max_length", f"must be an integer from 1 to {MAX_TEXT_ANSWER}"))
     elif max_length is not None:

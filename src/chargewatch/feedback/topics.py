@@ -347,9 +347,7 @@ def _parse_topic(item: Mapping[str, Any], path: str, errors: list[FieldError]) -
     if (
         not isinstance(label, Mapping)
         or not label
-        or not all(
-            isinstance(key, str) and isinstance(value, str) and value.strip() for key, value in label.items()
-        )
+        or not all(isinstance(key, str) and isinstance(value, str) and value.strip() for key, value in label.items())
     ):
         errors.append(FieldError(f"{path}.label", "must map language codes to non-empty text"))
     phrases = item.get("phrases")
@@ -361,9 +359,7 @@ def _parse_topic(item: Mapping[str, Any], path: str, errors: list[FieldError]) -
                 errors.append(FieldError(f"{path}.phrases[{phrase_index}]", "must contain at least one word"))
     if len(errors) > count or not isinstance(label, Mapping) or not isinstance(phrases, list):
         return None
-    return Topic(
-        str(topic_id), {str(key): str(value) for key, value in label.items()}, tuple(map(str, phrases))
-    )
+    return Topic(str(topic_id), {str(key): str(value) for key, value in label.items()}, tuple(map(str, phrases)))
 
 
 def merge_topics(base: Iterable[Topic], extra: Iterable[Topic]) -> tuple[Topic, ...]:
@@ -435,9 +431,7 @@ def rank_topics(
         gap = mean_without - mean_with if mean_without is not None else None
         impact = len(with_topic) * max(gap or 0.0, 0.0)
         ranks.append(
-            TopicRank(
-                topic_id, len(with_topic), len(with_topic) / commented, mean_with, mean_without, gap, impact
-            )
+            TopicRank(topic_id, len(with_topic), len(with_topic) / commented, mean_with, mean_without, gap, impact)
         )
 
     def key(rank: TopicRank) -> tuple[float, float, float, str]:
