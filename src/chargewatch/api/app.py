@@ -1,0 +1,264 @@
+"""The HTTP API (FastAPI): /api/v1, /openapi.json, /metrics and the pages."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import FastAPI, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, PlainTextResponse, StreamingResponse
+from prometheus_client import generate_latest
+from sqlalchemy import Engine, and_, insert, or_, select, update
+
+from ..gateway.events import EventBus
+from ..gateway.server import Gateway
+from ..sessions.machine import ChargingSession
+from ..store import reads, registry, schema
+from . import models
+
+
+@dataclass
+class Services:
+    engine: Engine
+    gateway: Gateway
+    bus: EventBus
+
+
+def _session_out(session: ChargingSession) -> dict[str, Any]:
+    data = {name: getattr(session, name) for name in models.SessionOut.model_fields if hasattr(session, name)}
+    data["flags"] = list(session.flags)
+    data["duration_seconds"] = session.duration_seconds
+    return data
+
+
+def _encode_cursor(started_at: datetime, transaction_id: int) -> str:
+    return base64.urlsafe_b64encode(f"{started_at.isoformat()}|{transaction_id}".encode()).decode()
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, int]:
+    try:
+        started, tx = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
+        return datetime.fromisoformat(started), int(tx)
+    except (ValueError, UnicodeDecodeError):
+        raise HTTPException(400, "cursor: not a cursor returned by this API") from None
+
+
+def create_app(services: Services) -> FastAPI:
+    app = FastAPI(
+        title="chargewatch",
+        version="0.1.0",
+        description="Monitor EV charging sessions end to end: OCPP 1.6J chargers, sessions, commands.",
+        openapi_url="/openapi.json",
+    )
+    engine = services.engine
+    app.state.services = services
+
+    # ------------------------------------------------------------------ chargers
+
+    def _chargers(where: Any = None) -> list[dict[str, Any]]:
+        c, k = schema.chargers, schema.connectors
+        with engine.connect() as connection:
+            query = select(c).order_by(c.c.id)
+            if where is not None:
+                query = query.where(where)
+            chargers = [dict(r._mapping) for r in connection.execute(query)]
+            ids = [ch["id"] for ch in chargers]
+            connectors: dict[str, list[dict[str, Any]]] = {}
+            if ids:
+                for row in connection.execute(select(k).where(k.c.charger_id.in_(ids)).order_by(k.c.connector_id)):
+                    connectors.setdefault(row.charger_id, []).append(dict(row._mapping))
+        for charger in chargers:
+            charger["connectors"] = connectors.get(charger["id"], [])
+            charger["connected"] = charger["id"] in services.gateway.links or bool(charger["connected"])
+        return chargers
+
+    @app.get("/api/v1/chargers", response_model=list[models.ChargerOut], tags=["chargers"])
+    def list_chargers() -> list[dict[str, Any]]:
+        return _chargers()
+
+    @app.post("/api/v1/chargers", response_model=models.ChargerOut, status_code=201, tags=["chargers"])
+    def register_charger(body: models.ChargerIn) -> dict[str, Any]:
+        try:
+            with engine.begin() as connection:
+                registry.register_charger(connection, body.id, password=body.password, timezone=body.timezone,
+                                          tariff_id=body.tariff_id, now=services.gateway.now())
+        except registry.RegistryError as exc:
+            raise HTTPException(422, {"field": exc.field, "reason": exc.reason}) from None
+        return _chargers(schema.chargers.c.id == body.id)[0]
+
+    @app.get("/api/v1/chargers/{charger_id}", response_model=models.ChargerOut, tags=["chargers"])
+    def get_charger(charger_id: str) -> dict[str, Any]:
+        found = _chargers(schema.chargers.c.id == charger_id)
+        if not found:
+            raise HTTPException(404, f"charger {charger_id!r} not found")
+        return found[0]
+
+    @app.get("/api/v1/connectors", response_model=list[models.ConnectorOut], tags=["chargers"])
+    def list_connectors(charger_id: str | None = None) -> list[dict[str, Any]]:
+        k = schema.connectors
+        query = select(k).order_by(k.c.charger_id, k.c.connector_id)
+        if charger_id:
+            query = query.where(k.c.charger_id == charger_id)
+        with engine.connect() as connection:
+            return [dict(r._mapping) for r in connection.execute(query)]
+
+    @app.get("/api/v1/chargers/{charger_id}/messages", response_model=list[models.MessageOut], tags=["chargers"])
+    def charger_messages(charger_id: str, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+                         before: int | None = None) -> list[dict[str, Any]]:
+        m = schema.ocpp_messages
+        query = select(m).where(m.c.charger_id == charger_id).order_by(m.c.id.desc()).limit(limit)
+        if before is not None:
+            query = query.where(m.c.id < before)
+        with engine.connect() as connection:
+            return [dict(r._mapping) for r in connection.execute(query)]
+
+    # ------------------------------------------------------------------ commands
+
+    @app.post("/api/v1/chargers/{charger_id}/commands", response_model=models.CommandOut, tags=["commands"])
+    async def send_command(charger_id: str, body: models.CommandIn) -> dict[str, Any]:
+        cmd = schema.commands
+        now = services.gateway.now()
+
+        def record() -> int:
+            with engine.begin() as connection:
+                return connection.execute(insert(cmd).values(
+                    charger_id=charger_id, action=body.action, payload=body.payload, status="pending",
+                    requested_at=now).returning(cmd.c.id)).scalar_one()
+
+        command_id = await asyncio.to_thread(record)
+        try:
+            result = await services.gateway.call(charger_id, body.action, body.payload, body.timeout)
+        except ValueError as exc:
+            await asyncio.to_thread(_finish_command, engine, command_id, "error",
+                                    {"reason": str(exc)}, services.gateway.now())
+            raise HTTPException(422, str(exc)) from None
+        await asyncio.to_thread(_finish_command, engine, command_id, result.status,
+                                result.response if result.response is not None else result.error,
+                                services.gateway.now())
+        return {"id": command_id, "status": result.status, "response": result.response, "error": result.error}
+
+    # ------------------------------------------------------------------ sessions
+
+    @app.get("/api/v1/sessions", response_model=models.SessionPage, tags=["sessions"])
+    def list_sessions(
+        charger_id: str | None = None,
+        connector_id: int | None = None,
+        status: Annotated[str | None, Query(pattern="^(active|completed)$")] = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: Annotated[int, Query(ge=1, le=500)] = 50,
+        cursor: str | None = None,
+    ) -> dict[str, Any]:
+        s = schema.sessions
+        conditions = []
+        if charger_id:
+            conditions.append(s.c.charger_id == charger_id)
+        if connector_id is not None:
+            conditions.append(s.c.connector_id == connector_id)
+        if status:
+            conditions.append(s.c.status == status)
+        if since:
+            conditions.append(s.c.started_at >= since)
+        if until:
+            conditions.append(s.c.started_at < until)
+        if cursor:
+            started, tx = _decode_cursor(cursor)
+            conditions.append(or_(s.c.started_at < started, and_(s.c.started_at == started, s.c.transaction_id < tx)))
+        query = select(s).where(*conditions).order_by(s.c.started_at.desc(), s.c.transaction_id.desc()).limit(limit + 1)
+        with engine.connect() as connection:
+            rows = connection.execute(query).all()
+        items = [reads.session_from_row(r) for r in rows[:limit]]
+        next_cursor = _encode_cursor(items[-1].started_at, items[-1].transaction_id) if len(rows) > limit else None
+        return {"items": [_session_out(x) for x in items], "next_cursor": next_cursor}
+
+    @app.get("/api/v1/sessions/{transaction_id}", response_model=models.SessionDetail, tags=["sessions"])
+    def get_session(transaction_id: int) -> dict[str, Any]:
+        m = schema.meter_readings
+        with engine.connect() as connection:
+            session = reads.session(connection, transaction_id)
+            if session is None:
+                raise HTTPException(404, f"session {transaction_id} not found")
+            readings = connection.execute(
+                select(m).where(m.c.transaction_id == transaction_id).order_by(m.c.timestamp, m.c.id)
+            ).all()
+        detail = _session_out(session)
+        detail["meter_readings"] = [
+            {**dict(r._mapping), "value": str(r.value)} for r in readings
+        ]
+        return detail
+
+    # ------------------------------------------------------------------ id tags
+
+    @app.get("/api/v1/id-tags", response_model=list[models.IdTagOut], tags=["id tags"])
+    def list_id_tags() -> list[dict[str, Any]]:
+        with engine.connect() as connection:
+            return [dict(r._mapping) for r in connection.execute(select(schema.id_tags).order_by(schema.id_tags.c.id_tag))]
+
+    @app.put("/api/v1/id-tags/{id_tag}", response_model=models.IdTagOut, tags=["id tags"])
+    async def put_id_tag(id_tag: str, body: models.IdTagIn) -> dict[str, Any]:
+        if body.id_tag != id_tag:
+            raise HTTPException(422, {"field": "id_tag", "reason": "must match the path"})
+        tag = body.model_dump()
+
+        def store() -> None:
+            with engine.begin() as connection:
+                registry.put_id_tag(connection, tag)
+            services.gateway.id_tags.refresh()
+
+        await asyncio.to_thread(store)
+        return tag
+
+    # ------------------------------------------------------------------ live events, metrics, pages
+
+    @app.get("/api/v1/events", tags=["live"], response_class=StreamingResponse)
+    async def events(request: Request) -> StreamingResponse:
+        """Server-sent events: sessions, connector status, charger presence, as they happen."""
+        queue = services.bus.subscribe()
+
+        async def stream():  # type: ignore[no-untyped-def]
+            try:
+                yield ": connected\n\n"
+                while not await request.is_disconnected():
+                    try:
+                        event = await asyncio.wait_for(queue.get(), 15)
+                    except TimeoutError:
+                        yield ": keep-alive\n\n"
+                        continue
+                    yield f"event: {event.kind}\ndata: {json.dumps(event.data, default=str)}\n\n"
+            finally:
+                services.bus.unsubscribe(queue)
+
+        return StreamingResponse(stream(), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+    @app.get("/metrics", response_class=PlainTextResponse, include_in_schema=False)
+    def metrics() -> PlainTextResponse:
+        return PlainTextResponse(generate_latest(services.gateway.metrics.registry).decode(),
+                                 media_type="text/plain; version=0.0.4")
+
+    @app.get("/healthz", tags=["live"])
+    def health() -> dict[str, Any]:
+        return {"status": "ok", "connected_chargers": len(services.gateway.links)}
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def home() -> str:
+        return _HOME
+
+    return app
+
+
+def _finish_command(engine: Engine, command_id: int, status: str, response: Any, now: datetime) -> None:
+    cmd = schema.commands
+    with engine.begin() as connection:
+        connection.execute(update(cmd).where(cmd.c.id == command_id).values(
+            status=status, response=response, completed_at=now))
+
+
+_HOME = """<!doctype html><html><head><meta charset="utf-8"><title>chargewatch</title></head>
+<body><h1>chargewatch</h1><p>The operator dashboard is not built yet. The API is live:
+<a href="/api/v1/chargers">chargers</a>, <a href="/api/v1/sessions">sessions</a>,
+<a href="/docs">API documentation</a>, <a href="/metrics">metrics</a>.</p></body></html>"""

@@ -1,0 +1,268 @@
+"""The `chargewatch` command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import signal
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+
+def _serve_options(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from .gateway.server import GatewayConfig
+    from .runtime import ServerOptions
+
+    return ServerOptions(
+        db=args.db, host=args.host, ocpp_port=args.ocpp_port, http_port=args.http_port,
+        gateway=GatewayConfig(accept_unknown=args.accept_unknown, heartbeat_interval=args.heartbeat_interval,
+                              node_id=args.node_id),
+    )
+
+
+async def _run_until_signal(main: Any) -> None:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    task = asyncio.create_task(main)
+    waiter = asyncio.create_task(stop.wait())
+    await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+    if task.done():
+        task.result()
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from .runtime import Chargewatch
+
+    app = Chargewatch(_serve_options(args))
+
+    async def main() -> None:
+        await app.start()
+        print(f"chargewatch: OCPP ws://{args.host}:{app.ocpp_port}/ocpp/{{charge_point_id}}  "
+              f"dashboard http://{args.host}:{app.http_port}/  API http://{args.host}:{app.http_port}/docs",
+              flush=True)
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await app.stop()
+
+    asyncio.run(_run_until_signal(main()))
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Embedded SQLite, unknown chargers accepted, and a simulated fleet driving it."""
+    from .runtime import Chargewatch
+    from .sim.charger import DEMO_ID_TAGS
+    from .sim.fleet import run_fleet
+    from .store.registry import put_id_tag
+
+    args.accept_unknown = True
+    args.db = args.db or os.environ.get("CHARGEWATCH_DB") or "sqlite:///demo-data/chargewatch.db"
+    app = Chargewatch(_serve_options(args))
+    with app.engine.begin() as connection:
+        for tag in DEMO_ID_TAGS:
+            put_id_tag(connection, {"id_tag": tag, "status": "Accepted", "expiry_date": None,
+                                    "parent_id_tag": None, "description": "demo driver"})
+
+    async def main() -> None:
+        await app.start()
+        print(f"chargewatch demo: dashboard http://{args.host}:{app.http_port}/  "
+              f"sessions http://{args.host}:{app.http_port}/api/v1/sessions  "
+              f"OCPP ws://{args.host}:{app.ocpp_port}/ocpp/{{id}}  ({args.chargers} simulated chargers)", flush=True)
+        try:
+            await run_fleet(f"ws://{args.host}:{app.ocpp_port}/ocpp", args.chargers, "demo", prefix="DEMO")
+        finally:
+            await app.stop()
+
+    asyncio.run(_run_until_signal(main()))
+    return 0
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from .sim.fleet import run_fleet
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        report = await run_fleet(args.url, args.chargers, args.scenario, duration=args.duration, prefix=args.prefix,
+                                 password=args.password, stop=stop)
+        print(report)
+
+    asyncio.run(main())
+    return 0
+
+
+def _engine(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from .store.database import create_single_use_engine, database_url, migrate
+
+    url = database_url(args.db)
+    migrate(url)
+    return create_single_use_engine(url)
+
+
+def cmd_chargers_add(args: argparse.Namespace) -> int:
+    from .store.registry import RegistryError, register_charger
+
+    engine = _engine(args)
+    try:
+        with engine.begin() as connection:
+            register_charger(connection, args.id, password=args.password, timezone=args.timezone,
+                             tariff_id=args.tariff, now=datetime.now(UTC))
+    except RegistryError as exc:
+        print(f"chargewatch: {exc}", file=sys.stderr)
+        return 2
+    print(f"registered {args.id} (timezone {args.timezone}{', password set' if args.password else ''})")
+    return 0
+
+
+def cmd_chargers_list(args: argparse.Namespace) -> int:
+    from sqlalchemy import select
+
+    from .store import schema
+
+    with _engine(args).connect() as connection:
+        for row in connection.execute(select(schema.chargers).order_by(schema.chargers.c.id)):
+            print(f"{row.id}\t{'registered' if row.registered else 'auto'}\t{row.timezone}\t"
+                  f"{'online' if row.connected else 'offline'}\t{row.last_seen_at or '-'}")
+    return 0
+
+
+def cmd_id_tags_add(args: argparse.Namespace) -> int:
+    from .store.registry import put_id_tag
+
+    expiry = datetime.fromisoformat(args.expiry).astimezone(UTC) if args.expiry else None
+    with _engine(args).begin() as connection:
+        put_id_tag(connection, {"id_tag": args.id_tag, "status": args.status, "expiry_date": expiry,
+                                "parent_id_tag": args.parent, "description": None})
+    print(f"id tag {args.id_tag}: {args.status}")
+    return 0
+
+
+def cmd_command(args: argparse.Namespace) -> int:
+    payload = json.loads(args.payload) if args.payload else {}
+    response = httpx.post(f"{args.api.rstrip('/')}/api/v1/chargers/{args.charger_id}/commands",
+                          json={"action": args.action, "payload": payload, "timeout": args.timeout},
+                          timeout=args.timeout + 5)
+    print(json.dumps(response.json(), indent=2))
+    return 0 if response.status_code == 200 and response.json().get("status") == "answered" else 1
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from .store.replay import replay
+
+    report = replay(_engine(args))
+    print(f"replayed {report.messages} messages, {report.calls_applied} calls applied, {report.sessions} sessions")
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    _engine(args)
+    print("database schema is up to date")
+    return 0
+
+
+def cmd_price(args: argparse.Namespace) -> int:
+    from .billing.cli_price import price_command
+
+    return price_command(args.tariff, args.cdr, args.timezone)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="chargewatch", description="Monitor EV charging sessions end to end.")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def server_args(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--db", help="database URL (sqlite:///path or postgresql://…); default $CHARGEWATCH_DB")
+        p.add_argument("--host", default="127.0.0.1")
+        p.add_argument("--ocpp-port", type=int, default=9000)
+        p.add_argument("--http-port", type=int, default=8080)
+        p.add_argument("--heartbeat-interval", type=int, default=300)
+        p.add_argument("--node-id", default=os.environ.get("CHARGEWATCH_NODE_ID", "node-1"))
+
+    p = sub.add_parser("serve", help="run the OCPP gateway and the HTTP API")
+    server_args(p)
+    p.add_argument("--accept-unknown", action="store_true", help="admit chargers that are not registered")
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("demo", help="serve on embedded SQLite with a simulated fleet")
+    server_args(p)
+    p.add_argument("--chargers", type=int, default=20)
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("simulate", help="drive a fleet of simulated chargers against a server")
+    p.add_argument("--url", default="ws://127.0.0.1:9000/ocpp")
+    p.add_argument("--chargers", type=int, default=10)
+    p.add_argument("--scenario", default="normal", choices=["normal", "demo", "faults", "load"])
+    p.add_argument("--duration", type=float, help="seconds to run (default: until interrupted)")
+    p.add_argument("--prefix", default="SIM")
+    p.add_argument("--password")
+    p.set_defaults(func=cmd_simulate)
+
+    chargers = sub.add_parser("chargers", help="registered chargers").add_subparsers(dest="action", required=True)
+    p = chargers.add_parser("add", help="register a charger (OCPP security profile 1 password)")
+    p.add_argument("id")
+    p.add_argument("--password")
+    p.add_argument("--timezone", default="UTC")
+    p.add_argument("--tariff")
+    p.add_argument("--db")
+    p.set_defaults(func=cmd_chargers_add)
+    p = chargers.add_parser("list")
+    p.add_argument("--db")
+    p.set_defaults(func=cmd_chargers_list)
+
+    tags = sub.add_parser("id-tags", help="RFID / app tokens").add_subparsers(dest="action", required=True)
+    p = tags.add_parser("add")
+    p.add_argument("id_tag")
+    p.add_argument("--status", default="Accepted", choices=["Accepted", "Blocked", "Expired", "Invalid"])
+    p.add_argument("--expiry")
+    p.add_argument("--parent")
+    p.add_argument("--db")
+    p.set_defaults(func=cmd_id_tags_add)
+
+    p = sub.add_parser("command", help="send an OCPP command to a connected charger through the API")
+    p.add_argument("charger_id")
+    p.add_argument("action")
+    p.add_argument("payload", nargs="?", help="JSON payload")
+    p.add_argument("--api", default="http://127.0.0.1:8080")
+    p.add_argument("--timeout", type=float, default=30)
+    p.set_defaults(func=cmd_command)
+
+    p = sub.add_parser("replay", help="rebuild sessions and readings from the raw OCPP log")
+    p.add_argument("--db")
+    p.set_defaults(func=cmd_replay)
+
+    p = sub.add_parser("migrate", help="create or upgrade the database schema")
+    p.add_argument("--db")
+    p.set_defaults(func=cmd_migrate)
+
+    p = sub.add_parser("price", help="price an OCPI 2.2.1 CDR with an OCPI 2.2.1 tariff")
+    p.add_argument("tariff")
+    p.add_argument("cdr")
+    p.add_argument("--timezone")
+    p.set_defaults(func=cmd_price)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

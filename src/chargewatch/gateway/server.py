@@ -1,0 +1,430 @@
+"""The OCPP-J WebSocket server: moves frames between sockets, the protocol core and the store.
+
+Per inbound CALL: parse → core decides reply + changes → changes and both raw frames committed (group
+commit) → only then the reply is sent. If the commit fails the charger gets InternalError and keeps the
+message for a retry, so nothing acknowledged is ever lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import unquote
+
+from sqlalchemy import Engine, update
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+from ..ocpp import framing, schemas, v16
+from ..ocpp.framing import Call, CallError, CallResult, ErrorCode, FrameError
+from ..sessions.machine import ChargingSession
+from ..store import reads, schema, writes
+from ..store.ids import TransactionIdAllocator
+from ..store.upsert import insert_ignoring_duplicates
+from ..store.writer import GroupCommitWriter, Unit
+from .auth import PasswordCheck, basic_credentials
+from .events import Event, EventBus
+from .metrics import GatewayMetrics
+
+log = logging.getLogger(__name__)
+
+SUBPROTOCOLS = ["ocpp1.6"]
+PATH_PREFIX = "/ocpp/"
+MAX_CHARGER_ID = 64
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class GatewayConfig:
+    accept_unknown: bool = False
+    heartbeat_interval: int = 300
+    max_frame_bytes: int = 256 * 1024
+    command_timeout: float = 30.0
+    ping_interval: float | None = 60.0
+    node_id: str = "node-1"
+
+
+@dataclass
+class CommandResult:
+    status: str  # answered | error | timeout | offline
+    response: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None
+
+
+@dataclass
+class ChargerLink:
+    """One live charger connection."""
+
+    charger_id: str
+    websocket: ServerConnection
+    state: v16.ChargerState
+    pending: dict[str, asyncio.Future[framing.Message]] = field(default_factory=dict)
+    outbound: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+class IdTagDirectory:
+    """All id tags in memory (they are few and read on every Authorize/Start); refreshed on change."""
+
+    def __init__(self, engine: Engine):
+        self._engine = engine
+        self._tags: dict[str, dict[str, Any]] = {}
+
+    def refresh(self) -> None:
+        with self._engine.connect() as connection:
+            self._tags = reads.id_tags(connection)
+
+    def info(self, id_tag: str, now: datetime) -> dict[str, Any]:
+        return reads.id_tag_info(self._tags.get(id_tag), now)
+
+
+class Gateway:
+    def __init__(self, engine: Engine, config: GatewayConfig, bus: EventBus | None = None,
+                 metrics: GatewayMetrics | None = None):
+        self.engine = engine
+        self.config = config
+        self.bus = bus or EventBus()
+        self.metrics = metrics or GatewayMetrics()
+        self.writer = GroupCommitWriter(engine, writes.STATEMENTS, on_commit=self.metrics.on_commit)
+        self.transaction_ids = TransactionIdAllocator(engine)
+        self.id_tags = IdTagDirectory(engine)
+        self.links: dict[str, ChargerLink] = {}
+        self._passwords = PasswordCheck()
+        self._server: Server | None = None
+        self.now: Callable[[], datetime] = utcnow
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self, host: str, port: int) -> int:
+        self.writer.start()
+        await asyncio.to_thread(self.id_tags.refresh)
+        await asyncio.to_thread(self._mark_all_disconnected)
+        self._server = await serve(
+            self._handle,
+            host,
+            port,
+            subprotocols=SUBPROTOCOLS,  # type: ignore[list-item]
+            select_subprotocol=_select_subprotocol,
+            process_request=self._process_request,
+            max_size=self.config.max_frame_bytes,
+            max_queue=4,
+            compression=None,
+            ping_interval=self.config.ping_interval,
+            ping_timeout=self.config.ping_interval,
+            close_timeout=2,
+        )
+        return self._server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+        await self.writer.stop()
+
+    def _mark_all_disconnected(self) -> None:
+        chargers = schema.chargers
+        with self.engine.begin() as connection:
+            connection.execute(
+                update(chargers).where(chargers.c.connected.is_(True), chargers.c.node_id == self.config.node_id)
+                .values(connected=False)
+            )
+
+    # ------------------------------------------------------------------ handshake
+
+    async def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        if not request.path.startswith(PATH_PREFIX):
+            return self._refuse(connection, HTTPStatus.NOT_FOUND, "path")
+        charger_id = unquote(request.path[len(PATH_PREFIX):].split("?", 1)[0])
+        if not charger_id or "/" in charger_id or len(charger_id) > MAX_CHARGER_ID:
+            return self._refuse(connection, HTTPStatus.NOT_FOUND, "charger_id")
+        try:
+            record = await asyncio.to_thread(self._charger_record, charger_id)
+        except Exception:  # noqa: BLE001 - database down: refuse politely, the charger retries
+            log.exception("charger lookup failed")
+            return self._refuse(connection, HTTPStatus.SERVICE_UNAVAILABLE, "database")
+        if record is None:
+            if not self.config.accept_unknown:
+                return self._refuse(connection, HTTPStatus.NOT_FOUND, "unknown_charger")
+            await asyncio.to_thread(self._admit_unknown, charger_id)
+        elif record.get("password_hash"):
+            credentials = basic_credentials(request.headers.get("Authorization"))
+            if (
+                credentials is None
+                or credentials[0] != charger_id
+                or not await asyncio.to_thread(
+                    self._passwords.verify, charger_id, record["password_hash"], credentials[1]
+                )
+            ):
+                response = self._refuse(connection, HTTPStatus.UNAUTHORIZED, "bad_credentials")
+                response.headers["WWW-Authenticate"] = 'Basic realm="chargewatch", charset="UTF-8"'
+                return response
+        return None
+
+    def _refuse(self, connection: ServerConnection, status: HTTPStatus, reason: str) -> Response:
+        self.metrics.rejected_handshakes.labels(reason).inc()
+        return connection.respond(status, f"{status.phrase}\n")
+
+    def _charger_record(self, charger_id: str) -> dict[str, Any] | None:
+        with self.engine.connect() as connection:
+            return reads.charger(connection, charger_id)
+
+    def _admit_unknown(self, charger_id: str) -> None:
+        with self.engine.begin() as connection:
+            insert_ignoring_duplicates(connection, schema.chargers, [{
+                "id": charger_id, "registered": False, "timezone": "UTC", "heartbeat_interval":
+                self.config.heartbeat_interval, "connected": False, "created_at": self.now(),
+            }])
+
+    # ------------------------------------------------------------------ connection
+
+    async def _handle(self, websocket: ServerConnection) -> None:
+        assert websocket.request is not None
+        charger_id = unquote(websocket.request.path[len(PATH_PREFIX):].split("?", 1)[0])
+        offered = websocket.request.headers.get("Sec-WebSocket-Protocol")
+        if websocket.subprotocol is None and offered:
+            # OCPP-J 1.6 §3.1.2: an offer we cannot serve ends the connection right after the handshake.
+            await websocket.close(1002, "unsupported OCPP version; this server speaks ocpp1.6")
+            return
+        try:
+            state = await asyncio.to_thread(self._load_state, charger_id)
+        except Exception:  # noqa: BLE001
+            log.exception("cannot load state of %s", charger_id)
+            await websocket.close(1011, "database unavailable")
+            return
+        previous = self.links.get(charger_id)
+        if previous is not None:  # the charger reconnected before we noticed the old socket died
+            await previous.websocket.close(1000, "replaced by a new connection")
+        link = ChargerLink(charger_id, websocket, state)
+        self.links[charger_id] = link
+        self.metrics.connected.set(len(self.links))
+        await self._set_connected(charger_id, True)
+        try:
+            async for frame in websocket:
+                await self._on_frame(link, frame)
+        except ConnectionClosed:
+            pass
+        finally:
+            for future in link.pending.values():
+                if not future.done():
+                    future.cancel()
+            if self.links.get(charger_id) is link:
+                del self.links[charger_id]
+                self.metrics.connected.set(len(self.links))
+                await self._set_connected(charger_id, False)
+
+    def _load_state(self, charger_id: str) -> v16.ChargerState:
+        with self.engine.connect() as connection:
+            record = reads.charger(connection, charger_id)
+            interval = record["heartbeat_interval"] if record else self.config.heartbeat_interval
+            return reads.charger_state(connection, charger_id, interval)
+
+    async def _set_connected(self, charger_id: str, connected: bool) -> None:
+        now = self.now()
+        values: dict[str, Any] = {"connected": connected, "node_id": self.config.node_id}
+        values["connected_at" if connected else "disconnected_at"] = now
+
+        def apply(connection: Any) -> None:
+            connection.execute(update(schema.chargers).where(schema.chargers.c.id == charger_id).values(**values))
+
+        try:
+            await self.writer.submit(Unit(apply=apply))
+        except Exception:  # noqa: BLE001 - presence is advisory; the raw log and heartbeats tell the truth
+            log.warning("could not record connection state of %s", charger_id)
+        self.bus.publish(Event("charger.connected" if connected else "charger.disconnected",
+                               {"charger_id": charger_id, "at": now.isoformat()}))
+
+    async def _on_frame(self, link: ChargerLink, frame: str | bytes) -> None:
+        now = self.now()
+        text = frame if isinstance(frame, str) else frame.decode("utf-8", errors="replace")
+        try:
+            message = framing.parse(text)
+        except FrameError as exc:
+            await self._reply(link, now, text, None, None, exc.reply)
+            return
+        if isinstance(message, Call):
+            self.metrics.messages.labels(message.action, "in").inc()
+            await self._on_call(link, now, text, message)
+            return
+        # A peer's answer to one of our CALLs.
+        future = link.pending.get(message.message_id)
+        action = getattr(future, "action", None)
+        unit = Unit()
+        unit.add("message", writes.message_row(
+            link.charger_id, now, "in", text, 3 if isinstance(message, CallResult) else 4,
+            message.message_id, action, self.config.node_id))
+        try:
+            await self.writer.submit(unit)
+        except Exception:  # noqa: BLE001
+            log.warning("could not log answer from %s", link.charger_id)
+        if future is not None and not future.done():
+            future.set_result(message)
+
+    async def _on_call(self, link: ChargerLink, now: datetime, text: str, call: Call) -> None:
+        state = link.state
+        if call.action == "StartTransaction":
+            await self._recall_start_key(link, call.payload)
+        fetched = await self._fetch_session(link, call)
+        env = v16.Environment(
+            now=now,
+            id_tag_info=lambda tag: self.id_tags.info(tag, now),
+            allocate_transaction_id=self.transaction_ids.allocate,
+            heartbeat_interval=self.config.heartbeat_interval,
+            fetched_session=fetched,
+        )
+        try:
+            outcome = v16.handle(call.action, call.payload, state, env)
+        except v16.CallRejected as exc:
+            await self._reply(link, now, text, call, None,
+                              CallError(call.message_id, exc.error_code, exc.description, exc.details))
+            return
+        except Exception:  # noqa: BLE001 - a bug must not kill the connection or lose the frame
+            log.exception("handler %s failed for %s", call.action, link.charger_id)
+            await self._reply(link, now, text, call, None,
+                              CallError(call.message_id, ErrorCode.INTERNAL_ERROR, "internal error", {}))
+            return
+        reply = CallResult(call.message_id, outcome.reply)
+        await self._reply(link, now, text, call, outcome, reply)
+
+    async def _recall_start_key(self, link: ChargerLink, payload: dict[str, Any]) -> None:
+        """A StartTransaction re-sent after its session ended or after a restart is found in the database."""
+        try:
+            key = v16._start_key(payload)
+        except KeyError:
+            return
+        if key in link.state.start_keys:
+            return
+
+        def lookup() -> int | None:
+            with self.engine.connect() as connection:
+                return reads.session_by_start_key(connection, link.charger_id, key)
+
+        transaction_id = await asyncio.to_thread(lookup)
+        if transaction_id is not None:
+            link.state.start_keys[key] = transaction_id
+
+    async def _fetch_session(self, link: ChargerLink, call: Call) -> ChargingSession | None:
+        transaction_id = call.payload.get("transactionId")
+        if call.action not in ("MeterValues", "StopTransaction") or not isinstance(transaction_id, int):
+            return None
+        if link.state.session(transaction_id) is not None:
+            return None
+
+        def lookup() -> ChargingSession | None:
+            with self.engine.connect() as connection:
+                found = reads.session(connection, transaction_id)
+            return found if found is not None and found.charger_id == link.charger_id else None
+
+        return await asyncio.to_thread(lookup)
+
+    async def _reply(self, link: ChargerLink, now: datetime, inbound: str, call: Call | None,
+                     outcome: v16.Outcome | None, reply: CallResult | CallError) -> None:
+        """Commit the inbound frame, our answer and the derived changes; then, and only then, answer."""
+        charger_id = link.charger_id
+        out_text = framing.serialize(reply)
+        unit = Unit()
+        action = call.action if call else None
+        unit.add("message", writes.message_row(charger_id, now, "in", inbound, 2 if call else None,
+                                               call.message_id if call else None, action, self.config.node_id))
+        unit.add("message", writes.message_row(charger_id, now, "out", out_text,
+                                               3 if isinstance(reply, CallResult) else 4, reply.message_id,
+                                               action, self.config.node_id))
+        upserts: list[tuple[str, Any]] = []
+        if outcome is not None:
+            start_keys = {tx: key for key, tx in (outcome.state.start_keys.items() if outcome.state else [])
+                          if key not in link.state.start_keys}
+            upserts = writes.add_changes(unit, charger_id, outcome.changes, start_keys, now)
+        unit.apply = lambda connection: writes.apply_upserts(connection, charger_id, upserts, now)
+        try:
+            await self.writer.submit(unit)
+        except Exception:  # noqa: BLE001 - not stored, so not acknowledged: the charger will retry
+            reply = CallError(reply.message_id, ErrorCode.INTERNAL_ERROR, "storage unavailable, retry later", {})
+            out_text = framing.serialize(reply)
+            outcome = None
+        if outcome is not None and outcome.state is not None:
+            link.state = outcome.state
+            self._publish(charger_id, outcome)
+        if isinstance(reply, CallError):
+            self.metrics.call_errors.labels(reply.error_code).inc()
+        self.metrics.messages.labels(action or "invalid", "out").inc()
+        try:
+            await link.websocket.send(out_text)
+        except ConnectionClosed:
+            pass
+
+    def _publish(self, charger_id: str, outcome: v16.Outcome) -> None:
+        for change in outcome.changes:
+            if isinstance(change, v16.SessionChanged):
+                s = change.session
+                kind = "session.stopped" if not s.active else (
+                    "session.started" if s.last_sample_at is None else "session.updated")
+                self.bus.publish(Event(kind, {
+                    "charger_id": charger_id, "connector_id": s.connector_id, "transaction_id": s.transaction_id,
+                    "energy_wh": s.energy_wh, "power_w": s.power_w, "soc": s.soc, "status": s.status,
+                    "stop_reason": s.stop_reason, "flags": list(s.flags),
+                }))
+            elif isinstance(change, v16.ConnectorStatusChanged):
+                self.bus.publish(Event("connector.status", {
+                    "charger_id": charger_id, "connector_id": change.connector_id, "status": change.status,
+                    "error_code": change.error_code, "info": change.info, "vendor_id": change.vendor_id,
+                    "vendor_error_code": change.vendor_error_code, "timestamp": change.timestamp.isoformat(),
+                }))
+            elif isinstance(change, v16.ChargerBooted):
+                self.bus.publish(Event("charger.booted", {"charger_id": charger_id, "at": change.at.isoformat()}))
+
+    # ------------------------------------------------------------------ outbound commands
+
+    async def call(self, charger_id: str, action: str, payload: dict[str, Any],
+                   timeout: float | None = None) -> CommandResult:
+        """Send a CALL to a connected charger and wait for its answer (one outstanding CALL at a time)."""
+        if action not in v16.CENTRAL_ACTIONS and action != "DataTransfer":
+            raise ValueError(f"{action} is not a command a central system sends")
+        try:
+            schemas.validate(v16.VERSION, action, payload, strict=True)
+        except schemas.SchemaViolation as exc:
+            raise ValueError(f"{action} payload invalid: {exc.description}") from None
+        link = self.links.get(charger_id)
+        if link is None:
+            return CommandResult("offline")
+        async with link.outbound:
+            message_id = str(uuid.uuid4())
+            text = framing.serialize(Call(message_id, action, payload))
+            future: asyncio.Future[framing.Message] = asyncio.get_running_loop().create_future()
+            future.action = action  # type: ignore[attr-defined]
+            unit = Unit()
+            unit.add("message", writes.message_row(charger_id, self.now(), "out", text, 2, message_id, action,
+                                                   self.config.node_id))
+            await self.writer.submit(unit)
+            link.pending[message_id] = future
+            self.metrics.messages.labels(action, "out").inc()
+            try:
+                await link.websocket.send(text)
+                answer = await asyncio.wait_for(future, timeout or self.config.command_timeout)
+            except TimeoutError:
+                return CommandResult("timeout")
+            except (ConnectionClosed, asyncio.CancelledError):
+                return CommandResult("offline")
+            finally:
+                link.pending.pop(message_id, None)
+        if isinstance(answer, CallResult):
+            return CommandResult("answered", response=answer.payload)
+        assert isinstance(answer, CallError)
+        return CommandResult("error", error={"code": answer.error_code, "description": answer.description,
+                                             "details": answer.details})
+
+
+def _select_subprotocol(connection: ServerConnection, subprotocols: list[str]) -> str | None:
+    for offered in subprotocols:
+        if offered in SUBPROTOCOLS:
+            return offered
+    return None
+
+

@@ -1,0 +1,130 @@
+"""OCPP-J message framing (OCPP-J 1.6 §4): CALL, CALLRESULT and CALLERROR arrays.
+
+Pure functions over text: the WebSocket server hands us a frame, we hand back a parsed message or a
+:class:`FrameError` that already knows which CALLERROR the peer deserves.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+CALL = 2
+CALLRESULT = 3
+CALLERROR = 4
+
+# Message id used in a CALLERROR when the offending frame's own id cannot be read (OCPP 2.0.1 §4.2.3
+# codifies "-1"; 1.6 is silent, and peers accept it).
+UNKNOWN_MESSAGE_ID = "-1"
+MAX_MESSAGE_ID_LENGTH = 36
+
+
+class ErrorCode:
+    """CALLERROR codes with the OCPP 1.6 spellings (FormationViolation, OccurenceConstraintViolation)."""
+
+    NOT_IMPLEMENTED = "NotImplemented"
+    NOT_SUPPORTED = "NotSupported"
+    INTERNAL_ERROR = "InternalError"
+    PROTOCOL_ERROR = "ProtocolError"
+    SECURITY_ERROR = "SecurityError"
+    FORMATION_VIOLATION = "FormationViolation"
+    PROPERTY_CONSTRAINT_VIOLATION = "PropertyConstraintViolation"
+    OCCURENCE_CONSTRAINT_VIOLATION = "OccurenceConstraintViolation"
+    TYPE_CONSTRAINT_VIOLATION = "TypeConstraintViolation"
+    GENERIC_ERROR = "GenericError"
+
+
+# Peers use either spelling; normalise what we receive so the rest of the code sees one vocabulary.
+_PEER_SPELLINGS = {
+    "FormatViolation": ErrorCode.FORMATION_VIOLATION,
+    "OccurrenceConstraintViolation": ErrorCode.OCCURENCE_CONSTRAINT_VIOLATION,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    message_id: str
+    action: str
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class CallResult:
+    message_id: str
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class CallError:
+    message_id: str
+    error_code: str
+    description: str
+    details: dict[str, Any]
+
+
+Message = Call | CallResult | CallError
+
+
+class FrameError(Exception):
+    """A frame we cannot accept; ``reply`` is the CALLERROR the sender should get."""
+
+    def __init__(self, message_id: str, error_code: str, description: str, details: dict[str, Any] | None = None):
+        super().__init__(f"{error_code}: {description}")
+        self.message_id = message_id
+        self.error_code = error_code
+        self.description = description
+        self.details = details or {}
+
+    @property
+    def reply(self) -> CallError:
+        return CallError(self.message_id, self.error_code, self.description, self.details)
+
+
+def parse(text: str | bytes) -> Message:
+    """Decode one OCPP-J frame, raising :class:`FrameError` with the right CALLERROR code."""
+    try:
+        frame = json.loads(text)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise FrameError(UNKNOWN_MESSAGE_ID, ErrorCode.FORMATION_VIOLATION, f"frame is not valid JSON: {exc}")
+    if not isinstance(frame, list) or len(frame) < 3:
+        raise FrameError(
+            UNKNOWN_MESSAGE_ID, ErrorCode.FORMATION_VIOLATION, "frame must be a JSON array [type, id, ...]"
+        )
+    message_type, message_id = frame[0], frame[1]
+    if not isinstance(message_id, str) or not message_id or len(message_id) > MAX_MESSAGE_ID_LENGTH:
+        raise FrameError(
+            UNKNOWN_MESSAGE_ID,
+            ErrorCode.FORMATION_VIOLATION,
+            f"message id must be a non-empty string of at most {MAX_MESSAGE_ID_LENGTH} characters",
+        )
+    if message_type == CALL:
+        if len(frame) != 4 or not isinstance(frame[2], str):
+            raise FrameError(message_id, ErrorCode.FORMATION_VIOLATION, "CALL must be [2, id, action, payload]")
+        if not isinstance(frame[3], dict):
+            raise FrameError(message_id, ErrorCode.FORMATION_VIOLATION, "CALL payload must be a JSON object")
+        return Call(message_id, frame[2], frame[3])
+    if message_type == CALLRESULT:
+        if len(frame) != 3 or not isinstance(frame[2], dict):
+            raise FrameError(message_id, ErrorCode.FORMATION_VIOLATION, "CALLRESULT must be [3, id, payload]")
+        return CallResult(message_id, frame[2])
+    if message_type == CALLERROR:
+        if len(frame) not in (4, 5) or not isinstance(frame[2], str):
+            raise FrameError(
+                message_id, ErrorCode.FORMATION_VIOLATION, "CALLERROR must be [4, id, code, description, details]"
+            )
+        details = frame[4] if len(frame) == 5 and isinstance(frame[4], dict) else {}
+        code = _PEER_SPELLINGS.get(frame[2], frame[2])
+        return CallError(message_id, code, str(frame[3]), details)
+    raise FrameError(message_id, ErrorCode.FORMATION_VIOLATION, f"unknown message type {message_type!r}")
+
+
+def serialize(message: Message) -> str:
+    """Encode a message as compact OCPP-J text."""
+    if isinstance(message, Call):
+        frame: list[Any] = [CALL, message.message_id, message.action, message.payload]
+    elif isinstance(message, CallResult):
+        frame = [CALLRESULT, message.message_id, message.payload]
+    else:
+        frame = [CALLERROR, message.message_id, message.error_code, message.description, message.details]
+    return json.dumps(frame, separators=(",", ":"), ensure_ascii=False)

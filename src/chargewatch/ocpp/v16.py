@@ -1,0 +1,326 @@
+"""OCPP 1.6J Central System behaviour, sans-IO: (call, charger state, environment) → reply + changes.
+
+Nothing here touches a socket or a database. The gateway supplies what the handlers need to know
+(the id-tag directory, a transaction-id allocator, a session it fetched) and persists the returned
+changes before it sends the reply (ack after commit).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from ..sessions import machine
+from ..sessions.machine import ChargingSession
+from ..sessions.meter import MeterValueError, Reading, normalise, summarise
+from ..timeutil import format_timestamp, parse_timestamp
+from . import schemas
+from .framing import ErrorCode
+
+VERSION = "ocpp1.6"
+DEFAULT_HEARTBEAT_INTERVAL = 300
+
+# Actions a charge point sends to the central system (OCPP 1.6 Core + security/firmware extensions).
+CHARGER_ACTIONS = frozenset(
+    {
+        "Authorize", "BootNotification", "DataTransfer", "DiagnosticsStatusNotification",
+        "FirmwareStatusNotification", "Heartbeat", "MeterValues", "StartTransaction", "StatusNotification",
+        "StopTransaction", "SecurityEventNotification", "LogStatusNotification",
+        "SignedFirmwareStatusNotification",
+    }
+)
+# Actions the central system sends; a charger sending one of these gets NotSupported, not NotImplemented.
+CENTRAL_ACTIONS = frozenset(
+    {
+        "CancelReservation", "ChangeAvailability", "ChangeConfiguration", "ClearCache", "ClearChargingProfile",
+        "GetCompositeSchedule", "GetConfiguration", "GetDiagnostics", "GetLocalListVersion",
+        "RemoteStartTransaction", "RemoteStopTransaction", "ReserveNow", "Reset", "SendLocalList",
+        "SetChargingProfile", "TriggerMessage", "UnlockConnector", "UpdateFirmware", "CertificateSigned",
+        "DeleteCertificate", "ExtendedTriggerMessage", "GetInstalledCertificateIds", "GetLog",
+        "InstallCertificate", "SignedUpdateFirmware", "SignCertificate",
+    }
+)
+# CALLs whose content must be durably stored before the charger gets its answer.
+DATA_ACTIONS = frozenset(
+    {"BootNotification", "StatusNotification", "StartTransaction", "MeterValues", "StopTransaction",
+     "DataTransfer", "DiagnosticsStatusNotification", "FirmwareStatusNotification",
+     "SecurityEventNotification", "LogStatusNotification", "SignedFirmwareStatusNotification"}
+)
+
+
+class CallRejected(Exception):
+    """The call is answered with a CALLERROR instead of a CALLRESULT."""
+
+    def __init__(self, error_code: str, description: str, details: dict[str, Any] | None = None):
+        super().__init__(description)
+        self.error_code = error_code
+        self.description = description
+        self.details = details or {}
+
+
+# ---------------------------------------------------------------- state and environment
+
+
+@dataclass
+class ChargerState:
+    """What the protocol needs to remember about one charger between its messages."""
+
+    charger_id: str
+    heartbeat_interval: int = DEFAULT_HEARTBEAT_INTERVAL
+    active: dict[int, ChargingSession] = field(default_factory=dict)  # by connector id
+    start_keys: dict[str, int] = field(default_factory=dict)  # StartTransaction fingerprint → transaction id
+    connector_status: dict[int, str] = field(default_factory=dict)
+
+    def session(self, transaction_id: int) -> ChargingSession | None:
+        for session in self.active.values():
+            if session.transaction_id == transaction_id:
+                return session
+        return None
+
+    def copy(self) -> ChargerState:
+        return replace(self, active=dict(self.active), start_keys=dict(self.start_keys),
+                       connector_status=dict(self.connector_status))
+
+
+@dataclass(frozen=True)
+class Environment:
+    """Everything outside the charger's own state a handler may consult; supplied by the shell."""
+
+    now: datetime
+    id_tag_info: Callable[[str], dict[str, Any]]
+    allocate_transaction_id: Callable[[], int]
+    heartbeat_interval: int = DEFAULT_HEARTBEAT_INTERVAL
+    fetched_session: ChargingSession | None = None  # a session not in memory (completed, or before restart)
+
+
+# ---------------------------------------------------------------- changes for the store
+
+
+@dataclass(frozen=True)
+class ChargerBooted:
+    info: dict[str, Any]
+    at: datetime
+
+
+@dataclass(frozen=True)
+class ChargerFirmwareStatus:
+    kind: str  # firmware | diagnostics | signed_firmware | log
+    status: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class ConnectorStatusChanged:
+    connector_id: int
+    status: str
+    error_code: str
+    info: str | None
+    vendor_id: str | None
+    vendor_error_code: str | None
+    timestamp: datetime
+    received_at: datetime
+
+
+@dataclass(frozen=True)
+class SessionChanged:
+    session: ChargingSession
+
+
+@dataclass(frozen=True)
+class ReadingsRecorded:
+    connector_id: int
+    transaction_id: int | None
+    readings: tuple[Reading, ...]
+
+
+@dataclass(frozen=True)
+class SecurityEvent:
+    type: str
+    timestamp: datetime
+    tech_info: str | None
+
+
+Change = ChargerBooted | ChargerFirmwareStatus | ConnectorStatusChanged | SessionChanged | ReadingsRecorded | SecurityEvent
+
+
+@dataclass
+class Outcome:
+    reply: dict[str, Any]
+    changes: list[Change] = field(default_factory=list)
+    state: ChargerState | None = None  # the state after the call; adopt it only once the changes are stored
+
+
+# ---------------------------------------------------------------- handlers
+
+
+def handle(call_action: str, payload: dict[str, Any], state: ChargerState, env: Environment) -> Outcome:
+    """Validate and handle one inbound CALL. Raises :class:`CallRejected` for a CALLERROR reply."""
+    if call_action not in CHARGER_ACTIONS:
+        if call_action in CENTRAL_ACTIONS:
+            raise CallRejected(ErrorCode.NOT_SUPPORTED, f"{call_action} is sent by a central system, not to it")
+        raise CallRejected(ErrorCode.NOT_IMPLEMENTED, f"unknown action {call_action!r}")
+    try:
+        schemas.validate(VERSION, call_action, payload)
+    except schemas.SchemaViolation as exc:
+        raise CallRejected(exc.error_code, exc.description, {"field": exc.field}) from None
+    new_state = state.copy()
+    try:
+        outcome = _HANDLERS[call_action](payload, new_state, env)
+    except (MeterValueError, ValueError) as exc:
+        raise CallRejected(ErrorCode.PROPERTY_CONSTRAINT_VIOLATION, str(exc)) from None
+    outcome.state = new_state
+    return outcome
+
+
+def _boot(payload: dict[str, Any], state: ChargerState, env: Environment) -> Outcome:
+    state.heartbeat_interval = env.heartbeat_interval
+    reply = {"status": "Accepted", "currentTime": format_timestamp(env.now), "interval": env.heartbeat_interval}
+    return Outcome(reply, [ChargerBooted(payload, env.now)])
+
+
+def _heartbeat(payload: dict[str, Any], state: ChargerState, env: Environment) -> Outcome:
+    return Outcome({"currentTime": format_timestamp(env.now)})
+
+
+def _status(payload: dict[str, Any], state: ChargerState, env: Environment) -> Outcome:
+    connector_id = payload["connectorId"]
+    if connector_id < 0:
+        raise ValueError("connectorId: must be 0 (the charger) or a connector number")
+    timestamp = parse_timestamp(payload["timestamp"]) if payload.get("timestamp") else env.now
+    state.connector_status[connector_id] = payload["status"]
+    return Outcome(
+        {},
+        [
+            ConnectorStatusChanged(
+                connector_id=connector_id,
+                status=payload["status"],
+                error_code=payload["errorCode"],
+                info=payload.get("info"),
+                vendor_id=payload.get("vendorId"),
+                vendor_error_code=payload.get("vendorErrorCode"),
+                timestamp=timestamp,
+                received_at=env.now,
+            )
+        ],
+    )
+
+
+def _authorize(payload: dict[str, Any], state: ChargerState, env: Environment) -> Outcome:
+    return Outcome({"idTagInfo": env.id_tag_info(payload["idTag"])})
+
+
+def _start_key(payload: dict[str, Any]) -> str:
+    return f"{payload['connectorId']}|{payload['idTag']}|{payload['timestamp']}|{payload['meterStart']}"
+
+
+def _start_transaction(payload: dict[str, Any], state: ChargerState, env: Environment) -> Outcome:
+    id_tag_info = env.id_tag_info(payload["idTag"])
+    key = _start_key(payload)
+    if key in state.start_keys:  # re-sent after a lost answer: same transaction, nothing new
+        return Outcome({"transactionId": state.start_keys[key], "idTagInfo": id_tag_info})
+    connector_id = payload["connectorId"]
+    if connector_id < 1:
+        raise ValueError("connectorId: a transaction needs a connector number ≥ 1")
+    changes: list[Change] = []
+    previous = state.active.pop(connector_id, None)
+    if previous is not None:  # the charger never stopped the previous session on this connector
+        changes.append(SessionChanged(machine.close_missing_stop(previous)))
+    transaction_id = env.allocate_transaction_id()
+    session = machine.start(
+        transaction_id=transaction_id,
+        charger_id=state.charger_id,
+        connector_id=connector_id,
+        id_tag=payload["idTag"],
+        started_at=parse_timestamp(payload["timestamp"]),
+        meter_start_wh=payload["meterStart"],
+        reservation_id=payload.get("reservationId"),
+    )
+    state.active[connector_id] = session
+    state.start_keys[key] = transaction_id
+    changes.append(SessionChanged(session))
+    return Outcome({"transactionId": transaction_id, "idTagInfo": id_tag_info}, changes)
+
+
+def _find_session(transaction_id: int | None, state: ChargerState, env: Environment) -> ChargingSession | None:
+    if transaction_id is None:
+        return None
+    session = state.session(transaction_id)
+    if session is None and env.fetched_session is not None and env.fetched_session.transaction_id == transaction_id:
+        session = env.fetched_session
+    return session
+
+
+def _meter_values(payload: dict[str, Any], state: ChargerState, env: Environment) -> Outcome:
+    readings = normalise(payload["meterValue"])
+    transaction_id = payload.get("transactionId")
+    changes: list[Change] = [ReadingsRecorded(payload["connectorId"], transaction_id, tuple(readings))]
+    session = _find_session(transaction_id, state, env)
+    if session is not None and session.active:
+        updated = session
+        for sample in summarise(readings):
+            updated = machine.apply_sample(updated, sample)
+        if updated != session:
+            state.active[updated.connector_id] = updated
+            changes.append(SessionChanged(updated))
+    return Outcome({}, changes)
+
+
+def _stop_transaction(payload: dict[str, Any], state: ChargerState, env: Environment) -> Outcome:
+    # Never refuse a StopTransaction (OCPP 1.6 §4.10): the charger would retry it forever.
+    reply: dict[str, Any] = {}
+    if payload.get("idTag"):
+        reply["idTagInfo"] = env.id_tag_info(payload["idTag"])
+    transaction_id = payload["transactionId"]
+    readings = normalise(payload.get("transactionData") or [])
+    session = _find_session(transaction_id, state, env)
+    connector_id = session.connector_id if session else 0
+    changes: list[Change] = []
+    if readings:
+        changes.append(ReadingsRecorded(connector_id, transaction_id, tuple(readings)))
+    if session is None or not session.active:
+        return Outcome(reply, changes)  # unknown or already stopped: a replay, nothing to change
+    stopped = machine.stop(
+        session,
+        stopped_at=parse_timestamp(payload["timestamp"]),
+        meter_stop_wh=payload["meterStop"],
+        reason=payload.get("reason") or "Local",
+        final_samples=summarise(readings),
+    )
+    state.active.pop(session.connector_id, None)
+    changes.append(SessionChanged(stopped))
+    return Outcome(reply, changes)
+
+
+def _data_transfer(payload: dict[str, Any], state: ChargerState, env: Environment) -> Outcome:
+    # No vendor extensions are registered; the spec's answer for that is UnknownVendorId.
+    return Outcome({"status": "UnknownVendorId"})
+
+
+def _firmware_like(kind: str) -> Callable[[dict[str, Any], ChargerState, Environment], Outcome]:
+    def handler(payload: dict[str, Any], state: ChargerState, env: Environment) -> Outcome:
+        return Outcome({}, [ChargerFirmwareStatus(kind, payload.get("status", ""), env.now)])
+
+    return handler
+
+
+def _security_event(payload: dict[str, Any], state: ChargerState, env: Environment) -> Outcome:
+    return Outcome({}, [SecurityEvent(payload["type"], parse_timestamp(payload["timestamp"]), payload.get("techInfo"))])
+
+
+_HANDLERS: dict[str, Callable[[dict[str, Any], ChargerState, Environment], Outcome]] = {
+    "Authorize": _authorize,
+    "BootNotification": _boot,
+    "DataTransfer": _data_transfer,
+    "DiagnosticsStatusNotification": _firmware_like("diagnostics"),
+    "FirmwareStatusNotification": _firmware_like("firmware"),
+    "Heartbeat": _heartbeat,
+    "MeterValues": _meter_values,
+    "StartTransaction": _start_transaction,
+    "StatusNotification": _status,
+    "StopTransaction": _stop_transaction,
+    "SecurityEventNotification": _security_event,
+    "LogStatusNotification": _firmware_like("log"),
+    "SignedFirmwareStatusNotification": _firmware_like("signed_firmware"),
+}

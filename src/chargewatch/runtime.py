@@ -1,0 +1,71 @@
+"""Wire the parts together and run them in one event loop: OCPP gateway + HTTP API."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+
+import uvicorn
+
+from .api.app import Services, create_app
+from .gateway.events import EventBus
+from .gateway.server import Gateway, GatewayConfig
+from .store.database import create_db_engine, database_url, migrate
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ServerOptions:
+    db: str | None = None
+    host: str = "127.0.0.1"
+    ocpp_port: int = 9000
+    http_port: int = 8080
+    gateway: GatewayConfig = field(default_factory=GatewayConfig)
+
+
+class Chargewatch:
+    """A running chargewatch: start() binds the ports (0 = pick free ones), stop() shuts down cleanly."""
+
+    def __init__(self, options: ServerOptions):
+        self.options = options
+        self.url = database_url(options.db)
+        migrate(self.url)
+        self.engine = create_db_engine(self.url)
+        self.bus = EventBus()
+        self.gateway = Gateway(self.engine, options.gateway, self.bus)
+        self.app = create_app(Services(self.engine, self.gateway, self.bus))
+        self.ocpp_port = 0
+        self.http_port = 0
+        self._http: uvicorn.Server | None = None
+        self._http_task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self.ocpp_port = await self.gateway.start(self.options.host, self.options.ocpp_port)
+        config = uvicorn.Config(self.app, host=self.options.host, port=self.options.http_port, log_level="warning",
+                                lifespan="off", timeout_graceful_shutdown=2)
+        self._http = uvicorn.Server(config)
+        self._http_task = asyncio.create_task(self._http.serve())
+        while not self._http.started:
+            if self._http_task.done():
+                self._http_task.result()
+                raise RuntimeError("HTTP server did not start")
+            await asyncio.sleep(0.01)
+        self.http_port = self._http.servers[0].sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        if self._http is not None and self._http_task is not None:
+            self._http.should_exit = True
+            await self._http_task
+        await self.gateway.stop()
+        self.engine.dispose()
+
+    async def serve_forever(self) -> None:
+        await self.start()
+        log.info("OCPP on ws://%s:%d/ocpp/{id}, HTTP on http://%s:%d", self.options.host, self.ocpp_port,
+                 self.options.host, self.http_port)
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await self.stop()

@@ -1,0 +1,214 @@
+"""The charging-session state machine: start, meter samples, stop, and the meter field bugs.
+
+Pure: every function takes a session and returns a new one. Energy is integer Wh and never negative;
+each repair or doubt is recorded in ``flags`` so billing can repair by rule or ask for review.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+from decimal import Decimal
+
+from .meter import Sample
+
+# Average power below which a connected vehicle counts as idle (parking) rather than charging.
+IDLE_POWER_THRESHOLD_W = 100
+
+
+class Flag:
+    """Meter anomalies from the field (DOMAIN.md), recorded on the session."""
+
+    REGISTER_RESET = "register_reset"  # register went back (reboot); energy continues from the new base
+    STOP_BELOW_LAST_SAMPLE = "stop_below_last_sample"  # meterStop < last register sample: last sample used
+    METER_STOP_ZERO = "meter_stop_zero"  # meterStop 0 after samples: last sample used
+    MISSING_STOP = "missing_stop"  # never stopped by the charger: closed at the last sample
+    UNIT_SUSPECT = "unit_suspect"  # a kWh figure labelled Wh: scaled by 1000
+    NO_METER_DATA = "no_meter_data"  # neither samples nor a plausible stop value
+    LATE_SAMPLES = "late_samples"  # samples older than ones already applied were ignored
+
+
+@dataclass(frozen=True, slots=True)
+class ChargingSession:
+    transaction_id: int
+    charger_id: str
+    connector_id: int
+    id_tag: str
+    started_at: datetime
+    meter_start_wh: int
+    status: str = "active"  # active | completed
+    stopped_at: datetime | None = None
+    meter_stop_wh: int | None = None
+    stop_reason: str | None = None
+    energy_wh: int = 0
+    last_register_wh: int | None = None
+    baseline_wh: int | None = None  # register value energy is counted from (meterStart, or 0 after a reset)
+    offset_wh: int = 0  # energy counted before the last register reset
+    last_sample_at: datetime | None = None
+    power_w: int | None = None
+    max_power_w: int = 0
+    soc: int | None = None
+    charging_seconds: int = 0
+    idle_seconds: int = 0
+    flags: tuple[str, ...] = ()
+    reservation_id: int | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.status == "active"
+
+    @property
+    def duration_seconds(self) -> int:
+        end = self.stopped_at or self.last_sample_at or self.started_at
+        return max(0, int((end - self.started_at).total_seconds()))
+
+
+def start(
+    transaction_id: int,
+    charger_id: str,
+    connector_id: int,
+    id_tag: str,
+    started_at: datetime,
+    meter_start_wh: int,
+    reservation_id: int | None = None,
+) -> ChargingSession:
+    return ChargingSession(
+        transaction_id=transaction_id,
+        charger_id=charger_id,
+        connector_id=connector_id,
+        id_tag=id_tag,
+        started_at=started_at,
+        meter_start_wh=meter_start_wh,
+        last_register_wh=meter_start_wh,
+        baseline_wh=meter_start_wh,
+        reservation_id=reservation_id,
+    )
+
+
+def _with_flag(flags: tuple[str, ...], flag: str) -> tuple[str, ...]:
+    return flags if flag in flags else (*flags, flag)
+
+
+# Below this register value a kWh-as-Wh figure cannot be told from a register reset.
+_KWH_DETECTABLE_FROM_WH = 10_000
+# Largest plausible register step between two readings (a long DC session).
+_MAX_STEP_WH = 400_000
+
+
+def _looks_like_kwh(value: Decimal, previous: int) -> bool:
+    """A register labelled Wh that, times 1000, continues the previous one was sent in kWh."""
+    scaled = value * 1000
+    return (
+        previous >= _KWH_DETECTABLE_FROM_WH
+        and value < previous / 100
+        and previous - 1000 <= scaled <= previous + _MAX_STEP_WH
+    )
+
+
+def _register(session: ChargingSession, value: Decimal, declared_unit: str) -> tuple[ChargingSession, int]:
+    """Fold a register reading in, handling unit mistakes and resets; returns the new energy."""
+    previous = session.last_register_wh if session.last_register_wh is not None else session.meter_start_wh
+    flags = session.flags
+    if declared_unit == "Wh" and _looks_like_kwh(value, previous):
+        value *= 1000
+        flags = _with_flag(flags, Flag.UNIT_SUSPECT)
+    register = int(value)
+    offset, baseline = session.offset_wh, session.baseline_wh if session.baseline_wh is not None else previous
+    if register < previous:
+        offset += max(0, previous - baseline)
+        baseline = 0
+        flags = _with_flag(flags, Flag.REGISTER_RESET)
+    energy = offset + max(0, register - baseline)
+    updated = replace(session, last_register_wh=register, baseline_wh=baseline, offset_wh=offset, flags=flags)
+    return updated, energy
+
+
+def _advance(session: ChargingSession, at: datetime, energy: int, power_w: int | None) -> ChargingSession:
+    """Account the interval since the previous sample as charging or idle, by its average power."""
+    since = session.last_sample_at or session.started_at
+    seconds = max(0, int((at - since).total_seconds()))
+    delivered = max(0, energy - session.energy_wh)
+    average_w = delivered * 3600 // seconds if seconds else 0
+    drawing = average_w >= IDLE_POWER_THRESHOLD_W or (power_w is not None and power_w >= IDLE_POWER_THRESHOLD_W)
+    charging = session.charging_seconds + (seconds if drawing else 0)
+    idle = session.idle_seconds + (0 if drawing else seconds)
+    live_power = power_w if power_w is not None else (average_w if seconds else session.power_w)
+    return replace(
+        session,
+        energy_wh=max(session.energy_wh, energy),
+        last_sample_at=max(at, since),
+        power_w=live_power,
+        max_power_w=max(session.max_power_w, live_power or 0),
+        charging_seconds=charging,
+        idle_seconds=idle,
+    )
+
+
+def apply_sample(session: ChargingSession, sample: Sample) -> ChargingSession:
+    """Apply one timestamp's readings. Samples at or before the last applied one are replays: ignored."""
+    if not session.active:
+        return session
+    if sample.timestamp < session.started_at or (
+        session.last_sample_at is not None and sample.timestamp <= session.last_sample_at
+    ):
+        return session
+    energy = session.energy_wh
+    if sample.register_wh is not None:
+        session, energy = _register(session, sample.register_wh, sample.declared_unit)
+    session = _advance(session, sample.timestamp, energy, sample.power_w)
+    if sample.soc is not None:
+        session = replace(session, soc=sample.soc)
+    return session
+
+
+def stop(
+    session: ChargingSession,
+    stopped_at: datetime,
+    meter_stop_wh: int,
+    reason: str,
+    final_samples: list[Sample] = (),  # type: ignore[assignment]
+) -> ChargingSession:
+    """Close the session with the charger's meterStop, repairing the known field bugs by rule."""
+    if not session.active:
+        return session
+    for sample in final_samples:
+        session = apply_sample(session, sample)
+    had_samples = session.last_sample_at is not None
+    last = session.last_register_wh if session.last_register_wh is not None else session.meter_start_wh
+    flags = session.flags
+    if meter_stop_wh == 0 and last > 0:
+        flags = _with_flag(flags, Flag.METER_STOP_ZERO)
+        energy = session.energy_wh
+    elif meter_stop_wh < last and not _looks_like_kwh(Decimal(meter_stop_wh), last):
+        flags = _with_flag(flags, Flag.STOP_BELOW_LAST_SAMPLE)
+        energy = session.energy_wh
+    else:
+        session, energy = _register(session, Decimal(meter_stop_wh), "Wh")
+        flags = session.flags
+    if not had_samples and energy == 0 and meter_stop_wh == 0:
+        flags = _with_flag(flags, Flag.NO_METER_DATA)
+    end = max(stopped_at, session.started_at)
+    session = _advance(replace(session, flags=flags), end, energy, None)
+    return replace(
+        session,
+        status="completed",
+        stopped_at=end,
+        meter_stop_wh=meter_stop_wh,
+        stop_reason=reason,
+        power_w=0,
+    )
+
+
+def close_missing_stop(session: ChargingSession, reason: str = "Other") -> ChargingSession:
+    """The charger will never stop this session (a new one began on the connector): close at the last sample."""
+    if not session.active:
+        return session
+    end = session.last_sample_at or session.started_at
+    return replace(
+        session,
+        status="completed",
+        stopped_at=end,
+        stop_reason=reason,
+        power_w=0,
+        flags=_with_flag(session.flags, Flag.MISSING_STOP),
+    )

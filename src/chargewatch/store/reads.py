@@ -1,0 +1,79 @@
+"""Queries the gateway needs: charger credentials, the state to resume a charger with, id tags."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Row, select
+
+from ..ocpp.v16 import ChargerState
+from ..sessions.machine import ChargingSession
+from . import schema
+
+_SESSION_FIELDS = [
+    "transaction_id", "charger_id", "connector_id", "id_tag", "started_at", "meter_start_wh", "status",
+    "stopped_at", "meter_stop_wh", "stop_reason", "energy_wh", "last_register_wh", "baseline_wh", "offset_wh",
+    "last_sample_at", "power_w", "max_power_w", "soc", "charging_seconds", "idle_seconds", "reservation_id",
+]
+
+
+def session_from_row(row: Row[Any] | dict[str, Any]) -> ChargingSession:
+    data = row._mapping if isinstance(row, Row) else row
+    values = {name: data[name] for name in _SESSION_FIELDS}
+    return ChargingSession(**values, flags=tuple(data["flags"] or ()))
+
+
+def charger(connection: Connection, charger_id: str) -> dict[str, Any] | None:
+    row = connection.execute(select(schema.chargers).where(schema.chargers.c.id == charger_id)).first()
+    return dict(row._mapping) if row else None
+
+
+def charger_state(connection: Connection, charger_id: str, heartbeat_interval: int) -> ChargerState:
+    """Resume a charger after a (re)connect: its open sessions and their StartTransaction fingerprints."""
+    s = schema.sessions
+    rows = connection.execute(
+        select(s).where(s.c.charger_id == charger_id, s.c.status == "active").order_by(s.c.started_at)
+    ).all()
+    state = ChargerState(charger_id=charger_id, heartbeat_interval=heartbeat_interval)
+    for row in rows:
+        session = session_from_row(row)
+        state.active[session.connector_id] = session
+        state.start_keys[row.start_key] = session.transaction_id
+    c = schema.connectors
+    for connector_id, status in connection.execute(
+        select(c.c.connector_id, c.c.status).where(c.c.charger_id == charger_id)
+    ):
+        state.connector_status[connector_id] = status
+    return state
+
+
+def session_by_start_key(connection: Connection, charger_id: str, start_key: str) -> int | None:
+    s = schema.sessions
+    return connection.execute(
+        select(s.c.transaction_id).where(s.c.charger_id == charger_id, s.c.start_key == start_key)
+    ).scalar()
+
+
+def session(connection: Connection, transaction_id: int) -> ChargingSession | None:
+    row = connection.execute(select(schema.sessions).where(schema.sessions.c.transaction_id == transaction_id)).first()
+    return session_from_row(row) if row else None
+
+
+def id_tags(connection: Connection) -> dict[str, dict[str, Any]]:
+    return {row.id_tag: dict(row._mapping) for row in connection.execute(select(schema.id_tags))}
+
+
+def id_tag_info(tag: dict[str, Any] | None, now: datetime) -> dict[str, Any]:
+    """OCPP 1.6 IdTagInfo for a directory entry (unknown tags are Invalid)."""
+    if tag is None:
+        return {"status": "Invalid"}
+    info: dict[str, Any] = {"status": tag["status"]}
+    expiry = tag.get("expiry_date")
+    if expiry is not None:
+        info["expiryDate"] = expiry.isoformat().replace("+00:00", "Z")
+        if expiry <= now and tag["status"] == "Accepted":
+            info["status"] = "Expired"
+    if tag.get("parent_id_tag"):
+        info["parentIdTag"] = tag["parent_id_tag"]
+    return info

@@ -1,0 +1,205 @@
+"""Tables. The raw OCPP log is the source of truth; everything else is derived and rebuildable from it."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+from .types import ExactDecimal, UtcDateTime
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets a BIGINT identity.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+chargers = Table(
+    "chargers",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("password_hash", String(255)),
+    Column("registered", Boolean, nullable=False, default=True),  # False: admitted by --accept-unknown
+    Column("timezone", String(64), nullable=False, default="UTC"),
+    Column("tariff_id", String(36)),
+    Column("ocmf_public_key", Text),
+    Column("vendor", String(64)),
+    Column("model", String(64)),
+    Column("serial_number", String(64)),
+    Column("firmware_version", String(64)),
+    Column("meter_type", String(64)),
+    Column("meter_serial_number", String(64)),
+    Column("firmware_status", String(64)),
+    Column("diagnostics_status", String(64)),
+    Column("heartbeat_interval", Integer, nullable=False, default=300),
+    Column("connected", Boolean, nullable=False, default=False),
+    Column("node_id", String(64)),
+    Column("last_seen_at", UtcDateTime),
+    Column("last_boot_at", UtcDateTime),
+    Column("connected_at", UtcDateTime),
+    Column("disconnected_at", UtcDateTime),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+connectors = Table(
+    "connectors",
+    metadata,
+    Column("charger_id", String(64), ForeignKey("chargers.id", ondelete="CASCADE"), nullable=False),
+    Column("connector_id", Integer, nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("error_code", String(64), nullable=False, default="NoError"),
+    Column("info", String(255)),
+    Column("vendor_id", String(255)),
+    Column("vendor_error_code", String(255)),
+    Column("status_at", UtcDateTime, nullable=False),
+    Column("max_power_w", Integer),
+    PrimaryKeyConstraint("charger_id", "connector_id"),
+)
+
+status_events = Table(
+    "status_events",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("charger_id", String(64), nullable=False),
+    Column("connector_id", Integer, nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("error_code", String(64), nullable=False),
+    Column("info", String(255)),
+    Column("vendor_id", String(255)),
+    Column("vendor_error_code", String(255)),
+    Column("timestamp", UtcDateTime, nullable=False),
+    Column("received_at", UtcDateTime, nullable=False),
+    Index(None, "charger_id", "connector_id", "timestamp"),
+)
+
+id_tags = Table(
+    "id_tags",
+    metadata,
+    Column("id_tag", String(20), primary_key=True),
+    Column("status", String(16), nullable=False, default="Accepted"),
+    Column("expiry_date", UtcDateTime),
+    Column("parent_id_tag", String(20)),
+    Column("description", String(255)),
+)
+
+ocpp_messages = Table(
+    "ocpp_messages",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("charger_id", String(64), nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    Column("direction", String(3), nullable=False),  # in | out
+    Column("message_type", Integer),  # 2, 3, 4; NULL for an undecodable frame
+    Column("message_id", String(64)),
+    Column("action", String(64)),
+    Column("payload", Text, nullable=False),  # the frame exactly as sent or received
+    Column("node_id", String(64)),
+    Index(None, "charger_id", "id"),
+    Index(None, "charger_id", "message_id"),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("transaction_id", BigId, primary_key=True, autoincrement=False),
+    Column("charger_id", String(64), nullable=False),
+    Column("connector_id", Integer, nullable=False),
+    Column("id_tag", String(20), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("stopped_at", UtcDateTime),
+    Column("meter_start_wh", BigInteger, nullable=False),
+    Column("meter_stop_wh", BigInteger),
+    Column("energy_wh", BigInteger, nullable=False, default=0),
+    Column("stop_reason", String(32)),
+    Column("power_w", Integer),
+    Column("max_power_w", Integer, nullable=False, default=0),
+    Column("soc", Integer),
+    Column("charging_seconds", Integer, nullable=False, default=0),
+    Column("idle_seconds", Integer, nullable=False, default=0),
+    Column("last_sample_at", UtcDateTime),
+    Column("last_register_wh", BigInteger),
+    Column("baseline_wh", BigInteger),
+    Column("offset_wh", BigInteger, nullable=False, default=0),
+    Column("flags", JSON, nullable=False, default=list),
+    Column("reservation_id", Integer),
+    Column("start_key", String(200), nullable=False),
+    Column("driver_token_digest", String(64)),
+    Column("updated_at", UtcDateTime, nullable=False),
+    UniqueConstraint("charger_id", "start_key"),
+    Index(None, "charger_id", "connector_id", "status"),
+    Index(None, "started_at"),
+    Index(None, "status", "started_at"),
+)
+
+meter_readings = Table(
+    "meter_readings",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("charger_id", String(64), nullable=False),
+    Column("connector_id", Integer, nullable=False),
+    Column("transaction_id", BigInteger),
+    Column("timestamp", UtcDateTime, nullable=False),
+    Column("measurand", String(48), nullable=False),
+    Column("phase", String(8), nullable=False, default=""),
+    Column("location", String(8), nullable=False, default=""),
+    Column("context", String(32), nullable=False),
+    Column("unit", String(16), nullable=False),
+    Column("value", ExactDecimal, nullable=False),
+    Column("signed_data", Text),
+    # Offline-queue replays re-send identical readings; the unique key makes them a no-op.
+    UniqueConstraint("charger_id", "connector_id", "timestamp", "measurand", "phase", "location", "context"),
+    Index(None, "transaction_id", "timestamp"),
+)
+
+counters = Table(
+    "counters",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", BigInteger, nullable=False),
+)
+
+commands = Table(
+    "commands",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("charger_id", String(64), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("message_id", String(64)),
+    Column("status", String(16), nullable=False),  # pending | answered | error | timeout | offline
+    Column("response", JSON),
+    Column("requested_by", String(64)),
+    Column("requested_at", UtcDateTime, nullable=False),
+    Column("completed_at", UtcDateTime),
+    Index(None, "charger_id", "id"),
+)
+
+security_events = Table(
+    "security_events",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("charger_id", String(64), nullable=False),
+    Column("type", String(64), nullable=False),
+    Column("timestamp", UtcDateTime, nullable=False),
+    Column("tech_info", Text),
+)
+

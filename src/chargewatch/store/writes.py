@@ -1,0 +1,125 @@
+"""Persist what the protocol core decided: raw frames, sessions, readings, connector status."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, insert, update
+
+from ..ocpp import v16
+from ..sessions.machine import ChargingSession
+from . import schema
+from .upsert import insert_ignoring_duplicates, upsert
+from .writer import Unit
+
+_SESSION_COLUMNS = {c.name for c in schema.sessions.columns}
+
+
+def _insert_rows(table):  # type: ignore[no-untyped-def]
+    def write(connection: Connection, rows: list[dict[str, Any]]) -> None:
+        connection.execute(insert(table), rows)
+
+    return write
+
+
+def _insert_new_rows(table):  # type: ignore[no-untyped-def]
+    def write(connection: Connection, rows: list[dict[str, Any]]) -> None:
+        insert_ignoring_duplicates(connection, table, rows)
+
+    return write
+
+
+# Bulk statements the group-commit writer merges across callers.
+STATEMENTS = {
+    "message": _insert_rows(schema.ocpp_messages),
+    "reading": _insert_new_rows(schema.meter_readings),
+    "status_event": _insert_rows(schema.status_events),
+    "security_event": _insert_rows(schema.security_events),
+}
+
+
+def message_row(
+    charger_id: str, at: datetime, direction: str, frame: str, message_type: int | None,
+    message_id: str | None, action: str | None, node_id: str | None,
+) -> dict[str, Any]:
+    return {
+        "charger_id": charger_id, "at": at, "direction": direction, "message_type": message_type,
+        "message_id": message_id, "action": action, "payload": frame, "node_id": node_id,
+    }
+
+
+def session_row(session: ChargingSession, start_key: str, now: datetime) -> dict[str, Any]:
+    row = {k: v for k, v in asdict(session).items() if k in _SESSION_COLUMNS}
+    row["flags"] = list(session.flags)
+    row["start_key"] = start_key
+    row["updated_at"] = now
+    return row
+
+
+def add_changes(unit: Unit, charger_id: str, changes: list[v16.Change], start_keys: dict[int, str],
+                now: datetime) -> list[tuple[str, Any]]:
+    """Queue the changes' rows on ``unit``; returns the row-level upserts to run in ``apply``."""
+    upserts: list[tuple[str, Any]] = []
+    for change in changes:
+        if isinstance(change, v16.ReadingsRecorded):
+            for r in change.readings:
+                unit.add("reading", {
+                    "charger_id": charger_id, "connector_id": change.connector_id,
+                    "transaction_id": change.transaction_id, "timestamp": r.timestamp,
+                    "measurand": r.measurand, "phase": r.phase, "location": r.location, "context": r.context,
+                    "unit": r.unit, "value": r.value, "signed_data": r.signed,
+                })
+        elif isinstance(change, v16.ConnectorStatusChanged):
+            row = {
+                "charger_id": charger_id, "connector_id": change.connector_id, "status": change.status,
+                "error_code": change.error_code, "info": change.info, "vendor_id": change.vendor_id,
+                "vendor_error_code": change.vendor_error_code, "timestamp": change.timestamp,
+                "received_at": change.received_at,
+            }
+            unit.add("status_event", row)
+            upserts.append(("connector", row))
+        elif isinstance(change, v16.SessionChanged):
+            key = start_keys.get(change.session.transaction_id, "")
+            upserts.append(("session", session_row(change.session, key, now)))
+        elif isinstance(change, v16.ChargerBooted):
+            upserts.append(("boot", change))
+        elif isinstance(change, v16.ChargerFirmwareStatus):
+            upserts.append(("firmware", change))
+        elif isinstance(change, v16.SecurityEvent):
+            unit.add("security_event", {"charger_id": charger_id, "type": change.type,
+                                        "timestamp": change.timestamp, "tech_info": change.tech_info})
+    return upserts
+
+
+def apply_upserts(connection: Connection, charger_id: str, upserts: list[tuple[str, Any]], now: datetime) -> None:
+    chargers = schema.chargers
+    values: dict[str, Any] = {"last_seen_at": now}
+    for kind, item in upserts:
+        if kind == "connector":
+            row = {k: item[k] for k in ("charger_id", "connector_id", "status", "error_code", "info", "vendor_id",
+                                        "vendor_error_code")}
+            row["status_at"] = item["timestamp"]
+            upsert(connection, schema.connectors, row, ["charger_id", "connector_id"])
+        elif kind == "session":
+            if item["start_key"]:
+                upsert(connection, schema.sessions, item, ["transaction_id"])
+            else:
+                row = {k: v for k, v in item.items() if k != "start_key"}
+                connection.execute(
+                    update(schema.sessions).where(schema.sessions.c.transaction_id == item["transaction_id"]),
+                    row,
+                )
+        elif kind == "boot":
+            info = item.info
+            values.update(
+                vendor=info.get("chargePointVendor"), model=info.get("chargePointModel"),
+                serial_number=info.get("chargePointSerialNumber") or info.get("chargeBoxSerialNumber"),
+                firmware_version=info.get("firmwareVersion"), meter_type=info.get("meterType"),
+                meter_serial_number=info.get("meterSerialNumber"), last_boot_at=item.at,
+            )
+        elif kind == "firmware":
+            column = "diagnostics_status" if item.kind == "diagnostics" else "firmware_status"
+            values[column] = item.status
+    connection.execute(update(chargers).where(chargers.c.id == charger_id).values(**values))
