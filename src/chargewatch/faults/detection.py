@@ -89,9 +89,7 @@ class FaultConfig:
 
     def rating_w(self, charger_id: str, connector_id: int) -> float | None:
         """Rated power of a connector: key ``"CP1/2"`` wins over a charger-wide ``"CP1"``."""
-        return self.connector_ratings_w.get(
-            f"{charger_id}/{connector_id}", self.connector_ratings_w.get(charger_id)
-        )
+        return self.connector_ratings_w.get(f"{charger_id}/{connector_id}", self.connector_ratings_w.get(charger_id))
 
     def alert_delay_for(self, severity: Severity) -> timedelta:
         return self.critical_alert_delay if severity is Severity.CRITICAL else self.alert_delay
@@ -299,9 +297,7 @@ class FaultDetector:
         if isinstance(signal, SessionStopped):
             return self._on_session_stopped(signal, now)
         if isinstance(signal, AuthorizeRejected):
-            evidence = Evidence(
-                now, "Authorize", {"idTag": signal.id_tag, "status": signal.status, **signal.evidence}
-            )
+            evidence = Evidence(now, "Authorize", {"idTag": signal.id_tag, "status": signal.status, **signal.evidence})
             events = self._alive(signal.charger_id, now, evidence)
             return events + self._failed_start(
                 signal.charger_id, None, f"Authorize.{signal.status}", Severity.INFO, now, evidence
@@ -485,8 +481,7 @@ class FaultDetector:
         stale = [
             key
             for key in on_connector
-            if (self._open[key].code != signal.error_code and not faulted)
-            or self._open[key].outage != faulted
+            if (self._open[key].code != signal.error_code and not faulted) or self._open[key].outage != faulted
         ]
         events += self._resolve_keys(stale, now, evidence, now)
         return events + self._upsert(
@@ -500,9 +495,7 @@ class FaultDetector:
             outage=faulted,
         )
 
-    def _check_transition(
-        self, signal: StatusReported, now: datetime, evidence: Evidence
-    ) -> list[IncidentEvent]:
+    def _check_transition(self, signal: StatusReported, now: datetime, evidence: Evidence) -> list[IncidentEvent]:
         if signal.connector_id == 0:
             if signal.status in CHARGE_POINT_STATUSES:
                 return []
@@ -539,9 +532,7 @@ class FaultDetector:
         connector = self._connector(signal.charger_id, signal.connector_id)
         connector.preparing_since = None
         connector.failures = []
-        started = self._matching(
-            IncidentKind.FAILED_START, signal.charger_id, signal.connector_id, charger_wide=True
-        )
+        started = self._matching(IncidentKind.FAILED_START, signal.charger_id, signal.connector_id, charger_wide=True)
         return events + self._resolve_keys(started, now, evidence, now)
 
     def _on_progress(self, signal: SessionProgress, now: datetime) -> list[IncidentEvent]:
@@ -605,9 +596,7 @@ class FaultDetector:
         events += self._resolve_keys(ended, now, evidence, now)
 
         abort_code: str | None = None
-        if signal.reason in ABORT_REASONS or (
-            signal.reason in MID_CHARGE_ABORT_REASONS and signal.was_charging
-        ):
+        if signal.reason in ABORT_REASONS or (signal.reason in MID_CHARGE_ABORT_REASONS and signal.was_charging):
             abort_code = signal.reason
         elif signal.energy_wh <= self.config.zero_energy_wh:
             abort_code = "ZeroEnergy"
@@ -650,9 +639,7 @@ class FaultDetector:
         if count >= self.config.repeated_failures:
             severity = Severity.FAULT
         evidence = replace(evidence, data={**evidence.data, "failures_in_window": count})
-        return self._upsert(
-            IncidentKind.FAILED_START, severity, charger_id, connector_id, code, now, evidence
-        )
+        return self._upsert(IncidentKind.FAILED_START, severity, charger_id, connector_id, code, now, evidence)
 
     # --- operators ----------------------------------------------------------------------------
 
@@ -675,9 +662,7 @@ class FaultDetector:
             connector = self._connectors[key]
             if connector.preparing_since and now - connector.preparing_since >= self.config.preparing_timeout:
                 charger_id, _, connector_id = key.rpartition("|")
-                evidence = Evidence(
-                    now, "PreparingTimeout", {"preparing_since": connector.preparing_since.isoformat()}
-                )
+                evidence = Evidence(now, "PreparingTimeout", {"preparing_since": connector.preparing_since.isoformat()})
                 connector.preparing_since = None
                 events += self._failed_start(
                     charger_id, int(connector_id), "NoSessionAfterPlugIn", Severity.WARNING, now, evidence
@@ -691,16 +676,10 @@ class FaultDetector:
         events = self._resolve_returned(charger_id, now)
         offline_key = incident_key(IncidentKind.CHARGER_OFFLINE, charger_id, None, None)
         if offline_key not in self._open:
-            heartbeat = (
-                timedelta(seconds=charger.heartbeat_s)
-                if charger.heartbeat_s
-                else self.config.default_heartbeat
-            )
+            heartbeat = timedelta(seconds=charger.heartbeat_s) if charger.heartbeat_s else self.config.default_heartbeat
             if charger.connected is False and charger.disconnected_at is not None:
                 if now - charger.disconnected_at > self.config.reconnect_grace:
-                    evidence = Evidence(
-                        now, "ConnectionLost", {"disconnected_at": charger.disconnected_at.isoformat()}
-                    )
+                    evidence = Evidence(now, "ConnectionLost", {"disconnected_at": charger.disconnected_at.isoformat()})
                     events += self._open_offline(charger_id, charger.disconnected_at, now, evidence)
             elif charger.last_message_at is not None and (
                 now - charger.last_message_at > heartbeat * self.config.heartbeat_grace_factor
@@ -721,23 +700,15 @@ class FaultDetector:
             and charger.disconnects
             and now - charger.disconnects[-1] >= self.config.flap_window
         ):
-            evidence = Evidence(
-                now, "StableConnection", {"last_disconnect": charger.disconnects[-1].isoformat()}
-            )
+            evidence = Evidence(now, "StableConnection", {"last_disconnect": charger.disconnects[-1].isoformat()})
             events += self._resolve_keys([flapping_key], now, evidence, now)
         boot_key = incident_key(IncidentKind.BOOT_LOOP, charger_id, None, None)
-        if (
-            boot_key in self._open
-            and charger.boots
-            and now - charger.boots[-1] >= self.config.boot_loop_window
-        ):
+        if boot_key in self._open and charger.boots and now - charger.boots[-1] >= self.config.boot_loop_window:
             evidence = Evidence(now, "StableUptime", {"last_boot": charger.boots[-1].isoformat()})
             events += self._resolve_keys([boot_key], now, evidence, now)
         return events
 
-    def _open_offline(
-        self, charger_id: str, since: datetime, now: datetime, evidence: Evidence
-    ) -> list[IncidentEvent]:
+    def _open_offline(self, charger_id: str, since: datetime, now: datetime, evidence: Evidence) -> list[IncidentEvent]:
         """Offline counts from the last sign of life, so uptime does not lose the grace period."""
         events = self._upsert(
             IncidentKind.CHARGER_OFFLINE,
@@ -758,10 +729,7 @@ class FaultDetector:
         events: list[IncidentEvent] = []
         # Without a meter sample we know nothing about the flow: chargers that send no MeterValues
         # must not have every session flagged as stalled.
-        if (
-            session.status in ENERGY_EXPECTED_STATUSES
-            and now - session.last_flow_at >= self.config.stall_after
-        ):
+        if session.status in ENERGY_EXPECTED_STATUSES and now - session.last_flow_at >= self.config.stall_after:
             evidence = Evidence(
                 now,
                 "NoEnergyFlow",

@@ -198,9 +198,7 @@ class Incident:
             resolved_at=when(raw["resolved_at"]),
             resolution=None if raw["resolution"] is None else Evidence.from_dict(raw["resolution"]),
             assignee=raw["assignee"],
-            exclusion_reason=None
-            if raw["exclusion_reason"] is None
-            else ExclusionReason(raw["exclusion_reason"]),
+            exclusion_reason=None if raw["exclusion_reason"] is None else ExclusionReason(raw["exclusion_reason"]),
             notes=tuple(Note.from_dict(note) for note in raw["notes"]),
             evidence=tuple(Evidence.from_dict(item) for item in raw["evidence"]),
             occurrences=raw["occurrences"],
@@ -269,9 +267,7 @@ def acknowledge(incident: Incident, at: datetime, by: str) -> Incident:
     require_utc(at)
     _require_active(incident, "acknowledge")
     if incident.status is IncidentStatus.ACKNOWLEDGED:
-        raise InvalidTransition(
-            f"incident {incident.id} was already acknowledged by {incident.acknowledged_by}"
-        )
+        raise InvalidTransition(f"incident {incident.id} was already acknowledged by {incident.acknowledged_by}")
     if at < incident.first_seen:
         raise InvalidTransition(f"cannot acknowledge incident {incident.id} before it began")
     return replace(incident, status=IncidentStatus.ACKNOWLEDGED, acknowledged_at=at, acknowledged_by=by)

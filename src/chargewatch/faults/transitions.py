@@ -12,20 +12,12 @@ ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
         {"Preparing", "Charging", "SuspendedEV", "SuspendedEVSE", "Reserved", "Unavailable", "Faulted"}
     ),
     "Preparing": frozenset({"Available", "Charging", "SuspendedEV", "SuspendedEVSE", "Finishing", "Faulted"}),
-    "Charging": frozenset(
-        {"Available", "SuspendedEV", "SuspendedEVSE", "Finishing", "Unavailable", "Faulted"}
-    ),
-    "SuspendedEV": frozenset(
-        {"Available", "Charging", "SuspendedEVSE", "Finishing", "Unavailable", "Faulted"}
-    ),
-    "SuspendedEVSE": frozenset(
-        {"Available", "Charging", "SuspendedEV", "Finishing", "Unavailable", "Faulted"}
-    ),
+    "Charging": frozenset({"Available", "SuspendedEV", "SuspendedEVSE", "Finishing", "Unavailable", "Faulted"}),
+    "SuspendedEV": frozenset({"Available", "Charging", "SuspendedEVSE", "Finishing", "Unavailable", "Faulted"}),
+    "SuspendedEVSE": frozenset({"Available", "Charging", "SuspendedEV", "Finishing", "Unavailable", "Faulted"}),
     "Finishing": frozenset({"Available", "Preparing", "Unavailable", "Faulted"}),
     "Reserved": frozenset({"Available", "Preparing", "Unavailable", "Faulted"}),
-    "Unavailable": frozenset(
-        {"Available", "Preparing", "Charging", "SuspendedEV", "SuspendedEVSE", "Faulted"}
-    ),
+    "Unavailable": frozenset({"Available", "Preparing", "Charging", "SuspendedEV", "SuspendedEVSE", "Faulted"}),
     "Faulted": frozenset(
         {
             "Available",

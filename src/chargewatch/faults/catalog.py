@@ -1,0 +1,266 @@
+"""Error catalog: what each fault means for the driver and what the operator should check.
+
+The built-in ``catalog.json`` covers every OCPP 1.6 ChargePointErrorCode, the situations the
+detector recognises (offline, stalled, aborted, failed start, ...) and a few published vendor
+codes. Operators know their own hardware better than we do, so they can lay a JSON file of the
+same shape over it; a bad file is refused with the path and the place of the mistake, because a
+half-loaded catalog would silently show drivers the wrong advice.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from chargewatch.faults.incidents import Incident, IncidentKind, Severity
+
+TEXT_FIELDS = ("title", "driver_message", "driver_steps", "technical", "operator_checklist", "screen_text")
+LIST_FIELDS = frozenset({"driver_steps", "operator_checklist"})
+# OCPP 1.6 DataTransfer.data has no length limit, but charger displays are small: keep it to a glance.
+SCREEN_TEXT_MAX = 120
+
+SITUATION_BY_KIND: dict[IncidentKind, str] = {
+    IncidentKind.CHARGER_OFFLINE: "ChargerOffline",
+    IncidentKind.CONNECTION_FLAPPING: "ConnectionFlapping",
+    IncidentKind.STALLED_SESSION: "StalledSession",
+    IncidentKind.LOW_POWER_SESSION: "LowPowerSession",
+    IncidentKind.ABORTED_SESSION: "AbortedSession",
+    IncidentKind.FAILED_START: "FailedStart",
+    IncidentKind.BOOT_LOOP: "BootLoop",
+    IncidentKind.INVALID_TRANSITION: "InvalidTransition",
+    IncidentKind.DRIVER_REPORT: "DriverReport",
+}
+
+
+class CatalogError(ValueError):
+    """A catalog document is malformed; the message names the source and the offending path."""
+
+
+@dataclass(frozen=True)
+class Guidance:
+    """Advice for one fault in one language (``language`` is the one actually used)."""
+
+    key: str
+    vendor_id: str | None
+    vendor_error_code: str | None
+    language: str
+    severity: Severity
+    title: str
+    driver_message: str
+    driver_steps: tuple[str, ...]
+    technical: str
+    operator_checklist: tuple[str, ...]
+    screen_text: str
+
+
+@dataclass(frozen=True)
+class _Entry:
+    severity: Severity | None
+    texts: Mapping[str, Mapping[str, Any]]
+
+
+def _parse_entry(raw: Any, where: str, source: str) -> _Entry:
+    if not isinstance(raw, dict):
+        raise CatalogError(f"{source}: {where} must be an object")
+    unknown = set(raw) - {"severity", "texts"}
+    if unknown:
+        raise CatalogError(f"{source}: {where} has unknown keys {sorted(unknown)}")
+    severity: Severity | None = None
+    if "severity" in raw:
+        try:
+            severity = Severity(raw["severity"])
+        except ValueError:
+            allowed = ", ".join(s.value for s in Severity)
+            raise CatalogError(f"{source}: {where}.severity must be one of {allowed}") from None
+    texts = raw.get("texts")
+    if not isinstance(texts, dict) or not texts:
+        raise CatalogError(f"{source}: {where}.texts must be an object with at least one language")
+    parsed: dict[str, dict[str, Any]] = {}
+    for language, text in texts.items():
+        place = f"{where}.texts.{language}"
+        if not isinstance(text, dict):
+            raise CatalogError(f"{source}: {place} must be an object")
+        missing = [name for name in TEXT_FIELDS if name not in text]
+        extra = sorted(set(text) - set(TEXT_FIELDS))
+        if missing or extra:
+            raise CatalogError(f"{source}: {place} is missing {missing} / has unknown {extra}")
+        for name in TEXT_FIELDS:
+            value = text[name]
+            if name in LIST_FIELDS:
+                if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+                    raise CatalogError(f"{source}: {place}.{name} must be a list of strings")
+            elif not isinstance(value, str) or not value.strip():
+                raise CatalogError(f"{source}: {place}.{name} must be a non-empty string")
+        if len(text["screen_text"]) > SCREEN_TEXT_MAX:
+            raise CatalogError(f"{source}: {place}.screen_text is longer than {SCREEN_TEXT_MAX} characters")
+        parsed[language] = {name: tuple(text[name]) if name in LIST_FIELDS else text[name] for name in TEXT_FIELDS}
+    return _Entry(severity=severity, texts=parsed)
+
+
+class ErrorCatalog:
+    """Guidance entries keyed by OCPP error code or situation, plus vendor codes per vendorId."""
+
+    def __init__(
+        self,
+        entries: Mapping[str, _Entry],
+        vendors: Mapping[str, Mapping[str, _Entry]],
+        default_language: str = "en",
+    ) -> None:
+        self._entries = dict(entries)
+        self._vendors = {vendor.casefold(): dict(codes) for vendor, codes in vendors.items()}
+        self.default_language = default_language
+
+    @classmethod
+    def from_dict(cls, raw: Any, source: str = "<catalog>") -> ErrorCatalog:
+        if not isinstance(raw, dict):
+            raise CatalogError(f"{source}: the document must be a JSON object")
+        if raw.get("version") != 1:
+            raise CatalogError(f"{source}: version must be 1, got {raw.get('version')!r}")
+        unknown = set(raw) - {"version", "default_language", "entries", "vendors"}
+        if unknown:
+            raise CatalogError(f"{source}: unknown top-level keys {sorted(unknown)}")
+        entries_raw = raw.get("entries", {})
+        vendors_raw = raw.get("vendors", {})
+        if not isinstance(entries_raw, dict) or not isinstance(vendors_raw, dict):
+            raise CatalogError(f"{source}: entries and vendors must be objects")
+        entries = {key: _parse_entry(value, f"entries.{key}", source) for key, value in entries_raw.items()}
+        vendors: dict[str, dict[str, _Entry]] = {}
+        for vendor, codes in vendors_raw.items():
+            if not isinstance(codes, dict):
+                raise CatalogError(f"{source}: vendors.{vendor} must be an object of codes")
+            vendors[vendor] = {
+                code: _parse_entry(value, f"vendors.{vendor}.{code}", source) for code, value in codes.items()
+            }
+        default_language = raw.get("default_language", "en")
+        if not isinstance(default_language, str):
+            raise CatalogError(f"{source}: default_language must be a string")
+        return cls(entries, vendors, default_language)
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> ErrorCatalog:
+        try:
+            raw = json.loads(Path(path).read_text(encoding="utf-8"))
+        except OSError as error:
+            raise CatalogError(f"{path}: cannot read catalog file ({error.strerror})") from error
+        except json.JSONDecodeError as error:
+            raise CatalogError(f"{path}: not valid JSON at line {error.lineno} column {error.colno}") from error
+        return cls.from_dict(raw, str(path))
+
+    @classmethod
+    def builtin(cls) -> ErrorCatalog:
+        return _builtin_catalog()
+
+    def merged_with(self, overlay: ErrorCatalog) -> ErrorCatalog:
+        """Lay ``overlay`` over this catalog, language by language: an operator may translate or
+        reword one language of one entry and keep the rest."""
+
+        def merge(base: _Entry | None, top: _Entry) -> _Entry:
+            if base is None:
+                return top
+            return _Entry(
+                severity=top.severity or base.severity,
+                texts={**base.texts, **top.texts},
+            )
+
+        entries = dict(self._entries)
+        for key, entry in overlay._entries.items():
+            entries[key] = merge(entries.get(key), entry)
+        vendors = {vendor: dict(codes) for vendor, codes in self._vendors.items()}
+        for vendor, codes in overlay._vendors.items():
+            target = vendors.setdefault(vendor, {})
+            for code, entry in codes.items():
+                target[code] = merge(target.get(code), entry)
+        return ErrorCatalog(entries, vendors, self.default_language)
+
+    def with_operator_file(self, path: str | Path) -> ErrorCatalog:
+        return self.merged_with(ErrorCatalog.from_file(path))
+
+    @property
+    def keys(self) -> frozenset[str]:
+        return frozenset(self._entries)
+
+    def guidance_for(
+        self,
+        error_code: str,
+        vendor_id: str | None = None,
+        vendor_error_code: str | None = None,
+        lang: str = "en",
+    ) -> Guidance:
+        """Most specific first: the vendor's code (the first known one of a comma-separated list, as
+        EVgo MREC sends concurrent codes), then the OCPP error code or situation, then OtherError."""
+        if vendor_id and vendor_error_code:
+            codes = self._vendors.get(vendor_id.casefold(), {})
+            for code in (part.strip() for part in vendor_error_code.split(",")):
+                if code in codes:
+                    return self._render(codes[code], f"{vendor_id}:{code}", vendor_id, code, lang)
+        entry = self._entries.get(error_code) or self._entries.get("OtherError")
+        if entry is None:
+            raise CatalogError(f"no guidance for {error_code!r} and no OtherError fallback in the catalog")
+        key = error_code if error_code in self._entries else "OtherError"
+        return self._render(entry, key, vendor_id, vendor_error_code, lang)
+
+    def guidance_for_incident(self, incident: Incident, lang: str = "en") -> Guidance:
+        if incident.kind is IncidentKind.CONNECTOR_ERROR:
+            first = incident.evidence[0].data if incident.evidence else {}
+            code = incident.code if incident.code and incident.code != "Faulted" else "InternalError"
+            return self.guidance_for(code, first.get("vendorId"), first.get("vendorErrorCode"), lang)
+        return self.guidance_for(SITUATION_BY_KIND[incident.kind], lang=lang)
+
+    def _render(
+        self, entry: _Entry, key: str, vendor_id: str | None, vendor_error_code: str | None, lang: str
+    ) -> Guidance:
+        candidates = [lang, lang.split("-")[0].split("_")[0], self.default_language, *sorted(entry.texts)]
+        language = next(candidate for candidate in candidates if candidate in entry.texts)
+        text = entry.texts[language]
+        return Guidance(
+            key=key,
+            vendor_id=vendor_id,
+            vendor_error_code=vendor_error_code,
+            language=language,
+            severity=entry.severity or Severity.WARNING,
+            title=text["title"],
+            driver_message=text["driver_message"],
+            driver_steps=text["driver_steps"],
+            technical=text["technical"],
+            operator_checklist=text["operator_checklist"],
+            screen_text=text["screen_text"],
+        )
+
+
+@cache
+def _builtin_catalog() -> ErrorCatalog:
+    raw = json.loads(resources.files("chargewatch.faults").joinpath("catalog.json").read_text(encoding="utf-8"))
+    return ErrorCatalog.from_dict(raw, "chargewatch/faults/catalog.json")
+
+
+def guidance_for(
+    error_code: str,
+    vendor_id: str | None = None,
+    vendor_error_code: str | None = None,
+    lang: str = "en",
+    catalog: ErrorCatalog | None = None,
+) -> Guidance:
+    """Look up guidance in ``catalog`` (the built-in one by default)."""
+    return (catalog or ErrorCatalog.builtin()).guidance_for(error_code, vendor_id, vendor_error_code, lang)
+
+
+def screen_message_request(
+    guidance: Guidance, vendor_id: str, message_id: str = "DisplayMessage", connector_id: int | None = None
+) -> dict[str, Any]:
+    """A DataTransfer.req payload that asks a charger to show the short text on its screen.
+
+    OCPP 1.6 has no standard display message, so vendorId/messageId are the charger vendor's
+    (vendorId ≤ 255, messageId ≤ 50 characters per the 1.6 schema)."""
+    if not vendor_id or len(vendor_id) > 255:
+        raise ValueError("vendorId must be 1..255 characters")
+    if len(message_id) > 50:
+        raise ValueError("messageId must be at most 50 characters")
+    data: dict[str, Any] = {"text": guidance.screen_text, "language": guidance.language}
+    if connector_id is not None:
+        data["connectorId"] = connector_id
+    return {"vendorId": vendor_id, "messageId": message_id, "data": json.dumps(data, ensure_ascii=False)}
