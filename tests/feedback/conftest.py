@@ -29,7 +29,6 @@ def build_facts(session_id: str, **overrides: Any) -> SessionFacts:
         "connector_id": 1,
         "station_id": "ST-1",
         "started_at": NOW - timedelta(days=1),
-        "ended_at": NOW - timedelta(days=1) + timedelta(minutes=40),
         "energy_wh": 30_000,
         "avg_power_w": 45_000,
         "peak_power_w": 50_000,
@@ -40,6 +39,7 @@ def build_facts(session_id: str, **overrides: Any) -> SessionFacts:
         "stop_reason": "Local",
     }
     values.update(overrides)
+    values.setdefault("ended_at", values["started_at"] + timedelta(minutes=40))
     return SessionFacts(**values)
 
 
@@ -51,9 +51,7 @@ def make_record() -> RecordFactory:
     """make_record(overall, comment="", would_recommend=None, **facts_overrides) -> FeedbackRecord."""
     ids = count(1)
 
-    def make(
-        overall: int, comment: str = "", would_recommend: int | None = None, **facts: Any
-    ) -> FeedbackRecord:
+    def make(overall: int, comment: str = "", would_recommend: int | None = None, **facts: Any) -> FeedbackRecord:
         session_id = facts.pop("session_id", f"S-{next(ids)}")
         built = build_facts(session_id, **facts)
         feedback = Feedback(

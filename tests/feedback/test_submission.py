@@ -123,8 +123,13 @@ def test_answers_are_validated_against_the_survey(now):
             "name": "Extra",
             "languages": ["en"],
             "questions": [
-                {"id": "roof", "kind": "single_choice", "prompt": {"en": "Roof?"}, "required": True,
-                 "options": [{"id": "yes", "label": {"en": "Yes"}}, {"id": "no", "label": {"en": "No"}}]},
+                {
+                    "id": "roof",
+                    "kind": "single_choice",
+                    "prompt": {"en": "Roof?"},
+                    "required": True,
+                    "options": [{"id": "yes", "label": {"en": "Yes"}}, {"id": "no", "label": {"en": "No"}}],
+                },
             ],
         }
     )

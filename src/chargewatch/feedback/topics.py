@@ -25,7 +25,7 @@ from typing import Any, Protocol
 from chargewatch.feedback.errors import FieldError, TopicDefinitionError
 from chargewatch.feedback.records import FeedbackRecord
 
-MAX_GAP = 2
+MAX_GAP = 3
 COMPOUND_MIN = 4
 MIN_STEM = 3
 _UMLAUTS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"})
