@@ -3,7 +3,8 @@
 Each station gets three components in [0, 1], combined with `PriorityWeights` into one score:
 
 - rating: dissatisfaction, (5 - mean overall) / 4, where the mean is shrunk towards the network mean
-  by `prior_weight` pseudo-ratings so that two 1-star ratings do not outrank two hundred 2-star ones;
+  by `prior_weight` pseudo-ratings so that two 1-star ratings do not outrank two hundred 2-star ones
+  (a station without feedback therefore sits at the network mean);
 - reliability: half the downtime share of the period, half the incidents per session relative to
   the worst station;
 - revenue: revenue at risk (sessions × average price × share of ratings 1-3) relative to the

@@ -103,9 +103,9 @@ def parse_submission(
     overall = _rating(raw.get("overall"), "overall", RATING_MIN, RATING_MAX, errors)
     if overall is None and not any(error.field == "overall" for error in errors):
         errors.append(FieldError("overall", "is required"))
-    aspects = {
-        aspect.value: _rating(raw.get(aspect), aspect.value, RATING_MIN, RATING_MAX, errors) for aspect in Aspect
-    }
+    charging_speed, ease_of_use, availability, price_transparency = (
+        _rating(raw.get(aspect), aspect.value, RATING_MIN, RATING_MAX, errors) for aspect in Aspect
+    )
     would_recommend = _rating(raw.get("would_recommend"), "would_recommend", RECOMMEND_MIN, RECOMMEND_MAX, errors)
 
     comment = ""
@@ -131,7 +131,10 @@ def parse_submission(
         would_recommend=would_recommend,
         survey_id=survey.id,
         answers=answers,
-        **aspects,
+        charging_speed=charging_speed,
+        ease_of_use=ease_of_use,
+        availability=availability,
+        price_transparency=price_transparency,
     )
     return Submission(feedback, contact)
 
