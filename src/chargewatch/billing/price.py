@@ -6,16 +6,17 @@ to the 4 decimals OCPI numbers carry (OCPI 2.2.1, types: number).
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Context, Decimal
 from typing import NamedTuple
 
 OCPI_QUANTUM = Decimal("0.0001")
 ZERO = Decimal(0)
+_HALF_UP = Context(rounding=ROUND_HALF_UP)
 
 
 def round_ocpi(value: Decimal) -> Decimal:
     """Round half-up to 4 decimals: the only rounding a priced amount ever gets."""
-    return value.quantize(OCPI_QUANTUM, rounding=ROUND_HALF_UP)
+    return value.quantize(OCPI_QUANTUM, None, _HALF_UP)
 
 
 class Price(NamedTuple):

@@ -16,13 +16,13 @@ once per (tariff, time zone) into flat candidate lists and cached.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, time
-from decimal import ROUND_CEILING, ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_CEILING, ROUND_HALF_EVEN, ROUND_HALF_UP, Context, Decimal
 from enum import StrEnum
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 from zoneinfo import ZoneInfo
 
 from chargewatch.billing.charging_period import ChargingPeriod
@@ -94,8 +94,7 @@ class CostLine(NamedTuple):
     step_rounding: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class PricedSession:
+class PricedSession(NamedTuple):
     """A priced session: CDR totals (rounded to 4 decimals) plus the exact line items behind them.
 
     `price_limit_adjustment` is what min_price/max_price added (positive) or removed (negative), so
@@ -142,6 +141,7 @@ def price_session(
 
 _CACHE: OrderedDict[tuple[int, str], tuple[Tariff, CompiledTariff]] = OrderedDict()
 _CACHE_SIZE = 512
+_SELECTION_CACHE_SIZE = 65536
 
 
 def compiled_tariff(tariff: Tariff, time_zone: str | ZoneInfo) -> CompiledTariff:
@@ -307,6 +307,54 @@ class CompiledTariff:
         # An expired reservation is priced by RESERVATION_EXPIRES elements first, then RESERVATION.
         self.expired_time = candidates(D.TIME, (R.RESERVATION_EXPIRES, R.RESERVATION))
         self.expired_flat = candidates(D.FLAT, (R.RESERVATION_EXPIRES, R.RESERVATION))
+        self._lists = (self.energy, self.time, self.parking, self.flat, self.reservation_time,
+                       self.reservation_flat, self.expired_time, self.expired_flat)
+        # Which element wins depends only on which side of each restriction threshold a period
+        # falls, so selections are cached per combination of sides ("bands").
+        self._uses_date = any(r.start_ord is not None or r.end_ord is not None for r in rules)
+        self._uses_weekday = any(r.weekdays is not None for r in rules)
+
+        def marks(*names: str) -> tuple:
+            return tuple(sorted({v for r in rules for n in names if (v := getattr(r, n)) is not None}))
+
+        self._minute_marks = marks("start_min", "end_min")
+        self._kwh_marks = marks("min_kwh", "max_kwh")
+        self._duration_marks = marks("min_duration", "max_duration")
+        self._min_current_marks = marks("min_current")
+        self._max_current_marks = marks("max_current")
+        self._min_power_marks = marks("min_power")
+        self._max_power_marks = marks("max_power")
+        self._uses_electric = bool(self._min_current_marks or self._max_current_marks
+                                   or self._min_power_marks or self._max_power_marks)
+        self._selections: dict[tuple[int, ...], tuple[_Candidate | None, ...]] = {}
+
+    def _select(
+        self, period: ChargingPeriod, local: datetime, kwh: Decimal, seconds: float
+    ) -> tuple[_Candidate | None, ...]:
+        """The winning candidate of each list for this period, from the band cache when possible."""
+        if self._uses_date:
+            day = local.toordinal()
+        elif self._uses_weekday:
+            day = local.weekday()
+        else:
+            day = 0
+        marks = self._minute_marks
+        key: tuple[object, ...] = (day, bisect_right(marks, local.hour * 60 + local.minute) if marks else 0)
+        if self._kwh_marks:
+            key += (bisect_right(self._kwh_marks, kwh),)
+        if self._duration_marks:
+            key += (bisect_right(self._duration_marks, seconds),)
+        if self._uses_electric:
+            key += _electric_bands(period, self)
+        selection = self._selections.get(key)
+        if selection is None:
+            ctx = _Context(period, local, kwh, seconds)
+            memo: dict[int, bool] = {}
+            selection = tuple(_pick(cands, ctx, memo) for cands in self._lists)
+            if len(self._selections) >= _SELECTION_CACHE_SIZE:
+                self._selections.clear()
+            self._selections[key] = selection
+        return selection
 
     def price(
         self,
@@ -317,68 +365,83 @@ class CompiledTariff:
         step_size_rule: StepSizeRule = StepSizeRule.WORKED_EXAMPLES,
     ) -> PricedSession:
         """See `price_session`."""
-        C = CostCategory
-        zone = self.zone
+        zone, select = self.zone, self._select
         if session_start is None and periods:
             session_start = periods[0].start_date_time
-        res_time = self.expired_time if reservation_expired else self.reservation_time
-        res_flat = self.expired_flat if reservation_expired else self.reservation_flat
+        needs_seconds = bool(self._duration_marks)
+        flat_slot, time_slot = (7, 6) if reservation_expired else (5, 4)
         lines: list[CostLine] = []
-        add = lines.append
-        # Billed volume and last component used, per step-rounded quantity.
-        billed = {C.ENERGY: ZERO, C.TIME: ZERO, C.PARKING: ZERO, C.RESERVATION: ZERO}
-        last: dict[CostCategory, tuple[int, _Candidate]] = {}
+        # Per category index (_ENERGY … _RESERVATION): billed volume, last (period, candidate), sums.
+        billed = [ZERO, ZERO, ZERO, ZERO, ZERO]
+        last: list[tuple[int, _Candidate] | None] = [None, None, None, None, None]
+        excl = [ZERO, ZERO, ZERO, ZERO, ZERO]
+        incl = [ZERO, ZERO, ZERO, ZERO, ZERO]
+        new, categories, add = tuple.__new__, _CATEGORIES, lines.append
+
+        def charge(index: int, category: int, cand: _Candidate, volume: Decimal, step: bool = False) -> None:
+            comp = cand.component
+            amount = volume * comp.price
+            gross = amount * cand.vat_factor
+            excl[category] += amount
+            incl[category] += gross
+            add(new(CostLine, (index, categories[category], comp.type, volume, comp.price, comp.vat,
+                               amount, gross, step)))
+
         flat_done = res_flat_done = False
         kwh = total_time = total_parking = total_res = ZERO
         for index, period in enumerate(periods):
             start = period.start_date_time
-            seconds = (start - session_start).total_seconds() if session_start is not None else 0.0
-            ctx = _Context(period, start.astimezone(zone), kwh, seconds)
-            memo: dict[int, bool] = {}
-            if period.reservation_time:
-                volume = period.reservation_time
+            seconds = (start - session_start).total_seconds() if needs_seconds else 0.0  # type: ignore[operator]
+            selection = select(period, start.astimezone(zone), kwh, seconds)
+            volume = period.reservation_time
+            if volume:
                 total_res += volume
-                if not res_flat_done:
-                    cand = _pick(res_flat, ctx, memo)
-                    if cand is not None:
-                        add(_line(index, C.RESERVATION, cand, _ONE))
-                        res_flat_done = True
-                cand = _pick(res_time, ctx, memo)
+                cand = selection[flat_slot]
+                if not res_flat_done and cand is not None:
+                    charge(index, _RESERVATION, cand, _ONE)
+                    res_flat_done = True
+                cand = selection[time_slot]
                 if cand is not None:
-                    add(_line(index, C.RESERVATION, cand, volume))
-                    billed[C.RESERVATION] += volume
-                    last[C.RESERVATION] = (index, cand)
-            if period.energy or period.time or period.parking_time:
+                    charge(index, _RESERVATION, cand, volume)
+                    billed[_RESERVATION] += volume
+                    last[_RESERVATION] = (index, cand)
+            energy, charging, parking = period.energy, period.time, period.parking_time
+            if energy or charging or parking:
                 if not flat_done:
-                    cand = _pick(self.flat, ctx, memo)
+                    cand = selection[3]
                     if cand is not None:
-                        add(_line(index, C.FIXED, cand, _ONE))
+                        charge(index, _FIXED, cand, _ONE)
                         flat_done = True
-                for category, volume, cands in (
-                    (C.ENERGY, period.energy, self.energy),
-                    (C.TIME, period.time, self.time),
-                    (C.PARKING, period.parking_time, self.parking),
-                ):
-                    if volume:
-                        cand = _pick(cands, ctx, memo)
-                        if cand is not None:
-                            add(_line(index, category, cand, volume))
-                            billed[category] += volume
-                            last[category] = (index, cand)
-            kwh += period.energy
-            total_time += period.time
-            total_parking += period.parking_time
+                if energy:
+                    kwh += energy
+                    cand = selection[0]
+                    if cand is not None:
+                        charge(index, _ENERGY, cand, energy)
+                        billed[_ENERGY] += energy
+                        last[_ENERGY] = (index, cand)
+                if charging:
+                    total_time += charging
+                    cand = selection[1]
+                    if cand is not None:
+                        charge(index, _TIME, cand, charging)
+                        billed[_TIME] += charging
+                        last[_TIME] = (index, cand)
+                if parking:
+                    total_parking += parking
+                    cand = selection[2]
+                    if cand is not None:
+                        charge(index, _PARKING, cand, parking)
+                        billed[_PARKING] += parking
+                        last[_PARKING] = (index, cand)
 
-        self._round_steps(lines, billed, last, step_size_rule)
+        if _round_steps(charge, billed, last, step_size_rule):
+            parking_category = categories[_PARKING]
+            lines[:] = [line for line in lines if line.category is not parking_category]
+            excl[_PARKING] = incl[_PARKING] = ZERO
 
-        sums = {c: [ZERO, ZERO] for c in C}
-        for line in lines:
-            acc = sums[line.category]
-            acc[0] += line.excl_vat
-            acc[1] += line.incl_vat
-        excl = sum((acc[0] for acc in sums.values()), ZERO)
-        incl = sum((acc[1] for acc in sums.values()), ZERO)
-        limited_excl, limited_incl = excl, incl
+        sum_excl = excl[0] + excl[1] + excl[2] + excl[3] + excl[4]
+        sum_incl = incl[0] + incl[1] + incl[2] + incl[3] + incl[4]
+        limited_excl, limited_incl = sum_excl, sum_incl
         tariff = self.tariff
         if tariff.max_price is not None:
             limited_excl = min(limited_excl, tariff.max_price.excl_vat)
@@ -389,76 +452,103 @@ class CompiledTariff:
             if tariff.min_price.incl_vat is not None:
                 limited_incl = max(limited_incl, tariff.min_price.incl_vat)
 
-        def total(category: CostCategory) -> Price:
-            acc = sums[category]
-            return Price(acc[0], acc[1]).rounded()
+        # Built with tuple.__new__: NamedTuple constructors are Python functions, measurably slow here.
+        quantum, half_up = _QUANTUM, _HALF_UP
 
-        return PricedSession(
-            currency=tariff.currency,
-            total_cost=Price(limited_excl, limited_incl).rounded(),
-            total_energy_cost=total(C.ENERGY),
-            total_time_cost=total(C.TIME),
-            total_parking_cost=total(C.PARKING),
-            total_fixed_cost=total(C.FIXED),
-            total_reservation_cost=total(C.RESERVATION),
-            price_limit_adjustment=Price(limited_excl - excl, limited_incl - incl).rounded(),
-            total_energy=kwh,
-            total_time=total_time + total_parking,
-            total_parking_time=total_parking,
-            total_reservation_time=total_res,
-            lines=tuple(lines),
-        )
+        def price(net: Decimal, gross: Decimal) -> Price:
+            return new(Price, (net.quantize(quantum, None, half_up), gross.quantize(quantum, None, half_up)))
 
-    @staticmethod
-    def _round_steps(
-        lines: list[CostLine],
-        billed: dict[CostCategory, Decimal],
-        last: dict[CostCategory, tuple[int, _Candidate]],
-        rule: StepSizeRule,
-    ) -> None:
-        C = CostCategory
-        for category in (C.ENERGY, C.RESERVATION):
-            if category in last:
-                _append_step(lines, category, billed[category], last[category])
-        has_time, has_parking = C.TIME in last, C.PARKING in last
-        if rule is StepSizeRule.SPEC_TEXT:
-            if has_time and not has_parking:
-                _append_step(lines, C.TIME, billed[C.TIME], last[C.TIME])
-            if has_parking:
-                _append_step(lines, C.PARKING, billed[C.PARKING], last[C.PARKING])
-            return
-        time_extra = ZERO
-        if has_time:
-            time_extra = _append_step(lines, C.TIME, billed[C.TIME], last[C.TIME])
-        if has_parking:
-            if billed[C.PARKING] <= time_extra:
-                lines[:] = [line for line in lines if line.category is not C.PARKING]
-            else:
-                _append_step(lines, C.PARKING, billed[C.PARKING], last[C.PARKING])
+        return new(PricedSession, (
+            tariff.currency,
+            price(limited_excl, limited_incl),
+            price(excl[_ENERGY], incl[_ENERGY]),
+            price(excl[_TIME], incl[_TIME]),
+            price(excl[_PARKING], incl[_PARKING]),
+            price(excl[_FIXED], incl[_FIXED]),
+            price(excl[_RESERVATION], incl[_RESERVATION]),
+            price(limited_excl - sum_excl, limited_incl - sum_incl),
+            kwh,
+            total_time + total_parking,
+            total_parking,
+            total_res,
+            tuple(lines),
+        ))
 
 
-def _line(index: int, category: CostCategory, cand: _Candidate, volume: Decimal, step: bool = False) -> CostLine:
-    comp = cand.component
-    excl = volume * comp.price
-    return CostLine(index, category, comp.type, volume, comp.price, comp.vat, excl, excl * cand.vat_factor, step)
+def _electric_bands(period: ChargingPeriod, compiled: CompiledTariff) -> tuple[int, ...]:
+    """Which side of every current/power threshold the period is on; -1 when not measured."""
+    bands = []
+    for lo_marks, hi_marks, lo, hi in (
+        (compiled._min_current_marks, compiled._max_current_marks, period.min_current, period.max_current),
+        (compiled._min_power_marks, compiled._max_power_marks, period.min_power, period.max_power),
+    ):
+        low = lo if lo is not None else hi
+        high = hi if hi is not None else lo
+        bands.append(-1 if low is None else bisect_right(lo_marks, low))
+        bands.append(-1 if high is None else bisect_right(hi_marks, high))
+    return tuple(bands)
 
 
-def _append_step(
-    lines: list[CostLine], category: CostCategory, volume: Decimal, last: tuple[int, _Candidate]
-) -> Decimal:
+class _Charge(Protocol):
+    def __call__(self, index: int, category: int, cand: _Candidate, volume: Decimal, step: bool = False) -> None:
+        ...
+
+
+def _round_steps(
+    charge: _Charge,
+    billed: list[Decimal],
+    last: list[tuple[int, _Candidate] | None],
+    rule: StepSizeRule,
+) -> bool:
+    """Bill the step_size rounding of each dimension; True when parking is covered by charging time."""
+    for category in (_ENERGY, _RESERVATION):
+        used = last[category]
+        if used is not None:
+            _charge_step(charge, category, billed[category], used)
+    time_used, parking_used = last[_TIME], last[_PARKING]
+    if rule is StepSizeRule.SPEC_TEXT:
+        if time_used is not None and parking_used is None:
+            _charge_step(charge, _TIME, billed[_TIME], time_used)
+        if parking_used is not None:
+            _charge_step(charge, _PARKING, billed[_PARKING], parking_used)
+        return False
+    time_extra = ZERO
+    if time_used is not None:
+        time_extra = _charge_step(charge, _TIME, billed[_TIME], time_used)
+    if parking_used is not None:
+        if billed[_PARKING] <= time_extra:
+            return True
+        _charge_step(charge, _PARKING, billed[_PARKING], parking_used)
+    return False
+
+
+_ENERGY, _TIME, _PARKING, _FIXED, _RESERVATION = range(5)
+_CATEGORIES = (CostCategory.ENERGY, CostCategory.TIME, CostCategory.PARKING, CostCategory.FIXED,
+               CostCategory.RESERVATION)
+_CATEGORY_INDEX = {category: i for i, category in enumerate(_CATEGORIES)}
+
+
+_QUANTUM = Decimal("0.0001")
+_HALF_UP = Context(rounding=ROUND_HALF_UP)
+_HALF_EVEN = Context(rounding=ROUND_HALF_EVEN)
+
+
+def _charge_step(charge: _Charge, category: int, volume: Decimal, last: tuple[int, _Candidate]) -> Decimal:
     """Round the billed session total up to the last component's step; bill the rest at its price.
 
     Returns the extra volume billed (kWh or hours).
     """
     index, cand = last
     step = cand.component.step_size
-    unit = _THOUSAND if category is CostCategory.ENERGY else _HOUR_S
-    quantum = _MILLI if category is CostCategory.ENERGY else _MICRO
-    amount = (volume * unit).quantize(quantum, rounding=ROUND_HALF_EVEN)
-    blocks = (amount / step).to_integral_value(rounding=ROUND_CEILING)
+    if category == _ENERGY:
+        unit, quantum = _THOUSAND, _MILLI
+    else:
+        unit, quantum = _HOUR_S, _MICRO
+    amount = (volume * unit).quantize(quantum, None, _HALF_EVEN)
+    blocks = (amount / step).to_integral_value(ROUND_CEILING)
     extra = blocks * step - amount
     if extra <= 0:
         return ZERO
     extra_volume = extra / unit
-    lines.append(_line(index, category, cand, extra_volume, step=True))
+    charge(index, category, cand, extra_volume, True)
     return extra_volume
