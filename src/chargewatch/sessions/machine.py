@@ -91,25 +91,31 @@ def _with_flag(flags: tuple[str, ...], flag: str) -> tuple[str, ...]:
 
 # Below this register value a kWh-as-Wh figure cannot be told from a register reset.
 _KWH_DETECTABLE_FROM_WH = 10_000
-# Largest plausible register step between two readings (a long DC session).
-_MAX_STEP_WH = 400_000
+# The most a connector can plausibly deliver; a larger jump is a reset, not a unit slip.
+_MAX_POWER_W = 400_000
+# A kWh figure with few decimals is up to half a kWh off the true register.
+_KWH_ROUNDING_WH = 1_000
 
 
-def _looks_like_kwh(value: Decimal, previous: int) -> bool:
-    """A register labelled Wh that, times 1000, continues the previous one was sent in kWh."""
+def _looks_like_kwh(value: Decimal, previous: int, seconds: float) -> bool:
+    """A register labelled Wh that, times 1000, plausibly continues the previous one was sent in kWh."""
     scaled = value * 1000
+    reachable = previous + int(_MAX_POWER_W * max(seconds, 0) / 3600) + _KWH_ROUNDING_WH
     return (
         previous >= _KWH_DETECTABLE_FROM_WH
         and value < previous / 100
-        and previous - 1000 <= scaled <= previous + _MAX_STEP_WH
+        and previous - _KWH_ROUNDING_WH <= scaled <= reachable
     )
 
 
-def _register(session: ChargingSession, value: Decimal, declared_unit: str) -> tuple[ChargingSession, int]:
+def _register(
+    session: ChargingSession, value: Decimal, declared_unit: str, at: datetime
+) -> tuple[ChargingSession, int]:
     """Fold a register reading in, handling unit mistakes and resets; returns the new energy."""
     previous = session.last_register_wh if session.last_register_wh is not None else session.meter_start_wh
     flags = session.flags
-    if declared_unit == "Wh" and _looks_like_kwh(value, previous):
+    seconds = (at - (session.last_sample_at or session.started_at)).total_seconds()
+    if declared_unit == "Wh" and _looks_like_kwh(value, previous, seconds):
         value *= 1000
         flags = _with_flag(flags, Flag.UNIT_SUSPECT)
     register = int(value)
@@ -154,7 +160,7 @@ def apply_sample(session: ChargingSession, sample: Sample) -> ChargingSession:
         return session
     energy = session.energy_wh
     if sample.register_wh is not None:
-        session, energy = _register(session, sample.register_wh, sample.declared_unit)
+        session, energy = _register(session, sample.register_wh, sample.declared_unit, sample.timestamp)
     session = _advance(session, sample.timestamp, energy, sample.power_w)
     if sample.soc is not None:
         session = replace(session, soc=sample.soc)
@@ -179,11 +185,13 @@ def stop(
     if meter_stop_wh == 0 and last > 0:
         flags = _with_flag(flags, Flag.METER_STOP_ZERO)
         energy = session.energy_wh
-    elif meter_stop_wh < last and not _looks_like_kwh(Decimal(meter_stop_wh), last):
+    elif meter_stop_wh < last and not _looks_like_kwh(
+        Decimal(meter_stop_wh), last, (stopped_at - (session.last_sample_at or session.started_at)).total_seconds()
+    ):
         flags = _with_flag(flags, Flag.STOP_BELOW_LAST_SAMPLE)
         energy = session.energy_wh
     else:
-        session, energy = _register(session, Decimal(meter_stop_wh), "Wh")
+        session, energy = _register(session, Decimal(meter_stop_wh), "Wh", stopped_at)
         flags = session.flags
     if not had_samples and energy == 0 and meter_stop_wh == 0:
         flags = _with_flag(flags, Flag.NO_METER_DATA)
