@@ -13,7 +13,7 @@ import json
 import random
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -56,7 +56,7 @@ def build_sessions(count: int, seed: int = 7) -> list[list[ChargingPeriod]]:
     """Sessions of 3-8 periods: charging periods (energy + time) then some parking periods."""
     rng = random.Random(seed)
     sessions = []
-    base = datetime(2026, 11, 2, 5, 0, tzinfo=timezone.utc)
+    base = datetime(2026, 11, 2, 5, 0, tzinfo=UTC)
     for _ in range(count):
         start = base + timedelta(minutes=rng.randrange(0, 7 * 24 * 60))
         periods = []
