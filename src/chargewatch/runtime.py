@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import uvicorn
@@ -12,6 +13,8 @@ from .api.app import Services, create_app
 from .gateway.events import EventBus
 from .gateway.server import Gateway, GatewayConfig
 from .store.database import create_db_engine, database_url, migrate
+from .store.secrets import instance_secret
+from .workers import installers
 
 log = logging.getLogger(__name__)
 
@@ -35,11 +38,28 @@ class Chargewatch:
         self.engine = create_db_engine(self.url)
         self.bus = EventBus()
         self.gateway = Gateway(self.engine, options.gateway, self.bus)
-        self.app = create_app(Services(self.engine, self.gateway, self.bus))
+        self.services = Services(self.engine, self.gateway, self.bus, instance_secret(self.engine))
+        self.app = create_app(self.services)
         self.ocpp_port = 0
         self.http_port = 0
         self._http: uvicorn.Server | None = None
         self._http_task: asyncio.Task[None] | None = None
+        self._starting: list[Callable[[], Awaitable[None]]] = []
+        self._stopping: list[Callable[[], Awaitable[None]]] = []
+        for install in installers():
+            install(self)
+
+    def on_start(self, hook: Callable[[], Awaitable[None]]) -> None:
+        """Run ``hook`` once the ports are bound (in registration order)."""
+        self._starting.append(hook)
+
+    def on_stop(self, hook: Callable[[], Awaitable[None]]) -> None:
+        """Run ``hook`` at shutdown, before the gateway and database close (in reverse order)."""
+        self._stopping.append(hook)
+
+    @property
+    def http_base(self) -> str:
+        return f"http://{self.options.host}:{self.http_port}"
 
     async def start(self) -> None:
         self.ocpp_port = await self.gateway.start(self.options.host, self.options.ocpp_port)
@@ -53,8 +73,12 @@ class Chargewatch:
                 raise RuntimeError("HTTP server did not start")
             await asyncio.sleep(0.01)
         self.http_port = self._http.servers[0].sockets[0].getsockname()[1]
+        for hook in self._starting:
+            await hook()
 
     async def stop(self) -> None:
+        for hook in reversed(self._stopping):
+            await hook()
         if self._http is not None and self._http_task is not None:
             self._http.should_exit = True
             await self._http_task

@@ -16,6 +16,7 @@ from sqlalchemy import Engine, and_, insert, or_, select, update
 
 from ..gateway.events import EventBus
 from ..gateway.server import Gateway
+from ..sessions.links import session_token
 from ..sessions.machine import ChargingSession
 from ..store import reads, registry, schema
 from . import models
@@ -26,6 +27,11 @@ class Services:
     engine: Engine
     gateway: Gateway
     bus: EventBus
+    secret: bytes
+
+    def driver_path(self, transaction_id: int) -> str:
+        """Where the driver follows this session (the link/QR code on the charger and receipt)."""
+        return f"/s/{session_token(self.secret, transaction_id)}"
 
 
 def _session_out(session: ChargingSession) -> dict[str, Any]:
@@ -186,6 +192,7 @@ def create_app(services: Services) -> FastAPI:
                 select(m).where(m.c.transaction_id == transaction_id).order_by(m.c.timestamp, m.c.id)
             ).all()
         detail = _session_out(session)
+        detail["driver_path"] = services.driver_path(transaction_id)
         detail["meter_readings"] = [
             {**dict(r._mapping), "value": str(r.value)} for r in readings
         ]

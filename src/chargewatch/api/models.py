@@ -79,6 +79,7 @@ class MeterPoint(BaseModel):
 
 
 class SessionDetail(SessionOut):
+    driver_path: str
     meter_readings: list[MeterPoint]
 
 

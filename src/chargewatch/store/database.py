@@ -82,5 +82,8 @@ def alembic_config(url: str) -> Config:
 
 
 def migrate(url: str) -> None:
-    """Bring the schema up to date (idempotent; safe on every start)."""
-    command.upgrade(alembic_config(url), "head")
+    """Bring the schema up to date (idempotent; safe on every start).
+
+    Each domain (billing, faults, feedback) has its own migration branch off the backbone, so "heads".
+    """
+    command.upgrade(alembic_config(url), "heads")

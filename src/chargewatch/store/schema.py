@@ -142,7 +142,6 @@ sessions = Table(
     Column("flags", JSON, nullable=False, default=list),
     Column("reservation_id", Integer),
     Column("start_key", String(200), nullable=False),
-    Column("driver_token_digest", String(64)),
     Column("updated_at", UtcDateTime, nullable=False),
     UniqueConstraint("charger_id", "start_key"),
     Index(None, "charger_id", "connector_id", "status"),
@@ -177,6 +176,13 @@ counters = Table(
     Column("value", BigInteger, nullable=False),
 )
 
+settings = Table(
+    "settings",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
 commands = Table(
     "commands",
     metadata,
@@ -203,3 +209,6 @@ security_events = Table(
     Column("tech_info", Text),
 )
 
+
+# Each domain keeps its tables in its own module on this metadata (imported for their side effect).
+from . import billing_tables, faults_tables, feedback_tables  # noqa: E402, F401

@@ -2,12 +2,12 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 14:45:48.267307
+Create Date: 2026-11-25 14:53:52.769400
 """
-import sqlalchemy as sa
 from alembic import op
-
+import sqlalchemy as sa
 import chargewatch.store.types
+
 
 revision = '0001'
 down_revision = None
@@ -137,7 +137,6 @@ def upgrade() -> None:
     sa.Column('flags', sa.JSON(), nullable=False),
     sa.Column('reservation_id', sa.Integer(), nullable=True),
     sa.Column('start_key', sa.String(length=200), nullable=False),
-    sa.Column('driver_token_digest', sa.String(length=64), nullable=True),
     sa.Column('updated_at', chargewatch.store.types.UtcDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('transaction_id', name=op.f('pk_sessions')),
     sa.UniqueConstraint('charger_id', 'start_key', name=op.f('uq_sessions_charger_id_start_key'))
@@ -147,6 +146,11 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_sessions_started_at'), ['started_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_sessions_status_started_at'), ['status', 'started_at'], unique=False)
 
+    op.create_table('settings',
+    sa.Column('key', sa.String(length=64), nullable=False),
+    sa.Column('value', sa.Text(), nullable=False),
+    sa.PrimaryKeyConstraint('key', name=op.f('pk_settings'))
+    )
     op.create_table('status_events',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
     sa.Column('charger_id', sa.String(length=64), nullable=False),
@@ -184,6 +188,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_status_events_charger_id_connector_id_timestamp'))
 
     op.drop_table('status_events')
+    op.drop_table('settings')
     with op.batch_alter_table('sessions', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_sessions_status_started_at'))
         batch_op.drop_index(batch_op.f('ix_sessions_started_at'))

@@ -1,0 +1,31 @@
+"""Driver links: an unguessable token per session, for the driver page, receipt QR code and feedback.
+
+The token is the transaction id plus an HMAC of it under the instance secret, so it can be printed on
+any later document without being stored, and cannot be guessed or enumerated without the secret.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+
+_TAG_LENGTH = 22  # 132 bits of the HMAC, base64url
+
+
+def _tag(secret: bytes, transaction_id: int) -> str:
+    digest = hmac.new(secret, f"session:{transaction_id}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).decode()[:_TAG_LENGTH]
+
+
+def session_token(secret: bytes, transaction_id: int) -> str:
+    return f"{transaction_id}-{_tag(secret, transaction_id)}"
+
+
+def transaction_of(secret: bytes, token: str) -> int | None:
+    """The transaction id a token was issued for, or None if the token is not genuine."""
+    number, _, tag = token.partition("-")
+    if not number.isdigit() or len(tag) != _TAG_LENGTH:
+        return None
+    transaction_id = int(number)
+    return transaction_id if hmac.compare_digest(tag, _tag(secret, transaction_id)) else None

@@ -1,0 +1,1 @@
+"""Tables of the billing domain (on the shared metadata)."""

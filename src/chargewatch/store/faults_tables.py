@@ -1,0 +1,1 @@
+"""Tables of the faults domain (on the shared metadata)."""

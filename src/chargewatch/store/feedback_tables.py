@@ -1,0 +1,1 @@
+"""Tables of the feedback domain (on the shared metadata)."""

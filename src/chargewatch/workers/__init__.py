@@ -1,0 +1,21 @@
+"""Background parts of the running server that react to live events (invoicing, fault detection, …).
+
+Each domain's shell module exposes ``install(cw)``; it may add API routes to ``cw.app``, listeners to
+``cw.bus`` and start/stop hooks with ``cw.on_start`` / ``cw.on_stop``. The runtime calls every installer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..runtime import Chargewatch
+
+Installer = Callable[["Chargewatch"], None]
+
+
+def installers() -> list[Installer]:
+    """The installers of the domains that are built, in start order."""
+    found: list[Installer] = []
+    return found
