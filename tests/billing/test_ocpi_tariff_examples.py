@@ -320,7 +320,8 @@ STEP_SIZE_TARIFF = (
      "restrictions": {"start_time": "00:00", "end_time": "17:00"}},
     {"price_components": [component("TIME", "2.40", 900), component("PARKING_TIME", "1.00", 900)],
      "restrictions": {"start_time": "17:00", "end_time": "20:00"}},
-    {"price_components": [component("TIME", "2.40", 900)], "restrictions": {"start_time": "20:00", "end_time": "23:59"}},
+    {"price_components": [component("TIME", "2.40", 900)],
+     "restrictions": {"start_time": "20:00", "end_time": "23:59"}},
 )
 
 
