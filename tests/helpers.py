@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -36,3 +37,9 @@ def http_url(app: Chargewatch) -> str:
 
 async def connect(app: Chargewatch, charger_id: str, **kwargs: Any) -> ChargePointConnection:
     return await ChargePointConnection.open(ocpp_url(app), charger_id, **kwargs)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
