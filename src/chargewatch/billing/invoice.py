@@ -1,0 +1,246 @@
+"""Invoices and credit notes for a priced charging session.
+
+The invoice number comes from the caller: numbering is gap-free per operator and needs a transaction,
+so it lives in the store. Amounts here follow invoicing practice rather than OCPI's 4 decimals: each
+line's net is exact, VAT is summed per rate and rounded once per rate to the currency's minor unit,
+and a correction is a credit note referencing the original, never an edit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from chargewatch.billing.ocmf import VerificationStatus
+from chargewatch.billing.pricing import CostCategory, CostLine, PricedSession
+
+_ZERO = Decimal(0)
+_HUNDRED = Decimal(100)
+# ISO 4217 minor units for currencies whose invoices do not use cents.
+_MINOR_UNITS = {"JPY": 0, "KRW": 0, "ISK": 0, "CLP": 0, "HUF": 2, "KWD": 3, "BHD": 3, "OMR": 3, "JOD": 3}
+
+_DESCRIPTIONS = {
+    CostCategory.ENERGY: ("Energy", "kWh"),
+    CostCategory.TIME: ("Charging time", "h"),
+    CostCategory.PARKING: ("Parking time", "h"),
+    CostCategory.FIXED: ("Session fee", "session"),
+    CostCategory.RESERVATION: ("Reservation", "h"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Party:
+    name: str
+    address_lines: tuple[str, ...] = ()
+    vat_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceLine:
+    """One line item; `vat_rate` None means no VAT applies (shown as such, not as 0 %)."""
+
+    description: str
+    quantity: Decimal
+    unit: str
+    unit_price: Decimal
+    vat_rate: Decimal | None
+    net: Decimal
+    vat: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class VatSubtotal:
+    rate: Decimal | None
+    net: Decimal
+    vat: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class Invoice:
+    number: str
+    issue_date: date
+    currency: str
+    seller: Party
+    buyer: Party | None
+    station_name: str
+    evse_id: str
+    time_zone: str
+    session_id: str
+    session_start: datetime
+    session_stop: datetime
+    meter_start_wh: int
+    meter_stop_wh: int
+    lines: tuple[InvoiceLine, ...]
+    vat_breakdown: tuple[VatSubtotal, ...]
+    total_net: Decimal
+    total_vat: Decimal
+    total_gross: Decimal
+    meter_verification: VerificationStatus
+    feedback_url: str | None = None
+    credit_note_for: str | None = None
+
+    @property
+    def energy_kwh(self) -> Decimal:
+        """Energy from the meter readings, as the driver can check them on the charger."""
+        return Decimal(self.meter_stop_wh - self.meter_start_wh) / 1000
+
+    @property
+    def is_credit_note(self) -> bool:
+        return self.credit_note_for is not None
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready dict; amounts and quantities are decimal strings, times local ISO 8601 with offset."""
+        return {
+            "number": self.number,
+            "type": "credit_note" if self.is_credit_note else "invoice",
+            "credit_note_for": self.credit_note_for,
+            "issue_date": self.issue_date.isoformat(),
+            "currency": self.currency,
+            "seller": _party_json(self.seller),
+            "buyer": _party_json(self.buyer) if self.buyer else None,
+            "station": {"name": self.station_name, "evse_id": self.evse_id, "time_zone": self.time_zone},
+            "session": {
+                "id": self.session_id,
+                "start": self.session_start.isoformat(),
+                "stop": self.session_stop.isoformat(),
+                "meter_start_wh": self.meter_start_wh,
+                "meter_stop_wh": self.meter_stop_wh,
+                "energy_kwh": str(self.energy_kwh),
+            },
+            "lines": [
+                {
+                    "description": line.description,
+                    "quantity": str(line.quantity),
+                    "unit": line.unit,
+                    "unit_price": str(line.unit_price),
+                    "vat_rate": None if line.vat_rate is None else str(line.vat_rate),
+                    "net": str(line.net),
+                }
+                for line in self.lines
+            ],
+            "vat_breakdown": [
+                {"rate": None if s.rate is None else str(s.rate), "net": str(s.net), "vat": str(s.vat)}
+                for s in self.vat_breakdown
+            ],
+            "total_net": str(self.total_net),
+            "total_vat": str(self.total_vat),
+            "total_gross": str(self.total_gross),
+            "meter_verification": self.meter_verification.value,
+            "feedback_url": self.feedback_url,
+        }
+
+
+def build_invoice(
+    *,
+    number: str,
+    issue_date: date,
+    seller: Party,
+    buyer: Party | None,
+    station_name: str,
+    evse_id: str,
+    time_zone: str,
+    session_id: str,
+    session_start: datetime,
+    session_stop: datetime,
+    meter_start_wh: int,
+    meter_stop_wh: int,
+    priced: PricedSession,
+    meter_verification: VerificationStatus = VerificationStatus.NOT_SIGNED,
+    feedback_url: str | None = None,
+) -> Invoice:
+    """An invoice for a priced session; session times are shown in the station's local time."""
+    zone = ZoneInfo(time_zone)
+    minor = _MINOR_UNITS.get(priced.currency, 2)
+    lines = _group_lines(priced.lines, minor)
+    adjustment = priced.price_limit_adjustment
+    if adjustment.excl_vat or (adjustment.incl_vat or _ZERO):
+        rates = {line.vat_rate for line in lines}
+        rate = rates.pop() if len(rates) == 1 else None
+        label = "Minimum price adjustment" if adjustment.excl_vat > 0 else "Maximum price cap"
+        # The residual to the limited total, so rounded lines add up to exactly min_price/max_price.
+        net = _round(priced.total_cost.excl_vat, minor) - sum((line.net for line in lines), _ZERO)
+        vat = (adjustment.incl_vat if adjustment.incl_vat is not None else adjustment.excl_vat) - adjustment.excl_vat
+        lines.append(InvoiceLine(label, Decimal(1), "session", net, rate, net, vat))
+    breakdown = _vat_breakdown(lines, minor)
+    total_net = sum((s.net for s in breakdown), _ZERO)
+    total_vat = sum((s.vat for s in breakdown), _ZERO)
+    return Invoice(
+        number=number,
+        issue_date=issue_date,
+        currency=priced.currency,
+        seller=seller,
+        buyer=buyer,
+        station_name=station_name,
+        evse_id=evse_id,
+        time_zone=time_zone,
+        session_id=session_id,
+        session_start=session_start.astimezone(zone),
+        session_stop=session_stop.astimezone(zone),
+        meter_start_wh=meter_start_wh,
+        meter_stop_wh=meter_stop_wh,
+        lines=tuple(lines),
+        vat_breakdown=breakdown,
+        total_net=total_net,
+        total_vat=total_vat,
+        total_gross=total_net + total_vat,
+        meter_verification=meter_verification,
+        feedback_url=feedback_url,
+    )
+
+
+def credit_note(original: Invoice, *, number: str, issue_date: date) -> Invoice:
+    """A credit note cancelling `original`: its own number, every amount negated, a reference back."""
+    if original.is_credit_note:
+        raise ValueError(f"{original.number} is a credit note; credit the invoice it corrects instead.")
+    return replace(
+        original,
+        number=number,
+        issue_date=issue_date,
+        lines=tuple(replace(line, net=-line.net, vat=-line.vat) for line in original.lines),
+        vat_breakdown=tuple(replace(s, net=-s.net, vat=-s.vat) for s in original.vat_breakdown),
+        total_net=-original.total_net,
+        total_vat=-original.total_vat,
+        total_gross=-original.total_gross,
+        credit_note_for=original.number,
+    )
+
+
+def _group_lines(cost_lines: Sequence[CostLine], minor: int) -> list[InvoiceLine]:
+    """One invoice line per dimension and price; step_size rounding adds to the billed quantity."""
+    grouped: dict[tuple[CostCategory, Decimal, Decimal | None], list[Decimal]] = {}
+    for line in cost_lines:
+        acc = grouped.setdefault((line.category, line.unit_price, line.vat), [_ZERO, _ZERO])
+        acc[0] += line.quantity
+        acc[1] += line.excl_vat
+    lines = []
+    for (category, unit_price, rate), (quantity, net) in grouped.items():
+        description, unit = _DESCRIPTIONS[category]
+        shown_quantity = quantity.quantize(Decimal("0.001") if unit == "kWh" else Decimal("0.0001"),
+                                           rounding=ROUND_HALF_UP).normalize()
+        vat = _ZERO if rate is None else net * rate / _HUNDRED
+        lines.append(InvoiceLine(description, shown_quantity, unit, unit_price, rate, _round(net, minor), vat))
+    return lines
+
+
+def _vat_breakdown(lines: Sequence[InvoiceLine], minor: int) -> tuple[VatSubtotal, ...]:
+    by_rate: dict[Decimal | None, list[Decimal]] = {}
+    for line in lines:
+        acc = by_rate.setdefault(line.vat_rate, [_ZERO, _ZERO])
+        acc[0] += line.net
+        acc[1] += line.vat
+    return tuple(
+        VatSubtotal(rate, _round(net, minor), _round(vat, minor))
+        for rate, (net, vat) in sorted(by_rate.items(), key=lambda kv: (kv[0] is None, kv[0] or _ZERO))
+    )
+
+
+def _round(value: Decimal, minor: int) -> Decimal:
+    return value.quantize(Decimal(1).scaleb(-minor), rounding=ROUND_HALF_UP)
+
+
+def _party_json(party: Party) -> dict[str, Any]:
+    return {"name": party.name, "address_lines": list(party.address_lines), "vat_id": party.vat_id}
