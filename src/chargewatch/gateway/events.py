@@ -18,6 +18,10 @@ class Event:
     data: dict[str, Any] = field(default_factory=dict)
 
 
+# Per-message housekeeping events: for in-process listeners, too chatty for live streams.
+QUIET_KINDS = frozenset({"charger.seen"})
+
+
 class EventBus:
     def __init__(self, queue_size: int = 1000):
         self._queues: set[asyncio.Queue[Event]] = set()
@@ -27,6 +31,8 @@ class EventBus:
     def publish(self, event: Event) -> None:
         for listener in self._listeners:
             listener(event)
+        if event.kind in QUIET_KINDS:
+            return
         for queue in self._queues:
             if queue.full():
                 queue.get_nowait()

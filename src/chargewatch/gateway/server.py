@@ -250,6 +250,7 @@ class Gateway:
         except FrameError as exc:
             await self._reply(link, now, text, None, None, exc.reply)
             return
+        self.bus.publish(Event("charger.seen", {"charger_id": link.charger_id, "at": now.isoformat()}))
         if isinstance(message, Call):
             self.metrics.messages.labels(message.action, "in").inc()
             await self._on_call(link, now, text, message)
@@ -351,7 +352,8 @@ class Gateway:
             outcome = None
         if outcome is not None and outcome.state is not None:
             link.state = outcome.state
-            self._publish(charger_id, outcome)
+            assert call is not None
+            self._publish(charger_id, call, outcome, now)
         if isinstance(reply, CallError):
             self.metrics.call_errors.labels(reply.error_code).inc()
         self.metrics.messages.labels(action or "invalid", "out").inc()
@@ -360,7 +362,16 @@ class Gateway:
         except ConnectionClosed:
             pass
 
-    def _publish(self, charger_id: str, outcome: v16.Outcome) -> None:
+    def _publish(self, charger_id: str, call: Call, outcome: v16.Outcome, now: datetime) -> None:
+        """Tell the live views and the fault detector what this (now stored) message changed."""
+        evidence = {"action": call.action, "message_id": call.message_id, "payload": call.payload}
+        at = now.isoformat()
+        if call.action in ("Authorize", "StartTransaction"):
+            status = outcome.reply.get("idTagInfo", {}).get("status")
+            self.bus.publish(Event("authorization", {
+                "charger_id": charger_id, "action": call.action, "id_tag": call.payload.get("idTag"),
+                "connector_id": call.payload.get("connectorId"), "status": status, "at": at,
+                "evidence": evidence}))
         for change in outcome.changes:
             if isinstance(change, v16.SessionChanged):
                 s = change.session
@@ -369,16 +380,20 @@ class Gateway:
                 self.bus.publish(Event(kind, {
                     "charger_id": charger_id, "connector_id": s.connector_id, "transaction_id": s.transaction_id,
                     "energy_wh": s.energy_wh, "power_w": s.power_w, "soc": s.soc, "status": s.status,
-                    "stop_reason": s.stop_reason, "flags": list(s.flags),
+                    "stop_reason": s.stop_reason, "flags": list(s.flags), "charging_seconds": s.charging_seconds,
+                    "idle_seconds": s.idle_seconds, "at": at, "evidence": evidence,
                 }))
             elif isinstance(change, v16.ConnectorStatusChanged):
                 self.bus.publish(Event("connector.status", {
                     "charger_id": charger_id, "connector_id": change.connector_id, "status": change.status,
                     "error_code": change.error_code, "info": change.info, "vendor_id": change.vendor_id,
                     "vendor_error_code": change.vendor_error_code, "timestamp": change.timestamp.isoformat(),
+                    "at": at, "evidence": evidence,
                 }))
             elif isinstance(change, v16.ChargerBooted):
-                self.bus.publish(Event("charger.booted", {"charger_id": charger_id, "at": change.at.isoformat()}))
+                self.bus.publish(Event("charger.booted", {
+                    "charger_id": charger_id, "at": at, "heartbeat_interval": outcome.reply.get("interval"),
+                    "evidence": evidence}))
 
     # ------------------------------------------------------------------ outbound commands
 
