@@ -71,7 +71,7 @@ def test_totals_add_up():
 def test_minimum_price_shows_as_its_own_line():
     inv = invoice(energy="0.5", parking="0")
     assert inv.lines[-1].description == "Minimum price adjustment"
-    assert inv.lines[-1].net == Decimal("0.46")  # 0.35 + 0.195 lifted to the 1.00 minimum
+    assert inv.lines[-1].net == Decimal("0.45")  # residual: 0.35 + 0.20 + 0.45 = the 1.00 minimum
     assert inv.total_net == Decimal("1.00")
     assert inv.total_gross == Decimal("1.19")
 
