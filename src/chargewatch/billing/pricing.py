@@ -453,9 +453,13 @@ class CompiledTariff:
                 limited_incl = max(limited_incl, tariff.min_price.incl_vat)
 
         # Built with tuple.__new__: NamedTuple constructors are Python functions, measurably slow here.
-        quantum, half_up = _QUANTUM, _HALF_UP
+        quantum, half_up, noise, even = _QUANTUM, _HALF_UP, _NOISE, _HALF_EVEN
 
         def price(net: Decimal, gross: Decimal) -> Price:
+            # Hours like 125/60 are inexact at the 28th digit; snapping to 1e-12 first keeps a total that
+            # is exactly x.xxxx5 from rounding differently depending on how its periods were split.
+            net = net.quantize(noise, None, even)
+            gross = gross.quantize(noise, None, even)
             return new(Price, (net.quantize(quantum, None, half_up), gross.quantize(quantum, None, half_up)))
 
         return new(PricedSession, (
@@ -531,6 +535,7 @@ _CATEGORY_INDEX = {category: i for i, category in enumerate(_CATEGORIES)}
 _QUANTUM = Decimal("0.0001")
 _HALF_UP = Context(rounding=ROUND_HALF_UP)
 _HALF_EVEN = Context(rounding=ROUND_HALF_EVEN)
+_NOISE = Decimal("1e-12")
 
 
 def _charge_step(charge: _Charge, category: int, volume: Decimal, last: tuple[int, _Candidate]) -> Decimal:
