@@ -17,5 +17,8 @@ Installer = Callable[["Chargewatch"], None]
 
 def installers() -> list[Installer]:
     """The installers of the domains that are built, in start order."""
+    from .feedback import install as install_feedback
+
     found: list[Installer] = []
+    found.append(install_feedback)
     return found

@@ -1,0 +1,102 @@
+"""Issue 5, done when: simulated sessions on real chargers, feedback through the real HTTP API, and the
+analytics answer with hand-computed CSAT/NPS per station and the planted complaint ranked first."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from chargewatch.gateway.events import Event
+
+from .charging import plug, rate
+
+CABLE_COMPLAINTS = [
+    (2, 3, "The cable was way too short for my car."),
+    (1, 0, "Kabel zu kurz, musste umparken."),
+    (2, 5, "Das Ladekabel reicht nicht bis zur Buchse."),
+    (3, 7, "Cable too short again, and a bit expensive."),
+    (5, 10, "Fast and easy."),
+    (4, 9, ""),
+]
+
+
+async def test_feedback_on_simulated_sessions_feeds_station_analytics(server, api):
+    faults: list[Event] = []
+    server.bus.listen(lambda event: faults.append(event) if event.kind == "feedback.fault_reported" else None)
+    station_a, station_b, station_c = await plug(server, "CP-A"), await plug(server, "CP-B"), await plug(server, "CP-C")
+
+    for overall, recommend, comment in CABLE_COMPLAINTS:
+        tx = await station_a.charge()
+        assert (await rate(api, tx, overall=overall, would_recommend=recommend, comment=comment)).status_code == 201
+
+    b_sessions = [await station_b.charge(error_code="EVCommunicationError" if i == 0 else None) for i in range(4)]
+    for tx, (overall, recommend, comment) in zip(b_sessions, [(5, 10, ""), (4, 8, "Great"), (4, None, ""),
+                                                              (2, 6, "Charger broken, had to restart it twice")],
+                                                 strict=True):
+        body = {"overall": overall, "comment": comment, **({"would_recommend": recommend} if recommend else {})}
+        assert (await rate(api, tx, **body)).status_code == 201
+
+    fast = await station_c.charge(energy_wh=20_000, power_w=50_000)
+    slow = await station_c.charge(energy_wh=5_000, power_w=22_000, idle_minutes=45)
+    for tx, recommend in ((fast, 9), (slow, 10)):
+        assert (await rate(api, tx, overall=5, would_recommend=recommend, ease_of_use=4)).status_code == 201
+    for charger in (station_a, station_b, station_c):
+        await charger.cp.close()
+
+    stations = {row["station_id"]: row for row in (await api.get("/api/v1/feedback/analytics/stations")).json()}
+    # CP-A: ratings 2,1,2,3,5,4 -> 2 of 6 satisfied; recommend 3,0,5,7,10,9 -> 2 promoters, 3 detractors of 6.
+    assert stations["CP-A"]["feedback_count"] == 6 and stations["CP-A"]["satisfied"] == 2
+    assert round(stations["CP-A"]["csat_percent"], 2) == 33.33
+    assert (stations["CP-A"]["promoters"], stations["CP-A"]["passives"], stations["CP-A"]["detractors"]) == (2, 1, 3)
+    assert round(stations["CP-A"]["nps"], 2) == -16.67
+    # CP-B: ratings 5,4,4,2 -> 3 of 4; recommend 10,8,6 (one unanswered) -> 1 promoter, 1 detractor of 3.
+    assert stations["CP-B"]["csat_percent"] == 75.0 and stations["CP-B"]["nps"] == 0.0
+    assert stations["CP-B"]["nps_count"] == 3
+    assert stations["CP-C"]["csat_percent"] == 100.0 and stations["CP-C"]["nps"] == 100.0
+
+    topics = (await api.get("/api/v1/feedback/analytics/topics", params={"station": "CP-A"})).json()
+    assert topics[0]["topic_id"] == "cable_too_short" and topics[0]["mentions"] == 4
+    assert topics[0]["label"] == "Cable too short"
+    german = (await api.get("/api/v1/feedback/analytics/topics", params={"station": "CP-A", "lang": "de"})).json()
+    assert german[0]["label"] == "Kabel zu kurz"
+
+    connectors = (await api.get("/api/v1/feedback/analytics/connectors")).json()
+    assert {(c["charger_id"], c["connector_id"], c["feedback_count"]) for c in connectors} == {
+        ("CP-A", 1, 6), ("CP-B", 1, 4), ("CP-C", 1, 2)}
+    weekly = (await api.get("/api/v1/feedback/analytics/weekly", params={"station": "CP-A"})).json()
+    assert sum(week["feedback_count"] for week in weekly) == 6
+
+    assert [(e.data["charger_id"], e.data["transaction_id"], e.data["category"]) for e in faults] == [
+        ("CP-B", b_sessions[3], "broken")]
+
+
+async def test_feedback_keeps_the_telemetry_facts_of_its_session(server, api):
+    charger = await plug(server, "CP-F")
+    fast = await charger.charge(energy_wh=20_000, power_w=50_000)
+    slow = await charger.charge(energy_wh=5_000, power_w=22_000, idle_minutes=45, error_code="GroundFailure")
+    await charger.cp.close()
+    for tx in (fast, slow):
+        assert (await rate(api, tx, overall=2)).status_code == 201
+
+    detail = (await api.get(f"/api/v1/feedback/sessions/{slow}")).json()
+    facts = detail["facts"]
+    assert facts["energy_wh"] == 5_000
+    assert facts["avg_power_w"] == 10_000  # 5 kWh in the 30 minutes the car drew power; idle time excluded
+    assert facts["peak_power_w"] == 22_000
+    assert facts["connector_rating_w"] == 50_000  # no configured rating: the most this connector delivered
+    assert facts["idle_seconds"] == 45 * 60
+    assert facts["incident_codes"] == ["GroundFailure"]
+    assert facts["stop_reason"] == "EVDisconnected"
+    assert facts["price"] is None  # no billing data yet
+    assert set(detail["flags"]) == {"slow", "long_idle", "had_incident", "incident:GroundFailure"}
+    assert (await api.get(f"/api/v1/feedback/sessions/{fast}")).json()["facts"]["incident_codes"] == []
+
+    priorities = {p["station_id"]: p for p in (await api.get("/api/v1/feedback/analytics/priorities")).json()}
+    assert priorities["CP-F"]["sessions"] == 2 and priorities["CP-F"]["incidents"] == 1
+    assert priorities["CP-F"]["top_fault"] == "GroundFailure" and priorities["CP-F"]["currency"] == "EUR"
+    assert priorities["CP-F"]["revenue_at_risk"] == "0.00"
+
+    export = (await api.get("/api/v1/feedback/export.csv")).text
+    rows = list(csv.DictReader(io.StringIO(export)))
+    assert {row["session_id"] for row in rows} == {str(fast), str(slow)}
+    assert next(row for row in rows if row["session_id"] == str(slow))["incident_codes"] == "GroundFailure"
