@@ -15,16 +15,13 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import ROUND_HALF_UP, Context, Decimal
+from decimal import Decimal
 from typing import Any
 
 from chargewatch.billing.charging_period import ChargingPeriod, charging_period_from_json, charging_period_to_json
-from chargewatch.billing.price import Price
+from chargewatch.billing.price import Price, round_ocpi
 from chargewatch.billing.pricing import PricedSession
 from chargewatch.billing.tariff import Tariff, TariffValidationError, format_datetime, parse_datetime, tariff_to_json
-
-_QUANTUM = Decimal("0.0001")
-_HALF_UP = Context(rounding=ROUND_HALF_UP)
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,7 +209,7 @@ def cdr_to_json_text(cdr: Mapping[str, Any]) -> str:
 
 
 def _four(value: Decimal) -> Decimal:
-    return value.quantize(_QUANTUM, None, _HALF_UP)
+    return round_ocpi(value)
 
 
 def _price_json(price: Price) -> dict[str, Decimal]:

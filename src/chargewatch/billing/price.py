@@ -28,25 +28,9 @@ class Price(NamedTuple):
     excl_vat: Decimal
     incl_vat: Decimal | None = None
 
-    def __add__(self, other: object) -> Price:  # type: ignore[override]
-        if not isinstance(other, Price):
-            return NotImplemented
-        incl = None if self.incl_vat is None or other.incl_vat is None else self.incl_vat + other.incl_vat
-        return Price(self.excl_vat + other.excl_vat, incl)
-
-    def __neg__(self) -> Price:
-        return Price(-self.excl_vat, None if self.incl_vat is None else -self.incl_vat)
-
-    def rounded(self) -> Price:
-        """Both figures rounded to OCPI's 4 decimals."""
-        return Price(round_ocpi(self.excl_vat), None if self.incl_vat is None else round_ocpi(self.incl_vat))
-
     def to_json(self) -> dict[str, str]:
         """Decimal strings with 4 decimals, so no float ever touches the amount."""
         out = {"excl_vat": str(round_ocpi(self.excl_vat))}
         if self.incl_vat is not None:
             out["incl_vat"] = str(round_ocpi(self.incl_vat))
         return out
-
-
-FREE = Price(ZERO, ZERO)

@@ -26,7 +26,7 @@ from typing import NamedTuple, Protocol
 from zoneinfo import ZoneInfo
 
 from chargewatch.billing.charging_period import ChargingPeriod
-from chargewatch.billing.price import ZERO, Price
+from chargewatch.billing.price import OCPI_QUANTUM, ZERO, Price
 from chargewatch.billing.tariff import (
     PriceComponent,
     ReservationRestrictionType,
@@ -532,7 +532,7 @@ _CATEGORIES = (CostCategory.ENERGY, CostCategory.TIME, CostCategory.PARKING, Cos
 _CATEGORY_INDEX = {category: i for i, category in enumerate(_CATEGORIES)}
 
 
-_QUANTUM = Decimal("0.0001")
+_QUANTUM = OCPI_QUANTUM
 _HALF_UP = Context(rounding=ROUND_HALF_UP)
 _HALF_EVEN = Context(rounding=ROUND_HALF_EVEN)
 _NOISE = Decimal("1e-12")
