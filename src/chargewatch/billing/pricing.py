@@ -146,12 +146,12 @@ _SELECTION_CACHE_SIZE = 65536
 
 def compiled_tariff(tariff: Tariff, time_zone: str | ZoneInfo) -> CompiledTariff:
     """The compiled form of `tariff` for `time_zone`, built once and kept in a small LRU cache."""
-    zone = time_zone if isinstance(time_zone, ZoneInfo) else ZoneInfo(time_zone)
-    key = (id(tariff), zone.key)
+    key = (id(tariff), time_zone if isinstance(time_zone, str) else time_zone.key)
     hit = _CACHE.get(key)
     if hit is not None and hit[0] is tariff:
         _CACHE.move_to_end(key)
         return hit[1]
+    zone = time_zone if isinstance(time_zone, ZoneInfo) else ZoneInfo(time_zone)
     compiled = CompiledTariff(tariff, zone)
     _CACHE[key] = (tariff, compiled)
     if len(_CACHE) > _CACHE_SIZE:
