@@ -112,6 +112,7 @@ class GroupCommitWriter:
             self._report(len(units), started)
             return [(True, value) for value in values]
         except Exception as exc:  # noqa: BLE001 - any failure: fall back to one transaction per unit
+            log.warning("batch of %d failed (%s); retrying unit by unit", len(units), exc)
             if len(units) == 1:
                 log.warning("write failed: %s", exc)
                 return [(False, exc)]
