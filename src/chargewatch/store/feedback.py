@@ -251,17 +251,24 @@ class FeedbackFilter:
 
     def conditions(self) -> list[ColumnElement[bool]]:
         f = feedback.c
-        wanted: list[tuple[object, ColumnElement[bool]]] = [
-            (self.station_id, f.station_id == self.station_id),
-            (self.connector_id, f.connector_id == self.connector_id),
-            (self.rating, f.overall == self.rating),
-            (self.max_rating, f.overall <= self.max_rating),
-            (self.handled, f.handled == self.handled),
-            (self.survey_id, f.survey_id == self.survey_id),
-            (self.since, f.submitted_at >= self.since),
-            (self.until, f.submitted_at < self.until),
-        ]
-        return [condition for value, condition in wanted if value is not None]
+        conditions: list[ColumnElement[bool]] = []
+        if self.station_id is not None:
+            conditions.append(f.station_id == self.station_id)
+        if self.connector_id is not None:
+            conditions.append(f.connector_id == self.connector_id)
+        if self.rating is not None:
+            conditions.append(f.overall == self.rating)
+        if self.max_rating is not None:
+            conditions.append(f.overall <= self.max_rating)
+        if self.handled is not None:
+            conditions.append(f.handled.is_(self.handled))
+        if self.survey_id is not None:
+            conditions.append(f.survey_id == self.survey_id)
+        if self.since is not None:
+            conditions.append(f.submitted_at >= self.since)
+        if self.until is not None:
+            conditions.append(f.submitted_at < self.until)
+        return conditions
 
 
 def list_feedback(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import smtplib
+import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -28,7 +29,8 @@ DEFAULT_SENDER = "chargewatch@localhost"
 
 @dataclass(frozen=True)
 class SmtpRelay:
-    """Hands reply e-mails to the operator's mail relay (plain SMTP, STARTTLS when the relay offers it).
+    """Hands reply e-mails to the operator's mail relay: plain SMTP, upgraded with STARTTLS (certificate
+    verified) whenever the relay offers it.
 
     Blocking smtplib on purpose: a reply is one message, sent from a worker thread.
     """
@@ -52,7 +54,7 @@ class SmtpRelay:
         with smtplib.SMTP(self.host, self.port, timeout=self.timeout_s) as smtp:
             smtp.ehlo()
             if smtp.has_extn("starttls"):
-                smtp.starttls()
+                smtp.starttls(context=ssl.create_default_context())
                 smtp.ehlo()
             smtp.send_message(message)
 
