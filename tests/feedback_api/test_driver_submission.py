@@ -78,6 +78,8 @@ async def test_the_form_shows_the_default_survey_in_the_drivers_language(sqlite_
     assert overall["prompt"].startswith("Wie zufrieden") and overall["required"] and overall["answered_as"] == "field"
     assert {f["id"] for f in form["survey"]["extra_fields"]} == {"comment", "would_recommend", "contact.email"}
     assert form["session"]["transaction_id"] == tx and form["session"]["energy_wh"] == 10_000
+    documented = (await sqlite_api.get("/openapi.json")).json()["paths"]["/api/v1/feedback/{token}"]["put"]
+    assert "overall" in documented["requestBody"]["content"]["application/json"]["schema"]["properties"]
 
 
 async def test_driver_requests_are_rate_limited_per_address_and_link(sqlite_server, sqlite_api):

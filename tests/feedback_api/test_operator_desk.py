@@ -109,6 +109,8 @@ async def test_operators_filter_and_mark_feedback_handled(sqlite_server, sqlite_
     assert {item["transaction_id"] for item in open_items["items"]} == {sessions[1], sessions[2]}
     page = (await sqlite_api.get("/api/v1/feedback", params={"limit": 1, "offset": 1})).json()
     assert page["total"] == 3 and [item["transaction_id"] for item in page["items"]] == [sessions[1]]
+    naive = await sqlite_api.get("/api/v1/feedback", params={"since": "2026-11-01T00:00:00"})
+    assert naive.status_code == 422 and naive.json()["detail"][0]["loc"] == ["query", "since"]
 
 
 async def test_contact_data_is_deletable_and_never_exported(server, api):

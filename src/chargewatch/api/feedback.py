@@ -26,7 +26,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 from fastapi.responses import PlainTextResponse
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field
 from sqlalchemy import Connection, Engine, Row
 from sqlalchemy.exc import IntegrityError
 
@@ -491,8 +491,8 @@ def feedback_router(engine: Engine, bus: EventBus, secret: bytes, config: Feedba
         max_rating: Annotated[int | None, Query(ge=1, le=5, description="overall rating at most")] = None,
         handled: bool | None = None,
         survey_id: str | None = None,
-        since: Annotated[datetime | None, Query(description="submitted at or after")] = None,
-        until: Annotated[datetime | None, Query(description="submitted before")] = None,
+        since: Annotated[AwareDatetime | None, Query(description="submitted at or after")] = None,
+        until: Annotated[AwareDatetime | None, Query(description="submitted before")] = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
         offset: Annotated[int, Query(ge=0)] = 0,
     ) -> dict[str, Any]:
@@ -506,7 +506,9 @@ def feedback_router(engine: Engine, bus: EventBus, secret: bytes, config: Feedba
 
     @router.get("/export.csv", response_class=PlainTextResponse,
                 responses={200: {"content": {"text/csv": {}}, "description": "one row per feedback, no contact data"}})
-    def export(station: str | None = None, since: datetime | None = None, until: datetime | None = None) -> Response:
+    def export(
+        station: str | None = None, since: AwareDatetime | None = None, until: AwareDatetime | None = None
+    ) -> Response:
         """All feedback with its session facts as CSV (sessions started in [since, until)). Never contact data."""
         body = export_csv(records(station, since, until))
         return Response(body, media_type="text/csv; charset=utf-8",
@@ -515,13 +517,13 @@ def feedback_router(engine: Engine, bus: EventBus, secret: bytes, config: Feedba
     # -------------------------------------------------------------- operator: analytics
 
     @router.get("/analytics/stations", response_model=list[StationScoresOut], tags=["feedback analytics"])
-    def station_scores(since: datetime | None = None, until: datetime | None = None) -> list[dict[str, Any]]:
+    def station_scores(since: AwareDatetime | None = None, until: AwareDatetime | None = None) -> list[dict[str, Any]]:
         """CSAT and NPS per station (= charger), with counts; sessions started in [since, until)."""
         return [{"station_id": s.key, **_scores(s)} for s in scores_by_station(records(None, since, until))]
 
     @router.get("/analytics/connectors", response_model=list[ConnectorScoresOut], tags=["feedback analytics"])
-    def connector_scores(station: str | None = None, since: datetime | None = None,
-                         until: datetime | None = None) -> list[dict[str, Any]]:
+    def connector_scores(station: str | None = None, since: AwareDatetime | None = None,
+                         until: AwareDatetime | None = None) -> list[dict[str, Any]]:
         out = []
         for scores in scores_by_connector(records(station, since, until)):
             charger_id, _, connector_id = scores.key.rpartition("/")
@@ -529,8 +531,8 @@ def feedback_router(engine: Engine, bus: EventBus, secret: bytes, config: Feedba
         return out
 
     @router.get("/analytics/weekly", response_model=list[WeekScoresOut], tags=["feedback analytics"])
-    def weekly(station: str | None = None, since: datetime | None = None,
-               until: datetime | None = None) -> list[dict[str, Any]]:
+    def weekly(station: str | None = None, since: AwareDatetime | None = None,
+               until: AwareDatetime | None = None) -> list[dict[str, Any]]:
         """Scores per ISO week of the session start, oldest first; the whole network without ``station``."""
         return [{"week": s.key, **_scores(s)} for s in weekly_trend(records(station, since, until))]
 
@@ -540,8 +542,8 @@ def feedback_router(engine: Engine, bus: EventBus, secret: bytes, config: Feedba
         order: TopicOrder = TopicOrder.FREQUENCY,
         min_mentions: Annotated[int, Query(ge=1)] = 1,
         lang: Annotated[str, Query(pattern="^[a-z]{2}$")] = "en",
-        since: datetime | None = None,
-        until: datetime | None = None,
+        since: AwareDatetime | None = None,
+        until: AwareDatetime | None = None,
     ) -> list[dict[str, Any]]:
         """Recurring complaints in comments, ranked by frequency (or rating points lost, ``order=impact``)."""
         ranked = rank_topics(records(station, since, until), config.classifier, order=order, min_mentions=min_mentions)
@@ -556,8 +558,8 @@ def feedback_router(engine: Engine, bus: EventBus, secret: bytes, config: Feedba
     def insight_list(
         station: str | None = None,
         min_group: Annotated[int, Query(ge=1, description="ratings needed on each side of a comparison")] = 20,
-        since: datetime | None = None,
-        until: datetime | None = None,
+        since: AwareDatetime | None = None,
+        until: AwareDatetime | None = None,
     ) -> dict[str, Any]:
         """Ratings against session telemetry: plain-language findings and every comparison behind them."""
         chosen = records(station, since, until)
@@ -579,8 +581,8 @@ def feedback_router(engine: Engine, bus: EventBus, secret: bytes, config: Feedba
 
     @router.get("/analytics/priorities", response_model=list[PriorityOut], tags=["feedback analytics"])
     def priorities(
-        since: Annotated[datetime | None, Query(description="default: 90 days ago")] = None,
-        until: Annotated[datetime | None, Query(description="default: now")] = None,
+        since: Annotated[AwareDatetime | None, Query(description="default: 90 days ago")] = None,
+        until: Annotated[AwareDatetime | None, Query(description="default: now")] = None,
     ) -> list[dict[str, Any]]:
         """Fix first: stations ranked by dissatisfaction, faults (StatusNotification errors, down time)
         and revenue at risk (0 until billing produces invoices)."""
