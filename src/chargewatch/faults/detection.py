@@ -37,6 +37,7 @@ from chargewatch.faults.signals import (
     DriverReport,
     HeartbeatIntervalSet,
     IncidentAcknowledged,
+    IncidentClosed,
     MessageSeen,
     SessionProgress,
     SessionStarted,
@@ -329,6 +330,8 @@ class FaultDetector:
             )
         if isinstance(signal, IncidentAcknowledged):
             return self._on_acknowledged(signal, now)
+        if isinstance(signal, IncidentClosed):
+            return self._on_closed(signal, now)
         raise TypeError(f"not a fault signal: {signal!r}")
 
     # --- connectivity -------------------------------------------------------------------------
@@ -377,6 +380,11 @@ class FaultDetector:
         offline_key = incident_key(IncidentKind.CHARGER_OFFLINE, signal.charger_id, None, None)
         if offline_key in self._open:
             return self._update(offline_key, evidence, now)
+        # A charger that keeps rebooting drops its connection each time: that is the boot loop
+        # showing, not a second problem with the network.
+        boot_key = incident_key(IncidentKind.BOOT_LOOP, signal.charger_id, None, None)
+        if boot_key in self._open:
+            return self._update(boot_key, evidence, now)
         if len(charger.disconnects) >= self.config.flap_threshold:
             return self._upsert(
                 IncidentKind.CONNECTION_FLAPPING,
@@ -408,6 +416,9 @@ class FaultDetector:
                 first_seen=charger.boots[0],
                 outage=True,
             )
+            # The reboots explain the dropped connections that may have raised a flapping warning.
+            flapping_key = incident_key(IncidentKind.CONNECTION_FLAPPING, signal.charger_id, None, None)
+            events += self._resolve_keys([flapping_key], now, evidence, now)
         return events
 
     def _forget_statuses(self, charger_id: str) -> None:
@@ -648,6 +659,13 @@ class FaultDetector:
             if incident.id == signal.incident_id:
                 self._open[key] = acknowledge(incident, now, signal.by)
                 return [Updated(self._open[key], now)]
+        raise InvalidTransition(f"incident {signal.incident_id} is not open (unknown or already resolved)")
+
+    def _on_closed(self, signal: IncidentClosed, now: datetime) -> list[IncidentEvent]:
+        for key, incident in self._open.items():
+            if incident.id == signal.incident_id:
+                data = {"by": signal.by} if signal.note is None else {"by": signal.by, "note": signal.note}
+                return self._resolve_keys([key], now, Evidence(now, "Operator", data), now)
         raise InvalidTransition(f"incident {signal.incident_id} is not open (unknown or already resolved)")
 
     # --- time ---------------------------------------------------------------------------------

@@ -207,6 +207,20 @@ class IncidentAcknowledged:
         require_utc(self.at)
 
 
+@dataclass(frozen=True, kw_only=True)
+class IncidentClosed:
+    """An operator resolved an incident by hand (fixed on site, false alarm): the detector must
+    forget it, or it would keep adding evidence to an incident the operator considers closed."""
+
+    incident_id: str
+    by: str
+    at: datetime
+    note: str | None = None
+
+    def __post_init__(self) -> None:
+        require_utc(self.at)
+
+
 Signal = (
     StatusReported
     | MessageSeen
@@ -221,4 +235,5 @@ Signal = (
     | StartRejected
     | DriverReport
     | IncidentAcknowledged
+    | IncidentClosed
 )

@@ -1,0 +1,798 @@
+"""Fault handling in the running server: bus events in, incidents, alerts and recovery out.
+
+How it runs. A bus listener translates each domain event into detector signals and feeds the
+in-memory :class:`FaultDetector` (quick, on the OCPP path). A background task ticks the detector
+every ``tick_seconds``, then commits the incident events together with the detector's state in
+one transaction, and only after the commit publishes ``incident.*`` on the bus, sends alerts and
+pushes guidance to charger screens. Because state and incidents commit together, a restart
+resumes exactly where the last commit left off.
+
+Signals from events (``at`` is the central system's receive time):
+
+- ``charger.seen`` → MessageSeen; ``charger.connected`` / ``charger.disconnected`` → Connected /
+  Disconnected; ``charger.booted`` → HeartbeatIntervalSet + BootReported.
+- ``connector.status`` → StatusReported (the StatusNotification payload is the evidence).
+- ``authorization`` not Accepted → AuthorizeRejected / StartRejected (the session the gateway
+  still opens for a rejected StartTransaction is then not fed as a start).
+- ``session.started`` from a StartTransaction → SessionStarted; ``session.*`` from MeterValues →
+  SessionProgress with the connector's last reported status; ``session.stopped`` →
+  SessionStopped (``was_charging`` = the connector was Charging just before).
+- ``feedback.fault_reported`` and ``POST /api/v1/driver/reports`` → DriverReport.
+
+Configuration: ``CHARGEWATCH_FAULTS`` is a path to a JSON or TOML file (``.toml``), or inline JSON
+(starting with ``{``). Durations are seconds. Every key is optional::
+
+    {
+      "tick_seconds": 5,                # how often time-based rules run
+      "state_save_seconds": 30,         # detector state is also saved with every incident change
+      "detection": {"alert_delay": 180, "critical_alert_delay": 60, "escalate_after": 1800,
+                    "heartbeat_grace_factor": 2.0, "reconnect_grace": 120, "flap_threshold": 3,
+                    "stall_after": 600, "connector_ratings_w": {"CP1": 22000, "CP2/1": 150000}, ...},
+                                        # any field of chargewatch.faults.FaultConfig
+      "alerts": {
+        "routing": {"by_severity": {"warning": ["dashboard", "webhook"]}, "escalation_channels": ["email"]},
+        "webhooks": [{"url": "https://ops.example/hook", "secret": "s3cret", "min_severity": "warning"}],
+        "email": {"host": "smtp.example", "port": 587, "starttls": true, "implicit_tls": false,
+                  "username": "u", "password": "p", "from": "chargewatch@example",
+                  "to": ["oncall@example"], "min_severity": "fault"},
+        "retry": {"max_attempts": 6, "initial_delay": 5, "factor": 2, "max_delay": 600},
+        "dashboard_url": "https://chargewatch.example/"
+      },
+      "remediation": {"enabled": false, "max_actions_per_charger": 2, "window": 21600,
+                      "rules": [{"name": "soft-reset-internal-error", "kind": "connector_error",
+                                 "code": "InternalError", "action": "SoftReset", "after": 600}]},
+      "driver_screen": {"enabled": false, "vendor_id": "com.vendor", "message_id": "DisplayMessage",
+                        "language": "en"},
+      "catalog_file": "/etc/chargewatch/catalog.json"   # operator overlay of the guidance catalog
+    }
+
+The dashboard channel is the bus: ``incident.opened|updated|alert|escalated|resolved`` stream on
+``GET /api/v1/events``; webhook and e-mail deliveries are logged in ``fault_alert_deliveries``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import time
+import tomllib
+import uuid
+from collections.abc import Callable, Coroutine, Mapping, Sequence
+from dataclasses import dataclass, field, fields, replace
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import httpx
+from sqlalchemy import Connection
+
+from ..api.faults import create_router
+from ..faults.alerts import AlertRouting, Channel, RetrySchedule, build_email, event_type
+from ..faults.catalog import ErrorCatalog, screen_message_request
+from ..faults.detection import FaultConfig, FaultDetector, IncidentEvent, Opened, Resolved, Updated
+from ..faults.incidents import Evidence as IncidentEvidence
+from ..faults.incidents import (
+    ExclusionReason,
+    Incident,
+    IncidentKind,
+    Severity,
+    acknowledge,
+    add_note,
+    assign,
+    incident_key,
+    resolve,
+    set_exclusion,
+)
+from ..faults.remediation import RemediationPolicy, RemediationRule, RemedyAction, RemedyCommand, plan_remediation
+from ..faults.signals import (
+    AuthorizeRejected,
+    BootReported,
+    Connected,
+    Disconnected,
+    DriverReport,
+    HeartbeatIntervalSet,
+    IncidentAcknowledged,
+    IncidentClosed,
+    MessageSeen,
+    SessionProgress,
+    SessionStarted,
+    SessionStopped,
+    Signal,
+    StartRejected,
+    StatusReported,
+)
+from ..gateway.events import Event
+from ..notify.email import EmailDeliveryError, EmailSender, SmtpConfig
+from ..notify.webhook import DeliveryAttempt, WebhookSender
+from ..store import faults as store
+from ..timeutil import parse_timestamp
+
+if TYPE_CHECKING:
+    from ..runtime import Chargewatch
+
+log = logging.getLogger(__name__)
+
+CONFIG_ENV = "CHARGEWATCH_FAULTS"
+# Incidents a driver standing at the connector can act on, so they are worth the charger's screen.
+SCREEN_KINDS = frozenset({IncidentKind.CONNECTOR_ERROR, IncidentKind.STALLED_SESSION, IncidentKind.ABORTED_SESSION,
+                          IncidentKind.FAILED_START})
+T = TypeVar("T")
+
+
+class SettingsError(ValueError):
+    """The operator's faults configuration is wrong; the message names the key."""
+
+
+# ------------------------------------------------------------------ settings
+
+
+@dataclass(frozen=True)
+class WebhookTarget:
+    url: str
+    secret: str
+    min_severity: Severity = Severity.INFO
+
+
+@dataclass(frozen=True)
+class EmailTarget:
+    smtp: SmtpConfig
+    sender: str
+    recipients: tuple[str, ...]
+    min_severity: Severity = Severity.INFO
+
+
+@dataclass(frozen=True)
+class ScreenSettings:
+    """OCPP 1.6 has no standard display message, so the DataTransfer ids are the charger vendor's."""
+
+    vendor_id: str
+    message_id: str = "DisplayMessage"
+    language: str = "en"
+
+
+@dataclass(frozen=True)
+class FaultsSettings:
+    detection: FaultConfig = field(default_factory=FaultConfig)
+    tick_seconds: float = 5.0
+    state_save_seconds: float = 30.0
+    routing: AlertRouting = field(default_factory=AlertRouting)
+    webhooks: tuple[WebhookTarget, ...] = ()
+    email: EmailTarget | None = None
+    retry: RetrySchedule = field(default_factory=RetrySchedule)
+    dashboard_url: str | None = None
+    remediation: RemediationPolicy | None = None  # None: automatic remediation is off
+    screen: ScreenSettings | None = None
+    catalog: ErrorCatalog = field(default_factory=ErrorCatalog.builtin)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> FaultsSettings:
+        value = (environ if environ is not None else os.environ).get(CONFIG_ENV, "").strip()
+        if not value:
+            return cls()
+        if value.startswith("{"):
+            return cls.from_dict(_loads(value, CONFIG_ENV), base=Path.cwd())
+        path = Path(value)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as error:
+            raise SettingsError(f"{CONFIG_ENV}={value}: cannot read ({error.strerror})") from error
+        if path.suffix == ".toml":
+            try:
+                raw = tomllib.loads(text)
+            except tomllib.TOMLDecodeError as error:
+                raise SettingsError(f"{path}: {error}") from error
+        else:
+            raw = _loads(text, str(path))
+        return cls.from_dict(raw, base=path.parent)
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any], base: Path | None = None) -> FaultsSettings:
+        _only(raw, {"tick_seconds", "state_save_seconds", "detection", "alerts", "remediation", "driver_screen",
+                    "catalog_file"}, "")
+        alerts = _section(raw, "alerts")
+        _only(alerts, {"routing", "webhooks", "email", "retry", "dashboard_url"}, "alerts.")
+        catalog = ErrorCatalog.builtin()
+        if raw.get("catalog_file"):
+            catalog = catalog.with_operator_file((base or Path.cwd()) / str(raw["catalog_file"]))
+        try:
+            routing = AlertRouting.from_dict(_section(alerts, "routing"))
+        except ValueError as error:
+            raise SettingsError(f"alerts.routing: {error}") from error
+        return cls(
+            detection=_detection(_section(raw, "detection")),
+            tick_seconds=_positive(raw, "tick_seconds", 5.0, ""),
+            state_save_seconds=_positive(raw, "state_save_seconds", 30.0, ""),
+            routing=routing,
+            webhooks=tuple(
+                _webhook(item, f"alerts.webhooks[{i}]") for i, item in enumerate(alerts.get("webhooks", []))
+            ),
+            email=_email(alerts["email"]) if alerts.get("email") else None,
+            retry=_retry(_section(alerts, "retry")),
+            dashboard_url=alerts.get("dashboard_url"),
+            remediation=_remediation(_section(raw, "remediation")),
+            screen=_screen(_section(raw, "driver_screen")),
+            catalog=catalog,
+        )
+
+
+def _loads(text: str, source: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise SettingsError(f"{source}: not valid JSON at line {error.lineno} column {error.colno}") from error
+
+
+def _only(raw: Mapping[str, Any], allowed: set[str], where: str) -> None:
+    if not isinstance(raw, Mapping):
+        raise SettingsError(f"{where.rstrip('.') or 'faults configuration'} must be an object")
+    unknown = sorted(set(raw) - allowed)
+    if unknown:
+        raise SettingsError(f"unknown key {where}{unknown[0]} (allowed: {', '.join(sorted(allowed))})")
+
+
+def _section(raw: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+    value = raw.get(name) or {}
+    if not isinstance(value, Mapping):
+        raise SettingsError(f"{name} must be an object")
+    return value
+
+
+def _positive(raw: Mapping[str, Any], name: str, default: float, where: str) -> float:
+    value = raw.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise SettingsError(f"{where}{name} must be a positive number of seconds, got {value!r}")
+    return float(value)
+
+
+def _severity(raw: Mapping[str, Any], where: str) -> Severity:
+    try:
+        return Severity(raw.get("min_severity", "info"))
+    except ValueError:
+        raise SettingsError(f"{where}.min_severity must be one of {', '.join(s.value for s in Severity)}") from None
+
+
+def _detection(raw: Mapping[str, Any]) -> FaultConfig:
+    defaults = FaultConfig()
+    values: dict[str, Any] = {}
+    known = {f.name for f in fields(FaultConfig)}
+    _only(raw, known, "detection.")
+    for name, value in raw.items():
+        default = getattr(defaults, name)
+        if isinstance(default, timedelta):
+            values[name] = timedelta(seconds=_positive(raw, name, 0, "detection."))
+        elif name == "connector_ratings_w":
+            if not isinstance(value, Mapping) or not all(isinstance(v, int | float) for v in value.values()):
+                raise SettingsError("detection.connector_ratings_w must map charger[/connector] to watts")
+            values[name] = dict(value)
+        elif isinstance(default, int | float) and not isinstance(value, bool) and isinstance(value, int | float):
+            values[name] = type(default)(value)
+        else:
+            raise SettingsError(f"detection.{name} must be a number, got {value!r}")
+    return replace(defaults, **values)
+
+
+def _webhook(raw: Any, where: str) -> WebhookTarget:
+    _only(raw, {"url", "secret", "min_severity"}, f"{where}.")
+    url, secret = raw.get("url"), raw.get("secret")
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+        raise SettingsError(f"{where}.url must be an http(s) URL")
+    if not isinstance(secret, str) or not secret:
+        raise SettingsError(f"{where}.secret must be a non-empty string (receivers verify the signature with it)")
+    return WebhookTarget(url, secret, _severity(raw, where))
+
+
+def _email(raw: Mapping[str, Any]) -> EmailTarget:
+    _only(raw, {"host", "port", "starttls", "implicit_tls", "username", "password", "timeout", "from", "to",
+                "min_severity"}, "alerts.email.")
+    recipients = raw.get("to")
+    if isinstance(recipients, str):
+        recipients = [recipients]
+    if not recipients or not all(isinstance(r, str) and "@" in r for r in recipients):
+        raise SettingsError("alerts.email.to must list at least one e-mail address")
+    if not isinstance(raw.get("from"), str) or "@" not in raw["from"]:
+        raise SettingsError("alerts.email.from must be an e-mail address")
+    if not isinstance(raw.get("host"), str):
+        raise SettingsError("alerts.email.host is required")
+    try:
+        smtp = SmtpConfig(host=raw["host"], port=int(raw.get("port", 587)), starttls=bool(raw.get("starttls", True)),
+                          implicit_tls=bool(raw.get("implicit_tls", False)), username=raw.get("username"),
+                          password=raw.get("password"), timeout_s=float(raw.get("timeout", 10.0)))
+    except ValueError as error:
+        raise SettingsError(f"alerts.email: {error}") from error
+    return EmailTarget(smtp, raw["from"], tuple(recipients), _severity(raw, "alerts.email"))
+
+
+def _retry(raw: Mapping[str, Any]) -> RetrySchedule:
+    _only(raw, {"max_attempts", "initial_delay", "factor", "max_delay"}, "alerts.retry.")
+    default = RetrySchedule()
+    try:
+        return RetrySchedule(
+            max_attempts=int(raw.get("max_attempts", default.max_attempts)),
+            initial_delay=timedelta(seconds=_positive(raw, "initial_delay", default.initial_delay.total_seconds(),
+                                                      "alerts.retry.")),
+            factor=float(raw.get("factor", default.factor)),
+            max_delay=timedelta(seconds=_positive(raw, "max_delay", default.max_delay.total_seconds(),
+                                                  "alerts.retry.")),
+        )
+    except ValueError as error:
+        raise SettingsError(f"alerts.retry: {error}") from error
+
+
+def _remediation(raw: Mapping[str, Any]) -> RemediationPolicy | None:
+    _only(raw, {"enabled", "max_actions_per_charger", "window", "rules"}, "remediation.")
+    if not raw.get("enabled", False):
+        return None
+    default = RemediationPolicy()
+    rules = default.rules
+    if "rules" in raw:
+        parsed = []
+        for i, rule in enumerate(raw["rules"]):
+            where = f"remediation.rules[{i}]"
+            _only(rule, {"name", "kind", "action", "after", "code", "include_acknowledged"}, f"{where}.")
+            try:
+                parsed.append(RemediationRule(
+                    name=str(rule["name"]), kind=IncidentKind(rule["kind"]), action=RemedyAction(rule["action"]),
+                    after=timedelta(seconds=_positive(rule, "after", 0, f"{where}.")), code=rule.get("code"),
+                    include_acknowledged=bool(rule.get("include_acknowledged", False))))
+            except KeyError as error:
+                raise SettingsError(f"{where}.{error.args[0]} is required") from None
+            except ValueError as error:
+                raise SettingsError(f"{where}: {error}") from None
+        rules = tuple(parsed)
+    return RemediationPolicy(
+        rules=rules,
+        max_actions_per_charger=int(raw.get("max_actions_per_charger", default.max_actions_per_charger)),
+        window=timedelta(seconds=_positive(raw, "window", default.window.total_seconds(), "remediation.")),
+    )
+
+
+def _screen(raw: Mapping[str, Any]) -> ScreenSettings | None:
+    _only(raw, {"enabled", "vendor_id", "message_id", "language"}, "driver_screen.")
+    if not raw.get("enabled", False):
+        return None
+    if not isinstance(raw.get("vendor_id"), str) or not raw["vendor_id"]:
+        raise SettingsError("driver_screen.vendor_id is required when the screen push is enabled")
+    return ScreenSettings(raw["vendor_id"], str(raw.get("message_id", "DisplayMessage")),
+                          str(raw.get("language", "en")))
+
+
+# ------------------------------------------------------------------ the worker
+
+
+class FaultWorker:
+    """The faults shell of one running server (see the module docstring)."""
+
+    def __init__(self, cw: Chargewatch, settings: FaultsSettings) -> None:
+        self.settings = settings
+        self.catalog = settings.catalog
+        self.engine = cw.engine
+        self.bus = cw.bus
+        self.gateway = cw.gateway
+        self.secret = cw.services.secret
+        self.node_id = cw.options.gateway.node_id
+        with self.engine.connect() as connection:
+            saved = store.load_detector_state(connection, self.node_id)
+            self._statuses = store.connector_statuses(connection)
+            self._sessions = store.active_sessions(connection)
+            self._remedy_history: list[RemedyCommand] = store.remediation_history(connection)
+        self.detector = self._restore(saved)
+        self.remediation_held: dict[str, str] = {}
+        self._rejected_starts: set[tuple[str, str]] = set()
+        self._pending: list[IncidentEvent] = []
+        self._dirty = False
+        self._last_save = time.monotonic()
+        self._wake = asyncio.Event()
+        self._flush_lock = asyncio.Lock()
+        self._loop_task: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._http: httpx.AsyncClient | None = None
+
+    def _restore(self, saved: dict[str, Any] | None) -> FaultDetector:
+        if saved is None:
+            return FaultDetector(self.settings.detection)
+        try:
+            return FaultDetector.from_dict(saved, self.settings.detection)
+        except (KeyError, TypeError, ValueError):
+            log.exception("saved fault detector state is unreadable; starting with an empty detector")
+            return FaultDetector(self.settings.detection)
+
+    def now(self) -> datetime:
+        """The gateway's clock, so detection, the raw log and the API agree (tests can move it)."""
+        return self.gateway.now()
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        self._http = httpx.AsyncClient(timeout=10.0, follow_redirects=False)
+        self._loop_task = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._loop_task is not None:
+            self._loop_task.cancel()
+            await asyncio.gather(self._loop_task, return_exceptions=True)
+        try:
+            await self.flush(save_state=True)
+        except Exception:  # noqa: BLE001 - shutting down anyway; the last committed state stays valid
+            log.exception("could not save fault state at shutdown")
+        if self._tasks:
+            _, still = await asyncio.wait(set(self._tasks), timeout=2)
+            for task in still:
+                task.cancel()
+            await asyncio.gather(*still, return_exceptions=True)
+        if self._http is not None:
+            await self._http.aclose()
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        next_tick = loop.time()
+        while True:
+            try:
+                await asyncio.wait_for(self._wake.wait(), max(0.0, next_tick - loop.time()))
+            except TimeoutError:
+                pass
+            self._wake.clear()
+            try:
+                if loop.time() >= next_tick:
+                    next_tick = loop.time() + self.settings.tick_seconds
+                    now = self.now()
+                    self._take(self.detector.tick(now))
+                    if self.settings.remediation is not None:
+                        self._remediate(now)
+                await self.flush()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - the database may be down: keep the events, retry on the next tick
+                log.exception("fault worker cycle failed; retrying")
+                await asyncio.sleep(min(self.settings.tick_seconds, 1.0))
+
+    def _spawn(self, coroutine: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("fault background task failed", exc_info=task.exception())
+
+    async def _db(self, work: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        def run() -> T:
+            with self.engine.begin() as connection:
+                return work(connection, *args, **kwargs)
+
+        return await asyncio.to_thread(run)
+
+    # ------------------------------------------------------------------ events → signals
+
+    def on_event(self, event: Event) -> None:
+        """Bus listener: on the OCPP path, so it only updates memory."""
+        try:
+            signals = self._signals(event)
+        except (KeyError, TypeError, ValueError):
+            log.exception("cannot read %s event for fault detection", event.kind)
+            return
+        for signal in signals:
+            self._feed(signal)
+
+    def _feed(self, signal: Signal) -> list[IncidentEvent]:
+        events = self.detector.feed(signal)
+        self._dirty = True
+        self._take(events)
+        return events
+
+    def _take(self, events: Sequence[IncidentEvent]) -> None:
+        if events:
+            self._pending.extend(events)
+            self._wake.set()
+
+    def _signals(self, event: Event) -> list[Signal]:
+        data = event.data
+        kind = event.kind
+        if kind in ("lagged",) or "charger_id" not in data or "at" not in data:
+            return []
+        charger_id: str = data["charger_id"]
+        at = parse_timestamp(data["at"])
+        evidence: dict[str, Any] = data.get("evidence") or {}
+        if kind == "charger.seen":
+            return [MessageSeen(charger_id=charger_id, at=at)]
+        if kind == "charger.connected":
+            return [Connected(charger_id=charger_id, at=at)]
+        if kind == "charger.disconnected":
+            return [Disconnected(charger_id=charger_id, at=at)]
+        if kind == "charger.booted":
+            signals: list[Signal] = []
+            interval = data.get("heartbeat_interval")
+            if isinstance(interval, int) and interval > 0:
+                signals.append(HeartbeatIntervalSet(charger_id=charger_id, seconds=interval))
+            return [*signals, BootReported(charger_id=charger_id, at=at, evidence=evidence)]
+        if kind == "connector.status":
+            self._statuses[(charger_id, data["connector_id"])] = data["status"]
+            return [StatusReported(
+                charger_id=charger_id, connector_id=data["connector_id"], status=data["status"],
+                error_code=data["error_code"], info=data.get("info"), vendor_id=data.get("vendor_id"),
+                vendor_error_code=data.get("vendor_error_code"), at=at, message_id=evidence.get("message_id"),
+                evidence=evidence)]
+        if kind == "authorization":
+            return self._authorization(charger_id, at, data, evidence)
+        if kind in ("session.started", "session.updated", "session.stopped"):
+            return self._session(kind, charger_id, at, data, evidence)
+        if kind == "feedback.fault_reported":
+            transaction_id = data.get("transaction_id")
+            return [DriverReport(charger_id=charger_id, connector_id=data.get("connector_id"),
+                                 session_id=None if transaction_id is None else str(transaction_id),
+                                 category=str(data.get("category") or "other"), text=str(data.get("text") or ""),
+                                 at=at)]
+        return []
+
+    def _authorization(self, charger_id: str, at: datetime, data: Mapping[str, Any],
+                       evidence: dict[str, Any]) -> list[Signal]:
+        if data.get("status") == "Accepted":
+            return []
+        status = str(data.get("status"))
+        id_tag = str(data.get("id_tag"))
+        if data.get("action") == "StartTransaction":
+            self._rejected_starts.add((charger_id, str(evidence.get("message_id"))))
+            return [StartRejected(charger_id=charger_id, connector_id=int(data.get("connector_id") or 0),
+                                  id_tag=id_tag, status=status, at=at, evidence=evidence)]
+        return [AuthorizeRejected(charger_id=charger_id, id_tag=id_tag, status=status, at=at, evidence=evidence)]
+
+    def _session(self, kind: str, charger_id: str, at: datetime, data: Mapping[str, Any],
+                 evidence: dict[str, Any]) -> list[Signal]:
+        connector_id: int = data["connector_id"]
+        session_id = str(data["transaction_id"])
+        action = evidence.get("action")
+        if kind == "session.stopped":
+            self._sessions.pop((charger_id, connector_id), None)
+            return [SessionStopped(
+                charger_id=charger_id, connector_id=connector_id, session_id=session_id, at=at,
+                reason=data.get("stop_reason") or "Local", energy_wh=int(data.get("energy_wh") or 0),
+                was_charging=self._statuses.get((charger_id, connector_id)) == "Charging", evidence=evidence)]
+        if action == "StartTransaction" and kind == "session.started":
+            self._sessions[(charger_id, connector_id)] = data["transaction_id"]
+            if (charger_id, str(evidence.get("message_id"))) in self._rejected_starts:
+                self._rejected_starts.discard((charger_id, str(evidence.get("message_id"))))
+                return []
+            return [SessionStarted(charger_id=charger_id, connector_id=connector_id, session_id=session_id, at=at,
+                                   evidence=evidence)]
+        if action == "MeterValues":
+            power = data.get("power_w")
+            return [SessionProgress(
+                charger_id=charger_id, connector_id=connector_id, session_id=session_id, at=at,
+                power_w=None if power is None else float(power), energy_wh=data.get("energy_wh"),
+                connector_status=self._statuses.get((charger_id, connector_id), "Unknown"),
+                evidence={"action": action, "message_id": evidence.get("message_id")})]
+        return []
+
+    # ------------------------------------------------------------------ commit, publish, alert
+
+    async def flush(self, save_state: bool = False) -> None:
+        """Commit pending incident events (with the detector state), then publish and alert."""
+        async with self._flush_lock:
+            due = self._dirty and time.monotonic() - self._last_save >= self.settings.state_save_seconds
+            if not self._pending and not (save_state or due):
+                return
+            events, self._pending = self._pending, []
+            state = self.detector.to_dict()
+            self._dirty = False
+            now = self.now()
+            try:
+                numbers = await self._db(self._commit, events, state, now)
+            except BaseException:
+                self._pending[:0] = events
+                self._dirty = True
+                raise
+            self._last_save = time.monotonic()
+        for event in events:
+            self._after_commit(event, numbers.get(event.incident.id))
+
+    def _commit(self, connection: Connection, events: Sequence[IncidentEvent], state: dict[str, Any],
+                now: datetime) -> dict[str, int]:
+        numbers = store.save_incidents(connection, [event.incident for event in events], now)
+        store.save_detector_state(connection, self.node_id, state, now)
+        return numbers
+
+    def _after_commit(self, event: IncidentEvent, number: int | None) -> None:
+        self.bus.publish(Event(event_type(event), incident_summary(event.incident, number, event.at)))
+        incident = event.incident
+        channels = self.settings.routing.channels_for(event)
+        severity = incident.alerted_severity if isinstance(event, Resolved) and incident.alerted_severity \
+            else incident.severity
+        if Channel.WEBHOOK in channels:
+            for target in self.settings.webhooks:
+                if severity.rank >= target.min_severity.rank:
+                    self._spawn(self._send_webhook(target, event))
+        email = self.settings.email
+        if Channel.EMAIL in channels and email is not None and severity.rank >= email.min_severity.rank:
+            self._spawn(self._send_email(email, event))
+        if isinstance(event, Opened):
+            self._show_on_screen(incident)
+
+    async def _send_webhook(self, target: WebhookTarget, event: IncidentEvent) -> None:
+        delivery_id = str(uuid.uuid4())
+        await self._new_delivery(delivery_id, event, "webhook", target.url)
+        attempts: list[dict[str, Any]] = []
+
+        def on_attempt(attempt: DeliveryAttempt) -> None:
+            attempts.append({"attempt": attempt.attempt, "at": attempt.at.isoformat(),
+                             "duration_s": round(attempt.duration_s, 3), "status_code": attempt.status_code,
+                             "error": attempt.error})
+
+        async def wait_then_retry(seconds: float) -> None:
+            await self._db(store.update_delivery, delivery_id, attempts, "retrying", self.now())
+            await asyncio.sleep(seconds)
+
+        assert self._http is not None
+        sender = WebhookSender(target.secret, schedule=self.settings.retry, client=self._http,
+                               on_attempt=on_attempt, sleep=wait_then_retry)
+        guidance = self.catalog.guidance_for_incident(event.incident, self.catalog.default_language)
+        delivery = await sender.send_event(target.url, event, delivery_id, guidance)
+        await self._db(store.update_delivery, delivery_id, attempts,
+                       "delivered" if delivery.delivered else "failed", self.now())
+
+    async def _send_email(self, target: EmailTarget, event: IncidentEvent) -> None:
+        delivery_id = str(uuid.uuid4())
+        await self._new_delivery(delivery_id, event, "email", ", ".join(target.recipients))
+        guidance = self.catalog.guidance_for_incident(event.incident, self.catalog.default_language)
+        message = build_email(event, guidance, target.sender, target.recipients, self.settings.dashboard_url)
+        message["Message-ID"] = f"<{delivery_id}@chargewatch>"
+        sender = EmailSender(target.smtp)
+        attempts: list[dict[str, Any]] = []
+        status = "failed"
+        for number in range(1, self.settings.retry.max_attempts + 1):
+            delay = self.settings.retry.delay_before(number).total_seconds()
+            if delay:
+                await self._db(store.update_delivery, delivery_id, attempts, "retrying", self.now())
+                await asyncio.sleep(delay)
+            started, clock = self.now(), time.perf_counter()
+            try:
+                await sender.send(message)
+            except EmailDeliveryError as error:
+                attempts.append({"attempt": number, "at": started.isoformat(),
+                                 "duration_s": round(time.perf_counter() - clock, 3), "error": str(error)})
+                continue
+            attempts.append({"attempt": number, "at": started.isoformat(),
+                             "duration_s": round(time.perf_counter() - clock, 3), "status_code": 250})
+            status = "delivered"
+            break
+        await self._db(store.update_delivery, delivery_id, attempts, status, self.now())
+
+    async def _new_delivery(self, delivery_id: str, event: IncidentEvent, channel: str, target: str) -> None:
+        now = self.now()
+        await self._db(store.insert_delivery, delivery_id=delivery_id, incident_id=event.incident.id,
+                       event_type=event_type(event), channel=channel, target=target[:500], created_at=now,
+                       updated_at=now)
+
+    def _show_on_screen(self, incident: Incident) -> None:
+        screen = self.settings.screen
+        if (screen is None or incident.kind not in SCREEN_KINDS or not incident.connector_id
+                or incident.charger_id not in self.gateway.links):
+            return
+        guidance = self.catalog.guidance_for_incident(incident, screen.language)
+        payload = screen_message_request(guidance, screen.vendor_id, screen.message_id, incident.connector_id)
+        self._spawn(self.run_action(incident.id, incident.charger_id, "show_guidance", "DataTransfer", payload,
+                                    requested_by="driver-screen"))
+
+    # ------------------------------------------------------------------ recovery
+
+    async def run_action(self, incident_id: str, charger_id: str, action: str, ocpp_action: str,
+                         payload: dict[str, Any], requested_by: str, rule: str | None = None) -> dict[str, Any]:
+        """Send one command for an incident and record the charger's answer next to it."""
+        action_id = await self._db(store.insert_action, incident_id=incident_id, charger_id=charger_id,
+                                   action=action, rule=rule, ocpp_action=ocpp_action, payload=payload,
+                                   requested_by=requested_by, requested_at=self.now())
+        try:
+            result = await self.gateway.call(charger_id, ocpp_action, payload)
+            status, response = result.status, result.response if result.response is not None else result.error
+        except ValueError as error:
+            status, response = "error", {"reason": str(error)}
+        await self._db(store.finish_action, action_id, status, response, self.now())
+        row = await self._db(store.action_row, action_id)
+        self.bus.publish(Event("incident.action", {
+            "incident_id": incident_id, "charger_id": charger_id, "action": action, "ocpp_action": ocpp_action,
+            "status": status, "response": response, "at": self.now().isoformat()}))
+        return row
+
+    def _remediate(self, now: datetime) -> None:
+        policy = self.settings.remediation
+        assert policy is not None
+        busy = {charger for (charger, connector) in self._sessions
+                if self._statuses.get((charger, connector)) == "Charging"}
+        plan = plan_remediation(self.detector.open_incidents, self._remedy_history, now, policy, busy)
+        self.remediation_held = dict(plan.skipped)
+        for command in plan.commands:
+            self._remedy_history.append(command)
+            self._spawn(self.run_action(command.incident_id, command.charger_id, "remediation", command.ocpp_action,
+                                        command.payload, requested_by="remediation", rule=command.rule))
+
+    # ------------------------------------------------------------------ operator lifecycle
+
+    async def incident(self, number: int) -> dict[str, Any]:
+        row = await self._db(store.incident_row, number)
+        if row is None:
+            raise store.IncidentNotFound(f"incident {number} not found")
+        return row
+
+    def _is_tracked(self, incident_id: str) -> bool:
+        return any(incident.id == incident_id for incident in self.detector.open_incidents)
+
+    async def acknowledge(self, number: int, by: str) -> dict[str, Any]:
+        """Raises InvalidTransition when the incident is resolved or already acknowledged."""
+        incident = store.incident_from_row(await self.incident(number))
+        now = self.now()
+        if self._is_tracked(incident.id):
+            self._feed(IncidentAcknowledged(incident_id=incident.id, by=by, at=now))
+        else:
+            self._take([Updated(acknowledge(incident, now, by), now)])
+        await self.flush()
+        return await self.incident(number)
+
+    async def resolve(self, number: int, by: str, note: str | None) -> dict[str, Any]:
+        incident = store.incident_from_row(await self.incident(number))
+        now = self.now()
+        if self._is_tracked(incident.id):
+            self._feed(IncidentClosed(incident_id=incident.id, by=by, at=now, note=note))
+        else:
+            evidence = IncidentEvidence(now, "Operator", {"by": by} if note is None else {"by": by, "note": note})
+            self._take([Resolved(resolve(incident, max(now, incident.first_seen), evidence), now, evidence)])
+        await self.flush()
+        return await self.incident(number)
+
+    async def assign(self, number: int, assignee: str | None) -> dict[str, Any]:
+        incident = assign(store.incident_from_row(await self.incident(number)), assignee)
+        return await self._operator_update(number, incident, assignee=incident.assignee)
+
+    async def add_note(self, number: int, author: str, text: str) -> dict[str, Any]:
+        incident = add_note(store.incident_from_row(await self.incident(number)), self.now(), author, text)
+        return await self._operator_update(number, incident, notes=[note.to_dict() for note in incident.notes])
+
+    async def set_exclusion(self, number: int, reason: ExclusionReason | None) -> dict[str, Any]:
+        incident = set_exclusion(store.incident_from_row(await self.incident(number)), reason)
+        return await self._operator_update(number, incident, exclusion_reason=None if reason is None else reason.value)
+
+    async def _operator_update(self, number: int, incident: Incident, **values: Any) -> dict[str, Any]:
+        now = self.now()
+        await self._db(store.set_operator_fields, number, now, **values)
+        self.bus.publish(Event("incident.updated", incident_summary(incident, number, now)))
+        return await self.incident(number)
+
+    async def report_problem(self, charger_id: str, connector_id: int | None, transaction_id: int | None,
+                             category: str, text: str, contact: str | None) -> tuple[dict[str, Any], bool]:
+        """Open or join the driver-report incident of the connector; returns (incident row, joined)."""
+        now = self.now()
+        events = self._feed(DriverReport(charger_id=charger_id, connector_id=connector_id,
+                                         session_id=None if transaction_id is None else str(transaction_id),
+                                         category=category, text=text, at=now))
+        key = incident_key(IncidentKind.DRIVER_REPORT, charger_id, connector_id, category)
+        mine = [event for event in events if event.incident.key == key]
+        joined = not any(isinstance(event, Opened) for event in mine)
+        await self.flush()
+        incident_id = mine[-1].incident.id
+        await self._db(store.insert_report, incident_id=incident_id, charger_id=charger_id,
+                       connector_id=connector_id, transaction_id=transaction_id, category=category, text=text,
+                       contact=contact, at=now)
+        numbers = await self._db(store.incident_numbers, [incident_id])
+        return await self.incident(numbers[incident_id]), joined
+
+
+def incident_summary(incident: Incident, number: int | None, at: datetime) -> dict[str, Any]:
+    """What the live stream carries: enough to render a row; the evidence is one API call away."""
+    return {
+        "number": number, "id": incident.id, "kind": incident.kind.value, "severity": incident.severity.value,
+        "status": incident.status.value, "charger_id": incident.charger_id, "connector_id": incident.connector_id,
+        "code": incident.code, "session_id": incident.session_id, "first_seen": incident.first_seen.isoformat(),
+        "last_seen": incident.last_seen.isoformat(), "occurrences": incident.occurrences,
+        "escalation_level": incident.escalation_level, "at": at.isoformat(),
+    }
+
+
+def install(cw: Chargewatch, settings: FaultsSettings | None = None) -> None:
+    """Wire fault handling into ``cw``: listener, background loop, API routes."""
+    worker = FaultWorker(cw, settings or FaultsSettings.from_env())
+    cw.bus.listen(worker.on_event)
+    cw.app.include_router(create_router(worker))
+    cw.app.state.faults = worker
+    cw.on_start(worker.start)
+    cw.on_stop(worker.stop)
+
