@@ -32,6 +32,7 @@ from ..store.writer import GroupCommitWriter, Unit
 from .auth import PasswordCheck, basic_credentials
 from .events import Event, EventBus
 from .metrics import GatewayMetrics
+from .relay import CommandRelay
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +102,7 @@ class Gateway:
         self._passwords = PasswordCheck()
         self._server: Server | None = None
         self.now: Callable[[], datetime] = utcnow
+        self.relay = CommandRelay(engine, config.node_id, lambda: self.now())
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -122,9 +124,11 @@ class Gateway:
             ping_timeout=self.config.ping_interval,
             close_timeout=2,
         )
+        self.relay.start(self._call_local)
         return self._server.sockets[0].getsockname()[1]
 
     async def stop(self) -> None:
+        await self.relay.stop()
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
@@ -407,8 +411,27 @@ class Gateway:
         except schemas.SchemaViolation as exc:
             raise ValueError(f"{action} payload invalid: {exc.description}") from None
         link = self.links.get(charger_id)
+        if link is not None:
+            return await self._call_connected(link, action, payload, timeout)
+        node = await asyncio.to_thread(self.relay.owner_node, charger_id)
+        if node is None:
+            return CommandResult("offline")
+        status, body = await self.relay.forward(charger_id, node, action, payload,
+                                                timeout or self.config.command_timeout)
+        return CommandResult(status, response=body if status == "answered" else None,
+                             error=body if status == "error" else None)
+
+    async def _call_local(self, charger_id: str, action: str, payload: dict[str, Any],
+                          timeout: float) -> CommandResult:
+        """A command relayed from another node: send it if the charger is (still) connected here."""
+        link = self.links.get(charger_id)
         if link is None:
             return CommandResult("offline")
+        return await self._call_connected(link, action, payload, timeout)
+
+    async def _call_connected(self, link: ChargerLink, action: str, payload: dict[str, Any],
+                              timeout: float | None) -> CommandResult:
+        charger_id = link.charger_id
         async with link.outbound:
             message_id = str(uuid.uuid4())
             text = framing.serialize(Call(message_id, action, payload))

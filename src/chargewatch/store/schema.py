@@ -6,6 +6,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Float,
     Column,
     ForeignKey,
     Index,
@@ -196,7 +197,11 @@ commands = Table(
     Column("requested_by", String(64)),
     Column("requested_at", UtcDateTime, nullable=False),
     Column("completed_at", UtcDateTime),
+    # Set when the command is relayed to the gateway node holding the charger's connection.
+    Column("node_id", String(64)),
+    Column("timeout_s", Float),
     Index(None, "charger_id", "id"),
+    Index(None, "node_id", "status"),
 )
 
 security_events = Table(

@@ -52,10 +52,13 @@ def upgrade() -> None:
     sa.Column('requested_by', sa.String(length=64), nullable=True),
     sa.Column('requested_at', chargewatch.store.types.UtcDateTime(timezone=True), nullable=False),
     sa.Column('completed_at', chargewatch.store.types.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('node_id', sa.String(length=64), nullable=True),
+    sa.Column('timeout_s', sa.Float(), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_commands'))
     )
     with op.batch_alter_table('commands', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_commands_charger_id_id'), ['charger_id', 'id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_commands_node_id_status'), ['node_id', 'status'], unique=False)
 
     op.create_table('counters',
     sa.Column('name', sa.String(length=64), nullable=False),
@@ -209,6 +212,7 @@ def downgrade() -> None:
     op.drop_table('counters')
     with op.batch_alter_table('commands', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_commands_charger_id_id'))
+        batch_op.drop_index(batch_op.f('ix_commands_node_id_status'))
 
     op.drop_table('commands')
     op.drop_table('chargers')
