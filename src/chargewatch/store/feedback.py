@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, column, delete, func, insert, inspect, select, table, update
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.expression import TableClause
 
 from ..feedback.facts import SessionFacts
 from ..feedback.priorities import StationOperations
@@ -27,9 +28,12 @@ from .feedback_tables import feedback, feedback_contacts, surveys
 
 NO_ERROR = "NoError"
 DEFAULT_CURRENCY = "EUR"
-# Billing is integrated separately; its invoice table is read only if it exists with these columns.
-_BILLING_TABLES = ("invoices", "cdrs")
-_BILLING_TOTALS = ("total_incl_vat", "total_cost_incl_vat", "amount_incl_vat", "total")
+# Billing is integrated separately: its tables are read only if they exist with these columns, so
+# feedback neither imports billing nor breaks while billing's schema is young.
+_BILLING_COLUMNS: dict[str, tuple[str, ...]] = {
+    "session_bills": ("transaction_id", "invoice_number"),
+    "invoices": ("number", "currency", "total_gross"),
+}
 _DOWN_STATUSES = frozenset({"Faulted", "Unavailable"})
 
 
@@ -76,17 +80,17 @@ def incident_codes(
     return frozenset(rows)
 
 
-def _billing_source(connection: Connection) -> tuple[Any, str] | None:
-    """The invoice (or CDR) table and its incl.-VAT total column, if billing has created one."""
+def _billing(connection: Connection) -> tuple[TableClause, TableClause] | None:
+    """Billing's session bills and invoices, if billing has created them: the price of a session is the
+    gross total of the invoice in force for it (after corrections, the latest)."""
     inspector = inspect(connection)
-    for name in _BILLING_TABLES:
+    for name, needed in _BILLING_COLUMNS.items():
         if not inspector.has_table(name):
-            continue
-        columns = {info["name"] for info in inspector.get_columns(name)}
-        total = next((candidate for candidate in _BILLING_TOTALS if candidate in columns), None)
-        if total and {"transaction_id", "currency"} <= columns:
-            return table(name, column("transaction_id"), column("currency"), column(total)), total
-    return None
+            return None
+        if not set(needed) <= {info["name"] for info in inspector.get_columns(name)}:
+            return None
+    bills, invoices = (table(name, *(column(c) for c in needed)) for name, needed in _BILLING_COLUMNS.items())
+    return bills, invoices
 
 
 def _decimal(value: object) -> Decimal | None:
@@ -98,14 +102,16 @@ def _decimal(value: object) -> Decimal | None:
 
 
 def session_price(connection: Connection, transaction_id: int) -> tuple[Decimal, str] | None:
-    source = _billing_source(connection)
-    if source is None:
+    billing = _billing(connection)
+    if billing is None:
         return None
-    invoices, total = source
+    bills, invoices = billing
     row = connection.execute(
-        select(invoices.c[total], invoices.c.currency).where(invoices.c.transaction_id == transaction_id)
+        select(invoices.c.total_gross, invoices.c.currency)
+        .join_from(bills, invoices, invoices.c.number == bills.c.invoice_number)
+        .where(bills.c.transaction_id == transaction_id)
     ).first()
-    if row is None or row[0] is None or not row[1]:
+    if row is None or not row[1]:
         return None
     amount = _decimal(row[0])
     return (amount, str(row[1])) if amount is not None else None
@@ -434,18 +440,19 @@ def station_operations(connection: Connection, since: datetime, until: datetime)
 
 
 def _average_prices(connection: Connection, since: datetime, until: datetime) -> tuple[dict[str, Decimal], str]:
-    """Mean invoice total per charger in the period, in the (single) billing currency; empty without billing."""
-    source = _billing_source(connection)
-    if source is None:
+    """Mean invoiced price per charger in the period, in the (single) billing currency; empty without billing."""
+    billing = _billing(connection)
+    if billing is None:
         return {}, DEFAULT_CURRENCY
-    invoices, total = source
+    bills, invoices = billing
     s = schema.sessions
     rows = connection.execute(
-        select(s.c.charger_id, invoices.c[total], invoices.c.currency)
-        .join(invoices, invoices.c.transaction_id == s.c.transaction_id)
-        .where(s.c.started_at >= since, s.c.started_at < until, invoices.c.currency.is_not(None))
+        select(s.c.charger_id, invoices.c.total_gross, invoices.c.currency)
+        .join_from(s, bills, bills.c.transaction_id == s.c.transaction_id)
+        .join(invoices, invoices.c.number == bills.c.invoice_number)
+        .where(s.c.started_at >= since, s.c.started_at < until)
     ).all()
-    priced = [(charger_id, _decimal(amount), str(currency)) for charger_id, amount, currency in rows]
+    priced = [(charger_id, _decimal(amount), str(currency)) for charger_id, amount, currency in rows if currency]
     valid = [(charger_id, amount, currency) for charger_id, amount, currency in priced if amount is not None]
     if not valid:
         return {}, DEFAULT_CURRENCY
