@@ -63,6 +63,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     """Embedded SQLite, unknown chargers accepted, and a simulated fleet driving it."""
     from .runtime import Chargewatch
     from .sim.charger import DEMO_ID_TAGS
+    from .sim.drivers import SimulatedDrivers
     from .sim.fleet import run_fleet
     from .store.registry import put_id_tag
 
@@ -76,6 +77,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     async def main() -> None:
         await app.start()
+        SimulatedDrivers(app.http_base, app.services.secret).attach(app.bus)
         print(f"chargewatch demo: dashboard http://{args.host}:{app.http_port}/  "
               f"sessions http://{args.host}:{app.http_port}/api/v1/sessions  "
               f"OCPP ws://{args.host}:{app.ocpp_port}/ocpp/{{id}}  ({args.chargers} simulated chargers)", flush=True)

@@ -14,7 +14,8 @@ log = logging.getLogger(__name__)
 
 SCENARIOS = {
     "normal": Behaviour(),
-    "demo": Behaviour(meter_interval=3.0, plug_in_delay=(0.5, 6.0), charge_time=(30, 120), idle_time=(5, 20)),
+    "demo": Behaviour(meter_interval=3.0, plug_in_delay=(0.5, 6.0), charge_time=(30, 120), idle_time=(5, 20),
+                      fault_probability=0.003),
     "faults": Behaviour(fault_probability=0.05),
     "load": Behaviour(meter_interval=1.0, plug_in_delay=(0.1, 1.0), charge_time=(60, 600), idle_time=(1, 2)),
 }
