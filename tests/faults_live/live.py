@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from email import message_from_bytes
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -129,13 +130,16 @@ StartServer = Callable[..., Awaitable[Chargewatch]]
 
 @pytest.fixture
 async def start_server(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[StartServer]:
-    """start(db_url, config, **gateway) → a running server with that faults configuration."""
+    """start(db_url, config, clock=None, **gateway) → a running server with that faults configuration."""
     running: list[Chargewatch] = []
 
-    async def start(db_url: str, config: dict[str, Any], **gateway: Any) -> Chargewatch:
+    async def start(db_url: str, config: dict[str, Any], clock: Callable[[], datetime] | None = None,
+                    **gateway: Any) -> Chargewatch:
         monkeypatch.setenv("CHARGEWATCH_FAULTS", json.dumps(config))
         options = {"accept_unknown": True, "command_timeout": 3.0, **gateway}
         app = Chargewatch(make_options(db_url, **options))
+        if clock is not None:  # before start: the detector's time never runs backwards
+            app.gateway.now = clock
         await app.start()
         running.append(app)
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{app.http_port}") as client:

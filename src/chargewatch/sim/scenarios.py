@@ -30,6 +30,7 @@ class ScenarioTiming:
     boots: int = 4  # reboots of the boot loop
     boot_gap: float = 2.0
     settle: float = 30.0  # normal operation after the recovery
+    speedup: float = 1.0  # simulated seconds of energy per real second (a fast demo charges more per sample)
 
 
 @dataclass
@@ -91,7 +92,7 @@ class ScriptedCharger:
 
     async def meter(self, connector: int, transaction_id: int, power_w: int) -> None:
         """One periodic sample; the register grows by what ``power_w`` delivers in a meter interval."""
-        self.register_wh += int(power_w * self.timing.meter_interval / 3600)
+        self.register_wh += int(power_w * self.timing.meter_interval * self.timing.speedup / 3600)
         await self.call("MeterValues", {"connectorId": connector, "transactionId": transaction_id, "meterValue": [{
             "timestamp": now_iso(), "sampledValue": [
                 {"value": str(self.register_wh), "measurand": "Energy.Active.Import.Register", "unit": "Wh",
