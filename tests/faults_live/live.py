@@ -17,12 +17,12 @@ from typing import Any
 import httpx
 import pytest
 from aiosmtpd.controller import Controller
-from conftest import make_options
-from helpers import free_port
 
 from chargewatch.faults.alerts import verify_signature
 from chargewatch.gateway.events import Event
 from chargewatch.runtime import Chargewatch
+from conftest import make_options
+from helpers import free_port
 
 WEBHOOK_SECRET = "whsec-test-1"
 

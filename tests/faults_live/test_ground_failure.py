@@ -7,10 +7,10 @@ from __future__ import annotations
 import asyncio
 
 import httpx
-from faults_live.live import Recorder, eventually, fast_config, incident, incidents
-from helpers import ocpp_url
 
 from chargewatch.sim.scenarios import ScenarioTiming, ScriptedCharger, ground_failure_mid_session
+from faults_live.live import Recorder, eventually, fast_config, incident, incidents
+from helpers import ocpp_url
 
 
 async def test_ground_failure_mid_session_alerts_and_recovery_resolves(db_url, start_server, webhook, mailbox):

@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import asyncio
 
-from faults_live.live import eventually, fast_config, incident, incidents
-from helpers import ocpp_url
-
 from chargewatch.sim.scenarios import (
     ScenarioTiming,
     ScriptedCharger,
@@ -16,6 +13,8 @@ from chargewatch.sim.scenarios import (
     flapping_connection,
     stalled_session,
 )
+from faults_live.live import eventually, fast_config, incident, incidents
+from helpers import ocpp_url
 
 
 async def _resolved(app, kind):

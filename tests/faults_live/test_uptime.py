@@ -10,10 +10,10 @@ from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 
 import httpx
-from faults_live.live import eventually, fast_config, incidents
-from helpers import ocpp_url
 
 from chargewatch.sim.scenarios import ScriptedCharger
+from faults_live.live import eventually, fast_config, incidents
+from helpers import ocpp_url
 
 
 class Clock:
@@ -69,7 +69,8 @@ async def test_uptime_of_a_scripted_month_matches_the_hand_computation(sqlite_ur
     await cp.heartbeat()
     clock.at = october(10, 9, 1)
     [offline] = await state("charger_offline", "resolved")
-    assert offline["first_seen"].startswith("2026-10-10T08:00") and offline["resolved_at"].startswith("2026-10-10T09:00")
+    assert offline["first_seen"].startswith("2026-10-10T08:00")
+    assert offline["resolved_at"].startswith("2026-10-10T09:00")
 
     # C: port 2 out 00:00-04:00 on 20 October because the utility failed (240 min, excluded).
     clock.at = october(20)
