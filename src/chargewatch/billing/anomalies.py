@@ -31,6 +31,7 @@ class RepairRule(StrEnum):
     ZERO_STOP_USES_LAST_SAMPLE = "zero_stop_uses_last_sample"
     STOP_BELOW_SAMPLE_USES_LAST_SAMPLE = "stop_below_sample_uses_last_sample"
     RESET_SUMS_SEGMENTS = "reset_sums_segments"
+    OPERATOR_STATED = "operator_stated"  # a person reviewed the session and stated the energy
 
 
 @dataclass(frozen=True, slots=True)

@@ -244,3 +244,48 @@ def _round(value: Decimal, minor: int) -> Decimal:
 
 def _party_json(party: Party) -> dict[str, Any]:
     return {"name": party.name, "address_lines": list(party.address_lines), "vat_id": party.vat_id}
+
+
+def invoice_from_json(data: dict[str, Any]) -> Invoice:
+    """The invoice `Invoice.to_json` wrote, read back (to render its PDF again from the stored record).
+
+    Line VAT is not part of the JSON; it is recomputed from the line's net and rate, as issued.
+    """
+    station, session = data["station"], data["session"]
+    lines = []
+    for line in data["lines"]:
+        rate = None if line["vat_rate"] is None else Decimal(line["vat_rate"])
+        net = Decimal(line["net"])
+        lines.append(InvoiceLine(line["description"], Decimal(line["quantity"]), line["unit"],
+                                 Decimal(line["unit_price"]), rate, net,
+                                 _ZERO if rate is None else net * rate / _HUNDRED))
+    return Invoice(
+        number=data["number"],
+        issue_date=date.fromisoformat(data["issue_date"]),
+        currency=data["currency"],
+        seller=_party_from_json(data["seller"]),
+        buyer=_party_from_json(data["buyer"]) if data.get("buyer") else None,
+        station_name=station["name"],
+        evse_id=station["evse_id"],
+        time_zone=station["time_zone"],
+        session_id=session["id"],
+        session_start=datetime.fromisoformat(session["start"]),
+        session_stop=datetime.fromisoformat(session["stop"]),
+        meter_start_wh=session["meter_start_wh"],
+        meter_stop_wh=session["meter_stop_wh"],
+        lines=tuple(lines),
+        vat_breakdown=tuple(
+            VatSubtotal(None if s["rate"] is None else Decimal(s["rate"]), Decimal(s["net"]), Decimal(s["vat"]))
+            for s in data["vat_breakdown"]
+        ),
+        total_net=Decimal(data["total_net"]),
+        total_vat=Decimal(data["total_vat"]),
+        total_gross=Decimal(data["total_gross"]),
+        meter_verification=VerificationStatus(data["meter_verification"]),
+        feedback_url=data.get("feedback_url"),
+        credit_note_for=data.get("credit_note_for"),
+    )
+
+
+def _party_from_json(data: dict[str, Any]) -> Party:
+    return Party(data["name"], tuple(data.get("address_lines") or ()), data.get("vat_id"))

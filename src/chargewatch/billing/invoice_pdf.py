@@ -20,6 +20,7 @@ _VERIFICATION_TEXT = {
     "VALID": "Signed meter values (OCMF) verified against the meter's public key.",
     "INVALID": "Signed meter values (OCMF) could NOT be verified; this session is under review.",
     "NOT_SIGNED": "The charger did not provide signed meter values for this session.",
+    "UNVERIFIED": "Signed meter values (OCMF) were provided; no public key is registered to verify them.",
 }
 
 

@@ -8,6 +8,7 @@ out of band, as chargers publish them (hex or base64 DER, or PEM).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -25,6 +26,8 @@ class VerificationStatus(StrEnum):
     VALID = "VALID"
     INVALID = "INVALID"
     NOT_SIGNED = "NOT_SIGNED"
+    # Signed values arrived but no public key is registered for the meter: neither proven nor disproven.
+    UNVERIFIED = "UNVERIFIED"
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +74,23 @@ def verify_ocmf(ocmf_text: str, public_key: str) -> OcmfVerification:
         return OcmfVerification(False, f"signature could not be checked: {exc}", readings, document.payload.MS)
     reason = "signature matches the payload and key" if ok else "signature does not match the payload and key"
     return OcmfVerification(ok, reason, readings, document.payload.MS)
+
+
+def verify_documents(ocmf_texts: Sequence[str], public_key: str) -> OcmfVerification:
+    """Verify every OCMF document of one session (chargers sign begin and end separately) as one result.
+
+    Valid only when each document is; the readings of all documents are kept in order so the begin (B)
+    and end (E) readings can be compared with the meter start and stop.
+    """
+    if not ocmf_texts:
+        return OcmfVerification(False, "no signed meter values")
+    results = [verify_ocmf(text, public_key) for text in ocmf_texts]
+    failed = next((r for r in results if not r.valid), None)
+    readings = tuple(reading for r in results for reading in r.readings)
+    serial = next((r.meter_serial for r in results if r.meter_serial), None)
+    if failed is not None:
+        return OcmfVerification(False, failed.reason, readings, serial)
+    return OcmfVerification(True, f"{len(results)} signed document(s) match the payload and key", readings, serial)
 
 
 def public_key_der_hex(public_key: str) -> str:

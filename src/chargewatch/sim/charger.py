@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from .client import ChargePointConnection
+from .ocmf import OcmfSigner
 
 
 def now_iso() -> str:
@@ -32,6 +33,7 @@ class Behaviour:
     speedup: float = 60.0  # simulated energy per real second: one real second ≈ a minute of charging
     fault_probability: float = 0.0
     id_tags: tuple[str, ...] = DEMO_ID_TAGS
+    signer: OcmfSigner | None = None  # a meter that signs begin/end readings as OCMF (Eichrecht chargers)
 
 
 @dataclass
@@ -125,6 +127,9 @@ class SimulatedCharger:
                                                      "meterStart": self.register_wh[connector], "timestamp": now_iso()})
         transaction_id = start["transactionId"]
         self.transactions[connector] = transaction_id
+        if b.signer is not None:
+            await self.call("MeterValues", {"connectorId": connector, "transactionId": transaction_id, "meterValue": [
+                self._signed(connector, "B", tag)]})
         await self.status(connector, "Charging")
         soc = self.rng.randint(10, 60)
         charge_until = asyncio.get_running_loop().time() + self.rng.uniform(*b.charge_time)
@@ -151,8 +156,11 @@ class SimulatedCharger:
                 await self._meter_values(connector, transaction_id, 0, soc)
         if connector in self._stop_requested:
             reason = "Remote"
-        await self.call("StopTransaction", {"transactionId": transaction_id, "idTag": tag, "timestamp": now_iso(),
-                                            "meterStop": self.register_wh[connector], "reason": reason})
+        stop: dict[str, Any] = {"transactionId": transaction_id, "idTag": tag, "timestamp": now_iso(),
+                                "meterStop": self.register_wh[connector], "reason": reason}
+        if b.signer is not None:
+            stop["transactionData"] = [self._signed(connector, "E", tag)]
+        await self.call("StopTransaction", stop)
         self.transactions.pop(connector, None)
         self._stop_requested.discard(connector)
         if faulted:
@@ -172,6 +180,14 @@ class SimulatedCharger:
                  "context": "Sample.Periodic"},
                 {"value": str(soc), "measurand": "SoC", "unit": "Percent", "context": "Sample.Periodic"},
             ]}]})
+
+    def _signed(self, connector: int, transaction: str, id_tag: str) -> dict[str, Any]:
+        """A meterValue holding only the meter's signed reading (the raw one travels as meterStart/meterStop)."""
+        assert self.behaviour.signer is not None
+        at = datetime.now(UTC)
+        value = self.behaviour.signer.signed_value(register_wh=self.register_wh[connector], at=at,
+                                                   transaction=transaction, id_tag=id_tag)
+        return {"timestamp": at.isoformat(timespec="milliseconds").replace("+00:00", "Z"), "sampledValue": [value]}
 
     async def _on_server_call(self, action: str, payload: dict[str, Any]) -> dict[str, Any]:
         if action == "RemoteStopTransaction":

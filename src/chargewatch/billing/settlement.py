@@ -1,0 +1,279 @@
+"""From a stored session to what its bill says: meter assessment, periods, price, signature check.
+
+One function, `settle`, serves both the bill of a finished session and the live cost of a running
+one, so the two cannot disagree: the live figure is the bill of the session as if it stopped at its
+latest reading. `issue_documents` then turns a settlement into the invoice and the OCPI CDR.
+
+Pure: the caller loads the session, its readings, the tariff version and the operator's details.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from chargewatch.billing.anomalies import MeterFlag, RepairRule, assess_meter
+from chargewatch.billing.cdr import CdrLocation, CdrToken, SessionFacts, build_cdr
+from chargewatch.billing.charging_period import ChargingPeriod
+from chargewatch.billing.invoice import Invoice, Party, build_invoice
+from chargewatch.billing.ocmf import VerificationStatus, compare_with_meter, verify_documents
+from chargewatch.billing.periods import DEFAULT_IDLE_POWER_W, MeterSample, MeterSeriesError, build_charging_periods
+from chargewatch.billing.price import round_ocpi
+from chargewatch.billing.pricing import PricedSession, price_session
+from chargewatch.billing.tariff import Tariff
+
+# Session flags that mean the meter data is missing altogether (not one of the repairable field bugs).
+NO_METER_DATA = "no_meter_data"
+_RESET_FLOOR_WH = 1000  # as anomalies.assess_meter: a drop to at most this is a reboot of the register
+
+
+@dataclass(frozen=True, slots=True)
+class SessionUsage:
+    """One session as stored: the OCPP facts, its unsigned register samples and its signed documents."""
+
+    transaction_id: int
+    charger_id: str
+    connector_id: int
+    id_tag: str
+    started_at: datetime
+    stopped_at: datetime | None  # None while the session runs
+    meter_start_wh: int
+    meter_stop_wh: int | None
+    flags: tuple[str, ...]
+    samples: tuple[MeterSample, ...]  # time order
+    signed_documents: tuple[str, ...] = ()  # verbatim OCMF texts
+    time_zone: str = "UTC"
+
+
+@dataclass(frozen=True, slots=True)
+class Settlement:
+    """Either a priced session or the reason a person has to look at it first."""
+
+    needs_review: bool
+    reason: str
+    verification: VerificationStatus
+    rule: RepairRule | None = None
+    start: datetime | None = None
+    stop: datetime | None = None
+    meter_start_wh: int | None = None
+    meter_stop_wh: int | None = None
+    periods: tuple[ChargingPeriod, ...] = ()
+    priced: PricedSession | None = None
+
+    @property
+    def energy_wh(self) -> int | None:
+        if self.meter_start_wh is None or self.meter_stop_wh is None:
+            return None
+        return self.meter_stop_wh - self.meter_start_wh
+
+
+def settle(
+    usage: SessionUsage,
+    tariff: Tariff,
+    *,
+    public_key: str | None = None,
+    stated_energy_wh: int | None = None,
+    idle_power_w: int = DEFAULT_IDLE_POWER_W,
+) -> Settlement:
+    """Price `usage` with `tariff`, or say why it cannot be billed without review.
+
+    A running session (no `stopped_at`) is priced up to its latest sample. `stated_energy_wh` is an
+    operator's resolution of a review: it replaces the meter assessment, and disagreeing signatures no
+    longer hold the bill back (the invoice still shows that they did not verify).
+    """
+    running = usage.stopped_at is None
+    verification = VerificationStatus.NOT_SIGNED
+    start = usage.started_at
+    stop = usage.stopped_at if not running else (usage.samples[-1].timestamp if usage.samples else start)
+    samples = [s for s in usage.samples if start < s.timestamp <= stop]
+    if stated_energy_wh is not None:
+        if stated_energy_wh < 0:
+            return Settlement(True, "stated energy must not be negative", verification)
+        meter_stop = usage.meter_start_wh + stated_energy_wh
+        rule: RepairRule | None = RepairRule.OPERATOR_STATED
+        reason = f"energy {stated_energy_wh} Wh stated by an operator after review"
+        samples = _consistent_prefix(samples, usage.meter_start_wh, meter_stop)
+    else:
+        if NO_METER_DATA in usage.flags and not samples:
+            return Settlement(True, "the charger reported no meter data: the energy is unknown", verification)
+        flags = frozenset(MeterFlag(f) for f in usage.flags if f in MeterFlag.__members__.values())
+        reported_stop = usage.meter_stop_wh if not running else (samples[-1].energy_wh if samples else None)
+        if running and reported_stop is None:
+            reported_stop = usage.meter_start_wh
+        assessment = assess_meter(meter_start_wh=usage.meter_start_wh, meter_stop_wh=reported_stop,
+                                  samples_wh=[s.energy_wh for s in samples], flags=flags)
+        if assessment.needs_review:
+            return Settlement(True, assessment.reason, verification, start=start, stop=stop)
+        assert assessment.energy_wh is not None
+        rule, reason = assessment.rule, assessment.reason
+        meter_stop = usage.meter_start_wh + assessment.energy_wh
+        if rule is RepairRule.RESET_SUMS_SEGMENTS:
+            samples = _continuous(samples, usage.meter_start_wh)
+        else:
+            samples = [s for s in samples if s.energy_wh <= meter_stop]
+
+    if not running and usage.signed_documents:
+        verification, disagreement = _check_signatures(usage, public_key, meter_stop)
+        if disagreement is not None and stated_energy_wh is None:
+            return Settlement(True, disagreement, verification, rule, start, stop, usage.meter_start_wh, meter_stop)
+
+    if stop <= start:
+        if running:
+            return Settlement(False, "no readings yet", verification, rule, start, stop, usage.meter_start_wh,
+                              meter_stop, (), price_session(tariff, (), time_zone=usage.time_zone))
+        return Settlement(True, "the session has no duration: stop is not after start", verification,
+                          rule, start, stop)
+    try:
+        periods = build_charging_periods(start=start, stop=stop, meter_start_wh=usage.meter_start_wh,
+                                         meter_stop_wh=meter_stop, samples=samples, time_zone=usage.time_zone,
+                                         tariff=tariff, idle_power_w=idle_power_w)
+    except MeterSeriesError as exc:
+        return Settlement(True, f"meter series cannot be split into periods: {exc}", verification, rule, start,
+                          stop)
+    priced = price_session(tariff, periods, time_zone=usage.time_zone, session_start=start)
+    return Settlement(False, reason, verification, rule, start, stop, usage.meter_start_wh, meter_stop, periods,
+                      priced)
+
+
+def _check_signatures(usage: SessionUsage, public_key: str | None, meter_stop_wh: int) -> tuple[
+        VerificationStatus, str | None]:
+    """Verification status for the invoice, and the reason for review when signed and billed values differ."""
+    if not public_key:
+        return VerificationStatus.UNVERIFIED, None
+    verification = verify_documents(usage.signed_documents, public_key)
+    agreement = compare_with_meter(verification, usage.meter_start_wh, meter_stop_wh)
+    if agreement.agrees:
+        return VerificationStatus.VALID, None
+    return VerificationStatus.INVALID, f"signed meter values disagree: {agreement.reason}"
+
+
+def _continuous(samples: Sequence[MeterSample], meter_start_wh: int) -> list[MeterSample]:
+    """Samples across a register reset, re-based to one rising register (the rule `reset_sums_segments`)."""
+    out, previous, total = [], meter_start_wh, meter_start_wh
+    for sample in samples:
+        total += sample.energy_wh - previous if sample.energy_wh >= previous else sample.energy_wh
+        previous = sample.energy_wh
+        out.append(MeterSample(sample.timestamp, total, sample.power_w, sample.current_a))
+    return out
+
+
+def _consistent_prefix(samples: Sequence[MeterSample], meter_start_wh: int, meter_stop_wh: int) -> list[
+        MeterSample]:
+    """The samples up to the first one that contradicts a rising register from start to the stated stop."""
+    out, previous = [], meter_start_wh
+    for sample in samples:
+        if not previous <= sample.energy_wh <= meter_stop_wh:
+            break
+        out.append(sample)
+        previous = sample.energy_wh
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Operator:
+    """The charge point operator as seller and as OCPI party; sites share its address for now."""
+
+    id: str
+    name: str
+    address_lines: tuple[str, ...]
+    vat_id: str | None
+    country_code: str  # ISO 3166 alpha-2, the OCPI party's country
+    party_id: str  # OCPI party id (3 characters)
+    street: str
+    postal_code: str
+    city: str
+    country: str  # ISO 3166 alpha-3, as CdrLocation wants it
+    latitude: str
+    longitude: str
+    invoice_prefix: str
+
+    @property
+    def seller(self) -> Party:
+        return Party(self.name, self.address_lines, self.vat_id)
+
+    def invoice_number(self, sequence: int) -> str:
+        return f"{self.invoice_prefix}-{sequence:08d}"
+
+    def evse_id(self, charger_id: str, connector_id: int) -> str:
+        """An EVSE id in the eMI3 form the operator's party id gives (ISO 15118 / OCPI EVSE.evse_id)."""
+        return f"{self.country_code}*{self.party_id}*E{charger_id}*{connector_id}"
+
+
+def issue_documents(
+    usage: SessionUsage,
+    settlement: Settlement,
+    tariff: Tariff,
+    operator: Operator,
+    *,
+    number: str,
+    issued_at: datetime,
+    issue_date: date,
+    feedback_url: str | None,
+    public_key: str | None = None,
+) -> tuple[Invoice, dict[str, Any]]:
+    """The invoice and the OCPI CDR of a priced settlement; the CDR id is the invoice number."""
+    if settlement.needs_review or settlement.priced is None:
+        raise ValueError(f"session {usage.transaction_id} needs review: {settlement.reason}")
+    assert settlement.start and settlement.stop and settlement.meter_start_wh is not None
+    assert settlement.meter_stop_wh is not None
+    evse_id = operator.evse_id(usage.charger_id, usage.connector_id)
+    location = CdrLocation(
+        id=usage.charger_id, address=operator.street, city=operator.city, postal_code=operator.postal_code,
+        country=operator.country, latitude=operator.latitude, longitude=operator.longitude,
+        evse_uid=f"{usage.charger_id}-{usage.connector_id}", evse_id=evse_id,
+        connector_id=str(usage.connector_id), connector_standard="IEC_62196_T2", connector_format="SOCKET",
+        connector_power_type="AC_3_PHASE", time_zone=usage.time_zone, name=usage.charger_id,
+    )
+    facts = SessionFacts(
+        cdr_id=number, country_code=operator.country_code, party_id=operator.party_id,
+        start=settlement.start, end=settlement.stop,
+        token=CdrToken(operator.country_code, operator.party_id, usage.id_tag, "RFID", usage.id_tag),
+        auth_method="WHITELIST", location=location, session_id=str(usage.transaction_id),
+        remark=f"meter: {settlement.rule.value if settlement.rule else 'as_measured'}; "
+               f"signed meter values: {settlement.verification.value}",
+    )
+    cdr = build_cdr(facts, tariff, settlement.periods, settlement.priced, last_updated=issued_at)
+    if usage.signed_documents:
+        cdr["signed_data"] = _signed_data(usage, settlement, public_key)
+    invoice = build_invoice(
+        number=number, issue_date=issue_date, seller=operator.seller, buyer=None,
+        station_name=usage.charger_id, evse_id=evse_id, time_zone=usage.time_zone,
+        session_id=str(usage.transaction_id), session_start=settlement.start, session_stop=settlement.stop,
+        meter_start_wh=settlement.meter_start_wh, meter_stop_wh=settlement.meter_stop_wh,
+        priced=settlement.priced, meter_verification=settlement.verification, feedback_url=feedback_url,
+    )
+    return invoice, cdr
+
+
+def _signed_data(usage: SessionUsage, settlement: Settlement, public_key: str | None) -> dict[str, Any]:
+    """OCPI 2.2.1 CDR `signed_data`: the OCMF documents as received, so a receiver can check them itself."""
+    documents = usage.signed_documents
+    natures = ["Start"] + ["Intermediate"] * (len(documents) - 2) + ["End"] if len(documents) > 1 else ["End"]
+    plain = {"Start": settlement.meter_start_wh, "End": settlement.meter_stop_wh}
+    out: dict[str, Any] = {
+        "encoding_method": "OCMF",
+        "signed_values": [
+            {"nature": nature, "plain_data": f"{plain[nature]} Wh" if nature in plain else "", "signed_data": text}
+            for nature, text in zip(natures, documents, strict=True)
+        ],
+    }
+    if public_key:
+        out["public_key"] = public_key
+    return out
+
+
+def cost_json(priced: PricedSession) -> dict[str, Any]:
+    """The CDR totals of a priced session as decimal strings (4 decimals), as `chargewatch price` prints them."""
+    return {
+        "currency": priced.currency,
+        "total_cost": priced.total_cost.to_json(),
+        "total_energy_cost": priced.total_energy_cost.to_json(),
+        "total_time_cost": priced.total_time_cost.to_json(),
+        "total_parking_cost": priced.total_parking_cost.to_json(),
+        "total_fixed_cost": priced.total_fixed_cost.to_json(),
+        "total_energy": str(round_ocpi(priced.total_energy)),
+        "total_time": str(round_ocpi(priced.total_time)),
+        "total_parking_time": str(round_ocpi(priced.total_parking_time)),
+    }

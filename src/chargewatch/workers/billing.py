@@ -1,0 +1,300 @@
+"""Billing in the running server: every stopped session gets its CDR and invoice, with no manual step.
+
+A session's stop (the ``session.stopped`` event, after commit) queues it; a few background workers
+settle it (meter assessment, periods in the charger's time zone, price, OCMF check) and issue the
+invoice in one transaction with its gap-free number. On start, completed sessions without a bill
+are queued again, so a crash or a restart never skips one. Pricing and PDF work run in threads: the
+event loop that answers chargers only enqueues.
+
+Operator (seller) details come from the environment, with demo defaults:
+``CHARGEWATCH_OPERATOR_ID`` (the numbering series), ``CHARGEWATCH_OPERATOR_NAME``,
+``CHARGEWATCH_OPERATOR_STREET`` / ``_POSTAL_CODE`` / ``_CITY`` / ``_COUNTRY`` (ISO alpha-3),
+``CHARGEWATCH_OPERATOR_VAT_ID``, ``CHARGEWATCH_OPERATOR_COUNTRY_CODE`` / ``_PARTY_ID`` (OCPI party),
+``CHARGEWATCH_INVOICE_PREFIX`` and ``CHARGEWATCH_PUBLIC_URL`` (base of the driver link on invoices).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Engine
+
+from ..api.billing import billing_router
+from ..billing.invoice import invoice_from_json
+from ..billing.invoice_pdf import render_pdf
+from ..billing.ocmf import VerificationStatus
+from ..billing.periods import DEFAULT_IDLE_POWER_W
+from ..billing.price import round_ocpi
+from ..billing.settlement import Operator, SessionUsage, Settlement, cost_json, settle
+from ..gateway.events import Event
+from ..store import billing as store
+
+if TYPE_CHECKING:
+    from ..runtime import Chargewatch
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class BillingConfig:
+    operator: Operator
+    public_url: str | None = None
+    workers: int = 4
+    idle_power_w: int = DEFAULT_IDLE_POWER_W
+
+
+def config_from_env(env: Mapping[str, str]) -> BillingConfig:
+    def get(name: str, default: str) -> str:
+        return env.get(f"CHARGEWATCH_{name}") or default
+
+    street, postal, city = get("OPERATOR_STREET", "Musterstrasse 1"), get("OPERATOR_POSTAL_CODE", "10115"), get(
+        "OPERATOR_CITY", "Berlin")
+    operator = Operator(
+        id=get("OPERATOR_ID", "default"),
+        name=get("OPERATOR_NAME", "Chargewatch Demo Charging GmbH"),
+        address_lines=(street, f"{postal} {city}"),
+        vat_id=get("OPERATOR_VAT_ID", "DE000000000"),
+        country_code=get("OPERATOR_COUNTRY_CODE", "DE"),
+        party_id=get("OPERATOR_PARTY_ID", "CWA"),
+        street=street, postal_code=postal, city=city,
+        country=get("OPERATOR_COUNTRY", "DEU"),
+        latitude=get("OPERATOR_LATITUDE", "52.520008"),
+        longitude=get("OPERATOR_LONGITUDE", "13.404954"),
+        invoice_prefix=get("INVOICE_PREFIX", "CW"),
+    )
+    return BillingConfig(operator=operator, public_url=env.get("CHARGEWATCH_PUBLIC_URL") or None)
+
+
+class Biller:
+    """Settles and issues bills against the database; every method is blocking (run it in a thread)."""
+
+    def __init__(self, engine: Engine, config: BillingConfig, driver_url: Callable[[int], str | None],
+                 now: Callable[[], datetime] = lambda: datetime.now(UTC)):
+        self.engine = engine
+        self.config = config
+        self.driver_url = driver_url
+        self.now = now
+
+    @property
+    def operator(self) -> Operator:
+        return self.config.operator
+
+    def pin(self, transaction_id: int) -> store.TariffVersion | None:
+        with self.engine.begin() as connection:
+            return store.pin_tariff(connection, transaction_id, self.now())
+
+    def settle(self, transaction_id: int, *, stated_energy_wh: int | None = None,
+               tariff: store.TariffVersion | None = None) -> tuple[SessionUsage, dict[str, Any],
+                                                                    store.TariffVersion | None, Settlement] | None:
+        """The session as it would be billed now (with its pinned tariff unless `tariff` is given)."""
+        pinned = tariff or self.pin(transaction_id)
+        with self.engine.connect() as connection:
+            loaded = store.session_usage(connection, transaction_id)
+        if loaded is None:
+            return None
+        usage, charger = loaded
+        if pinned is None:
+            reason = "no tariff is assigned to this connector or charger and there is no default tariff"
+            return usage, charger, None, Settlement(True, reason, VerificationStatus.NOT_SIGNED)
+        settlement = settle(usage, pinned.tariff, public_key=charger.get("ocmf_public_key"),
+                            stated_energy_wh=stated_energy_wh, idle_power_w=self.config.idle_power_w)
+        return usage, charger, pinned, settlement
+
+    def bill(self, transaction_id: int) -> str | None:
+        """Issue the bill of a completed session once; None if it waits for review or already has a bill."""
+        with self.engine.connect() as connection:
+            if store.bill_of(connection, transaction_id) is not None:
+                return None
+        settled = self.settle(transaction_id)
+        if settled is None or settled[0].stopped_at is None:
+            return None
+        usage, charger, pinned, settlement = settled
+        now = self.now()
+        with self.engine.begin() as connection:
+            if settlement.needs_review or pinned is None:
+                if store.record_review(connection, transaction_id, settlement, pinned, now):
+                    log.warning("session %d needs review: %s", transaction_id, settlement.reason)
+                return None
+            if not store.claim_session(connection, transaction_id, now, from_review=False):
+                return None
+            number = store.issue_invoice(connection, self.operator, usage, settlement, pinned, now,
+                                         self.driver_url(transaction_id), charger.get("ocmf_public_key"))
+        self.pdf(number)
+        return number
+
+    def catch_up(self) -> list[int]:
+        with self.engine.connect() as connection:
+            return store.unbilled_sessions(connection)
+
+    def resolve(self, transaction_id: int, *, resolved_by: str, note: str, energy_wh: int | None = None,
+                waive: bool = False) -> str | None:
+        """An operator's decision on a session under review: bill it (optionally with stated energy) or waive."""
+        now = self.now()
+        with self.engine.connect() as connection:
+            bill = store.bill_of(connection, transaction_id)
+        if bill is None or bill["status"] != "needs_review":
+            raise store.BillingConflict(f"session {transaction_id} is not waiting for review")
+        if waive:
+            with self.engine.begin() as connection:
+                if not store.waive(connection, transaction_id, resolved_by, note, now):
+                    raise store.BillingConflict(f"session {transaction_id} is not waiting for review")
+            return None
+        settled = self.settle(transaction_id, stated_energy_wh=energy_wh)
+        assert settled is not None
+        usage, charger, pinned, settlement = settled
+        if pinned is None or settlement.needs_review:
+            raise store.BillingConflict(f"still cannot bill session {transaction_id}: {settlement.reason}")
+        with self.engine.begin() as connection:
+            if not store.claim_session(connection, transaction_id, now, from_review=True):
+                raise store.BillingConflict(f"session {transaction_id} is not waiting for review")
+            number = store.issue_invoice(connection, self.operator, usage, settlement, pinned, now,
+                                         self.driver_url(transaction_id), charger.get("ocmf_public_key"),
+                                         resolution=(resolved_by, note))
+        self.pdf(number)
+        return number
+
+    def credit(self, number: str, reason: str, *, reissue: bool = True, energy_wh: int | None = None,
+               tariff_id: str | None = None) -> tuple[str, str | None]:
+        """Credit note + credit CDR for invoice `number`, then (by default) a new invoice with a new number.
+
+        Both happen in one transaction, so a correction never leaves a session half-billed.
+        """
+        now = self.now()
+        with self.engine.connect() as connection:
+            record = store.invoice_record(connection, number)
+            if record is None:
+                raise LookupError(f"invoice {number} not found")
+            started = store.session_usage(connection, record["transaction_id"])
+            target = None
+            if tariff_id is not None and started is not None:
+                target = store.version_in_force(connection, tariff_id, started[0].started_at)
+                if target is None:
+                    raise store.BillingConflict(f"tariff {tariff_id!r} does not exist")
+        transaction_id = record["transaction_id"]
+        settled = self.settle(transaction_id, stated_energy_wh=energy_wh, tariff=target) if reissue else None
+        if settled is not None and (settled[2] is None or settled[3].needs_review):
+            raise store.BillingConflict(f"cannot re-issue session {transaction_id}: {settled[3].reason}")
+        with self.engine.begin() as connection:
+            credit_number = store.credit(connection, self.operator, number, reason, now)
+            new_number = None
+            if settled is not None:
+                usage, charger, pinned, settlement = settled
+                assert pinned is not None
+                if tariff_id is not None:
+                    store.repin_tariff(connection, transaction_id, tariff_id, now)
+                new_number = store.issue_invoice(connection, self.operator, usage, settlement, pinned, now,
+                                                 self.driver_url(transaction_id), charger.get("ocmf_public_key"),
+                                                 reason=f"re-issue of {number}: {reason}")
+            else:
+                store.restore_after_credit(connection, transaction_id, reason, now)
+        for issued in (credit_number, new_number):
+            if issued is not None:
+                self.pdf(issued)
+        return credit_number, new_number
+
+    def cost(self, transaction_id: int) -> dict[str, Any] | None:
+        """The session's cost: the issued bill when there is one, else the same engine on its readings so far."""
+        with self.engine.connect() as connection:
+            bill = store.bill_of(connection, transaction_id)
+            cdr_text = store.cdr_body(connection, bill["cdr_id"]) if bill and bill["cdr_id"] else None
+        if bill is not None and bill["status"] == "issued" and cdr_text is not None:
+            cdr = json.loads(cdr_text, parse_float=Decimal)
+            return {"transaction_id": transaction_id, "status": "billed", "as_of": cdr["end_date_time"],
+                    "invoice_number": bill["invoice_number"], "tariff_id": bill["tariff_id"],
+                    "tariff_version": bill["tariff_version"], "reason": bill["reason"],
+                    "meter_verification": bill["meter_verification"], **_cost_from_cdr(cdr)}
+        settled = self.settle(transaction_id)
+        if settled is None:
+            return None
+        usage, _, pinned, settlement = settled
+        running = usage.stopped_at is None
+        out: dict[str, Any] = {
+            "transaction_id": transaction_id, "as_of": settlement.stop, "invoice_number": None,
+            "tariff_id": pinned.tariff_id if pinned else None, "tariff_version": pinned.version if pinned else None,
+            "reason": settlement.reason, "meter_verification": settlement.verification.value,
+        }
+        if bill is not None and bill["status"] in ("needs_review", "waived"):
+            return {**out, "status": bill["status"], "reason": bill["reason"]}
+        if settlement.needs_review or settlement.priced is None:
+            return {**out, "status": "needs_review"}
+        return {**out, "status": "running" if running else "pending", **cost_json(settlement.priced)}
+
+    def pdf(self, number: str) -> bytes | None:
+        """The invoice PDF, rendered once from the stored invoice and kept."""
+        with self.engine.connect() as connection:
+            record = store.invoice_record(connection, number)
+        if record is None:
+            return None
+        if record["pdf"] is not None:
+            return bytes(record["pdf"])
+        rendered = render_pdf(invoice_from_json(json.loads(record["body"])))
+        with self.engine.begin() as connection:
+            return store.store_pdf(connection, number, rendered)
+
+
+def _cost_from_cdr(cdr: Mapping[str, Any]) -> dict[str, Any]:
+    def price(name: str) -> dict[str, str]:
+        return {k: str(round_ocpi(Decimal(v))) for k, v in cdr[name].items()}
+
+    return {
+        "currency": cdr["currency"],
+        **{name: price(name) for name in ("total_cost", "total_energy_cost", "total_time_cost",
+                                          "total_parking_cost", "total_fixed_cost")},
+        **{name: str(round_ocpi(Decimal(cdr[name]))) for name in ("total_energy", "total_time",
+                                                                  "total_parking_time")},
+    }
+
+
+def install(cw: Chargewatch) -> None:
+    config = config_from_env(os.environ)
+
+    def driver_url(transaction_id: int) -> str:
+        return f"{config.public_url or cw.http_base}{cw.services.driver_path(transaction_id)}"
+
+    biller = Biller(cw.engine, config, driver_url, cw.gateway.now)
+    cw.app.state.billing = biller
+    cw.app.include_router(billing_router(biller, cw.services))
+    queue: asyncio.Queue[tuple[str, int]] = asyncio.Queue()
+    workers: list[asyncio.Task[None]] = []
+
+    def on_event(event: Event) -> None:
+        if event.kind == "session.started":
+            queue.put_nowait(("pin", event.data["transaction_id"]))
+        elif event.kind == "session.stopped":
+            queue.put_nowait(("bill", event.data["transaction_id"]))
+
+    async def work() -> None:
+        while True:
+            job, transaction_id = await queue.get()
+            try:
+                await asyncio.to_thread(biller.pin if job == "pin" else biller.bill, transaction_id)
+            except Exception:  # noqa: BLE001 - the session stays unbilled; catch-up retries at the next start
+                log.exception("billing %s of session %d failed", job, transaction_id)
+            finally:
+                queue.task_done()
+
+    async def start() -> None:
+        workers.extend(asyncio.create_task(work()) for _ in range(config.workers))
+        for transaction_id in await asyncio.to_thread(biller.catch_up):
+            queue.put_nowait(("bill", transaction_id))
+
+    async def stop() -> None:
+        try:
+            await asyncio.wait_for(queue.join(), timeout=10)
+        except TimeoutError:
+            log.warning("billing: %d jobs left for the catch-up at the next start", queue.qsize())
+        for task in workers:
+            task.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
+
+    cw.bus.listen(on_event)
+    cw.on_start(start)
+    cw.on_stop(stop)

@@ -1,0 +1,185 @@
+"""A session charged over a real WebSocket is billed automatically: CDR, invoice, PDF, on both engines.
+
+The session (charger in Europe/Berlin, tariff TOU-IDLE from live_billing):
+    21:30-22:00 local  charging 11 kW   5.5 kWh x 0.30 EUR (day rate)    = 1.65 EUR
+    22:00-22:30 local  charging 11 kW   5.5 kWh x 0.20 EUR (night rate)  = 1.10 EUR
+    22:30-23:00 local  parked, 0 W      0.5 h   x 2.40 EUR/h (parking)   = 1.20 EUR
+    net 3.95 EUR; VAT 19 % = 0.7505 EUR -> OCPI total incl. VAT 4.7005, invoice VAT 0.75, gross 4.70 EUR.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from decimal import Decimal
+
+import httpx
+import pytest
+
+from billing_live.live_billing import (
+    METER_START_WH,
+    TOU_IDLE_TARIFF,
+    ensure_tariff,
+    idle_and_stop,
+    register_berlin_charger,
+    start_evening_session,
+    wait_for_bill,
+)
+from chargewatch.runtime import Chargewatch
+from chargewatch.store.replay import replay
+from conftest import make_options
+from helpers import connect, http_url
+
+
+@pytest.fixture
+async def api(server: Chargewatch):  # type: ignore[no-untyped-def]
+    async with httpx.AsyncClient(base_url=http_url(server), timeout=10) as client:
+        yield client
+
+
+async def test_a_stopped_session_is_billed_with_totals_matching_the_hand_computation(server, api):
+    await ensure_tariff(api)
+    await register_berlin_charger(api, "BER-1")
+    cp = await connect(server, "BER-1")
+    tx = await start_evening_session(cp)
+    await idle_and_stop(cp, tx)
+    await cp.close()
+
+    bill = await wait_for_bill(api, tx)
+    assert bill["status"] == "issued", bill
+    assert (bill["tariff_id"], bill["tariff_version"], bill["meter_rule"]) == ("TOU-IDLE", 1, "as_measured")
+    invoice = bill["invoice"]
+    assert [(line["description"], line["quantity"], line["unit_price"], line["net"]) for line in invoice["lines"]] == [
+        ("Energy", "5.5", "0.3", "1.65"), ("Energy", "5.5", "0.2", "1.10"), ("Parking time", "0.5", "2.4", "1.20")]
+    assert invoice["vat_breakdown"] == [{"rate": "19.0", "net": "3.95", "vat": "0.75"}]
+    assert (invoice["total_net"], invoice["total_vat"], invoice["total_gross"]) == ("3.95", "0.75", "4.70")
+    assert invoice["session"]["meter_start_wh"] == METER_START_WH
+    assert invoice["session"]["energy_kwh"] == "11"
+    assert invoice["station"]["time_zone"] == "Europe/Berlin"
+    assert invoice["session"]["start"] == "2026-11-02T21:30:00+01:00"
+    assert invoice["meter_verification"] == "NOT_SIGNED"
+    assert invoice["number"] == "CW-00000001"
+
+    cdr = (await api.get(f"/api/v1/cdrs/{invoice['cdr_id']}")).json()
+    assert cdr["total_cost"] == {"excl_vat": 3.95, "incl_vat": 4.7005}
+    assert cdr["total_energy_cost"] == {"excl_vat": 1.65 + 1.10, "incl_vat": 3.2725}
+    assert cdr["total_parking_cost"] == {"excl_vat": 1.2, "incl_vat": 1.428}
+    assert cdr["total_time_cost"] == {"excl_vat": 0, "incl_vat": 0}
+    assert cdr["total_fixed_cost"] == {"excl_vat": 0, "incl_vat": 0}
+    assert (cdr["total_energy"], cdr["total_time"], cdr["total_parking_time"]) == (11, 1.5, 0.5)
+    assert [p["start_date_time"] for p in cdr["charging_periods"]] == [
+        "2026-11-02T20:30:00Z", "2026-11-02T21:00:00Z", "2026-11-02T21:30:00Z"]
+    assert cdr["cdr_location"]["time_zone"] == "Europe/Berlin"
+    assert cdr["tariffs"][0]["id"] == "TOU-IDLE"
+
+    pdf = await api.get(f"/api/v1/invoices/{invoice['number']}.pdf")
+    assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
+    assert pdf.content.startswith(b"%PDF-") and pdf.content.rstrip().endswith(b"%%EOF")
+    # fpdf2 compresses page content; the document title in the info dictionary names the invoice.
+    assert b"Invoice CW-00000001" in pdf.content
+    assert (await api.get(f"/api/v1/invoices/{invoice['number']}.pdf")).content == pdf.content  # kept, not redrawn
+
+    cost = (await api.get(f"/api/v1/sessions/{tx}/cost")).json()
+    assert cost["status"] == "billed"
+    assert cost["total_cost"] == {"excl_vat": "3.9500", "incl_vat": "4.7005"}
+
+
+async def test_live_cost_of_a_running_session_is_priced_up_to_its_latest_reading(server, api):
+    await ensure_tariff(api)
+    await register_berlin_charger(api, "BER-LIVE")
+    cp = await connect(server, "BER-LIVE")
+    tx = await start_evening_session(cp)
+    running = (await api.get(f"/api/v1/sessions/{tx}/cost")).json()
+    # 21:30-22:30 local: 5.5 kWh day + 5.5 kWh night, nothing parked yet.
+    assert running["status"] == "running"
+    assert running["as_of"].startswith("2026-11-02T21:30:00")
+    assert running["total_cost"] == {"excl_vat": "2.7500", "incl_vat": "3.2725"}
+
+    token = (await api.get(f"/api/v1/sessions/{tx}")).json()["driver_path"].rsplit("/", 1)[1]
+    assert (await api.get(f"/api/v1/driver/{token}/cost")).json() == running
+    assert (await api.get(f"/api/v1/driver/{token}x/cost")).status_code == 404
+
+    await idle_and_stop(cp, tx)
+    await cp.close()
+    await wait_for_bill(api, tx)
+    billed = (await api.get(f"/api/v1/sessions/{tx}/cost")).json()
+    assert billed["total_cost"] == {"excl_vat": "3.9500", "incl_vat": "4.7005"}
+    assert (await api.get(f"/api/v1/driver/{token}/cost")).json() == billed
+
+
+async def test_a_duplicate_stop_transaction_bills_once(server, api):
+    await ensure_tariff(api)
+    await register_berlin_charger(api, "BER-DUP")
+    cp = await connect(server, "BER-DUP")
+    tx = await start_evening_session(cp)
+    stop = await idle_and_stop(cp, tx)
+    await wait_for_bill(api, tx)
+    await cp.call("StopTransaction", stop)  # the charger did not see our answer and retries
+    await cp.close()
+    biller = server.app.state.billing
+    assert await asyncio.to_thread(biller.bill, tx) is None  # a replayed stop event finds the bill
+    assert tx not in await asyncio.to_thread(biller.catch_up)  # and so does the catch-up at start
+    invoices = (await api.get("/api/v1/invoices", params={"transaction_id": tx})).json()
+    cdrs = (await api.get("/api/v1/cdrs", params={"transaction_id": tx})).json()
+    assert len(invoices) == 1 and len(cdrs) == 1
+
+
+async def test_sessions_left_unbilled_by_a_crash_are_billed_at_the_next_start(sqlite_url, monkeypatch):
+    from chargewatch.workers.billing import Biller
+
+    def crash(self, transaction_id):  # type: ignore[no-untyped-def]
+        raise RuntimeError("power cut")
+
+    first = Chargewatch(make_options(sqlite_url, accept_unknown=True))
+    monkeypatch.setattr(Biller, "bill", crash)
+    await first.start()
+    try:
+        async with httpx.AsyncClient(base_url=http_url(first), timeout=10) as api:
+            await ensure_tariff(api)
+            await register_berlin_charger(api, "BER-CRASH")
+            cp = await connect(first, "BER-CRASH")
+            tx = await start_evening_session(cp)
+            await idle_and_stop(cp, tx)
+            await cp.close()
+    finally:
+        await first.stop()
+    monkeypatch.undo()
+    second = Chargewatch(make_options(sqlite_url, accept_unknown=True))
+    await second.start()
+    try:
+        async with httpx.AsyncClient(base_url=http_url(second), timeout=10) as api:
+            bill = await wait_for_bill(api, tx)
+    finally:
+        await second.stop()
+    assert bill["status"] == "issued" and bill["invoice"]["total_gross"] == "4.70"
+
+
+async def test_re_pricing_from_the_raw_log_gives_the_identical_result(server, api):
+    await ensure_tariff(api)
+    await register_berlin_charger(api, "BER-REPLAY")
+    cp = await connect(server, "BER-REPLAY")
+    tx = await start_evening_session(cp)
+    await idle_and_stop(cp, tx)
+    await cp.close()
+    bill = await wait_for_bill(api, tx)
+    cdr = json.loads((await api.get(f"/api/v1/cdrs/{bill['cdr_id']}")).text, parse_float=Decimal)
+
+    replay(server.engine)
+    biller = server.app.state.billing
+    usage, _, pinned, settlement = biller.settle(tx)
+    assert pinned.version == bill["tariff_version"]
+    from chargewatch.billing.settlement import issue_documents
+
+    _, again = issue_documents(usage, settlement, pinned.tariff, biller.operator, number=cdr["id"],
+                               issued_at=server.gateway.now(), issue_date=server.gateway.now().date(),
+                               feedback_url=None)
+    again = json.loads(json.dumps(again, default=float), parse_float=Decimal)
+    for field in ("charging_periods", "total_cost", "total_energy_cost", "total_parking_cost", "total_time_cost",
+                  "total_energy", "total_time", "total_parking_time", "start_date_time", "end_date_time"):
+        assert again[field] == cdr[field], field
+
+
+def test_the_tariff_fixture_is_valid_ocpi():
+    from chargewatch.billing import tariff_from_json
+
+    assert tariff_from_json(json.dumps(TOU_IDLE_TARIFF)).id == "TOU-IDLE"
