@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 from chargewatch.api.feedback import RateLimit
@@ -37,6 +38,16 @@ async def test_bad_input_is_refused_with_the_field_and_stores_nothing(server, ap
     assert still_charging.status_code == 409 and "still running" in still_charging.json()["detail"]
 
     assert stored_counts(server) == (0, 0)
+
+
+async def test_racing_first_submissions_make_one_feedback(server, api):
+    charger = await plug(server, "CP-RACE")
+    tx = await charger.charge()
+    await charger.cp.close()
+    token = await token_of(api, tx)
+    answers = await asyncio.gather(*(api.put(f"/api/v1/feedback/{token}", json={"overall": n}) for n in (2, 4)))
+    assert sorted(answer.status_code for answer in answers) == [200, 201]
+    assert stored_counts(server) == (1, 0)
 
 
 async def test_a_second_submission_edits_within_the_window_and_is_refused_after(server, api):

@@ -835,39 +835,38 @@ def feedback_router(engine: Engine, bus: EventBus, secret: bytes, config: Feedba
         limit(request, token)
         raw = await _json_object(request)
 
-        def save() -> tuple[dict[str, Any], SessionFacts, str, str | None, bool]:
-            for attempt in range(2):
-                now = config.clock()
+        def save_once() -> tuple[dict[str, Any], SessionFacts, str, str | None, bool]:
+            now = config.clock()
+            with engine.begin() as connection:
+                found = driver_session(connection, token, now)
                 try:
-                    with engine.begin() as connection:
-                        found = driver_session(connection, token, now)
-                        try:
-                            submission = parse_submission(raw, session_id=str(found.transaction_id), submitted_at=now,
-                                                          survey=found.survey)
-                        except FieldValidationError as error:
-                            raise _unprocessable(error.errors) from None
-                        previous = found.existing
-                        decision = config.policy.decide(
-                            now=now, existing_submitted_at=previous.submitted_at if previous is not None else None,
-                            session_ended_at=found.facts.ended_at)
-                        if decision.action is SubmissionAction.REJECT:
-                            raise HTTPException(409, f"feedback not accepted: {decision.reason}")
-                        if decision.action is SubmissionAction.CREATE:
-                            store.insert_feedback(connection, found.transaction_id, submission.feedback, found.facts)
-                        else:
-                            store.replace_feedback(connection, found.transaction_id, submission.feedback, found.facts,
-                                                   now)
-                        if submission.contact is not None:
-                            store.put_contact(connection, found.transaction_id, submission.contact, now)
-                        view = driver_view(connection, found, lang)
-                    previous_comment = previous.comment if previous is not None else None
-                    created = decision.action is SubmissionAction.CREATE
-                    return view, found.facts, submission.feedback.comment, previous_comment, created
-                except IntegrityError:
-                    # Two first submissions raced; the loser retries and becomes an edit (or is refused).
-                    if attempt:
-                        raise
-            raise AssertionError("unreachable")
+                    submission = parse_submission(raw, session_id=str(found.transaction_id), submitted_at=now,
+                                                  survey=found.survey)
+                except FieldValidationError as error:
+                    raise _unprocessable(error.errors) from None
+                previous = found.existing
+                decision = config.policy.decide(
+                    now=now, existing_submitted_at=previous.submitted_at if previous is not None else None,
+                    session_ended_at=found.facts.ended_at)
+                if decision.action is SubmissionAction.REJECT:
+                    raise HTTPException(409, f"feedback not accepted: {decision.reason}")
+                if decision.action is SubmissionAction.CREATE:
+                    store.insert_feedback(connection, found.transaction_id, submission.feedback, found.facts)
+                else:
+                    store.replace_feedback(connection, found.transaction_id, submission.feedback, found.facts, now)
+                if submission.contact is not None:
+                    store.put_contact(connection, found.transaction_id, submission.contact, now)
+                view = driver_view(connection, found, lang)
+            previous_comment = previous.comment if previous is not None else None
+            created = decision.action is SubmissionAction.CREATE
+            return view, found.facts, submission.feedback.comment, previous_comment, created
+
+        def save() -> tuple[dict[str, Any], SessionFacts, str, str | None, bool]:
+            try:
+                return save_once()
+            except IntegrityError:
+                # Two first submissions raced: the loser tries once more, now as an edit (or is refused).
+                return save_once()
 
         view, facts, comment, previous_comment, created = await asyncio.to_thread(save)
         if created:
