@@ -3,6 +3,7 @@ analytics answer with hand-computed CSAT/NPS per station and the planted complai
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 
@@ -68,6 +69,13 @@ async def test_feedback_on_simulated_sessions_feeds_station_analytics(server, ap
 
     assert [(e.data["charger_id"], e.data["transaction_id"], e.data["category"]) for e in faults] == [
         ("CP-B", b_sessions[3], "broken")]
+    for _ in range(100):  # the faults worker turns the report into an incident in the background
+        incidents = (await api.get("/api/v1/incidents")).json()["items"]
+        reported = [i for i in incidents if i["kind"] == "driver_report"]
+        if reported:
+            break
+        await asyncio.sleep(0.05)
+    assert [(i["charger_id"], i["code"], i["session_id"]) for i in reported] == [("CP-B", "broken", str(b_sessions[3]))]
 
     # Each feedback keeps the telemetry facts of its session, so analysis can explain a rating.
     detail = (await api.get(f"/api/v1/feedback/sessions/{slow}")).json()
@@ -100,3 +108,33 @@ async def test_feedback_on_simulated_sessions_feeds_station_analytics(server, ap
     rows = list(csv.DictReader(io.StringIO((await api.get("/api/v1/feedback/export.csv")).text)))
     assert len(rows) == 12
     assert next(row for row in rows if row["session_id"] == str(slow))["incident_codes"] == "GroundFailure"
+
+
+FLAT_TARIFF = {
+    "country_code": "DE", "party_id": "CWA", "id": "FLAT-30", "currency": "EUR",
+    "elements": [{"price_components": [{"type": "ENERGY", "price": 0.30, "vat": 19.0, "step_size": 1}]}],
+}
+
+
+async def test_a_billed_sessions_price_is_kept_with_its_feedback(sqlite_server, sqlite_api):
+    """Billing is read through its tables only when they exist; here it runs and invoices the session."""
+    api = sqlite_api
+    assert (await api.post("/api/v1/tariffs", json=FLAT_TARIFF)).status_code == 201
+    assert (await api.post("/api/v1/chargers", json={"id": "CP-PAID"})).status_code in (200, 201)
+    assigned = await api.put("/api/v1/tariff-assignments", json={"tariff_id": "FLAT-30", "charger_id": "CP-PAID"})
+    assert assigned.status_code == 200
+    charger = await plug(sqlite_server, "CP-PAID")
+    tx = await charger.charge(energy_wh=10_000)
+    await charger.cp.close()
+    for _ in range(300):
+        bill = await api.get(f"/api/v1/sessions/{tx}/invoice")
+        if bill.status_code == 200:
+            break
+        await asyncio.sleep(0.05)
+    gross = bill.json()["invoice"]["total_gross"]  # 10 kWh x 0.30 EUR + 19 % VAT
+
+    assert (await rate(api, tx, overall=2, price_transparency=1)).status_code == 201
+    facts = (await api.get(f"/api/v1/feedback/sessions/{tx}")).json()["facts"]
+    assert (facts["price"], facts["currency"]) == (gross, "EUR") == ("3.57", "EUR")
+    priorities = (await api.get("/api/v1/feedback/analytics/priorities")).json()
+    assert [(p["station_id"], p["revenue_at_risk"]) for p in priorities] == [("CP-PAID", "3.57")]
