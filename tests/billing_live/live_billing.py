@@ -24,11 +24,11 @@ TOU_IDLE_TARIFF: dict[str, Any] = {
 METER_START_WH = 1_000_000
 
 
-async def register_berlin_charger(api: httpx.AsyncClient, charger_id: str) -> None:
-    """A charger in Europe/Berlin on the time-of-day tariff."""
+async def register_berlin_charger(api: httpx.AsyncClient, charger_id: str, tariff_id: str = "TOU-IDLE") -> None:
+    """A charger in Europe/Berlin on the time-of-day tariff (or another one)."""
     response = await api.post("/api/v1/chargers", json={"id": charger_id, "timezone": "Europe/Berlin"})
     assert response.status_code in (200, 201), response.text
-    response = await api.put("/api/v1/tariff-assignments", json={"tariff_id": "TOU-IDLE", "charger_id": charger_id})
+    response = await api.put("/api/v1/tariff-assignments", json={"tariff_id": tariff_id, "charger_id": charger_id})
     assert response.status_code == 200, response.text
 
 

@@ -1,0 +1,40 @@
+"""Fixtures of the live billing tests: an HTTP client on the running server, and one SQLite server per module.
+
+Behaviour that does not depend on the database engine shares a module's server (tests use their own
+charger and tariff ids), which keeps the folder quick; the end-to-end tests run on both engines.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+import pytest_asyncio
+
+from chargewatch.runtime import Chargewatch
+from conftest import make_options
+from helpers import http_url
+
+
+@pytest.fixture
+async def api(server: Chargewatch) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=http_url(server), timeout=10) as client:
+        yield client
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def shared_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Chargewatch]:
+    url = f"sqlite:///{tmp_path_factory.mktemp('billing')}/chargewatch.db"
+    app = Chargewatch(make_options(url, accept_unknown=True, command_timeout=5.0))
+    await app.start()
+    try:
+        yield app
+    finally:
+        await app.stop()
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def shared_api(shared_server: Chargewatch) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=http_url(shared_server), timeout=10) as client:
+        yield client
