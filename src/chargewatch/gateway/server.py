@@ -233,14 +233,13 @@ class Gateway:
 
     async def _set_connected(self, charger_id: str, connected: bool) -> None:
         now = self.now()
-        values: dict[str, Any] = {"connected": connected, "node_id": self.config.node_id}
-        values["connected_at" if connected else "disconnected_at"] = now
-
-        def apply(connection: Any) -> None:
-            connection.execute(update(schema.chargers).where(schema.chargers.c.id == charger_id).values(**values))
-
+        unit = Unit()
+        unit.add("charger_connected" if connected else "charger_disconnected", {
+            "_key": charger_id, "connected": connected, "node_id": self.config.node_id,
+            "connected_at" if connected else "disconnected_at": now,
+        })
         try:
-            await self.writer.submit(Unit(apply=apply))
+            await self.writer.submit(unit)
         except Exception:  # noqa: BLE001 - presence is advisory; the raw log and heartbeats tell the truth
             log.warning("could not record connection state of %s", charger_id)
         self.bus.publish(Event("charger.connected" if connected else "charger.disconnected",
@@ -347,7 +346,7 @@ class Gateway:
             start_keys = {tx: key for key, tx in (outcome.state.start_keys.items() if outcome.state else [])
                           if key not in link.state.start_keys}
             upserts = writes.add_changes(unit, charger_id, outcome.changes, start_keys, now)
-        unit.apply = lambda connection: writes.apply_upserts(connection, charger_id, upserts, now)
+        writes.stage_upserts(unit, charger_id, upserts, now)
         try:
             await self.writer.submit(unit)
         except Exception:  # noqa: BLE001 - not stored, so not acknowledged: the charger will retry

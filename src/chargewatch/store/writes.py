@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, update
+from sqlalchemy import Connection, Table, bindparam, insert, update
 
 from ..ocpp import v16
 from ..sessions.machine import ChargingSession
 from . import schema
-from .upsert import insert_ignoring_duplicates, upsert
+from .upsert import _insert, insert_ignoring_duplicates, upsert
 from .writer import Unit
 
 _SESSION_COLUMNS = {c.name for c in schema.sessions.columns}
+# Read straight off the dataclass: asdict() deep-copies every datetime, a measurable cost per MeterValues.
+_SESSION_FIELDS = [f.name for f in fields(ChargingSession) if f.name in _SESSION_COLUMNS and f.name != "flags"]
 
 
 def _insert_rows(table):  # type: ignore[no-untyped-def]
@@ -31,13 +33,43 @@ def _insert_new_rows(table):  # type: ignore[no-untyped-def]
     return write
 
 
+def _update_rows(table: Table, key: str):  # type: ignore[no-untyped-def]
+    """UPDATE … WHERE key = :_key, executed once for many rows (the SET columns are the rows' other keys)."""
+    statement = update(table).where(table.c[key] == bindparam("_key"))
+
+    def write(connection: Connection, rows: list[dict[str, Any]]) -> None:
+        connection.execute(statement, rows)
+
+    return write
+
+
+def _upsert_rows(table: Table, keys: list[str]):  # type: ignore[no-untyped-def]
+    """INSERT … ON CONFLICT (keys) DO UPDATE for many rows; a key seen twice in one batch keeps its last row."""
+
+    def write(connection: Connection, rows: list[dict[str, Any]]) -> None:
+        latest = {tuple(row[k] for k in keys): row for row in rows}
+        statement = _insert(connection, table)
+        statement = statement.on_conflict_do_update(
+            index_elements=keys, set_={name: statement.excluded[name] for name in rows[0] if name not in keys})
+        connection.execute(statement, list(latest.values()))
+
+    return write
+
+
 # Bulk statements the group-commit writer merges across callers.
 STATEMENTS = {
     "message": _insert_rows(schema.ocpp_messages),
     "reading": _insert_new_rows(schema.meter_readings),
     "status_event": _insert_rows(schema.status_events),
     "security_event": _insert_rows(schema.security_events),
+    "session_progress": _update_rows(schema.sessions, "transaction_id"),
+    "charger_seen": _update_rows(schema.chargers, "id"),
+    "charger_booted": _update_rows(schema.chargers, "id"),
+    "charger_connected": _update_rows(schema.chargers, "id"),
+    "charger_disconnected": _update_rows(schema.chargers, "id"),
+    "connector_status": _upsert_rows(schema.connectors, ["charger_id", "connector_id"]),
 }
+_CONNECTOR_FIELDS = ("charger_id", "connector_id", "status", "error_code", "info", "vendor_id", "vendor_error_code")
 
 
 def message_row(
@@ -51,7 +83,7 @@ def message_row(
 
 
 def session_row(session: ChargingSession, start_key: str, now: datetime) -> dict[str, Any]:
-    row = {k: v for k, v in asdict(session).items() if k in _SESSION_COLUMNS}
+    row = {name: getattr(session, name) for name in _SESSION_FIELDS}
     row["flags"] = list(session.flags)
     row["start_key"] = start_key
     row["updated_at"] = now
@@ -93,15 +125,28 @@ def add_changes(unit: Unit, charger_id: str, changes: list[v16.Change], start_ke
     return upserts
 
 
+def _connector_row(item: dict[str, Any]) -> dict[str, Any]:
+    row = {k: item[k] for k in _CONNECTOR_FIELDS}
+    row["status_at"] = item["timestamp"]
+    return row
+
+
+def _boot_values(item: v16.ChargerBooted) -> dict[str, Any]:
+    info = item.info
+    return {
+        "vendor": info.get("chargePointVendor"), "model": info.get("chargePointModel"),
+        "serial_number": info.get("chargePointSerialNumber") or info.get("chargeBoxSerialNumber"),
+        "firmware_version": info.get("firmwareVersion"), "meter_type": info.get("meterType"),
+        "meter_serial_number": info.get("meterSerialNumber"), "last_boot_at": item.at,
+    }
+
+
 def apply_upserts(connection: Connection, charger_id: str, upserts: list[tuple[str, Any]], now: datetime) -> None:
     chargers = schema.chargers
     values: dict[str, Any] = {"last_seen_at": now}
     for kind, item in upserts:
         if kind == "connector":
-            row = {k: item[k] for k in ("charger_id", "connector_id", "status", "error_code", "info", "vendor_id",
-                                        "vendor_error_code")}
-            row["status_at"] = item["timestamp"]
-            upsert(connection, schema.connectors, row, ["charger_id", "connector_id"])
+            upsert(connection, schema.connectors, _connector_row(item), ["charger_id", "connector_id"])
         elif kind == "session":
             if item["start_key"]:
                 upsert(connection, schema.sessions, item, ["transaction_id"])
@@ -112,14 +157,38 @@ def apply_upserts(connection: Connection, charger_id: str, upserts: list[tuple[s
                     row,
                 )
         elif kind == "boot":
-            info = item.info
-            values.update(
-                vendor=info.get("chargePointVendor"), model=info.get("chargePointModel"),
-                serial_number=info.get("chargePointSerialNumber") or info.get("chargeBoxSerialNumber"),
-                firmware_version=info.get("firmwareVersion"), meter_type=info.get("meterType"),
-                meter_serial_number=info.get("meterSerialNumber"), last_boot_at=item.at,
-            )
+            values.update(_boot_values(item))
         elif kind == "firmware":
             column = "diagnostics_status" if item.kind == "diagnostics" else "firmware_status"
             values[column] = item.status
     connection.execute(update(chargers).where(chargers.c.id == charger_id).values(**values))
+
+
+def stage_upserts(unit: Unit, charger_id: str, upserts: list[tuple[str, Any]], now: datetime) -> None:
+    """Queue ``upserts`` on ``unit``: the same writes as :func:`apply_upserts`, mostly as bulk rows.
+
+    The frequent ones (an open session's progress, connector status, boot, the charger's last-seen time)
+    become rows that the group-commit writer runs as one executemany per statement across all chargers in
+    the batch; only the rare ones (a new session, firmware status) stay row-by-row in ``unit.apply``.
+    """
+    rare: list[tuple[str, Any]] = []
+    booted: v16.ChargerBooted | None = None
+    for kind, item in upserts:
+        if kind == "session" and not item["start_key"]:
+            row = {k: v for k, v in item.items() if k != "start_key"}
+            row["_key"] = item["transaction_id"]
+            unit.add("session_progress", row)
+        elif kind == "connector":
+            unit.add("connector_status", _connector_row(item))
+        elif kind == "boot":
+            booted = item
+        else:
+            rare.append((kind, item))
+    if rare:  # the charger row is updated once, with everything, in apply
+        if booted is not None:
+            rare.append(("boot", booted))
+        unit.apply = lambda connection: apply_upserts(connection, charger_id, rare, now)
+    elif booted is not None:
+        unit.add("charger_booted", {"_key": charger_id, "last_seen_at": now, **_boot_values(booted)})
+    else:
+        unit.add("charger_seen", {"_key": charger_id, "last_seen_at": now})
