@@ -1,0 +1,173 @@
+"""Ingest: N chargers each sending MeterValues back to back (one outstanding CALL per connection, as OCPP-J
+requires) for a fixed time, against one server. Load comes from separate processes that report their CPU.
+
+Every charger first boots and starts a transaction, then sends MeterValues for that transaction with a fresh
+timestamp and a rising energy register each time (three sampled values: energy, power, SoC), so every
+message is new data for the server, never a replay it could skip.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing as mp
+import time
+from array import array
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from typing import Any
+
+from harness import cpu_seconds, machine_busy, percentile, postgres_cpu_seconds, server
+from wire import ChargerWire, open_charger, raise_fd_limit, text_frame
+
+HOST = "127.0.0.1"
+BOOT = b'[2,"b","BootNotification",{"chargePointVendor":"Bench","chargePointModel":"Load-1"}]'
+START = b'[2,"s","StartTransaction",{"connectorId":1,"idTag":"BENCH","meterStart":1000,"timestamp":"%s"}]'
+METER = (
+    b'[2,"%d","MeterValues",{"connectorId":1,"transactionId":%d,"meterValue":[{"timestamp":"%s","sampledValue":['
+    b'{"value":"%d","context":"Sample.Periodic","measurand":"Energy.Active.Import.Register","unit":"Wh"},'
+    b'{"value":"%d","context":"Sample.Periodic","measurand":"Power.Active.Import","unit":"W"},'
+    b'{"value":"%d","context":"Sample.Periodic","measurand":"SoC","unit":"Percent"}]}]}]'
+)
+
+
+def _stamp(epoch: float) -> bytes:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch)).encode()
+
+
+def _transaction_id(answer: bytes) -> int:
+    marker = answer.find(b'"transactionId":')
+    if marker < 0:
+        return 1  # the ceiling server answers {} to everything
+    tail = answer[marker + 16:].lstrip()
+    digits = bytearray()
+    for byte in tail:
+        if 48 <= byte <= 57:
+            digits.append(byte)
+        else:
+            break
+    return int(digits)
+
+
+async def _ingest(pipe: Connection, port: int, charger_ids: list[str], warm: float, measure: float,
+                  source: str) -> dict[str, Any]:
+    loop = asyncio.get_running_loop()
+    started_epoch = time.time() - 86400  # samples are a day old and one second apart
+    gate = asyncio.Semaphore(64)
+
+    async def setup(charger_id: str) -> tuple[ChargerWire, int]:
+        async with gate:
+            wire = await open_charger(HOST, port, charger_id, source=source)
+            await wire.call(text_frame(BOOT))
+            answer = await wire.call(text_frame(START % _stamp(started_epoch - 60)))
+            return wire, _transaction_id(answer)
+
+    chargers = await asyncio.gather(*(setup(c) for c in charger_ids))
+    pipe.send(("ready", len(chargers)))
+    begin = await loop.run_in_executor(None, pipe.recv)
+    warm_until, end = begin + warm, begin + warm + measure
+    latencies = array("d")
+    errors = [0]
+    cpu: dict[str, float] = {}
+
+    async def drive(wire: ChargerWire, transaction_id: int) -> None:
+        seq = 0
+        while True:
+            sent = time.perf_counter()
+            if sent >= end:
+                return
+            seq += 1
+            frame = text_frame(METER % (seq, transaction_id, _stamp(started_epoch + seq), 1000 + 10 * seq,
+                                        7000 + seq % 400, min(99, 20 + seq // 500)))
+            answer = await wire.call(frame)
+            if sent >= warm_until:
+                latencies.append(wire.latency)
+                if answer[1:2] != b"3":
+                    errors[0] += 1
+
+    async def mark_cpu() -> None:
+        await asyncio.sleep(max(0.0, warm_until - time.perf_counter()))
+        cpu["start"] = time.process_time()
+        await asyncio.sleep(max(0.0, end - time.perf_counter()))
+        cpu["end"] = time.process_time()
+
+    await asyncio.sleep(max(0.0, begin - time.perf_counter()))
+    await asyncio.gather(mark_cpu(), *(drive(w, tx) for w, tx in chargers))
+    for wire, _ in chargers:
+        wire.close()
+    return {"answered": len(latencies), "errors": errors[0], "latencies": latencies.tobytes(),
+            "cpu_seconds": cpu["end"] - cpu["start"]}
+
+
+def _worker(pipe: Connection, port: int, charger_ids: list[str], warm: float, measure: float, source: str) -> None:
+    raise_fd_limit()
+    try:
+        result = asyncio.run(_ingest(pipe, port, charger_ids, warm, measure, source))
+        pipe.send(("done", result))
+    except Exception as exc:  # noqa: BLE001 - report, do not hang the parent
+        pipe.send(("error", repr(exc)))
+
+
+@dataclass
+class IngestResult:
+    target: str
+    chargers: int
+    messages_per_s: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+    server_cpu: float  # fraction of one core, over the measured window
+    database_cpu: float  # PostgreSQL processes, fraction of one core
+    loadgen_cpu: float  # all load processes together, fraction of one core
+    loadgen_processes: int
+    machine_busy: float  # fraction of all cores
+
+    def row(self) -> dict[str, Any]:
+        return self.__dict__.copy()
+
+
+def run_ingest(target: str, kind: str, db: str | None, chargers: int, *, processes: int, warm: float,
+               measure: float) -> IngestResult:
+    context = mp.get_context("spawn")
+    ids = [f"ingest-{chargers}-{i:05d}" for i in range(chargers)]
+    with server(kind, db) as srv:
+        pipes, workers = [], []
+        for p in range(processes):
+            parent, child = context.Pipe()
+            worker = context.Process(target=_worker, args=(child, srv.ocpp_port, ids[p::processes], warm, measure,
+                                                           f"127.0.0.{2 + p}"), daemon=True)
+            worker.start()
+            pipes.append(parent)
+            workers.append(worker)
+        for pipe in pipes:
+            status, value = pipe.recv()
+            if status != "ready":
+                raise RuntimeError(f"load generator failed during set-up: {value}")
+        begin = time.perf_counter() + 0.2
+        for pipe in pipes:
+            pipe.send(begin)
+        time.sleep(max(0.0, begin + warm - time.perf_counter()))
+        server_before, pg_before, busy_before = cpu_seconds(srv.pid), postgres_cpu_seconds(), machine_busy()
+        time.sleep(max(0.0, begin + warm + measure - time.perf_counter()))
+        server_after, pg_after, busy_after = cpu_seconds(srv.pid), postgres_cpu_seconds(), machine_busy()
+        results = []
+        for pipe in pipes:
+            status, value = pipe.recv()
+            if status != "done":
+                raise RuntimeError(f"load generator failed: {value}")
+            results.append(value)
+        for worker in workers:
+            worker.join(10)
+    latencies = array("d")
+    for r in results:
+        latencies.frombytes(r["latencies"])
+    ordered = sorted(latencies)
+    busy = (busy_after[0] - busy_before[0]) / max(1e-9, busy_after[1] - busy_before[1])
+    return IngestResult(
+        target=target, chargers=chargers, messages_per_s=len(ordered) / measure,
+        p50_ms=percentile(ordered, 0.50) * 1000, p99_ms=percentile(ordered, 0.99) * 1000,
+        errors=sum(r["errors"] for r in results),
+        server_cpu=(server_after - server_before) / measure,
+        database_cpu=(pg_after - pg_before) / measure if kind == "chargewatch" and db and "postgresql" in db else 0.0,
+        loadgen_cpu=sum(r["cpu_seconds"] for r in results) / measure,
+        loadgen_processes=processes, machine_busy=busy,
+    )

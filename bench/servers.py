@@ -1,0 +1,142 @@
+"""The servers under test, each started in its own process by ``bench/run.py``.
+
+    python bench/servers.py chargewatch --db URL     chargewatch as `chargewatch serve --accept-unknown` runs it
+    python bench/servers.py baseline                 a central system as the `ocpp` library documents it
+    python bench/servers.py ceiling                  bare WebSocket server: parse JSON, answer an empty CALLRESULT
+
+Each prints one JSON line ``{"ocpp_port": …, "http_port": …}`` once it listens, and runs until SIGTERM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import json
+import signal
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from wire import raise_fd_limit  # noqa: E402
+
+HOST = "127.0.0.1"
+
+
+def _ready(**ports: int) -> None:
+    print(json.dumps(ports), flush=True)
+
+
+async def _until_signal() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+
+
+async def chargewatch(db: str) -> None:
+    from chargewatch.gateway.server import GatewayConfig
+    from chargewatch.runtime import Chargewatch, ServerOptions
+
+    cw = Chargewatch(ServerOptions(db=db, host=HOST, ocpp_port=0, http_port=0,
+                                   gateway=GatewayConfig(accept_unknown=True)))
+    await cw.start()
+    _ready(ocpp_port=cw.ocpp_port, http_port=cw.http_port)
+    try:
+        await _until_signal()
+    finally:
+        await cw.stop()
+
+
+async def baseline() -> None:
+    """Written the way the `ocpp` package's README and examples write a central system."""
+    import websockets
+    from ocpp.routing import on
+    from ocpp.v16 import ChargePoint as cp
+    from ocpp.v16 import call_result
+    from ocpp.v16.enums import Action, AuthorizationStatus, RegistrationStatus
+
+    transaction_ids = itertools.count(1)
+    stored: dict[str, list[object]] = {}
+
+    def now() -> str:
+        return datetime.now(UTC).isoformat()
+
+    class ChargePoint(cp):
+        @on(Action.boot_notification)
+        def on_boot_notification(self, charge_point_vendor: str, charge_point_model: str, **kwargs: object):
+            stored.setdefault(self.id, []).append(("boot", charge_point_vendor, charge_point_model, kwargs))
+            return call_result.BootNotification(current_time=now(), interval=60, status=RegistrationStatus.accepted)
+
+        @on(Action.heartbeat)
+        def on_heartbeat(self):
+            return call_result.Heartbeat(current_time=now())
+
+        @on(Action.status_notification)
+        def on_status_notification(self, connector_id: int, error_code: str, status: str, **kwargs: object):
+            stored.setdefault(self.id, []).append(("status", connector_id, error_code, status, kwargs))
+            return call_result.StatusNotification()
+
+        @on(Action.start_transaction)
+        def on_start_transaction(self, connector_id: int, id_tag: str, meter_start: int, timestamp: str,
+                                 **kwargs: object):
+            transaction_id = next(transaction_ids)
+            stored.setdefault(self.id, []).append(("start", transaction_id, connector_id, id_tag, meter_start))
+            return call_result.StartTransaction(transaction_id=transaction_id,
+                                                id_tag_info={"status": AuthorizationStatus.accepted})
+
+        @on(Action.meter_values)
+        def on_meter_values(self, connector_id: int, meter_value: list[dict[str, object]], **kwargs: object):
+            stored.setdefault(self.id, []).append(("meter", connector_id, meter_value, kwargs))
+            return call_result.MeterValues()
+
+    async def on_connect(websocket):  # type: ignore[no-untyped-def]
+        charge_point_id = websocket.request.path.strip("/").split("/")[-1]
+        charge_point = ChargePoint(charge_point_id, websocket)
+        try:
+            await charge_point.start()
+        except websockets.exceptions.ConnectionClosed:
+            pass
+
+    server = await websockets.serve(on_connect, HOST, 0, subprotocols=["ocpp1.6"])
+    _ready(ocpp_port=server.sockets[0].getsockname()[1])
+    await _until_signal()
+    server.close()
+
+
+async def ceiling() -> None:
+    """The least a Python WebSocket server can do per CALL: decode it, answer [3, id, {}]."""
+    from websockets.asyncio.server import serve
+
+    async def handler(websocket):  # type: ignore[no-untyped-def]
+        async for text in websocket:
+            frame = json.loads(text)
+            await websocket.send(json.dumps([3, frame[1], {}]))
+
+    server = await serve(handler, HOST, 0, subprotocols=["ocpp1.6"], compression=None)  # type: ignore[list-item]
+    _ready(ocpp_port=server.sockets[0].getsockname()[1])
+    await _until_signal()
+    server.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("kind", choices=["chargewatch", "baseline", "ceiling"])
+    parser.add_argument("--db")
+    args = parser.parse_args()
+    raise_fd_limit(65536)
+    import os
+    if os.environ.get("BENCH_SWITCH"):
+        sys.setswitchinterval(float(os.environ["BENCH_SWITCH"]))
+    if args.kind == "chargewatch":
+        asyncio.run(chargewatch(args.db))
+    else:
+        asyncio.run(baseline() if args.kind == "baseline" else ceiling())
+
+
+if __name__ == "__main__":
+    main()
