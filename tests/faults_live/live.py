@@ -142,14 +142,17 @@ async def start_server(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[StartSe
             app.gateway.now = clock
         await app.start()
         running.append(app)
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{app.http_port}") as client:
-            response = await client.put("/api/v1/id-tags/DEMO-TAG-1", json={"id_tag": "DEMO-TAG-1"})
-            response.raise_for_status()
+        response = await api(app).put("/api/v1/id-tags/DEMO-TAG-1", json={"id_tag": "DEMO-TAG-1"})
+        response.raise_for_status()
         return app
 
     yield start
     for app in reversed(running):
-        await app.stop()
+        client = _clients.pop(app.http_port, None)
+        if client is not None:
+            await client.aclose()
+        if app._http is not None and not app._http.should_exit:
+            await app.stop()
 
 
 class Recorder:
@@ -179,15 +182,24 @@ async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 8.0) 
         await asyncio.sleep(0.05)
 
 
+_clients: dict[int, httpx.AsyncClient] = {}
+
+
+def api(app: Chargewatch) -> httpx.AsyncClient:
+    """One HTTP client per server: building a client loads CA certificates, too slow to do per poll."""
+    client = _clients.get(app.http_port)
+    if client is None:
+        client = _clients[app.http_port] = httpx.AsyncClient(base_url=f"http://127.0.0.1:{app.http_port}")
+    return client
+
+
 async def incidents(app: Chargewatch, **params: Any) -> list[dict[str, Any]]:
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{app.http_port}") as client:
-        response = await client.get("/api/v1/incidents", params={"limit": 500, **params})
-        response.raise_for_status()
-        return list(response.json()["items"])
+    response = await api(app).get("/api/v1/incidents", params={"limit": 500, **params})
+    response.raise_for_status()
+    return list(response.json()["items"])
 
 
 async def incident(app: Chargewatch, number: int) -> dict[str, Any]:
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{app.http_port}") as client:
-        response = await client.get(f"/api/v1/incidents/{number}")
-        response.raise_for_status()
-        return dict(response.json())
+    response = await api(app).get(f"/api/v1/incidents/{number}")
+    response.raise_for_status()
+    return dict(response.json())

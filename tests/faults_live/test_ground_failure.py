@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import asyncio
 
-import httpx
-
 from chargewatch.sim.scenarios import ScenarioTiming, ScriptedCharger, ground_failure_mid_session
-from faults_live.live import Recorder, eventually, fast_config, incident, incidents
+from faults_live.live import Recorder, api, eventually, fast_config, incident, incidents
 from helpers import ocpp_url
 
 
@@ -18,7 +16,7 @@ async def test_ground_failure_mid_session_alerts_and_recovery_resolves(db_url, s
     recorder = Recorder(app)
     cp = ScriptedCharger(ocpp_url(app), "GF-1", timing=ScenarioTiming(heartbeat=0.5, fault_hold=1.5, settle=0.3))
     scenario = asyncio.create_task(ground_failure_mid_session(cp))
-    http = httpx.AsyncClient(base_url=f"http://127.0.0.1:{app.http_port}")
+    http = api(app)
 
     opened = await eventually(lambda: incidents(app, status="open"))
     assert [(i["kind"], i["code"], i["severity"], i["connector_id"]) for i in opened] == [
@@ -75,4 +73,3 @@ async def test_ground_failure_mid_session_alerts_and_recovery_resolves(db_url, s
     kinds = recorder.kinds("connector_error")
     assert kinds[0] == "incident.opened" and "incident.alert" in kinds and kinds[-1] == "incident.resolved"
     assert transaction_id == sessions[0]["transaction_id"]
-    await http.aclose()

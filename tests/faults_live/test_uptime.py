@@ -9,10 +9,8 @@ import io
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 
-import httpx
-
 from chargewatch.sim.scenarios import ScriptedCharger
-from faults_live.live import eventually, fast_config, incidents
+from faults_live.live import api, eventually, fast_config, incidents
 from helpers import ocpp_url
 
 
@@ -37,7 +35,7 @@ async def test_uptime_of_a_scripted_month_matches_the_hand_computation(sqlite_ur
     # A heartbeat interval of 40 days: the clock jumps days between steps without "silence".
     clock = Clock(october(1))
     app = await start_server(sqlite_url, fast_config(), clock=clock, heartbeat_interval=40 * 86400)
-    http = httpx.AsyncClient(base_url=f"http://127.0.0.1:{app.http_port}")
+    http = api(app)
     disconnected = asyncio.Event()
     app.bus.listen(lambda event: disconnected.set() if event.kind == "charger.disconnected" else None)
     cp = ScriptedCharger(ocpp_url(app), "UP-1")
@@ -117,7 +115,6 @@ async def test_uptime_of_a_scripted_month_matches_the_hand_computation(sqlite_ur
     assert future.status_code == 422 and future.json()["detail"]["field"] == "month"
     assert (await http.get("/api/v1/uptime", params={"year": 2026, "month": 13})).status_code == 422
     await cp.close()
-    await http.aclose()
 
 
 async def _async(value: bool) -> bool:
