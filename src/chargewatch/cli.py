@@ -181,6 +181,92 @@ def cmd_price(args: argparse.Namespace) -> int:
     return price_command(args.tariff, args.cdr, args.timezone)
 
 
+def cmd_tariffs_add(args: argparse.Namespace) -> int:
+    """Store an OCPI tariff file as a new tariff, or as the next version of an existing one."""
+    from pathlib import Path
+
+    from .billing.tariff import TariffValidationError, tariff_from_json
+    from .store.billing import store_tariff_version
+
+    try:
+        tariff = tariff_from_json(Path(args.file).read_bytes())
+    except OSError as exc:
+        print(f"chargewatch: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
+        return 2
+    except TariffValidationError as exc:
+        print(f"chargewatch: {args.file}: {exc.field}: {exc.reason}", file=sys.stderr)
+        return 2
+    with _engine(args).begin() as connection:
+        version = store_tariff_version(connection, tariff, datetime.now(UTC), create_only=False)
+    print(f"tariff {tariff.id} version {version}")
+    return 0
+
+
+def cmd_tariffs_list(args: argparse.Namespace) -> int:
+    from .store.billing import list_assignments, list_tariffs
+
+    with _engine(args).connect() as connection:
+        found = list_tariffs(connection)
+        assignments = list_assignments(connection)
+    for row, current in found:
+        print(f"{row['id']}\tversion {row['current_version']}\t{current.tariff.currency}\t"
+              f"{len(current.tariff.elements)} elements\tvalid from {current.valid_from.isoformat()}")
+    for assignment in assignments:
+        scope = ("default" if not assignment["charger_id"] else
+                 f"charger {assignment['charger_id']}" + (f" connector {assignment['connector_id']}"
+                                                          if assignment["connector_id"] else ""))
+        print(f"assigned\t{scope}\t{assignment['tariff_id']}")
+    return 0
+
+
+def cmd_tariffs_assign(args: argparse.Namespace) -> int:
+    from .store.billing import BillingConflict, assign_tariff
+
+    if args.default == bool(args.charger):
+        print("chargewatch: give either --charger ID or --default", file=sys.stderr)
+        return 2
+    if args.connector is not None and (not args.charger or args.connector < 1):
+        print("chargewatch: --connector needs --charger and a connector id from 1", file=sys.stderr)
+        return 2
+    try:
+        with _engine(args).begin() as connection:
+            assign_tariff(connection, args.tariff_id, args.charger, args.connector, datetime.now(UTC))
+    except BillingConflict as exc:
+        print(f"chargewatch: {exc}", file=sys.stderr)
+        return 2
+    where = "as the default" if args.default else f"to {args.charger}" + (
+        f" connector {args.connector}" if args.connector else "")
+    print(f"tariff {args.tariff_id} assigned {where}")
+    return 0
+
+
+def cmd_invoices_reissue(args: argparse.Namespace) -> int:
+    """Credit the invoice in force for a session and issue a corrected one (new numbers, nothing edited)."""
+    from .sessions.links import session_token
+    from .store.billing import BillingConflict, bill_of
+    from .store.secrets import instance_secret
+    from .workers.billing import Biller, config_from_env
+
+    engine = _engine(args)
+    config = config_from_env(os.environ)
+    secret = instance_secret(engine)
+    base = (config.public_url or "http://127.0.0.1:8080").rstrip("/")
+    biller = Biller(engine, config, lambda tx: f"{base}/s/{session_token(secret, tx)}")
+    with engine.connect() as connection:
+        bill = bill_of(connection, args.transaction_id)
+    if bill is None or not bill["invoice_number"]:
+        print(f"chargewatch: session {args.transaction_id} has no invoice to re-issue", file=sys.stderr)
+        return 2
+    try:
+        credit, invoice = biller.credit(bill["invoice_number"], args.reason, energy_wh=args.energy_wh,
+                                        tariff_id=args.tariff)
+    except BillingConflict as exc:
+        print(f"chargewatch: {exc}", file=sys.stderr)
+        return 2
+    print(f"credit note {credit} cancels {bill['invoice_number']}; new invoice {invoice}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="chargewatch", description="Monitor EV charging sessions end to end.")
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -255,6 +341,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("cdr")
     p.add_argument("--timezone")
     p.set_defaults(func=cmd_price)
+
+    tariffs = sub.add_parser("tariffs", help="OCPI tariffs and their assignment").add_subparsers(
+        dest="action", required=True)
+    p = tariffs.add_parser("add", help="store an OCPI 2.2.1 tariff JSON file (a new version if the id exists)")
+    p.add_argument("file")
+    p.add_argument("--db")
+    p.set_defaults(func=cmd_tariffs_add)
+    p = tariffs.add_parser("list", help="tariffs with their current version, and assignments")
+    p.add_argument("--db")
+    p.set_defaults(func=cmd_tariffs_list)
+    p = tariffs.add_parser("assign", help="assign a tariff to a charger, a connector, or as the default")
+    p.add_argument("tariff_id")
+    p.add_argument("--charger")
+    p.add_argument("--connector", type=int)
+    p.add_argument("--default", action="store_true")
+    p.add_argument("--db")
+    p.set_defaults(func=cmd_tariffs_assign)
+
+    invoices = sub.add_parser("invoices", help="issued invoices").add_subparsers(dest="action", required=True)
+    p = invoices.add_parser("reissue", help="credit a session's invoice and issue a corrected one")
+    p.add_argument("transaction_id", type=int)
+    p.add_argument("--reason", default="re-issued by the operator")
+    p.add_argument("--energy-wh", type=int, help="billable energy stated by the operator")
+    p.add_argument("--tariff", help="re-price with this tariff (its version in force at the session start)")
+    p.add_argument("--db")
+    p.set_defaults(func=cmd_invoices_reissue)
     return parser
 
 
