@@ -1,4 +1,4 @@
-"""The HTTP API (FastAPI): /api/v1, /openapi.json, /metrics and the pages."""
+"""The HTTP API (FastAPI): /api/v1, /openapi.json, /metrics (the pages are installed by `workers.dashboard`)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import FastAPI, HTTPException, Query, Request
-from fastapi.responses import HTMLResponse, PlainTextResponse, StreamingResponse
+from fastapi.responses import PlainTextResponse, StreamingResponse
 from prometheus_client import generate_latest
 from sqlalchemy import Engine, and_, insert, or_, select, update
 
@@ -219,7 +219,7 @@ def create_app(services: Services) -> FastAPI:
         await asyncio.to_thread(store)
         return tag
 
-    # ------------------------------------------------------------------ live events, metrics, pages
+    # ------------------------------------------------------------------ live events, metrics
 
     @app.get("/api/v1/events", tags=["live"], response_class=StreamingResponse)
     async def events(request: Request) -> StreamingResponse:
@@ -251,10 +251,6 @@ def create_app(services: Services) -> FastAPI:
     def health() -> dict[str, Any]:
         return {"status": "ok", "connected_chargers": len(services.gateway.links)}
 
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def home() -> str:
-        return _HOME
-
     return app
 
 
@@ -263,9 +259,3 @@ def _finish_command(engine: Engine, command_id: int, status: str, response: Any,
     with engine.begin() as connection:
         connection.execute(update(cmd).where(cmd.c.id == command_id).values(
             status=status, response=response, completed_at=now))
-
-
-_HOME = """<!doctype html><html><head><meta charset="utf-8"><title>chargewatch</title></head>
-<body><h1>chargewatch</h1><p>The operator dashboard is not built yet. The API is live:
-<a href="/api/v1/chargers">chargers</a>, <a href="/api/v1/sessions">sessions</a>,
-<a href="/docs">API documentation</a>, <a href="/metrics">metrics</a>.</p></body></html>"""

@@ -18,11 +18,13 @@ Installer = Callable[["Chargewatch"], None]
 def installers() -> list[Installer]:
     """The installers of the domains that are built, in start order."""
     from .billing import install as install_billing
+    from .dashboard import install as install_dashboard
     from .faults import install as install_faults
     from .feedback import install as install_feedback
 
     found: list[Installer] = []
     found.append(install_feedback)
     found.append(install_billing)
+    found.append(install_dashboard)
     found.append(install_faults)
     return found

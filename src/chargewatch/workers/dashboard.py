@@ -1,0 +1,30 @@
+"""The operator dashboard and the driver page in the running server: pages, static files, login guard.
+
+``CHARGEWATCH_API_LOGIN`` (auto | required | off, see `api.auth`) decides whether the operator JSON API needs a
+login too; the live `OperatorAuth` is ``cw.app.state.operator_auth``.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+from fastapi.staticfiles import StaticFiles
+
+from ..api.auth import INTERNAL_HEADER, OperatorAuth, OperatorGuard, api_login_from_env
+from ..api.domains import DomainApi
+from ..api.pages import HERE, pages_router
+
+if TYPE_CHECKING:
+    from ..runtime import Chargewatch
+
+
+def install(cw: Chargewatch) -> None:
+    auth = OperatorAuth(cw.engine, cw.services.secret, lambda: cw.gateway.now(),
+                        api_login_from_env(os.environ))
+    api = DomainApi(cw.app, {INTERNAL_HEADER: auth.internal_key})
+    cw.app.state.operator_auth = auth
+    cw.app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    cw.app.include_router(pages_router(cw.services, auth, api))
+    cw.app.add_middleware(OperatorGuard, auth=auth)
+    cw.on_stop(api.close)
