@@ -60,8 +60,8 @@ def render_pdf(invoice: Invoice) -> bytes:
     pdf.set_font("Helvetica", "B", 16)
     pdf.cell(width, 9, latin1_text(invoice.seller.name), new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("Helvetica", "", 9)
-    for line in invoice.seller.address_lines:
-        pdf.cell(width, 4.5, latin1_text(line), new_x="LMARGIN", new_y="NEXT")
+    for address_line in invoice.seller.address_lines:
+        pdf.cell(width, 4.5, latin1_text(address_line), new_x="LMARGIN", new_y="NEXT")
     if invoice.seller.vat_id:
         pdf.cell(width, 4.5, latin1_text(f"VAT ID {invoice.seller.vat_id}"), new_x="LMARGIN", new_y="NEXT")
     pdf.ln(6)

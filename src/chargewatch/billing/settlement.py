@@ -86,7 +86,8 @@ def settle(
     running = usage.stopped_at is None
     verification = VerificationStatus.NOT_SIGNED
     start = usage.started_at
-    stop = usage.stopped_at if not running else (usage.samples[-1].timestamp if usage.samples else start)
+    stop: datetime = usage.stopped_at if usage.stopped_at is not None else (
+        usage.samples[-1].timestamp if usage.samples else start)
     samples = [s for s in usage.samples if start < s.timestamp <= stop]
     if stated_energy_wh is not None:
         if stated_energy_wh < 0:
