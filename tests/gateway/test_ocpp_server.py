@@ -208,3 +208,21 @@ async def test_a_callerror_from_the_server_raises_in_the_client(server):
         await cp.call("StatusNotification", {"connectorId": 1})
     assert caught.value.code == "ProtocolError"
     await cp.close()
+
+
+async def test_a_signed_reading_beside_the_plain_one_of_the_same_instant_is_kept(server):
+    cp = await connect(server, "CP-SIGNED")
+    tx = (await cp.call("StartTransaction", {"connectorId": 1, "idTag": "X", "meterStart": 0,
+                                             "timestamp": ts(0)}))["transactionId"]
+    await cp.call("MeterValues", {"connectorId": 1, "transactionId": tx, "meterValue": [{
+        "timestamp": ts(5), "sampledValue": [
+            {"value": "1500", "context": "Sample.Periodic"},
+            {"value": "OCMF|{\"RD\":[]}|{\"SD\":\"00\"}", "format": "SignedData", "context": "Sample.Periodic"},
+        ]}]})
+    await cp.close()
+    m = schema.meter_readings
+    with server.engine.connect() as connection:
+        rows = connection.execute(select(m.c.format, m.c.signed_data).where(m.c.transaction_id == tx)
+                                  .order_by(m.c.format)).all()
+    assert [r.format for r in rows] == ["Raw", "SignedData"]
+    assert rows[1].signed_data.startswith("OCMF|")

@@ -164,9 +164,12 @@ meter_readings = Table(
     Column("context", String(32), nullable=False),
     Column("unit", String(16), nullable=False),
     Column("value", ExactDecimal, nullable=False),
+    Column("format", String(10), nullable=False, default="Raw"),  # Raw | SignedData
     Column("signed_data", Text),
-    # Offline-queue replays re-send identical readings; the unique key makes them a no-op.
-    UniqueConstraint("charger_id", "connector_id", "timestamp", "measurand", "phase", "location", "context"),
+    # Offline-queue replays re-send identical readings; the unique key makes them a no-op. A signed reading
+    # beside the plain one of the same instant is a different reading (format is part of the key).
+    UniqueConstraint("charger_id", "connector_id", "timestamp", "measurand", "phase", "location", "context",
+                     "format", name="uq_meter_readings_reading"),
     Index(None, "transaction_id", "timestamp"),
 )
 

@@ -102,6 +102,7 @@ def add_changes(unit: Unit, charger_id: str, changes: list[v16.Change], start_ke
                     "transaction_id": change.transaction_id, "timestamp": r.timestamp,
                     "measurand": r.measurand, "phase": r.phase, "location": r.location, "context": r.context,
                     "unit": r.unit, "value": r.value, "signed_data": r.signed,
+                    "format": "Raw" if r.signed is None else "SignedData",
                 })
         elif isinstance(change, v16.ConnectorStatusChanged):
             row = {

@@ -85,9 +85,10 @@ def upgrade() -> None:
     sa.Column('context', sa.String(length=32), nullable=False),
     sa.Column('unit', sa.String(length=16), nullable=False),
     sa.Column('value', chargewatch.store.types.ExactDecimal(precision=20, scale=4), nullable=False),
+    sa.Column('format', sa.String(length=10), nullable=False),
     sa.Column('signed_data', sa.Text(), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_meter_readings')),
-    sa.UniqueConstraint('charger_id', 'connector_id', 'timestamp', 'measurand', 'phase', 'location', 'context', name=op.f('uq_meter_readings_charger_id_connector_id_timestamp_measurand_phase_location_context'))
+    sa.UniqueConstraint('charger_id', 'connector_id', 'timestamp', 'measurand', 'phase', 'location', 'context', 'format', name='uq_meter_readings_reading')
     )
     with op.batch_alter_table('meter_readings', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_meter_readings_transaction_id_timestamp'), ['transaction_id', 'timestamp'], unique=False)
