@@ -152,6 +152,26 @@ def cmd_id_tags_add(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_operators_add(args: argparse.Namespace) -> int:
+    """Create a dashboard account, or set its password and role (which ends its open sessions)."""
+    import getpass
+
+    from .api.auth import AccountError, put_operator
+
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass(f"password for {args.username}: ")
+    try:
+        with _engine(args).begin() as connection:
+            put_operator(connection, args.username, password, args.role, datetime.now(UTC))
+    except AccountError as exc:
+        print(f"chargewatch: {exc}", file=sys.stderr)
+        return 2
+    print(f"operator {args.username}: {args.role}")
+    return 0
+
+
 def cmd_command(args: argparse.Namespace) -> int:
     payload = json.loads(args.payload) if args.payload else {}
     response = httpx.post(f"{args.api.rstrip('/')}/api/v1/chargers/{args.charger_id}/commands",
@@ -319,6 +339,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--parent")
     p.add_argument("--db")
     p.set_defaults(func=cmd_id_tags_add)
+
+    operators = sub.add_parser("operators", help="dashboard accounts").add_subparsers(dest="action", required=True)
+    p = operators.add_parser("add", help="create an operator account, or change its password and role")
+    p.add_argument("username")
+    p.add_argument("--role", default="viewer", choices=["admin", "viewer"])
+    p.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    p.add_argument("--db")
+    p.set_defaults(func=cmd_operators_add)
 
     p = sub.add_parser("command", help="send an OCPP command to a connected charger through the API")
     p.add_argument("charger_id")

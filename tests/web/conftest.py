@@ -7,12 +7,13 @@ The browser tests drive Debian's Chromium through Playwright (never a downloaded
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
+import pytest_asyncio
 from argon2 import PasswordHasher
 
 from chargewatch.api import auth
@@ -57,19 +58,22 @@ def require_chromium() -> None:
         pytest.skip(f"{CHROMIUM} not installed (apt-get install chromium); browser tests skipped")
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture(autouse=True, scope="module")
+def fast_password_hashing() -> Iterator[None]:
     """Argon2 with small costs: the same code path, without 64 MiB and three passes per test login."""
-    fast = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-    monkeypatch.setattr(auth, "_hasher", fast)
-    monkeypatch.setattr(auth, "_DUMMY_HASH", fast.hash("dummy"))
+    with pytest.MonkeyPatch.context() as patch:
+        fast = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+        patch.setattr(auth, "_hasher", fast)
+        patch.setattr(auth, "_DUMMY_HASH", fast.hash("dummy"))
+        yield
 
 
-@pytest.fixture
-async def app(sqlite_url: str) -> AsyncIterator[Chargewatch]:
-    """A server on SQLite with an admin and a viewer account (the auth rules do not depend on the engine;
-    the tests that touch the operator tables on both engines use the ``server`` fixture)."""
-    cw = Chargewatch(make_options(sqlite_url, accept_unknown=True))
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def app(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Chargewatch]:
+    """One server on SQLite per module, with an admin and a viewer account (the auth rules do not depend on
+    the engine; the tests that touch the operator tables on both engines use the ``server`` fixture)."""
+    cw = Chargewatch(make_options(f"sqlite:///{tmp_path_factory.mktemp('auth')}/chargewatch.db",
+                                  accept_unknown=True))
     await cw.start()
     add_operators(cw)
     try:
@@ -78,7 +82,7 @@ async def app(sqlite_url: str) -> AsyncIterator[Chargewatch]:
         await cw.stop()
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(loop_scope="module")
 async def admin_client(app: Chargewatch) -> AsyncIterator[httpx.AsyncClient]:
     client = await logged_in(app, ADMIN)
     yield client

@@ -14,11 +14,14 @@ from chargewatch.store.database import create_single_use_engine, migrate
 from conftest import make_options
 from web.conftest import ADMIN, VIEWER, add_operators, csrf_of, logged_in
 
+shared_server = pytest.mark.asyncio(loop_scope="module")  # the tests on the module's `app`
+
 
 def _basic(user: str, password: str) -> dict[str, str]:
     return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
 
 
+@shared_server
 async def test_pages_send_a_visitor_without_a_session_to_the_login_form(app):
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{app.http_port}") as client:
         response = await client.get("/stations/CP-1?tab=x")
@@ -49,6 +52,7 @@ async def _login_response(app: Chargewatch, who: tuple[str, str]) -> httpx.Respo
                                                  "csrf_token": client.cookies["cw_login_csrf"]})
 
 
+@shared_server
 async def test_a_wrong_password_opens_no_session(app):
     response = await _login_response(app, (ADMIN[0], "not-the-password"))
     assert response.status_code == 401 and "Wrong name or password" in response.text
@@ -57,12 +61,14 @@ async def test_a_wrong_password_opens_no_session(app):
     assert unknown.status_code == 401 and "Wrong name or password" in unknown.text
 
 
+@shared_server
 async def test_the_login_form_needs_its_own_csrf_token(app):
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{app.http_port}") as client:
         response = await client.post("/login", data={"username": ADMIN[0], "password": ADMIN[1]})
         assert response.status_code == 401 and "cw_session" not in response.headers.get("set-cookie", "")
 
 
+@shared_server
 async def test_after_login_the_redirect_stays_on_this_site(app):
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{app.http_port}") as client:
         await client.get("/login")
@@ -91,6 +97,7 @@ async def test_the_operator_api_needs_a_login_once_an_operator_account_exists(se
     await client.aclose()
 
 
+@shared_server
 async def test_a_change_from_the_browser_needs_the_pages_csrf_token(admin_client):
     body = {"id": "CP-NEW", "timezone": "Europe/Berlin"}
     refused = await admin_client.post("/api/v1/chargers", json=body)
@@ -102,6 +109,7 @@ async def test_a_change_from_the_browser_needs_the_pages_csrf_token(admin_client
     assert accepted.status_code == 201
 
 
+@shared_server
 async def test_a_viewer_reads_everything_and_changes_nothing(app):
     viewer = await logged_in(app, VIEWER)
     page = await viewer.get("/")
@@ -115,11 +123,16 @@ async def test_a_viewer_reads_everything_and_changes_nothing(app):
     await viewer.aclose()
 
 
-async def test_a_new_password_ends_the_accounts_open_sessions(admin_client, app):
-    assert (await admin_client.get("/")).status_code == 200
+@shared_server
+async def test_a_new_password_ends_the_accounts_open_sessions(app):
     with app.engine.begin() as connection:
-        put_operator(connection, ADMIN[0], "a-brand-new-password", "admin", datetime.now(UTC))
-    assert (await admin_client.get("/")).status_code == 303
+        put_operator(connection, "pat", "first-password", "admin", datetime.now(UTC))
+    client = await logged_in(app, ("pat", "first-password"))
+    assert (await client.get("/")).status_code == 200
+    with app.engine.begin() as connection:
+        put_operator(connection, "pat", "a-brand-new-password", "admin", datetime.now(UTC))
+    assert (await client.get("/")).status_code == 303
+    await client.aclose()
 
 
 async def test_api_login_off_leaves_the_operator_api_open_but_not_the_pages(sqlite_url, monkeypatch):

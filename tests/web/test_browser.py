@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
+from playwright.async_api import async_playwright, expect
 
 from chargewatch.runtime import Chargewatch
 from chargewatch.sim.charger import DEMO_ID_TAGS
@@ -105,7 +106,6 @@ async def shot(page: Any, name: str) -> None:
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def site(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Site]:
     require_chromium()
-    from playwright.async_api import async_playwright
 
     db = f"sqlite:///{tmp_path_factory.mktemp('web')}/chargewatch.db"
     app = Chargewatch(make_options(db, accept_unknown=True, command_timeout=5.0))
@@ -143,6 +143,7 @@ async def site(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Site]:
 
 async def test_an_operator_logs_in_and_sees_the_live_overview(site: Site):
     await eventually(lambda: _active_sessions(site, minimum=2))
+    await eventually(lambda: _connected(site, 5))
     page = await site.page(None)
     await page.goto("/")
     assert "/login" in page.url
@@ -154,13 +155,17 @@ async def test_an_operator_logs_in_and_sees_the_live_overview(site: Site):
     await page.click("button[type=submit]")
     await page.wait_for_url(re.compile(r"/$"))
     assert await page.inner_text("h1") == "Overview"
-    assert int(await page.inner_text('[data-kpi="online"]')) >= 5
+    assert int(await page.inner_text('[data-kpi="online"]')) == 5
     await page.wait_for_selector("#live-dot.on")
     assert await page.locator("#active-sessions tr[data-tx]").count() >= 2
     await shot(page, "overview")
     await page.set_viewport_size({"width": 390, "height": 844})
     await shot(page, "overview-phone")
     await page.context.close()
+
+
+async def _connected(site: Site, chargers: int) -> bool:
+    return (await site.api.get("/healthz")).json()["connected_chargers"] >= chargers
 
 
 async def _active_sessions(site: Site, minimum: int) -> bool:
@@ -177,9 +182,9 @@ async def test_the_session_page_shows_the_power_change_without_reloading(site: S
     await page.wait_for_selector("#live-dot.on")
     assert await page.inner_text("#live-power") == "7.4 kW"
     await site.meter(tx, 2_000_900, 11_040)
-    await page.wait_for_function("document.querySelector('#live-power').textContent === '11.0 kW'")
+    await expect(page.locator("#live-power")).to_have_text("11.0 kW")
     await site.meter(tx, 2_001_500, 10_500)
-    await page.wait_for_function("document.querySelector('#live-power').textContent === '10.5 kW'")
+    await expect(page.locator("#live-power")).to_have_text("10.5 kW")
     assert await page.evaluate("window.notReloaded") is True
     assert await page.inner_text("#live-energy") == "1.50 kWh"
     points = await page.evaluate("Chart.getChart('session-chart').data.datasets[0].data.length")
@@ -264,8 +269,8 @@ async def test_a_driver_follows_the_session_and_leaves_feedback_on_a_phone(site:
     assert await page.inner_text("h1") == "Your charging session"
     await page.wait_for_selector("#live-dot.on")
     await site.meter(tx, 4_001_700, 7_300)
-    await page.wait_for_function("document.querySelector('#live-power').textContent === '7.3 kW'")
-    await page.wait_for_function("document.querySelector('#live-cost') !== null")
+    await expect(page.locator("#live-power")).to_have_text("7.3 kW")
+    await page.wait_for_selector("#live-cost")
     await shot(page, "driver-live")
     await site.stop(tx, 4_002_000)
     form = page.locator("#feedback-form")
