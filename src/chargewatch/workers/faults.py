@@ -386,6 +386,7 @@ class FaultWorker:
         self._wake = asyncio.Event()
         self._flush_lock = asyncio.Lock()
         self._loop_task: asyncio.Task[None] | None = None
+        self._stopping = False
         self._tasks: set[asyncio.Task[Any]] = set()
         self._http: httpx.AsyncClient | None = None
 
@@ -410,8 +411,13 @@ class FaultWorker:
 
     async def stop(self) -> None:
         if self._loop_task is not None:
-            self._loop_task.cancel()
-            await asyncio.gather(self._loop_task, return_exceptions=True)
+            self._stopping = True
+            self._wake.set()
+            try:
+                await asyncio.wait_for(asyncio.shield(self._loop_task), 5)
+            except TimeoutError:  # a cycle stuck on the database: give up on it, the state below is saved anyway
+                self._loop_task.cancel()
+                await asyncio.gather(self._loop_task, return_exceptions=True)
         try:
             await self.flush(save_state=True)
         except Exception:  # noqa: BLE001 - shutting down anyway; the last committed state stays valid
@@ -427,12 +433,15 @@ class FaultWorker:
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         next_tick = loop.time()
-        while True:
+        while not self._stopping:
             try:
-                await asyncio.wait_for(self._wake.wait(), max(0.0, next_tick - loop.time()))
+                async with asyncio.timeout(max(0.0, next_tick - loop.time())):
+                    await self._wake.wait()
             except TimeoutError:
                 pass
             self._wake.clear()
+            if self._stopping:
+                return
             try:
                 if loop.time() >= next_tick:
                     next_tick = loop.time() + self.settings.tick_seconds
