@@ -28,7 +28,6 @@ from chargewatch.feedback.submission import (
     parse_submission,
 )
 from chargewatch.feedback.surveys import DEFAULT_SURVEY, Question, Survey, parse_survey, survey_for_session
-from chargewatch.feedback.tokens import FeedbackToken, issue_token, token_digest, token_matches
 
 __all__ = [
     "DEFAULT_SURVEY",
@@ -40,7 +39,6 @@ __all__ = [
     "FactThresholds",
     "Feedback",
     "FeedbackRecord",
-    "FeedbackToken",
     "FeedbackValidationError",
     "FieldError",
     "FieldValidationError",
@@ -52,10 +50,7 @@ __all__ = [
     "SurveyDefinitionError",
     "TopicDefinitionError",
     "can_edit",
-    "issue_token",
     "parse_submission",
     "parse_survey",
     "survey_for_session",
-    "token_digest",
-    "token_matches",
 ]
