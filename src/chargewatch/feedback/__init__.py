@@ -1,7 +1,7 @@
 """Driver feedback: what drivers say about a charging session, and what operators learn from it.
 
 Pure domain logic (no I/O, no clock). Modules, each one idea:
-`submission` (validate a driver's feedback, edit policy), `tokens` (feedback links),
+`submission` (validate a driver's feedback, edit policy),
 `surveys` (operator-defined questions and targeting), `facts` (session telemetry kept with the
 feedback), `analytics` (CSAT, NPS, trends, drop alerts, CSV export), `topics` (comment themes),
 `insights` (ratings versus telemetry), `priorities` (which station to fix first).
