@@ -202,7 +202,7 @@ async def test_an_admin_acknowledges_an_incident_raised_by_a_charger_fault(site:
 
     async def opened() -> list[dict[str, Any]]:
         items = (await site.api.get("/api/v1/incidents", params={"charger_id": LIVE, "status": "open"})).json()
-        return items["items"]
+        return [i for i in items["items"] if (i["code"], i["connector_id"]) == ("GroundFailure", 2)]
 
     number = (await eventually(opened))[0]["number"]
     page = await site.page()

@@ -177,7 +177,7 @@
       data: {
         labels: weeks.map(function (w) { return w.week; }),
         datasets: [
-          { type: "bar", label: "CSAT %", yAxisID: "csat", data: weeks.map(function (w) { return w.csat_percent; }), backgroundColor: "rgba(11,110,79,.55)" },
+          { type: "bar", label: "CSAT %", yAxisID: "csat", data: weeks.map(function (w) { return w.csat_percent; }), backgroundColor: "rgba(11,110,79,.55)", maxBarThickness: 48 },
           { type: "line", label: "NPS", yAxisID: "nps", data: weeks.map(function (w) { return w.nps; }), borderColor: palette[1], tension: .25 }
         ]
       },
