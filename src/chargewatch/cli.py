@@ -61,26 +61,25 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Embedded SQLite, unknown chargers accepted, and a simulated fleet driving it."""
+    from . import demo
     from .runtime import Chargewatch
-    from .sim.charger import DEMO_ID_TAGS
     from .sim.drivers import SimulatedDrivers
     from .sim.fleet import run_fleet
-    from .store.registry import put_id_tag
 
     args.accept_unknown = True
     args.db = args.db or os.environ.get("CHARGEWATCH_DB") or "sqlite:///demo-data/chargewatch.db"
+    # A demo on loopback keeps the operator JSON API open so a newcomer can curl it; pages still need login.
+    os.environ.setdefault("CHARGEWATCH_API_LOGIN", "off")
     app = Chargewatch(_serve_options(args))
-    with app.engine.begin() as connection:
-        for tag in DEMO_ID_TAGS:
-            put_id_tag(connection, {"id_tag": tag, "status": "Accepted", "expiry_date": None,
-                                    "parent_id_tag": None, "description": "demo driver"})
+    username, password = demo.prepare(app.engine, datetime.now(UTC), args.chargers)
 
     async def main() -> None:
         await app.start()
         SimulatedDrivers(app.http_base, app.services.secret).attach(app.bus)
         print(f"chargewatch demo: dashboard http://{args.host}:{app.http_port}/  "
               f"sessions http://{args.host}:{app.http_port}/api/v1/sessions  "
-              f"OCPP ws://{args.host}:{app.ocpp_port}/ocpp/{{id}}  ({args.chargers} simulated chargers)", flush=True)
+              f"OCPP ws://{args.host}:{app.ocpp_port}/ocpp/{{id}}  ({args.chargers} simulated chargers)\n"
+              f"dashboard login: {username} / {password}", flush=True)
         try:
             await run_fleet(f"ws://{args.host}:{app.ocpp_port}/ocpp", args.chargers, "demo", prefix="DEMO")
         finally:
