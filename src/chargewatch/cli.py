@@ -91,6 +91,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_simulate(args: argparse.Namespace) -> int:
     from .sim.fleet import run_fleet
+    from .sim.scenarios import SCRIPTED, run_scripted
+
+    if args.scenario in SCRIPTED:
+        asyncio.run(run_scripted(args.scenario, args.url, args.chargers, prefix=args.prefix, password=args.password))
+        print(f"scenario {args.scenario} finished on {args.chargers} charger(s)")
+        return 0
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -312,7 +318,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("simulate", help="drive a fleet of simulated chargers against a server")
     p.add_argument("--url", default="ws://127.0.0.1:9000/ocpp")
     p.add_argument("--chargers", type=int, default=10)
-    p.add_argument("--scenario", default="normal", choices=["normal", "demo", "faults", "load"])
+    p.add_argument("--scenario", default="normal",
+                   choices=["normal", "demo", "faults", "load", "ground-failure", "silent", "stalled", "boot-loop",
+                            "flapping"],
+                   help="a random fleet (normal, demo, faults, load) or one scripted fault per charger")
     p.add_argument("--duration", type=float, help="seconds to run (default: until interrupted)")
     p.add_argument("--prefix", default="SIM")
     p.add_argument("--password")

@@ -206,3 +206,23 @@ SCRIPTED_SCENARIOS: dict[str, Callable[[ScriptedCharger], Awaitable[Any]]] = {
     "boot-loop": boot_loop,
     "flapping-connection": flapping_connection,
 }
+
+
+# The scripts `chargewatch simulate --scenario NAME` can run, one per simulated charger.
+SCRIPTED: dict[str, Callable[[ScriptedCharger], Awaitable[Any]]] = {
+    "ground-failure": ground_failure_mid_session,
+    "silent": charger_goes_silent,
+    "stalled": stalled_session,
+    "boot-loop": boot_loop,
+    "flapping": flapping_connection,
+}
+
+
+async def run_scripted(name: str, url: str, chargers: int, *, prefix: str = "SIM",
+                       password: str | None = None, timing: ScenarioTiming | None = None) -> None:
+    """Run script ``name`` on ``chargers`` chargers at once (ids PREFIX-NAME-00001 …)."""
+    script = SCRIPTED[name]
+    await asyncio.gather(*(
+        script(ScriptedCharger(url, f"{prefix}-{name}-{i:05d}", password=password, timing=timing or ScenarioTiming()))
+        for i in range(1, chargers + 1)
+    ))
