@@ -177,13 +177,78 @@ def cmd_operators_add(args: argparse.Namespace) -> int:
     return 0
 
 
+def _api(args: argparse.Namespace, timeout: float = 30) -> httpx.Client:
+    """A client of a running server's API; operator credentials from $CHARGEWATCH_API_USER/_PASSWORD."""
+    user, password = os.environ.get("CHARGEWATCH_API_USER"), os.environ.get("CHARGEWATCH_API_PASSWORD")
+    auth = httpx.BasicAuth(user, password) if user and password else None
+    return httpx.Client(base_url=args.api.rstrip("/"), auth=auth, timeout=timeout)
+
+
+def _answer(response: httpx.Response) -> int:
+    """Print the API's JSON answer; exit 0 for success, 1 for a refusal the API explained."""
+    try:
+        print(json.dumps(response.json(), indent=2, ensure_ascii=False))
+    except ValueError:
+        print(response.text)
+    return 0 if response.is_success else 1
+
+
 def cmd_command(args: argparse.Namespace) -> int:
     payload = json.loads(args.payload) if args.payload else {}
-    response = httpx.post(f"{args.api.rstrip('/')}/api/v1/chargers/{args.charger_id}/commands",
-                          json={"action": args.action, "payload": payload, "timeout": args.timeout},
-                          timeout=args.timeout + 5)
+    with _api(args, timeout=args.timeout + 5) as api:
+        response = api.post(f"/api/v1/chargers/{args.charger_id}/commands",
+                            json={"action": args.action, "payload": payload, "timeout": args.timeout})
     print(json.dumps(response.json(), indent=2))
     return 0 if response.status_code == 200 and response.json().get("status") == "answered" else 1
+
+
+def cmd_incidents_list(args: argparse.Namespace) -> int:
+    params = {k: v for k, v in {"status": args.status, "charger_id": args.charger, "severity": args.severity,
+                                "limit": args.limit}.items() if v is not None}
+    with _api(args) as api:
+        response = api.get("/api/v1/incidents", params=params)
+    if not response.is_success:
+        return _answer(response)
+    for item in response.json()["items"]:
+        where = item["charger_id"] + (f"/{item['connector_id']}" if item.get("connector_id") else "")
+        print(f"#{item['number']}\t{item['status']}\t{item['severity']}\t{item['kind']}\t{where}\t"
+              f"{item.get('code') or '-'}\t{item['first_seen']}")
+    return 0
+
+
+def cmd_incidents_show(args: argparse.Namespace) -> int:
+    with _api(args) as api:
+        return _answer(api.get(f"/api/v1/incidents/{args.number}"))
+
+
+def cmd_incidents_ack(args: argparse.Namespace) -> int:
+    with _api(args) as api:
+        return _answer(api.post(f"/api/v1/incidents/{args.number}/acknowledge", json={"by": args.by}))
+
+
+def cmd_incidents_resolve(args: argparse.Namespace) -> int:
+    with _api(args) as api:
+        return _answer(api.post(f"/api/v1/incidents/{args.number}/resolve", json={"by": args.by, "note": args.note}))
+
+
+def cmd_incidents_action(args: argparse.Namespace) -> int:
+    body: dict[str, Any] = {"action": args.action, "by": args.by}
+    if args.connector is not None:
+        body["connector_id"] = args.connector
+    with _api(args, timeout=60) as api:
+        return _answer(api.post(f"/api/v1/incidents/{args.number}/actions", json=body))
+
+
+def cmd_uptime(args: argparse.Namespace) -> int:
+    params: dict[str, Any] = {"year": args.year, "month": args.month}
+    if args.charger:
+        params["charger_id"] = args.charger
+    with _api(args) as api:
+        response = api.get("/api/v1/uptime.csv" if args.csv else "/api/v1/uptime", params=params)
+    if args.csv and response.is_success:
+        print(response.text, end="")
+        return 0
+    return _answer(response)
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
@@ -363,6 +428,51 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--api", default="http://127.0.0.1:8080")
     p.add_argument("--timeout", type=float, default=30)
     p.set_defaults(func=cmd_command)
+
+    incidents = sub.add_parser("incidents", help="incidents of a running server (via its API)") \
+        .add_subparsers(dest="action", required=True)
+
+    def api_args(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--api", default="http://127.0.0.1:8080", help="the server's HTTP address")
+
+    p = incidents.add_parser("list")
+    p.add_argument("--status", choices=["open", "acknowledged", "resolved", "active"], default="active")
+    p.add_argument("--severity", choices=["info", "warning", "fault", "critical"])
+    p.add_argument("--charger")
+    p.add_argument("--limit", type=int, default=50)
+    api_args(p)
+    p.set_defaults(func=cmd_incidents_list)
+    p = incidents.add_parser("show")
+    p.add_argument("number", type=int)
+    api_args(p)
+    p.set_defaults(func=cmd_incidents_show)
+    p = incidents.add_parser("ack", help="acknowledge (stops escalation)")
+    p.add_argument("number", type=int)
+    p.add_argument("--by", default=os.environ.get("USER", "cli"))
+    api_args(p)
+    p.set_defaults(func=cmd_incidents_ack)
+    p = incidents.add_parser("resolve")
+    p.add_argument("number", type=int)
+    p.add_argument("--by", default=os.environ.get("USER", "cli"))
+    p.add_argument("--note")
+    api_args(p)
+    p.set_defaults(func=cmd_incidents_resolve)
+    p = incidents.add_parser("action", help="remote recovery: soft_reset, hard_reset, unlock, make_available, …")
+    p.add_argument("number", type=int)
+    p.add_argument("action", choices=["soft_reset", "hard_reset", "unlock", "make_available", "make_inoperative",
+                                      "remote_stop"])
+    p.add_argument("--connector", type=int)
+    p.add_argument("--by", default=os.environ.get("USER", "cli"))
+    api_args(p)
+    p.set_defaults(func=cmd_incidents_action)
+
+    p = sub.add_parser("uptime", help="NEVI uptime per connector for a month (via the API)")
+    p.add_argument("--year", type=int, required=True)
+    p.add_argument("--month", type=int, required=True)
+    p.add_argument("--charger")
+    p.add_argument("--csv", action="store_true")
+    api_args(p)
+    p.set_defaults(func=cmd_uptime)
 
     p = sub.add_parser("replay", help="rebuild sessions and readings from the raw OCPP log")
     p.add_argument("--db")
