@@ -163,3 +163,16 @@ async def test_unreachable_server_raises_a_delivery_error() -> None:
 def test_starttls_and_implicit_tls_are_exclusive() -> None:
     with pytest.raises(ValueError, match="not both"):
         SmtpConfig(host="mail.example", starttls=True, implicit_tls=True)
+
+
+def test_the_operators_relay_comes_from_the_environment():
+    from chargewatch.notify.email import SmtpConfig
+
+    assert SmtpConfig.from_env({}) is None
+    relay = SmtpConfig.from_env({"CHARGEWATCH_SMTP_HOST": "mail.example", "CHARGEWATCH_SMTP_USER": "u",
+                                 "CHARGEWATCH_SMTP_PASSWORD": "p"})
+    assert (relay.host, relay.port, relay.starttls, relay.username) == ("mail.example", 587, None, "u")
+    smtps = SmtpConfig.from_env({"CHARGEWATCH_SMTP_HOST": "mail.example", "CHARGEWATCH_SMTP_IMPLICIT_TLS": "true"})
+    assert (smtps.port, smtps.implicit_tls, smtps.starttls) == (465, True, False)
+    with pytest.raises(ValueError, match="CHARGEWATCH_SMTP_STARTTLS"):
+        SmtpConfig.from_env({"CHARGEWATCH_SMTP_HOST": "mail.example", "CHARGEWATCH_SMTP_STARTTLS": "maybe"})

@@ -35,6 +35,7 @@ Configuration: ``CHARGEWATCH_FAULTS`` is a path to a JSON or TOML file (``.toml`
         "email": {"host": "smtp.example", "port": 587, "starttls": true, "implicit_tls": false,
                   "username": "u", "password": "p", "from": "chargewatch@example",
                   "to": ["oncall@example"], "min_severity": "fault"},
+                                        # without "host", the relay of CHARGEWATCH_SMTP_* is used
         "retry": {"max_attempts": 6, "initial_delay": 5, "factor": 2, "max_delay": 600},
         "dashboard_url": "https://chargewatch.example/"
       },
@@ -293,12 +294,19 @@ def _email(raw: Mapping[str, Any]) -> EmailTarget:
         raise SettingsError("alerts.email.to must list at least one e-mail address")
     if not isinstance(raw.get("from"), str) or "@" not in raw["from"]:
         raise SettingsError("alerts.email.from must be an e-mail address")
-    if not isinstance(raw.get("host"), str):
-        raise SettingsError("alerts.email.host is required")
     try:
-        smtp = SmtpConfig(host=raw["host"], port=int(raw.get("port", 587)), starttls=bool(raw.get("starttls", True)),
-                          implicit_tls=bool(raw.get("implicit_tls", False)), username=raw.get("username"),
-                          password=raw.get("password"), timeout_s=float(raw.get("timeout", 10.0)))
+        if "host" in raw:
+            if not isinstance(raw["host"], str):
+                raise SettingsError("alerts.email.host must be a host name")
+            smtp = SmtpConfig(host=raw["host"], port=int(raw.get("port", 587)),
+                              starttls=bool(raw.get("starttls", True)),
+                              implicit_tls=bool(raw.get("implicit_tls", False)), username=raw.get("username"),
+                              password=raw.get("password"), timeout_s=float(raw.get("timeout", 10.0)))
+        else:  # the operator's one mail relay, shared with driver replies
+            shared = SmtpConfig.from_env(os.environ)
+            if shared is None:
+                raise SettingsError("alerts.email.host is required unless CHARGEWATCH_SMTP_HOST is set")
+            smtp = shared
     except ValueError as error:
         raise SettingsError(f"alerts.email: {error}") from error
     return EmailTarget(smtp, raw["from"], tuple(recipients), _severity(raw, "alerts.email"))
