@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from datetime import UTC, datetime
 
@@ -167,3 +168,22 @@ def test_accounts_need_a_name_a_long_password_and_a_known_role(sqlite_url, bad):
     with pytest.raises(AccountError), engine.begin() as connection:
         put_operator(connection, *bad, datetime.now(UTC))
     engine.dispose()
+
+
+async def test_an_incident_is_acknowledged_in_the_name_of_the_logged_in_operator(server):
+    from helpers import boot, connect
+
+    add_operators(server)
+    cp = await connect(server, "CP-WHO")
+    await cp.call("BootNotification", boot())
+    await cp.call("StatusNotification", {"connectorId": 1, "status": "Faulted", "errorCode": "GroundFailure"})
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{server.http_port}", headers=_basic(*ADMIN)) as api:
+        for _ in range(100):
+            items = (await api.get("/api/v1/incidents", params={"charger_id": "CP-WHO"})).json()["items"]
+            if items:
+                break
+            await asyncio.sleep(0.1)
+        number = items[0]["number"]
+        acknowledged = await api.post(f"/api/v1/incidents/{number}/acknowledge", json={"by": "somebody-else"})
+    await cp.close()
+    assert acknowledged.status_code == 200 and acknowledged.json()["acknowledged_by"] == ADMIN[0]

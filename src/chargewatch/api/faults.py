@@ -14,7 +14,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field, model_validator
 
@@ -396,22 +396,22 @@ def create_router(faults: FaultWorker) -> APIRouter:
         return _summary(row)
 
     @router.post("/incidents/{number}/acknowledge", response_model=IncidentSummary, tags=["incidents"])
-    async def acknowledge(number: int, body: AcknowledgeIn) -> dict[str, Any]:
+    async def acknowledge(number: int, body: AcknowledgeIn, request: Request) -> dict[str, Any]:
         """open → acknowledged: stops escalation. 409 if resolved or already acknowledged."""
-        return await _lifecycle(number, lambda: faults.acknowledge(number, body.by))
+        return await _lifecycle(number, lambda: faults.acknowledge(number, _actor(request, body.by)))
 
     @router.post("/incidents/{number}/resolve", response_model=IncidentSummary, tags=["incidents"])
-    async def resolve(number: int, body: ResolveIn) -> dict[str, Any]:
+    async def resolve(number: int, body: ResolveIn, request: Request) -> dict[str, Any]:
         """Close by hand (fixed on site, false alarm). 409 if already resolved."""
-        return await _lifecycle(number, lambda: faults.resolve(number, body.by, body.note))
+        return await _lifecycle(number, lambda: faults.resolve(number, _actor(request, body.by), body.note))
 
     @router.put("/incidents/{number}/assignee", response_model=IncidentSummary, tags=["incidents"])
     async def set_assignee(number: int, body: AssigneeIn) -> dict[str, Any]:
         return await _lifecycle(number, lambda: faults.assign(number, body.assignee))
 
     @router.post("/incidents/{number}/notes", response_model=IncidentSummary, status_code=201, tags=["incidents"])
-    async def add_note(number: int, body: NoteIn) -> dict[str, Any]:
-        return await _lifecycle(number, lambda: faults.add_note(number, body.author, body.text))
+    async def add_note(number: int, body: NoteIn, request: Request) -> dict[str, Any]:
+        return await _lifecycle(number, lambda: faults.add_note(number, _actor(request, body.author), body.text))
 
     @router.put("/incidents/{number}/exclusion", response_model=IncidentSummary, tags=["incidents"])
     async def set_exclusion(number: int, body: ExclusionIn) -> dict[str, Any]:
@@ -419,7 +419,7 @@ def create_router(faults: FaultWorker) -> APIRouter:
         return await _lifecycle(number, lambda: faults.set_exclusion(number, body.reason))
 
     @router.post("/incidents/{number}/actions", response_model=ActionOut, tags=["incidents"])
-    async def run_action(number: int, body: ActionIn) -> dict[str, Any]:
+    async def run_action(number: int, body: ActionIn, request: Request) -> dict[str, Any]:
         """Send a recovery command to the charger; its answer (or timeout/offline) is recorded on the incident."""
         incident: Incident = store.incident_from_row(await _row(number))
         if body.connector_id is not None:
@@ -433,7 +433,7 @@ def create_router(faults: FaultWorker) -> APIRouter:
         except ValueError as error:
             raise HTTPException(409, {"field": "action", "reason": str(error)}) from None
         return await faults.run_action(incident.id, incident.charger_id, body.action.value, ocpp_action, payload,
-                                       requested_by=body.by)
+                                       requested_by=_actor(request, body.by))
 
     @router.get("/alerts/deliveries", response_model=DeliveryPage, tags=["incidents"])
     async def deliveries(
@@ -557,3 +557,8 @@ def create_router(faults: FaultWorker) -> APIRouter:
 
     return router
 
+
+def _actor(request: Request, claimed: str) -> str:
+    """Who did it: the logged-in operator when there is one (a name in the body cannot override it)."""
+    operator = getattr(request.state, "operator", None)
+    return operator.username if operator is not None else claimed
