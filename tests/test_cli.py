@@ -6,12 +6,12 @@ import sys
 import time
 
 import httpx
-from helpers import free_port
 from sqlalchemy import create_engine, select
 
 from chargewatch.cli import main
 from chargewatch.store import schema
 from chargewatch.store.database import normalise_url
+from helpers import free_port
 
 
 def test_chargers_add_registers_with_a_hashed_password(sqlite_url, capsys):

@@ -1,6 +1,7 @@
 """The HTTP API: sessions with filters and keyset paging, OpenAPI, metrics."""
 
 import httpx
+
 from helpers import connect, http_url, meter, ts
 
 

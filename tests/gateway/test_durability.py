@@ -9,12 +9,12 @@ import time
 
 import psycopg
 import pytest
-from helpers import boot, free_port, meter, ts
 from sqlalchemy import create_engine, select
 
 from chargewatch.sim.client import ChargePointConnection, OcppError
 from chargewatch.store import schema
 from chargewatch.store.database import normalise_url
+from helpers import boot, free_port, meter, ts
 
 
 class ServerProcess:
@@ -39,7 +39,7 @@ class ServerProcess:
                 return
             except OSError:
                 if self.process.poll() is not None:
-                    raise RuntimeError(self.process.stderr.read().decode())
+                    raise RuntimeError(self.process.stderr.read().decode()) from None
                 time.sleep(0.1)
         raise TimeoutError("server did not start")
 
@@ -121,9 +121,8 @@ async def test_session_continues_after_a_server_restart(server_process, db_url):
 
 
 async def test_database_outage_is_answered_with_internal_error_never_a_false_ack(pg_url):
-    from conftest import make_options
-
     from chargewatch.runtime import Chargewatch
+    from conftest import make_options
 
     app = Chargewatch(make_options(pg_url, accept_unknown=True))
     await app.start()

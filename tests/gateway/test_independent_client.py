@@ -4,11 +4,11 @@ import asyncio
 import base64
 
 import httpx
-from helpers import http_url, ocpp_url, ts
 from ocpp.v16 import ChargePoint, call
 from websockets.asyncio.client import connect as ws_connect
 
 from chargewatch.store.registry import put_id_tag, register_charger
+from helpers import http_url, ocpp_url, ts
 
 
 class LibraryConnection:

@@ -1,10 +1,10 @@
 """Several gateway nodes on one database: a command reaches a charger connected to another node."""
 
 import httpx
-from conftest import make_options
-from helpers import boot, connect, http_url
 
 from chargewatch.runtime import Chargewatch
+from conftest import make_options
+from helpers import boot, connect, http_url
 
 
 async def test_command_is_relayed_to_the_node_holding_the_charger(db_url):

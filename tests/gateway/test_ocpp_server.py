@@ -5,7 +5,6 @@ import json
 
 import httpx
 import pytest
-from helpers import boot, connect, http_url, meter, ocpp_url, ts
 from sqlalchemy import func, select
 from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
@@ -13,6 +12,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from chargewatch.sim.client import OcppError
 from chargewatch.store import schema
 from chargewatch.store.registry import put_id_tag, register_charger
+from helpers import boot, connect, http_url, meter, ocpp_url, ts
 
 
 def register(app, charger_id, password=None, timezone="Europe/Berlin"):
@@ -135,9 +135,8 @@ async def test_unsupported_ocpp_version_is_closed_with_protocol_error(server):
 
 
 async def test_unknown_charger_is_refused_without_accept_unknown(db_url):
-    from conftest import make_options
-
     from chargewatch.runtime import Chargewatch
+    from conftest import make_options
 
     app = Chargewatch(make_options(db_url, accept_unknown=False))
     await app.start()

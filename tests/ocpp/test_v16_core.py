@@ -4,10 +4,10 @@ from datetime import UTC, datetime
 from itertools import count
 
 import pytest
-from helpers import boot, meter, ts
 
 from chargewatch.ocpp import v16
 from chargewatch.ocpp.framing import ErrorCode
+from helpers import boot, meter, ts
 
 NOW = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
 

@@ -1,10 +1,10 @@
 """Derived state is rebuilt from the raw OCPP log, identically, however often it is replayed."""
 
-from helpers import boot, connect, meter, ts
 from sqlalchemy import select
 
 from chargewatch.store import schema
 from chargewatch.store.replay import replay
+from helpers import boot, connect, meter, ts
 
 
 def snapshot(engine):

@@ -203,7 +203,8 @@ def create_app(services: Services) -> FastAPI:
     @app.get("/api/v1/id-tags", response_model=list[models.IdTagOut], tags=["id tags"])
     def list_id_tags() -> list[dict[str, Any]]:
         with engine.connect() as connection:
-            return [dict(r._mapping) for r in connection.execute(select(schema.id_tags).order_by(schema.id_tags.c.id_tag))]
+            rows = connection.execute(select(schema.id_tags).order_by(schema.id_tags.c.id_tag))
+            return [dict(r._mapping) for r in rows]
 
     @app.put("/api/v1/id-tags/{id_tag}", response_model=models.IdTagOut, tags=["id tags"])
     async def put_id_tag(id_tag: str, body: models.IdTagIn) -> dict[str, Any]:

@@ -101,7 +101,7 @@ def charging_period_from_json(raw: object, path: str) -> ChargingPeriod:
         if not isinstance(dim, Mapping):
             raise TariffValidationError(dim_path, "must be a JSON object.")
         try:
-            kind = CdrDimensionType(dim.get("type"))
+            kind = CdrDimensionType(str(dim.get("type")))
         except ValueError:
             allowed = ", ".join(CdrDimensionType)
             raise TariffValidationError(

@@ -96,7 +96,8 @@ def build_charging_periods(
     for i in range(len(times) - 1):
         delta_wh = energies[i + 1] - energies[i]
         average_w = delta_wh * 3_600_000_000 // (times[i + 1] - times[i])
-        power = powers[i] if powers[i] is not None else average_w
+        measured = powers[i]
+        power = measured if measured is not None else average_w
         interval_power.append(power)
         charging = delta_wh > 0 and average_w >= idle_power_w
         keys.append((charging, thresholds.power_band(power), thresholds.current_band(currents[i])))

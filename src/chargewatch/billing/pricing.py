@@ -326,7 +326,7 @@ class CompiledTariff:
         self._max_power_marks = marks("max_power")
         self._uses_electric = bool(self._min_current_marks or self._max_current_marks
                                    or self._min_power_marks or self._max_power_marks)
-        self._selections: dict[tuple[int, ...], tuple[_Candidate | None, ...]] = {}
+        self._selections: dict[tuple[object, ...], tuple[_Candidate | None, ...]] = {}
 
     def _select(
         self, period: ChargingPeriod, local: datetime, kwh: Decimal, seconds: float

@@ -450,7 +450,7 @@ def _string(
 
 def _enum(enum: type[_E], raw: object, path: str) -> _E:
     try:
-        return enum(raw)
+        return enum(str(raw))
     except ValueError:
         allowed = ", ".join(m.value for m in enum)
         raise TariffValidationError(path, f"unknown value {raw!r}; expected one of {allowed}.") from None

@@ -359,7 +359,7 @@ def _question(raw: Mapping[str, Any], path: str, languages: Sequence[str], error
     if not isinstance(question_id, str) or not IDENTIFIER.match(question_id):
         errors.append(FieldError(f"{path}.id", "must be 1-64 characters of a-z, 0-9, '_' or '-'"))
     try:
-        kind = QuestionKind(raw.get("kind"))
+        kind = QuestionKind(str(raw.get("kind")))
     except ValueError:
         errors.append(FieldError(f"{path}.kind", f"must be one of: {', '.join(QuestionKind)}"))
         return None
@@ -417,7 +417,7 @@ def _target(raw: object, errors: list[FieldError]) -> Target:
         errors.append(FieldError("target", "must be an object"))
         return Target()
     try:
-        kind = TargetKind(raw.get("kind"))
+        kind = TargetKind(str(raw.get("kind")))
     except ValueError:
         errors.append(FieldError("target.kind", f"must be one of: {', '.join(TargetKind)}"))
         return Target()

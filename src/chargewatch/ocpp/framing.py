@@ -86,7 +86,9 @@ def parse(text: str | bytes) -> Message:
     try:
         frame = json.loads(text)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise FrameError(UNKNOWN_MESSAGE_ID, ErrorCode.FORMATION_VIOLATION, f"frame is not valid JSON: {exc}")
+        raise FrameError(
+            UNKNOWN_MESSAGE_ID, ErrorCode.FORMATION_VIOLATION, f"frame is not valid JSON: {exc}"
+        ) from None
     if not isinstance(frame, list) or len(frame) < 3:
         raise FrameError(
             UNKNOWN_MESSAGE_ID, ErrorCode.FORMATION_VIOLATION, "frame must be a JSON array [type, id, ...]"

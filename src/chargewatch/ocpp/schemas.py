@@ -75,6 +75,7 @@ def validate(version: str, name: str, payload: dict[str, Any], strict: bool = Fa
     try:
         check(payload)
     except fastjsonschema.JsonSchemaValueException as exc:
-        field = exc.name.removeprefix("data").lstrip(".") or "(payload)"
+        name = exc.name or "data"
+        field = name.removeprefix("data").lstrip(".") or "(payload)"
         code = _RULE_TO_ERROR.get(exc.rule or "", ErrorCode.PROPERTY_CONSTRAINT_VIOLATION)
-        raise SchemaViolation(code, f"{field}: {exc.message.removeprefix(exc.name).strip()}", field) from None
+        raise SchemaViolation(code, f"{field}: {exc.message.removeprefix(name).strip()}", field) from None

@@ -142,7 +142,9 @@ class SecurityEvent:
     tech_info: str | None
 
 
-Change = ChargerBooted | ChargerFirmwareStatus | ConnectorStatusChanged | SessionChanged | ReadingsRecorded | SecurityEvent
+Change = (
+    ChargerBooted | ChargerFirmwareStatus | ConnectorStatusChanged | SessionChanged | ReadingsRecorded | SecurityEvent
+)
 
 
 @dataclass

@@ -207,7 +207,8 @@ class SimulatedCharger:
         if action == "GetConfiguration":
             return {"configurationKey": [
                 {"key": "HeartbeatInterval", "readonly": False, "value": str(self.heartbeat_interval)},
-                {"key": "MeterValueSampleInterval", "readonly": False, "value": str(int(self.behaviour.meter_interval))},
+                {"key": "MeterValueSampleInterval", "readonly": False,
+                 "value": str(int(self.behaviour.meter_interval))},
             ]}
         if action == "ChangeConfiguration":
             return {"status": "Accepted"}

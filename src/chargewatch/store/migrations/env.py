@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from alembic import context
+
 from chargewatch.store.database import create_single_use_engine
 from chargewatch.store.schema import metadata
 
