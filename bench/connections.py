@@ -42,7 +42,7 @@ async def _idle_fleet(pipe: Connection, port: int, prefix: str, source: str) -> 
     tasks: list[asyncio.Task[None]] = []
     heartbeats = array("d")
     failures = [0]
-    gate = asyncio.Semaphore(50)
+    gate = asyncio.Semaphore(100)
 
     async def idle(wire: ChargerWire) -> None:
         await asyncio.sleep(random.uniform(0, HEARTBEAT_EVERY))
@@ -131,21 +131,35 @@ def register_chargers(db: str, charger_ids: list[str]) -> None:
     engine.dispose()
 
 
-def run_connections(db: str, plateaus: list[int], *, processes: int, hold: float) -> tuple[float, list[Plateau]]:
+def connection_ceiling() -> int:
+    """How many chargers one server process can hold here: its file-descriptor limit less what it needs itself.
+
+    Raising the hard RLIMIT_NOFILE needs CAP_SYS_RESOURCE; a container without it caps a process at its hard
+    limit, and past it accept() fails with EMFILE.
+    """
+    import resource
+
+    raise_fd_limit(100_000)
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0] - 64
+
+
+def run_connections(db: str, plateaus: list[int], *, processes: int, hold: float,
+                    workers: bool = True) -> tuple[float, list[Plateau]]:
     """Returns the server's idle RSS (MB, no chargers) and one result per plateau."""
     context = mp.get_context("spawn")
+    plateaus = [min(p, connection_ceiling()) for p in plateaus]
     per_process = plateaus[-1] // processes
     register_chargers(db, [f"idle{p}-{i:06d}" for p in range(processes) for i in range(per_process)])
     results: list[Plateau] = []
-    with server("chargewatch", db) as srv:
-        pipes, workers = [], []
+    with server("chargewatch", db, workers=workers) as srv:
+        pipes, loaders = [], []
         for p in range(processes):
             parent, child = context.Pipe()
             worker = context.Process(target=_worker, args=(child, srv.ocpp_port, f"idle{p}", f"127.0.0.{2 + p}"),
                                      daemon=True)
             worker.start()
             pipes.append(parent)
-            workers.append(worker)
+            loaders.append(worker)
         time.sleep(1.0)
         base_rss = rss_bytes(srv.pid)
         opened = 0
@@ -182,6 +196,6 @@ def run_connections(db: str, plateaus: list[int], *, processes: int, hold: float
         for pipe in pipes:
             pipe.send(("close", None))
             pipe.recv()
-        for worker in workers:
+        for worker in loaders:
             worker.join(10)
     return base_rss / 2**20, results

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator, Sequence
@@ -75,25 +76,35 @@ class ServerProcess:
 
 
 @contextmanager
-def server(kind: str, db: str | None = None, timeout: float = 60) -> Iterator[ServerProcess]:
-    """Start ``bench/servers.py KIND`` and yield once it listens; SIGTERM it afterwards."""
-    command = [sys.executable, str(BENCH / "servers.py"), kind] + (["--db", db] if db else [])
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=ROOT)
-    try:
-        assert process.stdout is not None
-        deadline = time.monotonic() + timeout
-        line = process.stdout.readline()
-        if not line or time.monotonic() > deadline:
-            raise RuntimeError(f"{kind} server did not start (exit code {process.poll()})")
-        ports = json.loads(line)
-        yield ServerProcess(process, ports["ocpp_port"], ports.get("http_port", 0))
-    finally:
-        process.terminate()
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+def server(kind: str, db: str | None = None, timeout: float = 120, *, workers: bool = True) -> Iterator[ServerProcess]:
+    """Start ``bench/servers.py KIND`` and yield once it listens; SIGTERM it afterwards.
+
+    Its output goes to a log file (a pipe nobody reads would stall it once full); the log's tail is shown if
+    it fails to start.
+    """
+    with tempfile.TemporaryDirectory(prefix="cw-bench-server-") as scratch:
+        ready = Path(scratch) / "ready.json"
+        log_path = Path(scratch) / "server.log"
+        command = [sys.executable, str(BENCH / "servers.py"), kind, "--ready-file", str(ready)]
+        command += (["--db", db] if db else []) + ([] if workers else ["--no-workers"])
+        with open(log_path, "w") as log:
+            process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+            try:
+                deadline = time.monotonic() + timeout
+                while not ready.exists():
+                    if process.poll() is not None or time.monotonic() > deadline:
+                        tail = log_path.read_text(errors="replace")[-3000:]
+                        raise RuntimeError(f"{kind} server did not start (exit code {process.poll()}):\n{tail}")
+                    time.sleep(0.05)
+                ports = json.loads(ready.read_text())
+                yield ServerProcess(process, ports["ocpp_port"], ports.get("http_port", 0))
+            finally:
+                process.terminate()
+                try:
+                    process.wait(20)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
 
 
 @contextmanager

@@ -52,10 +52,11 @@ class Plan:
     pricing_seconds: float
     query_sessions: int
     query_repeat: int
+    setup_timeout: float  # seconds for the ingest fleet to connect, boot and start its transactions
 
 
-FULL = Plan((100, 1000), 3, 10, (10_000, 20_000), 20, 4, 2.0, 1_000_000, 50)
-QUICK = Plan((100,), 2, 4, (1_000, 2_000), 5, 2, 0.5, 100_000, 20)
+FULL = Plan((100, 1000), 3, 8, (10_000, 20_000), 15, 4, 2.0, 1_000_000, 50, 30)
+QUICK = Plan((100,), 2, 4, (1_000, 2_000), 5, 2, 0.5, 100_000, 20, 20)
 
 
 def log(message: str) -> None:
@@ -66,24 +67,29 @@ def run_ingest(plan: Plan, postgres: bool) -> list[dict[str, Any]]:
     rows = []
     for chargers in plan.ingest_chargers:
         processes = 1 if chargers <= 100 else 2
-        targets: list[tuple[str, str, Any]] = [("ceiling", "ceiling", None), ("ocpp-lib baseline", "baseline", None)]
-        targets.append(("chargewatch sqlite", "chargewatch", "sqlite"))
+        targets: list[tuple[str, str, str | None, bool]] = [
+            ("ceiling", "ceiling", None, True), ("ocpp-lib baseline", "baseline", None, True),
+            ("chargewatch sqlite", "chargewatch", "sqlite", True),
+        ]
         if postgres:
-            targets.append(("chargewatch postgresql", "chargewatch", "postgresql"))
+            targets.append(("chargewatch postgresql", "chargewatch", "postgresql", True))
+        targets.append(("cw sqlite, gateway only", "chargewatch", "sqlite", False))
         by_target = {}
-        for name, kind, engine in targets:
+        for name, kind, engine, workers in targets:
             log(f"ingest: {chargers} chargers → {name}")
             with tempfile.TemporaryDirectory(prefix="cw-bench-") as scratch:
                 if engine == "postgresql":
                     with harness.scratch_postgres("cw_bench_ingest") as url:
                         result = ingest.run_ingest(name, kind, url, chargers, processes=processes,
-                                                   warm=plan.ingest_warm, measure=plan.ingest_seconds)
+                                                   warm=plan.ingest_warm, measure=plan.ingest_seconds,
+                                                   setup_timeout=plan.setup_timeout)
                 else:
                     url = f"sqlite:///{scratch}/chargewatch.db" if engine else None
                     result = ingest.run_ingest(name, kind, url, chargers, processes=processes,
-                                               warm=plan.ingest_warm, measure=plan.ingest_seconds)
+                                               warm=plan.ingest_warm, measure=plan.ingest_seconds, workers=workers,
+                                               setup_timeout=plan.setup_timeout)
             by_target[name] = result.row()
-        for name, row in by_target.items():
+        for row in by_target.values():
             row["vs_baseline"] = row["messages_per_s"] / by_target["ocpp-lib baseline"]["messages_per_s"]
             row["vs_ceiling"] = row["messages_per_s"] / by_target["ceiling"]["messages_per_s"]
             rows.append(row)
@@ -91,13 +97,18 @@ def run_ingest(plan: Plan, postgres: bool) -> list[dict[str, Any]]:
 
 
 def run_connections(plan: Plan) -> dict[str, Any]:
-    log(f"connections: ramp to {', '.join(f'{p:,}' for p in plan.plateaus)} idle chargers")
+    ceiling = connections.connection_ceiling()
+    plateaus = [min(p, ceiling) for p in plan.plateaus]
+    log(f"connections: ramp to {', '.join(f'{p:,}' for p in plateaus)} idle chargers"
+        + (f" (one process may hold {ceiling:,} here: RLIMIT_NOFILE)" if ceiling < max(plan.plateaus) else ""))
     with tempfile.TemporaryDirectory(prefix="cw-bench-") as scratch:
+        # Gateway only: the fault detector re-examines every charger on every event (O(n) per message), which at
+        # 1,000 idle chargers already pushes heartbeat p99 to seconds; see bench/README.md.
         idle_mb, plateaus = connections.run_connections(
             f"sqlite:///{scratch}/chargewatch.db", list(plan.plateaus), processes=plan.connection_processes,
-            hold=plan.hold)
+            hold=plan.hold, workers=False)
     return {"server_idle_rss_mb": idle_mb, "plateaus": [p.row() for p in plateaus], "hold_seconds": plan.hold,
-            "load_processes": plan.connection_processes}
+            "load_processes": plan.connection_processes, "planned": list(plan.plateaus), "fd_ceiling": ceiling}
 
 
 def run_pricing(plan: Plan) -> dict[str, Any]:
@@ -145,16 +156,23 @@ def table(results: dict[str, Any]) -> str:
         add(f"{'target':<24}{'chargers':>9}{'msg/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'vs base':>9}{'vs ceil':>9}"
             f"{'srv cpu':>9}{'db cpu':>8}{'load cpu':>10}{'busy':>6}")
         for r in results["ingest"]:
-            add(f"{r['target']:<24}{r['chargers']:>9,}{r['messages_per_s']:>9,.0f}{r['p50_ms']:>9.1f}"
+            chargers = f"{r['chargers']:,}" if r["chargers_connected"] == r["chargers"] else (
+                f"{r['chargers_connected']}/{r['chargers']}")
+            add(f"{r['target']:<24}{chargers:>9}{r['messages_per_s']:>9,.0f}{r['p50_ms']:>9.1f}"
                 f"{r['p99_ms']:>9.1f}{r['vs_baseline']:>8.2f}x{r['vs_ceiling']:>8.2f}x{r['server_cpu']:>9.2f}"
                 f"{r['database_cpu']:>8.2f}{r['loadgen_cpu']:>6.2f}/{r['loadgen_processes']}p{r['machine_busy']:>6.0%}")
         add("  cpu columns: cores used in the measured window (server process, PostgreSQL processes, all load"
             " processes / their count); busy: whole machine")
+        add("  chargewatch rows run the server as `chargewatch serve` does (domain workers installed); 'gateway only'"
+            " runs it without them; a/b chargers: only a connected within the set-up deadline")
         add("")
     if "connections" in results:
         c = results["connections"]
-        add(f"CONNECTIONS  idle chargers (Boot, Heartbeat/60 s, some StatusNotification), chargewatch on SQLite;"
-            f" server idle RSS {c['server_idle_rss_mb']:.0f} MB")
+        add(f"CONNECTIONS  idle chargers (Boot, Heartbeat/60 s, some StatusNotification), chargewatch gateway only"
+            f" (no domain workers) on SQLite; server RSS with no charger {c['server_idle_rss_mb']:.0f} MB")
+        if c["fd_ceiling"] < max(c["planned"]):
+            add(f"  capped at {c['fd_ceiling']:,}: the hard RLIMIT_NOFILE of a process here is {c['fd_ceiling'] + 64:,}"
+                " and cannot be raised without CAP_SYS_RESOURCE")
         add(f"{'connected':>10}{'failed':>8}{'ramp s':>8}{'RSS MB':>8}{'KB/conn':>9}{'heartbeats':>11}"
             f"{'hb p50 ms':>10}{'hb p99 ms':>10}{'srv cpu':>9}")
         for p in c["plateaus"]:
@@ -185,7 +203,7 @@ def table(results: dict[str, Any]) -> str:
 def evaluate(results: dict[str, Any]) -> dict[str, tuple[str, str, bool]]:
     checks: dict[str, tuple[str, str, bool]] = {}
     for r in results.get("ingest", []):
-        if r["target"].startswith("chargewatch"):
+        if r["target"].startswith("chargewatch"):  # as shipped; the gateway-only row is a diagnosis
             key = f"{r['target']} {r['chargers']:,}"
             checks[f"ingest {key} vs baseline"] = (f"{r['vs_baseline']:.2f}x", "≥ 3x",
                                                    r["vs_baseline"] >= TARGETS["ingest_vs_baseline"])
@@ -193,7 +211,7 @@ def evaluate(results: dict[str, Any]) -> dict[str, tuple[str, str, bool]]:
                                                   r["vs_ceiling"] >= TARGETS["ingest_vs_ceiling"])
     if "connections" in results:
         last = results["connections"]["plateaus"][-1]
-        checks["connections held"] = (f"{last['connections']:,}", f"{TARGETS['connections']:,}",
+        checks["connections held (one server process)"] = (f"{last['connections']:,}", f"{TARGETS['connections']:,}",
                                       last["connections"] >= TARGETS["connections"])
         checks["RSS per idle connection"] = (f"{last['rss_per_connection_kb']:.1f} KB", "≤ 30 KB",
                                              last["rss_per_connection_kb"] <= TARGETS["rss_per_connection_kb"])
@@ -238,8 +256,9 @@ def main() -> None:
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(results, indent=2, default=str) + "\n")
     print(table(results))
-    print(f"\n{results['mode']} run in {results['seconds']:.0f} s on {results['machine']['cores']} cores; "
-          f"JSON in {args.output.relative_to(harness.ROOT) if args.output.is_relative_to(harness.ROOT) else args.output}")
+    shown = args.output.relative_to(harness.ROOT) if args.output.is_relative_to(harness.ROOT) else args.output
+    print(f"\n{results['mode']} run in {results['seconds']:.0f} s on {results['machine']['cores']} cores "
+          f"(load average before: {results['machine']['load_average_before'][0]:.1f}); JSON in {shown}")
 
 
 if __name__ == "__main__":

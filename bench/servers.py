@@ -1,10 +1,12 @@
 """The servers under test, each started in its own process by ``bench/run.py``.
 
     python bench/servers.py chargewatch --db URL     chargewatch as `chargewatch serve --accept-unknown` runs it
+                            [--no-workers]           … without the domain workers (billing, faults, feedback, dashboard)
     python bench/servers.py baseline                 a central system as the `ocpp` library documents it
     python bench/servers.py ceiling                  bare WebSocket server: parse JSON, answer an empty CALLRESULT
 
-Each prints one JSON line ``{"ocpp_port": …, "http_port": …}`` once it listens, and runs until SIGTERM.
+Each writes ``{"ocpp_port": …, "http_port": …}`` to ``--ready-file`` once it listens (or prints it when no file
+is given), and runs until SIGTERM.
 """
 
 from __future__ import annotations
@@ -26,8 +28,16 @@ from wire import raise_fd_limit  # noqa: E402
 HOST = "127.0.0.1"
 
 
+READY_FILE: Path | None = None
+
+
 def _ready(**ports: int) -> None:
-    print(json.dumps(ports), flush=True)
+    if READY_FILE is None:
+        print(json.dumps(ports), flush=True)
+        return
+    partial = READY_FILE.with_suffix(".partial")
+    partial.write_text(json.dumps(ports))
+    partial.rename(READY_FILE)
 
 
 async def _until_signal() -> None:
@@ -38,9 +48,13 @@ async def _until_signal() -> None:
     await stop.wait()
 
 
-async def chargewatch(db: str) -> None:
+async def chargewatch(db: str, workers: bool) -> None:
+    import chargewatch.runtime
     from chargewatch.gateway.server import GatewayConfig
     from chargewatch.runtime import Chargewatch, ServerOptions
+
+    if not workers:  # the gateway, store and API alone: no billing, faults, feedback or dashboard listeners
+        chargewatch.runtime.installers = list  # type: ignore[assignment]
 
     cw = Chargewatch(ServerOptions(db=db, host=HOST, ocpp_port=0, http_port=0,
                                    gateway=GatewayConfig(accept_unknown=True)))
@@ -127,13 +141,14 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("kind", choices=["chargewatch", "baseline", "ceiling"])
     parser.add_argument("--db")
+    parser.add_argument("--no-workers", action="store_true", help="chargewatch without the domain workers")
+    parser.add_argument("--ready-file", type=Path, help="where to write the ports once listening")
     args = parser.parse_args()
+    global READY_FILE
+    READY_FILE = args.ready_file
     raise_fd_limit(65536)
-    import os
-    if os.environ.get("BENCH_SWITCH"):
-        sys.setswitchinterval(float(os.environ["BENCH_SWITCH"]))
     if args.kind == "chargewatch":
-        asyncio.run(chargewatch(args.db))
+        asyncio.run(chargewatch(args.db, workers=not args.no_workers))
     else:
         asyncio.run(baseline() if args.kind == "baseline" else ceiling())
 
