@@ -11,6 +11,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,6 +55,9 @@ class GroupCommitWriter:
         self._max_batch = max_batch
         self._queue: asyncio.Queue[_Pending | None] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
+        # A thread of its own: commits must never queue behind the short lookups other code sends to the
+        # loop's default executor (a reconnect storm fills that with charger lookups). Started lazily.
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="group-commit")
         self._on_commit = on_commit
 
     def start(self) -> None:
@@ -64,6 +68,7 @@ class GroupCommitWriter:
             await self._queue.put(None)
             await self._task
             self._task = None
+            self._executor.shutdown(wait=True)
 
     async def submit(self, unit: Unit) -> Any:
         if self._task is None or self._task.done():
@@ -86,7 +91,7 @@ class GroupCommitWriter:
                     stopping = True
                     break
                 batch.append(item)
-            outcomes = await loop.run_in_executor(None, self._commit, [p.unit for p in batch])
+            outcomes = await loop.run_in_executor(self._executor, self._commit, [p.unit for p in batch])
             for pending, (ok, value) in zip(batch, outcomes, strict=True):
                 if pending.future.done():
                     continue
