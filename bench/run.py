@@ -55,7 +55,7 @@ class Plan:
     setup_timeout: float  # seconds for the ingest fleet to connect, boot and start its transactions
 
 
-FULL = Plan((100, 1000), 3, 8, (10_000, 20_000), 15, 4, 2.0, 1_000_000, 50, 30)
+FULL = Plan((100, 1000), 3, 6, (10_000, 20_000), 12, 4, 2.0, 1_000_000, 50, 25)
 QUICK = Plan((100,), 2, 4, (1_000, 2_000), 5, 2, 0.5, 100_000, 20, 20)
 
 
@@ -211,8 +211,10 @@ def evaluate(results: dict[str, Any]) -> dict[str, tuple[str, str, bool]]:
                                                   r["vs_ceiling"] >= TARGETS["ingest_vs_ceiling"])
     if "connections" in results:
         last = results["connections"]["plateaus"][-1]
-        checks["connections held (one server process)"] = (f"{last['connections']:,}", f"{TARGETS['connections']:,}",
-                                      last["connections"] >= TARGETS["connections"])
+        if max(results["connections"]["planned"]) >= TARGETS["connections"]:  # not in a --quick run
+            held = last["connections"]
+            checks["connections held (one server process)"] = (
+                f"{held:,}", f"{TARGETS['connections']:,}", held >= TARGETS["connections"])
         checks["RSS per idle connection"] = (f"{last['rss_per_connection_kb']:.1f} KB", "≤ 30 KB",
                                              last["rss_per_connection_kb"] <= TARGETS["rss_per_connection_kb"])
     if "pricing" in results:

@@ -71,6 +71,9 @@ class ChargerWire(asyncio.Protocol):
                 return
             status = bytes(buffer[:end]).split(b"\r\n", 1)[0]
             del buffer[:end + 4]
+            if self.opened.done():  # the caller gave up waiting (set-up deadline)
+                self.transport.close()  # type: ignore[union-attr]
+                return
             if b" 101 " not in status:
                 self.opened.set_exception(ConnectionError(status.decode(errors="replace")))
                 self.transport.close()  # type: ignore[union-attr]
@@ -130,7 +133,11 @@ async def open_charger(host: str, port: int, charger_id: str, *, source: str | N
         lambda: ChargerWire(f"{host}:{port}", f"/ocpp/{charger_id}"), host, port,
         local_addr=(source, 0) if source else None,
     )
-    await asyncio.wait_for(wire.opened, timeout)
+    try:
+        await asyncio.wait_for(wire.opened, timeout)
+    except BaseException:
+        wire.close()
+        raise
     return wire
 
 
