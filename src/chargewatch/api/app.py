@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.responses import PlainTextResponse, StreamingResponse
 from prometheus_client import generate_latest
-from sqlalchemy import Engine, and_, insert, or_, select, update
+from sqlalchemy import Engine, insert, select, tuple_, update
 
 from ..gateway.events import EventBus
 from ..gateway.server import Gateway
@@ -173,7 +173,9 @@ def create_app(services: Services) -> FastAPI:
             conditions.append(s.c.started_at < until)
         if cursor:
             started, tx = _decode_cursor(cursor)
-            conditions.append(or_(s.c.started_at < started, and_(s.c.started_at == started, s.c.transaction_id < tx)))
+            # A row-value comparison lets both engines seek the (started_at, transaction_id) order directly; the
+            # equivalent OR form made SQLite scan the index from the top (150 ms deep into 1M sessions).
+            conditions.append(tuple_(s.c.started_at, s.c.transaction_id) < tuple_(started, tx))
         query = select(s).where(*conditions).order_by(s.c.started_at.desc(), s.c.transaction_id.desc()).limit(limit + 1)
         with engine.connect() as connection:
             rows = connection.execute(query).all()
