@@ -270,17 +270,20 @@ class FaultDetector:
             self._charger(signal.charger_id).heartbeat_s = signal.seconds
             return []
         previous = self._now
-        if previous is None or _scan_slot(signal.at) > _scan_slot(previous):
+        # The time rules (and alert delays) scan every charger, session and open incident: on a busy fleet that
+        # runs once per second of signal time, not once per message (deterministic, so replays agree).
+        scan = previous is None or _scan_slot(signal.at) > _scan_slot(previous)
+        if scan:
             events = self._advance(signal.at)
         else:
-            # The time rules scan every charger and session: on a busy fleet that is once per second of signal
-            # time, not once per message (deterministic, so a replay still gives the same events).
             events = []
             self._now = max(previous, signal.at)
         now = self._now
         assert now is not None
-        events += self._apply(signal, now)
-        events += self._alerts(now)
+        applied = self._apply(signal, now)
+        events += applied
+        if scan or applied:
+            events += self._alerts(now)
         return events
 
     def tick(self, now: datetime) -> list[IncidentEvent]:
