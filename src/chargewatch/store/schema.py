@@ -146,6 +146,7 @@ sessions = Table(
     Column("updated_at", UtcDateTime, nullable=False),
     UniqueConstraint("charger_id", "start_key"),
     Index(None, "charger_id", "connector_id", "status"),
+    Index(None, "charger_id", "started_at"),  # a station's sessions, newest first
     Index(None, "started_at"),
     Index(None, "status", "started_at"),
 )

@@ -147,6 +147,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('sessions', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_sessions_charger_id_connector_id_status'), ['charger_id', 'connector_id', 'status'], unique=False)
+        batch_op.create_index(batch_op.f('ix_sessions_charger_id_started_at'), ['charger_id', 'started_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_sessions_started_at'), ['started_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_sessions_status_started_at'), ['status', 'started_at'], unique=False)
 
@@ -197,6 +198,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_sessions_status_started_at'))
         batch_op.drop_index(batch_op.f('ix_sessions_started_at'))
         batch_op.drop_index(batch_op.f('ix_sessions_charger_id_connector_id_status'))
+        batch_op.drop_index(batch_op.f('ix_sessions_charger_id_started_at'))
 
     op.drop_table('sessions')
     op.drop_table('security_events')
