@@ -273,7 +273,7 @@ class FaultDetector:
         # The time rules (and alert delays) scan every charger, session and open incident: on a busy fleet that
         # runs once per second of signal time, not once per message (deterministic, so replays agree).
         scan = previous is None or _scan_slot(signal.at) > _scan_slot(previous)
-        if scan:
+        if previous is None or scan:
             events = self._advance(signal.at)
         else:
             events = []
