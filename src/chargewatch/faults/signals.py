@@ -27,7 +27,17 @@ def _evidence() -> dict[str, Any]:
 
 
 @dataclass(frozen=True, kw_only=True)
-class StatusReported:
+class _Stamped:
+    """A signal at a moment: ``at`` is when we received it, timezone-aware UTC."""
+
+    at: datetime
+
+    def __post_init__(self) -> None:
+        require_utc(self.at)
+
+
+@dataclass(frozen=True, kw_only=True)
+class StatusReported(_Stamped):
     """A StatusNotification.req: connector status plus the charger's error code."""
 
     charger_id: str
@@ -37,57 +47,37 @@ class StatusReported:
     info: str | None = None
     vendor_id: str | None = None
     vendor_error_code: str | None = None
-    at: datetime
     message_id: str | None = None
     evidence: dict[str, Any] = field(default_factory=_evidence)
 
-    def __post_init__(self) -> None:
-        require_utc(self.at)
-
 
 @dataclass(frozen=True, kw_only=True)
-class MessageSeen:
+class MessageSeen(_Stamped):
     """Any inbound message: the charger is alive, whatever it said."""
 
     charger_id: str
-    at: datetime
-
-    def __post_init__(self) -> None:
-        require_utc(self.at)
 
 
 @dataclass(frozen=True, kw_only=True)
-class Connected:
+class Connected(_Stamped):
     """The charger's WebSocket was accepted."""
 
     charger_id: str
-    at: datetime
-
-    def __post_init__(self) -> None:
-        require_utc(self.at)
 
 
 @dataclass(frozen=True, kw_only=True)
-class Disconnected:
+class Disconnected(_Stamped):
     """The charger's WebSocket closed (either side, clean or not)."""
 
     charger_id: str
-    at: datetime
-
-    def __post_init__(self) -> None:
-        require_utc(self.at)
 
 
 @dataclass(frozen=True, kw_only=True)
-class BootReported:
+class BootReported(_Stamped):
     """A BootNotification.req: the charger (re)started."""
 
     charger_id: str
-    at: datetime
     evidence: dict[str, Any] = field(default_factory=_evidence)
-
-    def __post_init__(self) -> None:
-        require_utc(self.at)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -103,85 +93,65 @@ class HeartbeatIntervalSet:
 
 
 @dataclass(frozen=True, kw_only=True)
-class SessionStarted:
+class SessionStarted(_Stamped):
     """A StartTransaction.req that was accepted: a transaction is open on the connector."""
 
     charger_id: str
     connector_id: int
     session_id: str
-    at: datetime
     evidence: dict[str, Any] = field(default_factory=_evidence)
-
-    def __post_init__(self) -> None:
-        require_utc(self.at)
 
 
 @dataclass(frozen=True, kw_only=True)
-class SessionProgress:
+class SessionProgress(_Stamped):
     """A normalised MeterValues sample of an open session (power in W, register in Wh)."""
 
     charger_id: str
     connector_id: int
     session_id: str
-    at: datetime
     power_w: float | None
     energy_wh: int | None
     connector_status: str
     evidence: dict[str, Any] = field(default_factory=_evidence)
 
-    def __post_init__(self) -> None:
-        require_utc(self.at)
-
 
 @dataclass(frozen=True, kw_only=True)
-class SessionStopped:
+class SessionStopped(_Stamped):
     """A StopTransaction.req; ``energy_wh`` is what the session delivered, ``was_charging`` whether
     energy was flowing (status Charging) just before the stop."""
 
     charger_id: str
     connector_id: int
     session_id: str
-    at: datetime
     reason: str
     energy_wh: int
     was_charging: bool
     evidence: dict[str, Any] = field(default_factory=_evidence)
 
-    def __post_init__(self) -> None:
-        require_utc(self.at)
-
 
 @dataclass(frozen=True, kw_only=True)
-class AuthorizeRejected:
+class AuthorizeRejected(_Stamped):
     """An Authorize.conf whose idTagInfo.status was not Accepted."""
 
     charger_id: str
     id_tag: str
     status: str
-    at: datetime
     evidence: dict[str, Any] = field(default_factory=_evidence)
-
-    def __post_init__(self) -> None:
-        require_utc(self.at)
 
 
 @dataclass(frozen=True, kw_only=True)
-class StartRejected:
+class StartRejected(_Stamped):
     """A StartTransaction.conf whose idTagInfo.status was not Accepted (or a refused RemoteStart)."""
 
     charger_id: str
     connector_id: int
     id_tag: str
     status: str
-    at: datetime
     evidence: dict[str, Any] = field(default_factory=_evidence)
-
-    def __post_init__(self) -> None:
-        require_utc(self.at)
 
 
 @dataclass(frozen=True, kw_only=True)
-class DriverReport:
+class DriverReport(_Stamped):
     """A driver told us something is wrong (app, QR page, hotline)."""
 
     charger_id: str
@@ -189,36 +159,24 @@ class DriverReport:
     session_id: str | None
     category: str
     text: str
-    at: datetime
-
-    def __post_init__(self) -> None:
-        require_utc(self.at)
 
 
 @dataclass(frozen=True, kw_only=True)
-class IncidentAcknowledged:
+class IncidentAcknowledged(_Stamped):
     """An operator took ownership of an incident; stops its escalation."""
 
     incident_id: str
     by: str
-    at: datetime
-
-    def __post_init__(self) -> None:
-        require_utc(self.at)
 
 
 @dataclass(frozen=True, kw_only=True)
-class IncidentClosed:
+class IncidentClosed(_Stamped):
     """An operator resolved an incident by hand (fixed on site, false alarm): the detector must
     forget it, or it would keep adding evidence to an incident the operator considers closed."""
 
     incident_id: str
     by: str
-    at: datetime
     note: str | None = None
-
-    def __post_init__(self) -> None:
-        require_utc(self.at)
 
 
 Signal = (
