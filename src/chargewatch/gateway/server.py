@@ -301,7 +301,7 @@ class Gateway:
     async def _recall_start_key(self, link: ChargerLink, payload: dict[str, Any]) -> None:
         """A StartTransaction re-sent after its session ended or after a restart is found in the database."""
         try:
-            key = v16._start_key(payload)
+            key = v16.start_key(payload)
         except KeyError:
             return
         if key in link.state.start_keys:

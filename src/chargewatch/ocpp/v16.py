@@ -213,13 +213,14 @@ def _authorize(payload: dict[str, Any], state: ChargerState, env: Environment) -
     return Outcome({"idTagInfo": env.id_tag_info(payload["idTag"])})
 
 
-def _start_key(payload: dict[str, Any]) -> str:
+def start_key(payload: dict[str, Any]) -> str:
+    """What makes a StartTransaction the same one when a charger sends it again (offline queue, lost answer)."""
     return f"{payload['connectorId']}|{payload['idTag']}|{payload['timestamp']}|{payload['meterStart']}"
 
 
 def _start_transaction(payload: dict[str, Any], state: ChargerState, env: Environment) -> Outcome:
     id_tag_info = env.id_tag_info(payload["idTag"])
-    key = _start_key(payload)
+    key = start_key(payload)
     if key in state.start_keys:  # re-sent after a lost answer: same transaction, nothing new
         return Outcome({"transactionId": state.start_keys[key], "idTagInfo": id_tag_info})
     connector_id = payload["connectorId"]
