@@ -341,12 +341,7 @@ class Gateway:
         unit.add("message", writes.message_row(charger_id, now, "out", out_text,
                                                3 if isinstance(reply, CallResult) else 4, reply.message_id,
                                                action, self.config.node_id))
-        upserts: list[tuple[str, Any]] = []
-        if outcome is not None:
-            start_keys = {tx: key for key, tx in (outcome.state.start_keys.items() if outcome.state else [])
-                          if key not in link.state.start_keys}
-            upserts = writes.add_changes(unit, charger_id, outcome.changes, start_keys, now)
-        writes.stage_upserts(unit, charger_id, upserts, now)
+        writes.stage_outcome(unit, charger_id, outcome, link.state, now)
         try:
             await self.writer.submit(unit)
         except Exception:  # noqa: BLE001 - not stored, so not acknowledged: the charger will retry

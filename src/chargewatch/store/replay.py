@@ -17,7 +17,7 @@ from ..ocpp import v16
 from ..ocpp.framing import CALL, CALLRESULT
 from ..sessions.machine import ChargingSession
 from . import schema, writes
-from .writer import Unit
+from .writer import Unit, write_units
 
 DERIVED_TABLES = (schema.meter_readings, schema.status_events, schema.security_events, schema.connectors,
                   schema.sessions)
@@ -75,14 +75,11 @@ def _apply(connection: Any, inbound: Any, reply: dict[str, Any], states: dict[st
     except v16.CallRejected:
         return
     assert outcome.state is not None
-    start_keys = {tx: key for key, tx in outcome.state.start_keys.items() if key not in state.start_keys}
+    unit = Unit()
+    writes.stage_outcome(unit, charger_id, outcome, state, inbound.at)
+    write_units(connection, writes.STATEMENTS, [unit])
     states[charger_id] = outcome.state
     for change in outcome.changes:
         if isinstance(change, v16.SessionChanged):
             sessions[change.session.transaction_id] = change.session
-    unit = Unit()
-    upserts = writes.add_changes(unit, charger_id, outcome.changes, start_keys, inbound.at)
-    for key, rows in unit.rows.items():
-        writes.STATEMENTS[key](connection, rows)
-    writes.apply_upserts(connection, charger_id, upserts, inbound.at)
     report.calls_applied += 1

@@ -101,13 +101,7 @@ class GroupCommitWriter:
                     pending.future.set_exception(value)
 
     def _write(self, connection: Connection, units: list[Unit]) -> list[Any]:
-        merged: dict[str, list[dict[str, Any]]] = {}
-        for unit in units:
-            for key, rows in unit.rows.items():
-                merged.setdefault(key, []).extend(rows)
-        for key, rows in merged.items():
-            self._statements[key](connection, rows)
-        return [unit.apply(connection) if unit.apply else None for unit in units]
+        return write_units(connection, self._statements, units)
 
     def _commit(self, units: list[Unit]) -> list[tuple[bool, Any]]:
         started = time.perf_counter()
@@ -136,3 +130,15 @@ class GroupCommitWriter:
     def _report(self, size: int, started: float) -> None:
         if self._on_commit is not None:
             self._on_commit(size, time.perf_counter() - started)
+
+
+def write_units(connection: Connection, statements: dict[str, Callable[[Connection, list[dict[str, Any]]], None]],
+                units: list[Unit]) -> list[Any]:
+    """Run the units' bulk rows (merged per statement), then each unit's ``apply``; returns what those gave."""
+    merged: dict[str, list[dict[str, Any]]] = {}
+    for unit in units:
+        for key, rows in unit.rows.items():
+            merged.setdefault(key, []).extend(rows)
+    for key, rows in merged.items():
+        statements[key](connection, rows)
+    return [unit.apply(connection) if unit.apply else None for unit in units]

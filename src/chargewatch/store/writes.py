@@ -193,3 +193,15 @@ def stage_upserts(unit: Unit, charger_id: str, upserts: list[tuple[str, Any]], n
         unit.add("charger_booted", {"_key": charger_id, "last_seen_at": now, **_boot_values(booted)})
     else:
         unit.add("charger_seen", {"_key": charger_id, "last_seen_at": now})
+
+
+def stage_outcome(unit: Unit, charger_id: str, outcome: v16.Outcome | None, before: v16.ChargerState,
+                  now: datetime) -> None:
+    """Queue all a handled call changed (or, with no outcome, just that the charger was seen): the one way both
+    the live gateway and the replay turn the protocol core's decision into rows."""
+    upserts: list[tuple[str, Any]] = []
+    if outcome is not None:
+        after = outcome.state.start_keys if outcome.state is not None else {}
+        new_keys = {tx: key for key, tx in after.items() if key not in before.start_keys}
+        upserts = add_changes(unit, charger_id, outcome.changes, new_keys, now)
+    stage_upserts(unit, charger_id, upserts, now)
