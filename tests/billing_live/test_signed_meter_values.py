@@ -83,6 +83,6 @@ async def test_signed_values_without_a_registered_key_are_billed_as_unverified(s
 async def test_a_public_key_that_is_not_one_is_refused(shared_api):
     await shared_api.post("/api/v1/chargers", json={"id": "EICH-BADKEY"})
     response = await shared_api.put("/api/v1/chargers/EICH-BADKEY/ocmf-key", json={"public_key": "not a key"})
-    assert response.status_code == 422 and response.json()["detail"]["field"] == "public_key"
+    assert response.status_code == 422 and response.json()["errors"][0]["field"] == "public_key"
     missing = await shared_api.put("/api/v1/chargers/NOBODY/ocmf-key", json={"public_key": "3059"})
     assert missing.status_code == 404

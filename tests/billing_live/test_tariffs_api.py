@@ -31,8 +31,8 @@ async def test_an_invalid_tariff_is_refused_with_the_field_and_reason_and_nothin
     bad["elements"][1]["price_components"][0]["vat"] = 119
     response = await shared_api.post("/api/v1/tariffs", json=bad)
     assert response.status_code == 422
-    assert response.json()["detail"] == {"field": "elements[1].price_components[0].vat",
-                                         "reason": "must be a percentage between 0 and 100, got 119."}
+    assert response.json()["errors"][0] == {"field": "elements[1].price_components[0].vat",
+                                            "reason": "must be a percentage between 0 and 100, got 119."}
     assert (await shared_api.get("/api/v1/tariffs/BAD-VAT")).status_code == 404
     assert "BAD-VAT" not in [t["id"] for t in (await shared_api.get("/api/v1/tariffs")).json()]
 
@@ -40,12 +40,12 @@ async def test_an_invalid_tariff_is_refused_with_the_field_and_reason_and_nothin
 async def test_a_tariff_that_is_not_json_is_refused_at_the_root(shared_api):
     response = await shared_api.post("/api/v1/tariffs", content=b"{not json", headers={"content-type":
                                                                                        "application/json"})
-    assert response.status_code == 422 and response.json()["detail"]["field"] == "$"
+    assert response.status_code == 422 and response.json()["errors"][0]["field"] == "$"
 
 
 async def test_a_tariff_whose_id_differs_from_the_path_is_refused(shared_api):
     response = await shared_api.put("/api/v1/tariffs/OTHER", json=tariff("MISMATCH"))
-    assert response.status_code == 422 and response.json()["detail"]["field"] == "id"
+    assert response.status_code == 422 and response.json()["errors"][0]["field"] == "id"
 
 
 async def test_creating_an_existing_tariff_conflicts(shared_api):
@@ -96,7 +96,7 @@ async def test_the_most_specific_assignment_wins_connector_then_charger_then_def
         assert [assigned_tariff(connection, "CP-A", n) for n in (1, 2)] == ["SITE", "FAST"]
         assert assigned_tariff(connection, "CP-ELSEWHERE", 1) == "BASE"
     unknown = await shared_api.put("/api/v1/tariff-assignments", json={"tariff_id": "NOPE"})
-    assert unknown.status_code == 422 and unknown.json()["detail"]["field"] == "tariff_id"
+    assert unknown.status_code == 422 and unknown.json()["errors"][0]["field"] == "tariff_id"
 
 
 async def test_the_openapi_document_describes_the_billing_api(shared_api):

@@ -54,9 +54,9 @@ async def test_incident_lifecycle_and_recovery_actions(sqlite_url, start_server)
         (a["ocpp_action"], a["payload"]) for a in [(await http.post(
             f"/api/v1/incidents/{number}/actions", json={"action": "make_inoperative"})).json()]]
     no_session = await http.post(f"/api/v1/incidents/{number}/actions", json={"action": "remote_stop"})
-    assert no_session.status_code == 409 and "transactionId" in no_session.json()["detail"]["reason"]
+    assert no_session.status_code == 409 and "transactionId" in no_session.json()["detail"]
     bad = await http.post(f"/api/v1/incidents/{number}/actions", json={"action": "explode"})
-    assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["body", "action"]
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "action"
 
     # Lifecycle with validated transitions.
     assert (await http.post("/api/v1/incidents/999/acknowledge", json={"by": "bob"})).status_code == 404
@@ -64,7 +64,7 @@ async def test_incident_lifecycle_and_recovery_actions(sqlite_url, start_server)
     ack = await http.post(f"/api/v1/incidents/{number}/acknowledge", json={"by": "bob"})
     assert ack.status_code == 200 and (ack.json()["status"], ack.json()["acknowledged_by"]) == ("acknowledged", "bob")
     again = await http.post(f"/api/v1/incidents/{number}/acknowledge", json={"by": "carol"})
-    assert again.status_code == 409 and "already acknowledged" in again.json()["detail"]["reason"]
+    assert again.status_code == 409 and "already acknowledged" in again.json()["detail"]
     assert (await http.put(f"/api/v1/incidents/{number}/assignee", json={"assignee": "tech-7"})).json()[
         "assignee"] == "tech-7"
     assert (await http.post(f"/api/v1/incidents/{number}/notes",
@@ -80,7 +80,7 @@ async def test_incident_lifecycle_and_recovery_actions(sqlite_url, start_server)
     assert (resolution["source"], resolution["data"]) == ("Operator", {"by": "bob", "note": "board swapped"})
     for path, body in (("resolve", {"by": "bob"}), ("acknowledge", {"by": "bob"})):
         late = await http.post(f"/api/v1/incidents/{number}/{path}", json=body)
-        assert late.status_code == 409 and "already resolved" in late.json()["detail"]["reason"]
+        assert late.status_code == 409 and "already resolved" in late.json()["detail"]
     assert (await http.put(f"/api/v1/incidents/{number}/assignee", json={"assignee": "x"})).status_code == 409
     outage = await http.put(f"/api/v1/incidents/{second['number']}/exclusion", json={"reason": "vandalism"})
     assert outage.status_code == 200 and outage.json()["exclusion_reason"] == "vandalism"
@@ -92,7 +92,7 @@ async def test_incident_lifecycle_and_recovery_actions(sqlite_url, start_server)
 
     [warning] = await eventually(other_error)
     not_outage = await http.put(f"/api/v1/incidents/{warning['number']}/exclusion", json={"reason": "vandalism"})
-    assert not_outage.status_code == 409 and "not an outage" in not_outage.json()["detail"]["reason"]
+    assert not_outage.status_code == 409 and "not an outage" in not_outage.json()["detail"]
 
     # Lists, filters, paging and response times.
     page = (await http.get("/api/v1/incidents", params={"limit": 1})).json()
@@ -102,7 +102,7 @@ async def test_incident_lifecycle_and_recovery_actions(sqlite_url, start_server)
     assert [i["number"] for i in await incidents(app, severity="fault", charger_id="API-1", kind="connector_error",
                                                  status="resolved")] == [number]
     naive = await http.get("/api/v1/incidents", params={"since": "2026-01-01T00:00:00"})
-    assert naive.status_code == 422 and naive.json()["detail"]["field"] == "since"
+    assert naive.status_code == 422 and naive.json()["errors"][0]["field"] == "since"
     [times] = (await http.get("/api/v1/incidents/response-times")).json()
     assert (times["station"], times["acknowledged"], times["resolved"]) == ("API-1", 1, 1)
     assert 0 < times["mtta_seconds"] <= times["mttr_seconds"]
@@ -137,7 +137,7 @@ async def test_driver_report_opens_then_joins_an_incident_with_session_telemetry
     assert "d@example.org" not in json.dumps(detail["evidence"]), "contact details stay out of alert evidence"
 
     by_charger = await http.post("/api/v1/driver/reports", json={"charger_id": "NOPE", "category": "other"})
-    assert by_charger.status_code == 422 and by_charger.json()["detail"]["field"] == "charger_id"
+    assert by_charger.status_code == 422 and by_charger.json()["errors"][0]["field"] == "charger_id"
     nowhere = await http.post("/api/v1/driver/reports", json={"category": "other"})
     assert nowhere.status_code == 422
     assert (await http.post("/api/v1/driver/reports", json={"token": "1-forged", "category": "x"})).status_code == 422

@@ -112,7 +112,7 @@ async def test_uptime_of_a_scripted_month_matches_the_hand_computation(sqlite_ur
     assert monthly[2]["uptime_percent"] == "99.866" and monthly[2]["excluded_utility_outage_minutes"] == "240.00"
 
     future = await http.get("/api/v1/uptime", params={"year": 2026, "month": 12})
-    assert future.status_code == 422 and future.json()["detail"]["field"] == "month"
+    assert future.status_code == 422 and future.json()["errors"][0]["field"] == "month"
     assert (await http.get("/api/v1/uptime", params={"year": 2026, "month": 13})).status_code == 422
     await cp.close()
 

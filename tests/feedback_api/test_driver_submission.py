@@ -20,11 +20,11 @@ async def test_bad_input_is_refused_with_the_field_and_stores_nothing(server, ap
 
     seven = await rate(api, done, overall=7)
     assert seven.status_code == 422
-    assert seven.json()["detail"] == [{"field": "overall", "reason": "must be an integer from 1 to 5"}]
+    assert seven.json()["errors"] == [{"field": "overall", "reason": "must be an integer from 1 to 5"}]
     oversized = await rate(api, done, overall=4, comment="x" * 2001)
-    assert oversized.status_code == 422 and oversized.json()["detail"][0]["field"] == "comment"
+    assert oversized.status_code == 422 and oversized.json()["errors"][0]["field"] == "comment"
     several = await rate(api, done, overall=0, would_recommend=11, contact={"email": "not-an-address"}, mood="ok")
-    assert {error["field"] for error in several.json()["detail"]} == {
+    assert {error["field"] for error in several.json()["errors"]} == {
         "overall", "would_recommend", "contact.email", "mood"}
     not_json = await api.put(f"/api/v1/feedback/{await token_of(api, done)}", content=b"{nope",
                              headers={"Content-Type": "application/json"})

@@ -110,7 +110,7 @@ async def test_operators_filter_and_mark_feedback_handled(sqlite_server, sqlite_
     page = (await sqlite_api.get("/api/v1/feedback", params={"limit": 1, "offset": 1})).json()
     assert page["total"] == 3 and [item["transaction_id"] for item in page["items"]] == [sessions[1]]
     naive = await sqlite_api.get("/api/v1/feedback", params={"since": "2026-11-01T00:00:00"})
-    assert naive.status_code == 422 and naive.json()["detail"][0]["loc"] == ["query", "since"]
+    assert naive.status_code == 422 and naive.json()["errors"][0]["field"] == "since"
 
 
 async def test_contact_data_is_deletable_and_never_exported(server, api):
@@ -157,13 +157,13 @@ async def test_surveys_are_validated_targeted_and_answered(sqlite_server, sqlite
     api = sqlite_api
     broken = {**SURVEY, "questions": [{**SURVEY["questions"][1], "kind": "dropdown"}]}
     refused = await api.post("/api/v1/feedback/surveys", json=broken)
-    assert refused.status_code == 422 and refused.json()["detail"][0]["field"] == "questions[0].kind"
+    assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == "questions[0].kind"
     reserved = await api.post("/api/v1/feedback/surveys", json={**SURVEY, "id": "default"})
-    assert reserved.json()["detail"] == [{"field": "id", "reason": "'default' is the built-in survey's id"}]
+    assert reserved.json()["errors"] == [{"field": "id", "reason": "'default' is the built-in survey's id"}]
     assert (await api.post("/api/v1/feedback/surveys", json=SURVEY)).status_code == 201
     assert (await api.post("/api/v1/feedback/surveys", json=SURVEY)).status_code == 409
     mismatch = await api.put("/api/v1/feedback/surveys/other", json=SURVEY)
-    assert mismatch.status_code == 422 and mismatch.json()["detail"][0]["field"] == "id"
+    assert mismatch.status_code == 422 and mismatch.json()["errors"][0]["field"] == "id"
 
     cold, elsewhere = await plug(sqlite_server, "CP-COLD"), await plug(sqlite_server, "CP-WARM")
     tx, other = await cold.charge(), await elsewhere.charge()
@@ -179,7 +179,7 @@ async def test_surveys_are_validated_targeted_and_answered(sqlite_server, sqlite
 
     missing = await api.put(f"/api/v1/feedback/{token}", json={"overall": 4})
     assert missing.status_code == 422
-    assert missing.json()["detail"] == [{"field": "answers.cold", "reason": "is required"}]
+    assert missing.json()["errors"] == [{"field": "answers.cold", "reason": "is required"}]
     answered = await api.put(f"/api/v1/feedback/{token}", json={"overall": 4, "answers": {"cold": "no"}})
     assert answered.status_code == 201 and answered.json()["submission"]["survey_id"] == "cold-check"
     responses = (await api.get("/api/v1/feedback", params={"survey_id": "cold-check"})).json()

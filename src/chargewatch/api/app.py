@@ -20,6 +20,15 @@ from ..sessions.links import session_token
 from ..sessions.machine import ChargingSession
 from ..store import reads, registry, schema
 from . import models
+from .auth import is_public
+from .errors import error_responses, install_error_handlers, install_openapi
+
+_SAMPLE_TOKEN = "1-" + "A" * 22
+
+
+def operator_only(path: str) -> bool:
+    """Whether an API path (template) is behind the operator login (the driver's token paths are not)."""
+    return path.startswith("/api/") and not is_public(path.replace("{token}", _SAMPLE_TOKEN))
 
 
 @dataclass
@@ -50,7 +59,7 @@ def _decode_cursor(cursor: str) -> tuple[datetime, int]:
         started, tx = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
         return datetime.fromisoformat(started), int(tx)
     except (ValueError, UnicodeDecodeError):
-        raise HTTPException(400, "cursor: not a cursor returned by this API") from None
+        raise HTTPException(422, {"field": "cursor", "reason": "not a cursor returned by this API"}) from None
 
 
 def create_app(services: Services) -> FastAPI:
@@ -62,6 +71,8 @@ def create_app(services: Services) -> FastAPI:
     )
     engine = services.engine
     app.state.services = services
+    install_error_handlers(app)
+    install_openapi(app, operator_only)
 
     # ------------------------------------------------------------------ chargers
 
@@ -96,7 +107,8 @@ def create_app(services: Services) -> FastAPI:
             raise HTTPException(422, {"field": exc.field, "reason": exc.reason}) from None
         return _chargers(schema.chargers.c.id == body.id)[0]
 
-    @app.get("/api/v1/chargers/{charger_id}", response_model=models.ChargerOut, tags=["chargers"])
+    @app.get("/api/v1/chargers/{charger_id}", response_model=models.ChargerOut, tags=["chargers"],
+             responses=error_responses(404))
     def get_charger(charger_id: str) -> dict[str, Any]:
         found = _chargers(schema.chargers.c.id == charger_id)
         if not found:
@@ -183,7 +195,8 @@ def create_app(services: Services) -> FastAPI:
         next_cursor = _encode_cursor(items[-1].started_at, items[-1].transaction_id) if len(rows) > limit else None
         return {"items": [_session_out(x) for x in items], "next_cursor": next_cursor}
 
-    @app.get("/api/v1/sessions/{transaction_id}", response_model=models.SessionDetail, tags=["sessions"])
+    @app.get("/api/v1/sessions/{transaction_id}", response_model=models.SessionDetail, tags=["sessions"],
+             responses=error_responses(404))
     def get_session(transaction_id: int) -> dict[str, Any]:
         m = schema.meter_readings
         with engine.connect() as connection:

@@ -42,6 +42,7 @@ from sqlalchemy import Connection, Engine, delete, insert, select, update
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..store.operators_tables import operator_sessions, operators
+from .errors import PROBLEM_MEDIA_TYPE, problem_body
 
 SESSION_COOKIE = "cw_session"
 LOGIN_CSRF_COOKIE = "cw_login_csrf"
@@ -368,10 +369,12 @@ def _cookie(header: str, name: str) -> str | None:
     return None
 
 
-async def _json(send: Send, status: int, detail: str) -> None:
-    body = json.dumps({"detail": detail}).encode()
+async def _json(send: Send, status: int, detail: str, headers: Mapping[str, str] | None = None) -> None:
+    body = json.dumps(problem_body(status, detail)).encode()
+    extra = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in (headers or {}).items()]
     await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+                "headers": [(b"content-type", PROBLEM_MEDIA_TYPE.encode()),
+                            (b"content-length", str(len(body)).encode()), *extra]})
     await send({"type": "http.response.body", "body": body})
 
 

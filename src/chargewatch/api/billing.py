@@ -21,6 +21,7 @@ from ..billing.ocmf import public_key_der_hex
 from ..billing.tariff import TariffValidationError, tariff_from_json, tariff_to_json
 from ..sessions.links import transaction_of
 from ..store import billing as store
+from .errors import error_responses
 
 if TYPE_CHECKING:
     from ..workers.billing import Biller
@@ -280,7 +281,8 @@ def billing_router(biller: Biller, services: Services) -> APIRouter:
                                 ) from None
         return await asyncio.to_thread(_tariff_detail, tariff.id)
 
-    @router.post("/tariffs", response_model=TariffDetail, status_code=201, tags=["billing"],
+    @router.post("/tariffs",
+                 responses=error_responses(409), response_model=TariffDetail, status_code=201, tags=["billing"],
                  openapi_extra=_TARIFF_BODY)
     async def create_tariff(request: Request) -> dict[str, Any]:
         """Store a new OCPI tariff as version 1."""
@@ -297,7 +299,7 @@ def billing_router(biller: Biller, services: Services) -> APIRouter:
             found = store.list_tariffs(connection)
         return [{**row, "tariff": _json(tariff_to_json(current.tariff))} for row, current in found]
 
-    @router.get("/tariffs/{tariff_id}", response_model=TariffDetail, tags=["billing"])
+    @router.get("/tariffs/{tariff_id}", responses=error_responses(404), response_model=TariffDetail, tags=["billing"])
     def get_tariff(tariff_id: str) -> dict[str, Any]:
         return _tariff_detail(tariff_id)
 
@@ -328,7 +330,8 @@ def billing_router(biller: Biller, services: Services) -> APIRouter:
     def list_assignments() -> list[dict[str, Any]]:
         return _assignments()
 
-    @router.put("/chargers/{charger_id}/ocmf-key", response_model=OcmfKeyOut, tags=["billing"])
+    @router.put("/chargers/{charger_id}/ocmf-key",
+                responses=error_responses(404), response_model=OcmfKeyOut, tags=["billing"])
     def put_ocmf_key(charger_id: str, body: OcmfKeyIn) -> dict[str, Any]:
         """Register the public key of the charger's calibrated meter, to verify its OCMF signed values."""
         try:
@@ -343,7 +346,8 @@ def billing_router(biller: Biller, services: Services) -> APIRouter:
 
     # ------------------------------------------------------------------ cost and bills
 
-    @router.get("/sessions/{transaction_id}/cost", response_model=CostOut, tags=["billing"])
+    @router.get("/sessions/{transaction_id}/cost",
+                responses=error_responses(404), response_model=CostOut, tags=["billing"])
     def session_cost(transaction_id: int) -> dict[str, Any]:
         """Running cost of an active session (priced up to its latest reading), or the bill of a finished one."""
         cost = biller.cost(transaction_id)
@@ -351,7 +355,7 @@ def billing_router(biller: Biller, services: Services) -> APIRouter:
             raise HTTPException(404, f"session {transaction_id} not found")
         return cost
 
-    @router.get("/driver/{token}/cost", response_model=CostOut, tags=["driver"])
+    @router.get("/driver/{token}/cost", responses=error_responses(404), response_model=CostOut, tags=["driver"])
     def driver_cost(token: str) -> dict[str, Any]:
         """The same figure for the driver, by the session link's token."""
         transaction_id = transaction_of(services.secret, token)
@@ -368,7 +372,8 @@ def billing_router(biller: Biller, services: Services) -> APIRouter:
         return {**json.loads(record["body"]), "transaction_id": record["transaction_id"],
                 "cdr_id": record["cdr_id"], "pdf_url": f"/api/v1/invoices/{number}.pdf"}
 
-    @router.get("/sessions/{transaction_id}/invoice", response_model=BillOut, tags=["billing"])
+    @router.get("/sessions/{transaction_id}/invoice",
+                responses=error_responses(404), response_model=BillOut, tags=["billing"])
     def session_bill(transaction_id: int) -> dict[str, Any]:
         """The session's bill: issued (with the invoice in force), waiting for review, or waived."""
         with engine.connect() as connection:
@@ -384,7 +389,8 @@ def billing_router(biller: Biller, services: Services) -> APIRouter:
         with engine.connect() as connection:
             return store.bills_needing_review(connection, limit)
 
-    @router.post("/reviews/{transaction_id}/resolve", response_model=ResolutionOut, tags=["billing"])
+    @router.post("/reviews/{transaction_id}/resolve",
+                 responses=error_responses(404, 409), response_model=ResolutionOut, tags=["billing"])
     async def resolve(transaction_id: int, body: ResolutionIn) -> dict[str, Any]:
         """Bill a reviewed session (with the energy the operator states, if the meter cannot) or waive it."""
         try:
@@ -412,7 +418,8 @@ def billing_router(biller: Biller, services: Services) -> APIRouter:
             return store.list_invoices(connection, transaction_id=transaction_id, charger_id=charger_id, kind=kind,
                                        since=since, until=until, limit=limit, offset=offset)
 
-    @router.get("/invoices/{number}.pdf", response_class=Response, responses=_PDF_RESPONSE, tags=["billing"])
+    @router.get("/invoices/{number}.pdf", response_class=Response,
+                responses={**_PDF_RESPONSE, **error_responses(404)}, tags=["billing"])
     async def invoice_pdf(number: str) -> Response:
         pdf = await asyncio.to_thread(biller.pdf, number)
         if pdf is None:
@@ -420,14 +427,15 @@ def billing_router(biller: Biller, services: Services) -> APIRouter:
         return Response(pdf, media_type="application/pdf",
                         headers={"Content-Disposition": f'inline; filename="{number}.pdf"'})
 
-    @router.get("/invoices/{number}", response_model=InvoiceOut, tags=["billing"])
+    @router.get("/invoices/{number}", responses=error_responses(404), response_model=InvoiceOut, tags=["billing"])
     def get_invoice(number: str) -> dict[str, Any]:
         found = _invoice_out(number)
         if found is None:
             raise HTTPException(404, f"invoice {number} not found")
         return found
 
-    @router.post("/invoices/{number}/credit", response_model=CreditOut, tags=["billing"])
+    @router.post("/invoices/{number}/credit",
+                 responses=error_responses(404, 409), response_model=CreditOut, tags=["billing"])
     async def credit_invoice(number: str, body: CreditIn) -> dict[str, Any]:
         """Correct an invoice: a credit note and credit CDR cancel it, then a new invoice is issued.
 
@@ -457,7 +465,8 @@ def billing_router(biller: Biller, services: Services) -> APIRouter:
             return store.list_cdrs(connection, transaction_id=transaction_id, credit_only=credit, since=since,
                                    limit=limit, offset=offset)
 
-    @router.get("/cdrs/{cdr_id}", response_class=Response, responses=_CDR_RESPONSE, tags=["billing"])
+    @router.get("/cdrs/{cdr_id}", response_class=Response,
+                responses={**_CDR_RESPONSE, **error_responses(404)}, tags=["billing"])
     def get_cdr(cdr_id: str) -> Response:
         """The OCPI 2.2.1 CDR exactly as stored."""
         with engine.connect() as connection:

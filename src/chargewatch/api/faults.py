@@ -26,6 +26,7 @@ from ..faults.remediation import RemedyAction, ocpp_request
 from ..faults.uptime import Port, PortUptime, month_bounds, trailing_year_bounds, uptime_report
 from ..sessions.links import transaction_of
 from ..store import faults as store
+from .errors import error_responses
 
 if TYPE_CHECKING:
     from ..workers.faults import FaultWorker
@@ -355,7 +356,8 @@ def create_router(faults: FaultWorker) -> APIRouter:
         except store.IncidentNotFound as error:
             raise HTTPException(404, str(error)) from None
 
-    @router.get("/incidents/{number}", response_model=IncidentDetail, tags=["incidents"])
+    @router.get("/incidents/{number}",
+                responses=error_responses(404), response_model=IncidentDetail, tags=["incidents"])
     async def get_incident(number: int) -> dict[str, Any]:
         row = await _row(number)
         incident = store.incident_from_row(row)
@@ -395,30 +397,36 @@ def create_router(faults: FaultWorker) -> APIRouter:
             raise _conflict(error) from None
         return _summary(row)
 
-    @router.post("/incidents/{number}/acknowledge", response_model=IncidentSummary, tags=["incidents"])
+    @router.post("/incidents/{number}/acknowledge",
+                 responses=error_responses(404, 409), response_model=IncidentSummary, tags=["incidents"])
     async def acknowledge(number: int, body: AcknowledgeIn, request: Request) -> dict[str, Any]:
         """open → acknowledged: stops escalation. 409 if resolved or already acknowledged."""
         return await _lifecycle(number, lambda: faults.acknowledge(number, _actor(request, body.by)))
 
-    @router.post("/incidents/{number}/resolve", response_model=IncidentSummary, tags=["incidents"])
+    @router.post("/incidents/{number}/resolve",
+                 responses=error_responses(404, 409), response_model=IncidentSummary, tags=["incidents"])
     async def resolve(number: int, body: ResolveIn, request: Request) -> dict[str, Any]:
         """Close by hand (fixed on site, false alarm). 409 if already resolved."""
         return await _lifecycle(number, lambda: faults.resolve(number, _actor(request, body.by), body.note))
 
-    @router.put("/incidents/{number}/assignee", response_model=IncidentSummary, tags=["incidents"])
+    @router.put("/incidents/{number}/assignee",
+                responses=error_responses(404, 409), response_model=IncidentSummary, tags=["incidents"])
     async def set_assignee(number: int, body: AssigneeIn) -> dict[str, Any]:
         return await _lifecycle(number, lambda: faults.assign(number, body.assignee))
 
-    @router.post("/incidents/{number}/notes", response_model=IncidentSummary, status_code=201, tags=["incidents"])
+    @router.post("/incidents/{number}/notes", response_model=IncidentSummary, status_code=201, tags=["incidents"],
+                 responses=error_responses(404, 409))
     async def add_note(number: int, body: NoteIn, request: Request) -> dict[str, Any]:
         return await _lifecycle(number, lambda: faults.add_note(number, _actor(request, body.author), body.text))
 
-    @router.put("/incidents/{number}/exclusion", response_model=IncidentSummary, tags=["incidents"])
+    @router.put("/incidents/{number}/exclusion",
+                responses=error_responses(404, 409), response_model=IncidentSummary, tags=["incidents"])
     async def set_exclusion(number: int, body: ExclusionIn) -> dict[str, Any]:
         """Exclude an outage from uptime (cause outside the operator's control). 409 if not an outage."""
         return await _lifecycle(number, lambda: faults.set_exclusion(number, body.reason))
 
-    @router.post("/incidents/{number}/actions", response_model=ActionOut, tags=["incidents"])
+    @router.post("/incidents/{number}/actions",
+                 responses=error_responses(404, 409), response_model=ActionOut, tags=["incidents"])
     async def run_action(number: int, body: ActionIn, request: Request) -> dict[str, Any]:
         """Send a recovery command to the charger; its answer (or timeout/offline) is recorded on the incident."""
         incident: Incident = store.incident_from_row(await _row(number))
@@ -492,7 +500,8 @@ def create_router(faults: FaultWorker) -> APIRouter:
 
     # ------------------------------------------------------------------ drivers
 
-    @router.get("/driver/{token}/guidance", response_model=DriverGuidanceOut, tags=["driver"])
+    @router.get("/driver/{token}/guidance",
+                responses=error_responses(404), response_model=DriverGuidanceOut, tags=["driver"])
     async def driver_guidance(token: str, lang: Annotated[str, Query(min_length=2, max_length=10)] = "en"
                               ) -> dict[str, Any]:
         """What the driver page shows: plain-language messages and steps for what went wrong at this

@@ -54,6 +54,7 @@ from ..feedback.topics import KeywordTopics, TopicOrder, rank_topics
 from ..gateway.events import Event, EventBus
 from ..sessions.links import transaction_of
 from ..store import feedback as store
+from .errors import error_responses
 
 log = logging.getLogger(__name__)
 
@@ -643,7 +644,8 @@ def feedback_router(engine: Engine, bus: EventBus, secret: bytes, config: Feedba
         with engine.connect() as connection:
             return [survey_out(row) for row in store.survey_rows(connection)]
 
-    @router.post("/surveys", response_model=SurveyOut, status_code=201, tags=["feedback surveys"],
+    @router.post("/surveys",
+                 responses=error_responses(409), response_model=SurveyOut, status_code=201, tags=["feedback surveys"],
                  openapi_extra=_documented_body(SurveyIn))
     async def create_survey(request: Request) -> dict[str, Any]:
         """Define a survey (see `parse_survey` for the format); 409 if the id exists."""
@@ -659,7 +661,8 @@ def feedback_router(engine: Engine, bus: EventBus, secret: bytes, config: Feedba
 
         return await asyncio.to_thread(create)
 
-    @router.get("/surveys/{survey_id}", response_model=SurveyOut, tags=["feedback surveys"])
+    @router.get("/surveys/{survey_id}",
+                responses=error_responses(404), response_model=SurveyOut, tags=["feedback surveys"])
     def get_survey(survey_id: str) -> dict[str, Any]:
         with engine.connect() as connection:
             row = store.survey_row(connection, survey_id)
@@ -667,7 +670,8 @@ def feedback_router(engine: Engine, bus: EventBus, secret: bytes, config: Feedba
             raise HTTPException(404, f"survey {survey_id!r} not found")
         return survey_out(row)
 
-    @router.put("/surveys/{survey_id}", response_model=SurveyOut, tags=["feedback surveys"],
+    @router.put("/surveys/{survey_id}",
+                responses=error_responses(404), response_model=SurveyOut, tags=["feedback surveys"],
                 openapi_extra=_documented_body(SurveyIn))
     async def put_survey(survey_id: str, request: Request, response: Response) -> dict[str, Any]:
         """Create or replace a survey; feedback already given keeps the answers it was given with."""
@@ -682,7 +686,7 @@ def feedback_router(engine: Engine, bus: EventBus, secret: bytes, config: Feedba
 
         return await asyncio.to_thread(put)
 
-    @router.delete("/surveys/{survey_id}", status_code=204, tags=["feedback surveys"])
+    @router.delete("/surveys/{survey_id}", responses=error_responses(404), status_code=204, tags=["feedback surveys"])
     def delete_survey(survey_id: str) -> Response:
         with engine.begin() as connection:
             if not store.delete_survey(connection, survey_id):
@@ -691,7 +695,8 @@ def feedback_router(engine: Engine, bus: EventBus, secret: bytes, config: Feedba
 
     # -------------------------------------------------------------- operator: one feedback
 
-    @router.post("/contacts/erase", response_model=ContactErasureOut, tags=["feedback privacy"])
+    @router.post("/contacts/erase",
+                 responses=error_responses(404), response_model=ContactErasureOut, tags=["feedback privacy"])
     def erase_contacts(body: ContactErasureIn) -> dict[str, int]:
         """A driver's erasure request: delete every contact stored with this address (the feedback stays)."""
         try:
@@ -712,19 +717,19 @@ def feedback_router(engine: Engine, bus: EventBus, secret: bytes, config: Feedba
         out["flags"] = sorted(SessionFacts.from_record(row.facts).flags())
         return out
 
-    @router.get("/sessions/{transaction_id}", response_model=FeedbackDetail)
+    @router.get("/sessions/{transaction_id}", responses=error_responses(404), response_model=FeedbackDetail)
     def get_feedback(transaction_id: int) -> dict[str, Any]:
         """One feedback with the telemetry facts of its session."""
         return detail(transaction_id)
 
-    @router.put("/sessions/{transaction_id}/handled", response_model=FeedbackDetail)
+    @router.put("/sessions/{transaction_id}/handled", responses=error_responses(404), response_model=FeedbackDetail)
     def mark_handled(transaction_id: int, body: HandledIn) -> dict[str, Any]:
         with engine.begin() as connection:
             if not store.set_handled(connection, transaction_id, body.handled, body.by, config.clock()):
                 raise HTTPException(404, f"no feedback for session {transaction_id}")
         return detail(transaction_id)
 
-    @router.post("/sessions/{transaction_id}/reply", response_model=ReplyOut)
+    @router.post("/sessions/{transaction_id}/reply", responses=error_responses(404), response_model=ReplyOut)
     async def reply(transaction_id: int, body: ReplyIn) -> dict[str, Any]:
         """Answer a feedback: stored, and e-mailed if the driver left an address and SMTP is configured."""
         try:
@@ -758,7 +763,8 @@ def feedback_router(engine: Engine, bus: EventBus, secret: bytes, config: Feedba
         return {"transaction_id": transaction_id, "reply": text, "replied_at": now, "replied_by": body.by,
                 "email": status}
 
-    @router.delete("/sessions/{transaction_id}/contact", status_code=204, tags=["feedback privacy"])
+    @router.delete("/sessions/{transaction_id}/contact",
+                   responses=error_responses(404), status_code=204, tags=["feedback privacy"])
     def delete_contact(transaction_id: int) -> Response:
         """Delete the driver's contact data of one feedback (the ratings stay, anonymous)."""
         with engine.begin() as connection:
@@ -812,7 +818,8 @@ def feedback_router(engine: Engine, bus: EventBus, secret: bytes, config: Feedba
             raise HTTPException(429, "too many requests for this feedback link; try again later",
                                 headers={"Retry-After": str(max(1, math.ceil(wait)))})
 
-    @router.get("/{token}", response_model=DriverFeedbackView, tags=["feedback (driver)"])
+    @router.get("/{token}",
+                responses=error_responses(404, 409, 429), response_model=DriverFeedbackView, tags=["feedback (driver)"])
     async def driver_form(token: str, request: Request,
                           lang: Annotated[str, Query(pattern="^[a-z]{2}$")] = "en") -> dict[str, Any]:
         """The survey to show for the session behind a driver link token, and the driver's submission if any."""
@@ -826,8 +833,7 @@ def feedback_router(engine: Engine, bus: EventBus, secret: bytes, config: Feedba
 
     @router.put("/{token}", response_model=DriverFeedbackView, tags=["feedback (driver)"],
                 responses={201: {"model": DriverFeedbackView, "description": "feedback created"},
-                           409: {"description": "session still running, or edit window closed"},
-                           422: {"description": '[{"field": ..., "reason": ...}] for every problem'}},
+                           **error_responses(404, 409, 422, 429)},
                 openapi_extra=_documented_body(FeedbackIn))
     async def submit(token: str, request: Request, response: Response,
                      lang: Annotated[str, Query(pattern="^[a-z]{2}$")] = "en") -> dict[str, Any]:
@@ -874,7 +880,8 @@ def feedback_router(engine: Engine, bus: EventBus, secret: bytes, config: Feedba
         _report_faults(bus, facts, comment, previous_comment, config)
         return view
 
-    @router.delete("/{token}/contact", status_code=204, tags=["feedback (driver)", "feedback privacy"])
+    @router.delete("/{token}/contact",
+                   responses=error_responses(404, 429), status_code=204, tags=["feedback (driver)", "feedback privacy"])
     async def driver_delete_contact(token: str, request: Request) -> Response:
         """The driver withdraws the contact address given with their feedback."""
         limit(request, token)

@@ -321,10 +321,10 @@
       }).then(function (r) {
         return r.json().catch(function () { return {}; }).then(function (data) {
           if (r.ok) { delete form.closest("[data-section]").dataset.dirty; refreshSections(0); return; }
-          var detail = data.detail;
-          errors.textContent = Array.isArray(detail)
-            ? detail.map(function (d) { return (d.field ? d.field + ": " : "") + (d.reason || d.msg || ""); }).join("; ")
-            : String(detail || "HTTP " + r.status);
+          // The API's problem body: "errors" names the fields at fault, "detail" says it in one line.
+          errors.textContent = (data.errors && data.errors.length)
+            ? data.errors.map(function (d) { return d.field + ": " + d.reason; }).join("; ")
+            : String(data.detail || "HTTP " + r.status);
         });
       }).catch(function () { errors.textContent = "No connection — please try again."; })
         .then(function () { button.disabled = false; });
