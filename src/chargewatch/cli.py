@@ -268,7 +268,11 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 def cmd_price(args: argparse.Namespace) -> int:
     from .billing.cli_price import price_command
 
-    return price_command(args.tariff, args.cdr, args.timezone)
+    if len(args.files) > 2:
+        print("chargewatch price: give at most two files: [TARIFF.json] CDR.json", file=sys.stderr)
+        return 2
+    tariff, cdr = (None, args.files[0]) if len(args.files) == 1 else args.files
+    return price_command(tariff, cdr, args.timezone)
 
 
 def cmd_tariffs_add(args: argparse.Namespace) -> int:
@@ -482,10 +486,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--db")
     p.set_defaults(func=cmd_migrate)
 
-    p = sub.add_parser("price", help="price an OCPI 2.2.1 CDR with an OCPI 2.2.1 tariff")
-    p.add_argument("tariff")
-    p.add_argument("cdr")
-    p.add_argument("--timezone")
+    p = sub.add_parser("price", help="price an OCPI 2.2.1 CDR (with its own tariffs, or with TARIFF.json)",
+                       description="Price one OCPI 2.2.1 CDR and print its totals as JSON (amounts as decimal "
+                                   "strings). An OCPI response envelope around either file is unwrapped.")
+    p.add_argument("files", nargs="+", metavar="[TARIFF.json] CDR.json",
+                   help="the CDR, optionally preceded by the tariff to price it with; without a tariff file the "
+                        "CDR's own `tariffs` are used")
+    p.add_argument("--timezone", metavar="TZ",
+                   help="IANA time zone the tariff's time restrictions are evaluated in (default: the CDR's "
+                        "cdr_location.time_zone, else the zone of its country and coordinates, else UTC)")
     p.set_defaults(func=cmd_price)
 
     tariffs = sub.add_parser("tariffs", help="OCPI tariffs and their assignment").add_subparsers(

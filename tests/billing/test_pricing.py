@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chargewatch.billing.charging_period import ChargingPeriod
-from chargewatch.billing.pricing import StepSizeRule, price_session
+from chargewatch.billing.pricing import price_session
 from chargewatch.billing.tariff import tariff_from_json
 
 D = Decimal
@@ -101,16 +101,40 @@ def test_step_size_uses_the_last_component_for_the_whole_session_total():
     assert priced.total_cost.excl_vat == D("7") * D("0.30") + D("8") * D("0.50")  # 3 kWh of rounding at 0.50
 
 
-def test_spec_text_rule_rounds_only_parking_when_both_are_billed():
+def test_charging_followed_by_parking_rounds_only_the_parking():
+    """OCPI 2.2.1-d2: 21 min charging then 7 min parking, both 5-minute steps: 21 and 10 minutes billed."""
     tariff = tariff_from_json({"id": "T", "currency": "EUR", "elements": [{"price_components": [
-        {"type": "TIME", "price": 1.2, "step_size": 900}, {"type": "PARKING_TIME", "price": 1, "step_size": 900}]}]})
+        {"type": "TIME", "price": 6, "step_size": 300}, {"type": "PARKING_TIME", "price": 6, "step_size": 300}]}]})
     s = utc(2026, 11, 25, 10)
-    periods = [ChargingPeriod(s, energy=D("1"), time=D(10) / 60), ChargingPeriod(s, parking_time=D(2) / 60)]
-    text = price_session(tariff, periods, step_size_rule=StepSizeRule.SPEC_TEXT)
-    examples = price_session(tariff, periods)
-    assert text.total_time_cost.excl_vat == D("0.20")  # 10 minutes, not rounded
-    assert text.total_parking_cost.excl_vat == D("0.25")  # 2 minutes billed as 15
-    assert examples.total_cost.excl_vat == D("0.30")  # 15 charging minutes cover the parking
+    periods = [ChargingPeriod(s, energy=D("5"), time=D(21) / 60),
+               ChargingPeriod(s + timedelta(minutes=21), parking_time=D(7) / 60)]
+    priced = price_session(tariff, periods)
+    assert priced.total_time_cost.excl_vat == D("2.10")  # 21 minutes at 0.10/min, not rounded to 25
+    assert priced.total_parking_cost.excl_vat == D("1.00")  # 7 minutes billed as 10
+
+
+def test_charging_time_alone_is_rounded_to_its_step():
+    tariff = tariff_from_json({"id": "T", "currency": "EUR", "elements": [{"price_components": [
+        {"type": "TIME", "price": 6, "step_size": 300}, {"type": "PARKING_TIME", "price": 6, "step_size": 300}]}]})
+    periods = [ChargingPeriod(utc(2026, 11, 25, 10), energy=D("5"), time=D(21) / 60)]
+    assert price_session(tariff, periods).total_time_cost.excl_vat == D("2.50")  # 21 minutes billed as 25
+
+
+def test_total_time_is_the_session_duration_even_for_an_energy_only_tariff():
+    s = utc(2026, 11, 25, 10)
+    priced = price_session(energy_tariff(energy("0.30")), [ChargingPeriod(s, energy=D("12"))],
+                           session_start=s, session_end=s + timedelta(hours=1))
+    assert priced.total_time == D(1)
+    assert priced.total_parking_time == D(0)
+
+
+def test_total_time_counts_parking_and_idle_periods_too():
+    s = utc(2026, 11, 25, 10)
+    periods = [ChargingPeriod(s, energy=D("12"), time=D("0.5")),
+               ChargingPeriod(s + timedelta(minutes=30), parking_time=D("0.25"))]
+    priced = price_session(energy_tariff(energy("0.30")), periods, session_start=s,
+                           session_end=s + timedelta(minutes=45))
+    assert (priced.total_time, priced.total_parking_time) == (D("0.75"), D("0.25"))
 
 
 def test_min_and_max_price_clamp_excl_and_incl_vat_independently():

@@ -19,7 +19,7 @@ from chargewatch.billing.invoice_pdf import render_pdf
 from chargewatch.billing.ocmf import OcmfVerification, VerificationStatus, compare_with_meter, verify_ocmf
 from chargewatch.billing.periods import MeterSample, MeterSeriesError, build_charging_periods
 from chargewatch.billing.price import Price
-from chargewatch.billing.pricing import CostCategory, CostLine, PricedSession, StepSizeRule, price_session
+from chargewatch.billing.pricing import CostCategory, CostLine, PricedSession, price_session
 from chargewatch.billing.tariff import (
     PriceComponent,
     Tariff,
@@ -35,7 +35,7 @@ __all__ = [
     "CdrDimension", "CdrDimensionType", "CdrLocation", "CdrToken", "ChargingPeriod", "CostCategory", "CostLine",
     "Invoice", "InvoiceLine", "MeterAssessment", "MeterFlag", "MeterSample", "MeterSeriesError",
     "OcmfVerification", "Party", "Price", "PriceComponent", "PricedSession", "RepairRule", "SessionFacts",
-    "StepSizeRule", "Tariff", "TariffDimensionType", "TariffElement", "TariffRestrictions",
+    "Tariff", "TariffDimensionType", "TariffElement", "TariffRestrictions",
     "TariffValidationError", "VatSubtotal", "VerificationStatus", "assess_meter", "build_cdr",
     "build_charging_periods", "build_credit_cdr", "build_invoice", "cdr_for_pricing", "cdr_to_json_text",
     "compare_with_meter", "credit_note", "price_session", "render_pdf", "tariff_from_json", "tariff_to_json",

@@ -21,7 +21,14 @@ from typing import Any
 from chargewatch.billing.charging_period import ChargingPeriod, charging_period_from_json, charging_period_to_json
 from chargewatch.billing.price import Price, round_ocpi
 from chargewatch.billing.pricing import PricedSession
-from chargewatch.billing.tariff import Tariff, TariffValidationError, format_datetime, parse_datetime, tariff_to_json
+from chargewatch.billing.tariff import (
+    Tariff,
+    TariffValidationError,
+    format_datetime,
+    parse_datetime,
+    tariff_from_json,
+    tariff_to_json,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,31 +177,94 @@ def build_credit_cdr(
     return credit
 
 
+class UnsupportedOcpiVersion(TariffValidationError):
+    """A document of another OCPI version: said as such instead of a list of field errors."""
+
+
 @dataclass(frozen=True, slots=True)
 class CdrForPricing:
-    """The parts of a received CDR that pricing needs."""
+    """The parts of a received CDR that pricing needs, including its own tariffs and where it happened."""
 
     start: datetime
     end: datetime
     periods: tuple[ChargingPeriod, ...]
     time_zone: str | None
+    tariffs: tuple[Tariff, ...] = ()
+    country: str | None = None  # ISO 3166-1 alpha-3, as CdrLocation.country
+    latitude: Decimal | None = None
+    longitude: Decimal | None = None
+
+    def tariff(self) -> Tariff | None:
+        """The embedded tariff the periods were priced with: the only one, or the one every period names."""
+        if len(self.tariffs) <= 1:
+            return self.tariffs[0] if self.tariffs else None
+        named = {p.tariff_id for p in self.periods}
+        found = [t for t in self.tariffs if t.id in named]
+        if len(named) == 1 and len(found) == 1:
+            return found[0]
+        raise TariffValidationError(
+            "tariffs", f"{len(self.tariffs)} tariffs and the charging periods do not name exactly one of them; "
+                       "pass the tariff to price with.")
 
 
-def cdr_for_pricing(data: Mapping[str, Any]) -> CdrForPricing:
-    """Read start/end, charging periods and the location time zone of a CDR; errors name the JSON path."""
+def unwrap_envelope(data: object) -> object:
+    """The `data` of an OCPI response envelope ({"data": …, "status_code": …}); anything else as it is."""
+    if isinstance(data, Mapping) and "status_code" in data and "data" in data:
+        inner = data["data"]
+        if isinstance(inner, list):
+            if len(inner) != 1:
+                raise TariffValidationError("data", f"the OCPI response holds {len(inner)} objects; pass one.")
+            return inner[0]
+        return inner
+    return data
+
+
+def cdr_for_pricing(data: object) -> CdrForPricing:
+    """Read start/end, periods, embedded tariffs and the location of a CDR; errors name the JSON path.
+
+    An OCPI response envelope is unwrapped first. An OCPI 2.1.1 CDR (`stop_date_time`, `total_cost` a
+    plain number) raises `UnsupportedOcpiVersion` rather than complaining about each field it lacks.
+    """
+    data = unwrap_envelope(data)
     if not isinstance(data, Mapping):
         raise TariffValidationError("$", "must be a JSON object (an OCPI CDR).")
+    if ("stop_date_time" in data and "end_date_time" not in data) or isinstance(
+            data.get("total_cost"), int | float | Decimal | str):
+        raise UnsupportedOcpiVersion("$", "OCPI 2.1.1 is not supported (this is 2.2.1).")
     start = parse_datetime(data.get("start_date_time"), "start_date_time")
     end = parse_datetime(data.get("end_date_time"), "end_date_time")
     raw_periods = data.get("charging_periods")
     if not isinstance(raw_periods, list) or not raw_periods:
         raise TariffValidationError("charging_periods", "must be a non-empty list of charging periods.")
     periods = tuple(charging_period_from_json(p, f"charging_periods[{i}]") for i, p in enumerate(raw_periods))
+    raw_tariffs = data.get("tariffs") or []
+    if not isinstance(raw_tariffs, list):
+        raise TariffValidationError("tariffs", "must be a list of OCPI 2.2.1 Tariff objects.")
+    tariffs = []
+    for i, raw in enumerate(raw_tariffs):
+        try:
+            tariffs.append(tariff_from_json(raw))
+        except TariffValidationError as exc:
+            raise TariffValidationError(f"tariffs[{i}].{exc.field}", exc.reason) from None
     location = data.get("cdr_location")
-    zone = location.get("time_zone") if isinstance(location, Mapping) else None
+    location = location if isinstance(location, Mapping) else {}
+    zone = location.get("time_zone")
     if zone is not None and not isinstance(zone, str):
         raise TariffValidationError("cdr_location.time_zone", "must be an IANA time zone name.")
-    return CdrForPricing(start, end, periods, zone)
+    country = location.get("country")
+    if country is not None and not isinstance(country, str):
+        raise TariffValidationError("cdr_location.country", "must be an ISO 3166-1 alpha-3 country code.")
+    coordinates = location.get("coordinates")
+    latitude = longitude = None
+    if isinstance(coordinates, Mapping):
+        try:
+            latitude = Decimal(str(coordinates.get("latitude")))
+            longitude = Decimal(str(coordinates.get("longitude")))
+        except ArithmeticError:
+            latitude = longitude = None
+        if latitude is not None and not (-90 <= latitude <= 90 and -180 <= longitude <= 180):  # type: ignore[operator]
+            latitude = longitude = None
+    return CdrForPricing(start, end, periods, zone, tuple(tariffs), country, latitude, longitude)
 
 
 def cdr_to_json_text(cdr: Mapping[str, Any]) -> str:

@@ -59,7 +59,8 @@ def build_charging_periods(
     """OCPI charging periods for a session from `start` to `stop` (aware datetimes).
 
     An interval between readings counts as charging when the register rose at an average power of at
-    least `idle_power_w`; otherwise the EV is connected but idle, which OCPI bills as PARKING_TIME.
+    least `idle_power_w`, or the charger measured at least that power at its end; otherwise the EV is
+    connected but idle, which OCPI bills as PARKING_TIME.
     Samples outside (start, stop) are ignored. Each period carries ENERGY (kWh), TIME or PARKING_TIME
     (hours), and MIN/MAX_POWER, MIN/MAX_CURRENT where readings give them.
     """
@@ -99,7 +100,9 @@ def build_charging_periods(
         measured = powers[i]
         power = measured if measured is not None else average_w
         interval_power.append(power)
-        charging = delta_wh > 0 and average_w >= idle_power_w
+        # The same rule as the session's charging/idle seconds (sessions.machine._advance), so the bill
+        # parks exactly the time the session page shows as idle: average or measured power reaches it.
+        charging = average_w >= idle_power_w or (measured is not None and measured >= idle_power_w)
         keys.append((charging, thresholds.power_band(power), thresholds.current_band(currents[i])))
 
     cuts = {times[i] for i in range(1, len(keys)) if keys[i] != keys[i - 1]}

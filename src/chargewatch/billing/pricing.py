@@ -6,7 +6,7 @@ Rules (OCPI 2.2.1 mod_tariffs, cited by section name):
 - TariffRestrictions are evaluated at the period's start, in the location's local time; the period
   builder (`periods.py`) starts a new period wherever a restriction can change.
 - FLAT is charged once per session (and once more for a reservation, from the reservation element).
-- step_size: see `StepSizeRule`.
+- step_size: see `_round_steps` (the OCPI 2.2.1-d2 corrected text, quoted there).
 - VAT per component (absent: none applies); min_price/max_price clamp excl. and incl. VAT separately.
 - Exact Decimal arithmetic throughout; rounding to 4 decimals happens once, on the totals.
 
@@ -39,31 +39,11 @@ _ONE = Decimal(1)
 _HUNDRED = Decimal(100)
 _THOUSAND = Decimal(1000)
 _HOUR_S = Decimal(3600)
+_US_PER_HOUR = Decimal(3_600_000_000)
 # Volumes in hours are inexact fractions (100 s = 0.02777… h); step rounding first snaps them to
 # microseconds / milli-Wh so 600 s never rounds up to the next 300 s block because of the 28th digit.
 _MICRO = Decimal("0.000001")
 _MILLI = Decimal("0.001")
-
-
-class StepSizeRule(StrEnum):
-    """How step_size treats TIME and PARKING_TIME when a session has both.
-
-    OCPI 2.2.1 is not consistent here. Its PriceComponent text says that when TIME and PARKING_TIME
-    are both used, step_size applies only to the total parking time. Its own worked examples do
-    otherwise: the "Complex Tariff" example bills 147 charging minutes as 150 *and* 42 parking
-    minutes as 45 (8.75 EUR), and "switching to different Tariff Element #1" bills 10 charging
-    minutes as 15 and the 2 parking minutes not at all, because they fall inside the charging
-    rounding (0.50 EUR).
-
-    WORKED_EXAMPLES (default) reproduces every worked example: TIME and PARKING_TIME are each
-    rounded up with the step of the last component used for them; when the charging-time rounding
-    already covers all the parking time, parking is not billed.
-    SPEC_TEXT follows the sentence literally: with both in use, only parking is rounded.
-    In both, ENERGY and reservation time are rounded on their own session totals.
-    """
-
-    WORKED_EXAMPLES = "WORKED_EXAMPLES"
-    SPEC_TEXT = "SPEC_TEXT"
 
 
 class CostCategory(StrEnum):
@@ -122,20 +102,24 @@ def price_session(
     *,
     time_zone: str | ZoneInfo = "UTC",
     session_start: datetime | None = None,
+    session_end: datetime | None = None,
     reservation_expired: bool = False,
-    step_size_rule: StepSizeRule = StepSizeRule.WORKED_EXAMPLES,
 ) -> PricedSession:
     """Price `periods` (in time order) with `tariff`, evaluating restrictions in `time_zone`.
 
     `session_start` is what min/max_duration count from; it defaults to the first period's start.
+    `session_end` makes `total_time` the session's duration (OCPI 2.2.1 mod_cdrs CDR.total_time: "Total
+    duration of the charging session (including the duration of charging and not charging), in hours"),
+    counted from the session start or the first period, whichever is earlier; without it (a running
+    session priced so far) `total_time` is the charging plus parking time of the periods.
     Set `reservation_expired` when the reservation ended without a charging session, so
     RESERVATION_EXPIRES elements take precedence (OCPI ReservationRestrictionType note).
     """
     return compiled_tariff(tariff, time_zone).price(
         periods,
         session_start=session_start,
+        session_end=session_end,
         reservation_expired=reservation_expired,
-        step_size_rule=step_size_rule,
     )
 
 
@@ -361,8 +345,8 @@ class CompiledTariff:
         periods: Sequence[ChargingPeriod],
         *,
         session_start: datetime | None = None,
+        session_end: datetime | None = None,
         reservation_expired: bool = False,
-        step_size_rule: StepSizeRule = StepSizeRule.WORKED_EXAMPLES,
     ) -> PricedSession:
         """See `price_session`."""
         zone, select = self.zone, self._select
@@ -434,10 +418,7 @@ class CompiledTariff:
                         billed[_PARKING] += parking
                         last[_PARKING] = (index, cand)
 
-        if _round_steps(charge, billed, last, step_size_rule):
-            parking_category = categories[_PARKING]
-            lines[:] = [line for line in lines if line.category is not parking_category]
-            excl[_PARKING] = incl[_PARKING] = ZERO
+        _round_steps(charge, billed, last)
 
         sum_excl = excl[0] + excl[1] + excl[2] + excl[3] + excl[4]
         sum_incl = incl[0] + incl[1] + incl[2] + incl[3] + incl[4]
@@ -472,7 +453,7 @@ class CompiledTariff:
             price(excl[_RESERVATION], incl[_RESERVATION]),
             price(limited_excl - sum_excl, limited_incl - sum_incl),
             kwh,
-            total_time + total_parking,
+            _session_hours(periods, session_start, session_end, total_time + total_parking),
             total_parking,
             total_res,
             tuple(lines),
@@ -498,32 +479,49 @@ class _Charge(Protocol):
         ...
 
 
-def _round_steps(
-    charge: _Charge,
-    billed: list[Decimal],
-    last: list[tuple[int, _Candidate] | None],
-    rule: StepSizeRule,
-) -> bool:
-    """Bill the step_size rounding of each dimension; True when parking is covered by charging time."""
+def _round_steps(charge: _Charge, billed: list[Decimal], last: list[tuple[int, _Candidate] | None]) -> None:
+    """Bill the step_size rounding of each dimension, once per session, as OCPI 2.2.1-d2 corrects it.
+
+    The corrected text (mod_cdrs, CDR object, notes on `step_size`; the 2.2.1-d2 errata replaced the
+    worked examples of mod_tariffs that contradicted it) says:
+      "`step_size` SHALL only be taken into account once per session for the TariffDimensionType
+      `ENERGY` and once for `PARKING_TIME` and `TIME` combined."
+      "`step_size` is not taken into account when switching time based paying for charging to paying
+      for parking (charging has stopped but EV still connected). Example: `step_size` for both charging
+      (`TIME`) and parking is 5 minutes. After 21 minutes of charging, the EV is full but remains
+      connected for 7 more minutes. The cost of charging will be calculated based on 21 minutes (not
+      25). The cost of parking will be calculated based on 10 minutes (`step_size` is 5)."
+      "If the `step_size` differs for the different TariffElements, the `step_size` of the last
+      relevant PriceComponent is used."
+      "The `step_size` uses the total amount of a certain unit used during a session, not only the
+      last ChargingPeriod."
+      "In the cases that `TIME` and `PARKING_TIME` Tariff Elements are both used, `step_size` is only
+      taken into account for the total parking duration."
+    So ENERGY (and reservation time) is rounded on its session total with the step of the last
+    component used; of TIME and PARKING_TIME, only parking is rounded when parking was priced, else
+    charging time is. The step-size example tariff (16:55, 10 min charging, 2 min parking) therefore
+    costs 0.10 + 0.20 + 0.25 = 0.55 EUR.
+    """
     for category in (_ENERGY, _RESERVATION):
         used = last[category]
         if used is not None:
             _charge_step(charge, category, billed[category], used)
     time_used, parking_used = last[_TIME], last[_PARKING]
-    if rule is StepSizeRule.SPEC_TEXT:
-        if time_used is not None and parking_used is None:
-            _charge_step(charge, _TIME, billed[_TIME], time_used)
-        if parking_used is not None:
-            _charge_step(charge, _PARKING, billed[_PARKING], parking_used)
-        return False
-    time_extra = ZERO
-    if time_used is not None:
-        time_extra = _charge_step(charge, _TIME, billed[_TIME], time_used)
     if parking_used is not None:
-        if billed[_PARKING] <= time_extra:
-            return True
         _charge_step(charge, _PARKING, billed[_PARKING], parking_used)
-    return False
+    elif time_used is not None:
+        _charge_step(charge, _TIME, billed[_TIME], time_used)
+
+
+def _session_hours(periods: Sequence[ChargingPeriod], start: datetime | None, end: datetime | None,
+                   fallback: Decimal) -> Decimal:
+    """CDR total_time: the whole session in hours, from its start (or an earlier first period) to its end."""
+    if end is None or start is None:
+        return fallback
+    first = min(start, periods[0].start_date_time) if periods else start
+    delta = end - first
+    micros = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+    return max(ZERO, Decimal(micros) / _US_PER_HOUR)
 
 
 _ENERGY, _TIME, _PARKING, _FIXED, _RESERVATION = range(5)

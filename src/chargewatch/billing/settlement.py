@@ -133,7 +133,7 @@ def settle(
     except MeterSeriesError as exc:
         return Settlement(True, f"meter series cannot be split into periods: {exc}", verification, rule, start,
                           stop)
-    priced = price_session(tariff, periods, time_zone=usage.time_zone, session_start=start)
+    priced = price_session(tariff, periods, time_zone=usage.time_zone, session_start=start, session_end=stop)
     return Settlement(False, reason, verification, rule, start, stop, usage.meter_start_wh, meter_stop, periods,
                       priced)
 
