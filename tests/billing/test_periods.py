@@ -142,3 +142,14 @@ def test_period_energies_add_up_to_the_meter_delta(offset_min, steps, tail_s):
     assert all(p.energy >= 0 for p in periods)
     total_seconds = sum(p.time + p.parking_time for p in periods) * 3600
     assert total_seconds.quantize(D("0.000001")) == D((stop - start).total_seconds())
+
+
+def test_an_interval_with_measured_power_is_charging_even_if_the_register_lags():
+    """As the session page counts it (sessions.machine): no parking is billed for time the page shows as charging."""
+    start = datetime(2026, 11, 25, 9, tzinfo=UTC)
+    samples = [MeterSample(start + timedelta(minutes=30), 6500, 11000),
+               MeterSample(start + timedelta(minutes=31), 6500, 11000)]  # register not yet updated, 11 kW measured
+    periods = build_charging_periods(start=start, stop=start + timedelta(minutes=32), meter_start_wh=1000,
+                                     meter_stop_wh=6600, samples=samples, time_zone=BERLIN)
+    assert sum(p.parking_time for p in periods) == 0
+    assert sum(p.time for p in periods) == D(32) / 60
