@@ -1,28 +1,82 @@
 """The `chargewatch` command, in-process and as the demo a newcomer runs."""
 
+import io
 import os
+import pty
 import subprocess
 import sys
 import time
+from select import select as select_fds
 
 import httpx
 from sqlalchemy import create_engine, select
 
 from chargewatch.cli import main
+from chargewatch.gateway.auth import PasswordCheck
 from chargewatch.store import schema
 from chargewatch.store.database import normalise_url
 from helpers import free_port
 
 
-def test_chargers_add_registers_with_a_hashed_password(sqlite_url, capsys):
-    assert main(["chargers", "add", "CP-CLI", "--password", "cli-secret-pw", "--timezone", "Europe/Berlin",
-                 "--db", sqlite_url]) == 0
-    assert main(["chargers", "list", "--db", sqlite_url]) == 0
-    assert "CP-CLI\tregistered\tEurope/Berlin" in capsys.readouterr().out
+def _stored_password(sqlite_url: str) -> str | None:
     engine = create_engine(normalise_url(sqlite_url))
     with engine.connect() as connection:
         stored = connection.execute(select(schema.chargers.c.password_hash)).scalar()
-    assert stored.startswith("$argon2")
+    engine.dispose()
+    return stored
+
+
+def test_chargers_add_registers_with_a_hashed_password_read_from_stdin(sqlite_url, capsys, monkeypatch):
+    monkeypatch.setattr("sys.stdin", io.StringIO("cli-secret-pw\n"))
+    assert main(["chargers", "add", "CP-CLI", "--password-stdin", "--timezone", "Europe/Berlin",
+                 "--db", sqlite_url]) == 0
+    assert main(["chargers", "list", "--db", sqlite_url]) == 0
+    assert "CP-CLI\tregistered\tEurope/Berlin" in capsys.readouterr().out
+    stored = _stored_password(sqlite_url)
+    assert stored is not None and stored.startswith("$argon2")
+    assert PasswordCheck().verify("CP-CLI", stored, "cli-secret-pw")
+
+
+def test_chargers_add_refuses_a_password_on_the_command_line(sqlite_url, capsys):
+    """Issue 10 item 12: `chargers add --password P` put P in the process list; now it is refused, unechoed."""
+    assert main(["chargers", "add", "CP-CLI", "--password", "cli-secret-pw", "--timezone", "Europe/Berlin",
+                 "--db", sqlite_url]) == 2
+    out = capsys.readouterr()
+    assert "--password-stdin" in out.err and "cli-secret-pw" not in out.err + out.out
+    assert main(["chargers", "list", "--db", sqlite_url]) == 0
+    assert "CP-CLI" not in capsys.readouterr().out
+
+
+def test_chargers_add_password_asks_on_the_terminal(sqlite_url):
+    """`--password` without a value prompts on the controlling terminal (a real pseudo-terminal here)."""
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: the pty is its controlling terminal, as in an operator's shell
+        os.execv(sys.executable, [sys.executable, "-m", "chargewatch.cli", "chargers", "add", "CP-TTY",
+                                  "--password", "--db", sqlite_url])
+    output = b""
+    deadline = time.monotonic() + 60
+    sent = False
+    while time.monotonic() < deadline:
+        ready, _, _ = select_fds([fd], [], [], 1)
+        if not ready:
+            continue
+        try:
+            chunk = os.read(fd, 1024)
+        except OSError:
+            break
+        if not chunk:
+            break
+        output += chunk
+        if not sent and b"password for charger CP-TTY" in output:
+            os.write(fd, b"tty-secret-pw\n")
+            sent = True
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    assert sent, output
+    assert os.waitstatus_to_exitcode(status) == 0, output
+    assert b"tty-secret-pw" not in output, "the terminal must not echo the password"
+    stored = _stored_password(sqlite_url)
+    assert stored is not None and PasswordCheck().verify("CP-TTY", stored, "tty-secret-pw")
 
 
 def test_chargers_add_rejects_an_unknown_time_zone(sqlite_url, capsys):

@@ -40,6 +40,18 @@ async def _run_until_signal(main: Any) -> None:
     await asyncio.gather(task, return_exceptions=True)
 
 
+def _refused(run: Any) -> int:
+    """Run the server; a start refused for safety (listening beyond loopback with no login) exits 2."""
+    from .runtime import UnsafeBind
+
+    try:
+        asyncio.run(_run_until_signal(run))
+    except UnsafeBind as refusal:
+        print(f"chargewatch: {refusal}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from .runtime import Chargewatch
 
@@ -55,23 +67,27 @@ def cmd_serve(args: argparse.Namespace) -> int:
         finally:
             await app.stop()
 
-    asyncio.run(_run_until_signal(main()))
-    return 0
+    return _refused(main())
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Embedded SQLite, unknown chargers accepted, and a simulated fleet driving it."""
     from . import demo
+    from .api.auth import demo_password, is_loopback_only
     from .runtime import Chargewatch
     from .sim.drivers import SimulatedDrivers
     from .sim.fleet import run_fleet
 
     args.accept_unknown = True
     args.db = args.db or os.environ.get("CHARGEWATCH_DB") or "sqlite:///demo-data/chargewatch.db"
-    # A demo on loopback keeps the operator JSON API open so a newcomer can curl it; pages still need login.
-    os.environ.setdefault("CHARGEWATCH_API_LOGIN", "off")
+    loopback = is_loopback_only(args.host)
+    if loopback:
+        # A demo on loopback keeps the operator JSON API open so a newcomer can curl it; pages still need login.
+        # Beyond loopback the API needs the login too, and the admin's password is a new random one.
+        os.environ.setdefault("CHARGEWATCH_API_LOGIN", "off")
     app = Chargewatch(_serve_options(args))
-    username, password = demo.prepare(app.engine, datetime.now(UTC), args.chargers)
+    username, password = demo.prepare(app.engine, datetime.now(UTC), args.chargers,
+                                      operator_password=demo_password(args.host))
 
     async def main() -> None:
         await app.start()
@@ -79,14 +95,19 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(f"chargewatch demo: dashboard http://{args.host}:{app.http_port}/  "
               f"sessions http://{args.host}:{app.http_port}/api/v1/sessions  "
               f"OCPP ws://{args.host}:{app.ocpp_port}/ocpp/{{id}}  ({args.chargers} simulated chargers)\n"
-              f"dashboard login: {username} / {password}", flush=True)
+              f"dashboard login: {username} / {password}"
+              + ("" if loopback else "  (new on every start; the API needs it too, e.g. curl -u)"), flush=True)
         try:
-            await run_fleet(f"ws://{args.host}:{app.ocpp_port}/ocpp", args.chargers, "demo", prefix="DEMO")
+            await run_fleet(f"ws://{_local(args.host)}:{app.ocpp_port}/ocpp", args.chargers, "demo", prefix="DEMO")
         finally:
             await app.stop()
 
-    asyncio.run(_run_until_signal(main()))
-    return 0
+    return _refused(main())
+
+
+def _local(host: str) -> str:
+    """Where this machine reaches its own server (the wildcard addresses are not destinations)."""
+    return {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
@@ -119,18 +140,45 @@ def _engine(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     return create_single_use_engine(url)
 
 
+_ASK = object()  # `--password` given without a value: ask for it
+
+
+def _charger_password(args: argparse.Namespace) -> str | None:
+    """The charger's password from a prompt (``--password``) or the first line of stdin (``--password-stdin``),
+    never from the command line, where every user of the machine sees it in the process list."""
+    import getpass
+
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    elif args.password is _ASK:
+        password = getpass.getpass(f"password for charger {args.id}: ")
+    elif args.password is not None:
+        raise ValueError("--password takes no value (it would show in the process list): use --password to be "
+                         "asked for it, or --password-stdin to read it from standard input")
+    else:
+        return None
+    if not password:
+        raise ValueError("password: empty")
+    return password
+
+
 def cmd_chargers_add(args: argparse.Namespace) -> int:
     from .store.registry import RegistryError, register_charger
 
+    try:
+        password = _charger_password(args)
+    except ValueError as exc:
+        print(f"chargewatch: {exc}", file=sys.stderr)
+        return 2
     engine = _engine(args)
     try:
         with engine.begin() as connection:
-            register_charger(connection, args.id, password=args.password, timezone=args.timezone,
+            register_charger(connection, args.id, password=password, timezone=args.timezone,
                              tariff_id=args.tariff, now=datetime.now(UTC))
     except RegistryError as exc:
         print(f"chargewatch: {exc}", file=sys.stderr)
         return 2
-    print(f"registered {args.id} (timezone {args.timezone}{', password set' if args.password else ''})")
+    print(f"registered {args.id} (timezone {args.timezone}{', password set' if password else ''})")
     return 0
 
 
@@ -399,7 +447,10 @@ def build_parser() -> argparse.ArgumentParser:
     chargers = sub.add_parser("chargers", help="registered chargers").add_subparsers(dest="action", required=True)
     p = chargers.add_parser("add", help="register a charger (OCPP security profile 1 password)")
     p.add_argument("id")
-    p.add_argument("--password")
+    password = p.add_mutually_exclusive_group()
+    password.add_argument("--password", nargs="?", const=_ASK, metavar="",
+                          help="ask for the charger's password (security profile 1)")
+    password.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     p.add_argument("--timezone", default="UTC")
     p.add_argument("--tariff")
     p.add_argument("--db")

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from sqlalchemy import Engine, select
 
-from .api.auth import ensure_demo_operator
+from .api.auth import DEMO_PASSWORD, ensure_demo_operator
 from .billing.tariff import tariff_from_json
 from .sim.charger import DEMO_ID_TAGS
 from .store import schema
@@ -34,8 +34,10 @@ DEMO_TARIFF = {
 }
 
 
-def prepare(engine: Engine, now: datetime, chargers: int, prefix: str = "DEMO") -> tuple[str, str]:
-    """Idempotent set-up of a demo database; returns the dashboard login to print."""
+def prepare(engine: Engine, now: datetime, chargers: int, prefix: str = "DEMO",
+            operator_password: str = DEMO_PASSWORD) -> tuple[str, str]:
+    """Idempotent set-up of a demo database; returns the dashboard login to print (the admin's password is
+    set to ``operator_password`` on every start)."""
     with engine.begin() as connection:
         for tag in DEMO_ID_TAGS:
             put_id_tag(connection, {"id_tag": tag, "status": "Accepted", "expiry_date": None,
@@ -49,4 +51,4 @@ def prepare(engine: Engine, now: datetime, chargers: int, prefix: str = "DEMO") 
         if tariff_row(connection, DEMO_TARIFF_ID) is None:
             store_tariff_version(connection, tariff_from_json(DEMO_TARIFF), now, create_only=True)
             assign_tariff(connection, DEMO_TARIFF_ID, None, None, now)
-    return ensure_demo_operator(engine, now)
+    return ensure_demo_operator(engine, now, operator_password)

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import uvicorn
 
 from .api.app import Services, create_app
+from .api.auth import bind_refusal
 from .gateway.events import EventBus
 from .gateway.server import Gateway, GatewayConfig
 from .store.database import create_db_engine, database_url, migrate
@@ -26,6 +27,10 @@ class ServerOptions:
     ocpp_port: int = 9000
     http_port: int = 8080
     gateway: GatewayConfig = field(default_factory=GatewayConfig)
+
+
+class UnsafeBind(RuntimeError):
+    """The server would listen beyond loopback with nobody able to log in (the message says what to do)."""
 
 
 class Chargewatch:
@@ -62,6 +67,9 @@ class Chargewatch:
         return f"http://{self.options.host}:{self.http_port}"
 
     async def start(self) -> None:
+        refusal = bind_refusal(self.engine, self.options.host)
+        if refusal is not None:
+            raise UnsafeBind(refusal)
         self.ocpp_port = await self.gateway.start(self.options.host, self.options.ocpp_port)
         config = uvicorn.Config(self.app, host=self.options.host, port=self.options.http_port, log_level="warning",
                                 lifespan="off", timeout_graceful_shutdown=2)

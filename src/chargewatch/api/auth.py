@@ -3,9 +3,11 @@
 What needs a login:
 - the HTML dashboard (every page but the login form, the driver page ``/s/{token}`` and static files);
 - the operator JSON API under ``/api/v1`` according to ``CHARGEWATCH_API_LOGIN``: ``auto`` (default) requires
-  a login as soon as one operator account exists (a fresh install, and the API tests, stay as open as the
-  API was before accounts existed), ``required`` always, ``off`` never (e.g. behind an authenticating proxy).
-  Machine clients authenticate with HTTP Basic (operator name and password); browsers with the cookie.
+  a login whenever the server listens beyond loopback, and on loopback as soon as one operator account exists
+  (a fresh install is open only to this machine); ``required`` always, ``off`` never (e.g. behind an
+  authenticating proxy). A server bound beyond loopback refuses to start while no operator account exists
+  (`bind_refusal`). Machine clients authenticate with HTTP Basic (operator name and password); browsers with
+  the cookie.
 - never: the driver's endpoints (``/api/v1/driver/…``, ``/api/v1/feedback/{token}``: the token is the
   credential), ``/metrics``, ``/healthz``, ``/openapi.json`` and the API documentation.
 
@@ -25,9 +27,11 @@ import base64
 import binascii
 import hashlib
 import hmac
+import ipaddress
 import json
 import re
 import secrets
+import socket
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
@@ -137,11 +141,51 @@ def list_operators(connection: Connection) -> list[Operator]:
     return [Operator(row.username, Role(row.role)) for row in rows]
 
 
-def ensure_demo_operator(engine: Engine, now: datetime) -> tuple[str, str]:
-    """The demo's admin account with its well-known password (demo databases only), for the start banner."""
+def ensure_demo_operator(engine: Engine, now: datetime, password: str = DEMO_PASSWORD) -> tuple[str, str]:
+    """The demo's admin account (demo databases only), for the start banner: the well-known password on
+    loopback, a fresh random one when the demo listens beyond it (`demo_password`)."""
     with engine.begin() as connection:
-        put_operator(connection, DEMO_USERNAME, DEMO_PASSWORD, Role.ADMIN, now)
-    return DEMO_USERNAME, DEMO_PASSWORD
+        put_operator(connection, DEMO_USERNAME, password, Role.ADMIN, now)
+    return DEMO_USERNAME, password
+
+
+def demo_password(host: str) -> str:
+    """The well-known demo password only where nobody else can reach the server."""
+    return DEMO_PASSWORD if is_loopback_only(host) else secrets.token_urlsafe(12)
+
+
+# ---------------------------------------------------------------------------------------------- bind address
+
+
+def is_loopback_only(host: str) -> bool:
+    """Whether a server bound to ``host`` is reachable from this machine only (every address it resolves to is
+    a loopback address; ``0.0.0.0``, ``::`` and the empty host mean every interface)."""
+    name = host.strip().strip("[]")
+    if not name:
+        return False
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        pass
+    try:
+        found = {info[4][0] for info in socket.getaddrinfo(name, None, proto=socket.IPPROTO_TCP)}
+    except (OSError, UnicodeError):
+        return False
+    return bool(found) and all(ipaddress.ip_address(str(address).split("%")[0]).is_loopback for address in found)
+
+
+def bind_refusal(engine: Engine, host: str) -> str | None:
+    """Why a server must not start on ``host`` (None when it may): beyond loopback there must be an operator
+    account, or the JSON API and the dashboard would be open to anyone who reaches the port (or to no one)."""
+    if is_loopback_only(host):
+        return None
+    with engine.connect() as connection:
+        if connection.execute(select(operators.c.username).limit(1)).first() is not None:
+            return None
+    return (f"refusing to listen on {host or 'every interface'} without an operator account: the API and the "
+            "dashboard need a login beyond loopback. Create an admin first:\n"
+            "    chargewatch operators add NAME --role admin [--db URL]\n"
+            "or listen on loopback only (--host 127.0.0.1).")
 
 
 # ---------------------------------------------------------------------------------------------- sessions
@@ -178,10 +222,11 @@ class OperatorAuth:
     """Checks passwords, opens and resolves sessions, and decides what a request may do."""
 
     def __init__(self, engine: Engine, secret: bytes, clock: Callable[[], datetime],
-                 api_login: ApiLogin = ApiLogin.AUTO):
+                 api_login: ApiLogin = ApiLogin.AUTO, *, loopback_only: bool = True):
         self.engine = engine
         self.clock = clock
         self.api_login = api_login
+        self.loopback_only = loopback_only
         self.throttle = LoginThrottle()
         self.internal_key = secrets.token_urlsafe(32)  # lets the pages call the domain APIs in-process
         self._key = hmac.new(secret, b"chargewatch operator sessions", hashlib.sha256).digest()
@@ -278,7 +323,9 @@ class OperatorAuth:
     def api_needs_login(self) -> bool:
         if self.api_login is ApiLogin.OFF:
             return False
-        return self.api_login is ApiLogin.REQUIRED or self.accounts_exist()
+        if self.api_login is ApiLogin.REQUIRED or not self.loopback_only:
+            return True
+        return self.accounts_exist()
 
 
 def csrf_matches(expected: str, given: str | None) -> bool:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from fastapi.staticfiles import StaticFiles
 
-from ..api.auth import INTERNAL_HEADER, OperatorAuth, OperatorGuard, api_login_from_env
+from ..api.auth import INTERNAL_HEADER, OperatorAuth, OperatorGuard, api_login_from_env, is_loopback_only
 from ..api.domains import DomainApi
 from ..api.pages import HERE, pages_router
 
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 def install(cw: Chargewatch) -> None:
     auth = OperatorAuth(cw.engine, cw.services.secret, lambda: cw.gateway.now(),
-                        api_login_from_env(os.environ))
+                        api_login_from_env(os.environ), loopback_only=is_loopback_only(cw.options.host))
     api = DomainApi(cw.app, {INTERNAL_HEADER: auth.internal_key})
     cw.app.state.operator_auth = auth
     cw.app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
