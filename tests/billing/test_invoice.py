@@ -4,11 +4,14 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from chargewatch.billing.charging_period import ChargingPeriod
 from chargewatch.billing.invoice import Party, build_invoice, credit_note
 from chargewatch.billing.invoice_pdf import latin1_text, render_pdf
 from chargewatch.billing.ocmf import VerificationStatus
+from chargewatch.billing.price import round_money
 from chargewatch.billing.pricing import price_session
 from chargewatch.billing.tariff import tariff_from_json
 
@@ -113,3 +116,33 @@ def test_pdf_survives_names_outside_latin1():
 
 def test_latin1_text_keeps_accents_latin1_has_and_strips_others():
     assert latin1_text("Zoë Łukasz 李") == "Zoë Lukasz ?"
+
+
+MIXED = tariff_from_json({"id": "M", "currency": "EUR", "elements": [
+    {"price_components": [{"type": "ENERGY", "price": 0.3333, "vat": 19.0, "step_size": 1}],
+     "restrictions": {"max_kwh": 5}},
+    {"price_components": [{"type": "ENERGY", "price": 0.4449, "vat": 7.0, "step_size": 1},
+                          {"type": "TIME", "price": 1.1111, "vat": 19.0, "step_size": 1}]},
+]})
+
+
+@given(st.integers(1, 80_000), st.integers(1, 500_000), st.integers(1, 36_000))
+@settings(max_examples=200, deadline=None)
+def test_invoice_totals_are_the_cdr_total_rounded_once(first_wh, second_wh, seconds):
+    periods = [ChargingPeriod(START, energy=Decimal(first_wh) / 1000, time=Decimal(seconds) / 3600),
+               ChargingPeriod(START + timedelta(seconds=seconds), energy=Decimal(second_wh) / 1000,
+                              time=Decimal(seconds) / 7200)]
+    priced = price_session(MIXED, periods)
+    inv = build_invoice(
+        number="CW-1", issue_date=date(2026, 11, 25), seller=Party("S"), buyer=None, station_name="X",
+        evse_id="E", time_zone="UTC", session_id="1", session_start=START, session_stop=START + timedelta(hours=20),
+        meter_start_wh=0, meter_stop_wh=first_wh + second_wh, priced=priced)
+    assert inv.total_net == round_money(priced.total_cost.excl_vat, "EUR")
+    assert inv.total_gross == round_money(priced.total_cost.incl_vat, "EUR")
+    assert sum(line.net for line in inv.lines) == inv.total_net
+    assert sum(s.vat for s in inv.vat_breakdown) == inv.total_vat
+
+
+def test_5_865_eur_is_5_87_on_the_invoice_as_on_every_page():
+    assert round_money(Decimal("5.8650"), "EUR") == Decimal("5.87")
+    assert round_money(Decimal("5.8649"), "EUR") == Decimal("5.86")

@@ -24,6 +24,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response, Streamin
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import Engine, func, select
 
+from ..billing.price import round_money
 from ..sessions.links import transaction_of
 from ..store import reads, schema
 from .app import Services
@@ -145,10 +146,11 @@ def percent(value: float | None) -> str:
 
 
 def money(value: Any, currency: str | None = None) -> str:
+    """An amount as the invoice states it: rounded once, half-up, to the currency's minor unit."""
     if value is None:
         return "–"
     try:
-        amount = Decimal(str(value)).quantize(Decimal("0.01"))
+        amount = round_money(Decimal(str(value)), currency)
     except ArithmeticError:
         return str(value)
     return f"{amount} {currency}".strip() if currency else str(amount)

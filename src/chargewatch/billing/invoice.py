@@ -1,9 +1,11 @@
 """Invoices and credit notes for a priced charging session.
 
 The invoice number comes from the caller: numbering is gap-free per operator and needs a transaction,
-so it lives in the store. Amounts here follow invoicing practice rather than OCPI's 4 decimals: each
-line's net is exact, VAT is summed per rate and rounded once per rate to the currency's minor unit,
-and a correction is a credit note referencing the original, never an edit.
+so it lives in the store. One rounding, one number: the invoice's total net and total to pay are the
+CDR's total_cost excl./incl. VAT rounded once to the currency's minor unit (`price.amount_due`), the
+figure the session page and the live cost show too. Lines and the VAT breakdown are rounded per line
+and per rate, and the cent a rounding leaves over goes to the largest line / rate, so they add up to
+those totals. A correction is a credit note referencing the original, never an edit.
 """
 
 from __future__ import annotations
@@ -16,12 +18,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from chargewatch.billing.ocmf import VerificationStatus
+from chargewatch.billing.price import amount_due, minor_unit
 from chargewatch.billing.pricing import CostCategory, CostLine, PricedSession
 
 _ZERO = Decimal(0)
 _HUNDRED = Decimal(100)
-# ISO 4217 minor units for currencies whose invoices do not use cents.
-_MINOR_UNITS = {"JPY": 0, "KRW": 0, "ISK": 0, "CLP": 0, "HUF": 2, "KWD": 3, "BHD": 3, "OMR": 3, "JOD": 3}
 
 _DESCRIPTIONS = {
     CostCategory.ENERGY: ("Energy", "kWh"),
@@ -154,7 +155,8 @@ def build_invoice(
 ) -> Invoice:
     """An invoice for a priced session; session times are shown in the station's local time."""
     zone = ZoneInfo(time_zone)
-    minor = _MINOR_UNITS.get(priced.currency, 2)
+    minor = minor_unit(priced.currency)
+    due = amount_due(priced.total_cost, priced.currency)
     lines = _group_lines(priced.lines, minor)
     adjustment = priced.price_limit_adjustment
     if adjustment.excl_vat or (adjustment.incl_vat or _ZERO):
@@ -162,11 +164,14 @@ def build_invoice(
         rate = rates.pop() if len(rates) == 1 else None
         label = "Minimum price adjustment" if adjustment.excl_vat > 0 else "Maximum price cap"
         # The residual to the limited total, so rounded lines add up to exactly min_price/max_price.
-        net = _round(priced.total_cost.excl_vat, minor) - sum((line.net for line in lines), _ZERO)
+        net = due.excl_vat - sum((line.net for line in lines), _ZERO)
         vat = (adjustment.incl_vat if adjustment.incl_vat is not None else adjustment.excl_vat) - adjustment.excl_vat
         lines.append(InvoiceLine(label, Decimal(1), "session", net, rate, net, vat))
+    lines = _absorb(lines, due.excl_vat - sum((line.net for line in lines), _ZERO))
     breakdown = _vat_breakdown(lines, minor)
     total_net = sum((s.net for s in breakdown), _ZERO)
+    gross_due = due.incl_vat if due.incl_vat is not None else total_net + sum((s.vat for s in breakdown), _ZERO)
+    breakdown = _absorb_vat(breakdown, gross_due - total_net - sum((s.vat for s in breakdown), _ZERO))
     total_vat = sum((s.vat for s in breakdown), _ZERO)
     return Invoice(
         number=number,
@@ -224,6 +229,28 @@ def _group_lines(cost_lines: Sequence[CostLine], minor: int) -> list[InvoiceLine
         vat = _ZERO if rate is None else net * rate / _HUNDRED
         lines.append(InvoiceLine(description, shown_quantity, unit, unit_price, rate, _round(net, minor), vat))
     return lines
+
+
+def _absorb(lines: list[InvoiceLine], residual: Decimal) -> list[InvoiceLine]:
+    """Lines whose rounded nets add up to the total: the cent left over goes to the largest line."""
+    if not residual or not lines:
+        return lines
+    i = max(range(len(lines)), key=lambda k: abs(lines[k].net))
+    lines[i] = replace(lines[i], net=lines[i].net + residual)
+    line = lines[i]
+    lines[i] = replace(line, vat=_ZERO if line.vat_rate is None else line.net * line.vat_rate / _HUNDRED)
+    return lines
+
+
+def _absorb_vat(breakdown: tuple[VatSubtotal, ...], residual: Decimal) -> tuple[VatSubtotal, ...]:
+    """A breakdown whose VAT adds up to total to pay minus total net: the residual goes to the largest rate."""
+    taxed = [i for i, s in enumerate(breakdown) if s.rate is not None]
+    if not residual or not taxed:
+        return breakdown
+    i = max(taxed, key=lambda k: abs(breakdown[k].vat))
+    out = list(breakdown)
+    out[i] = replace(out[i], vat=out[i].vat + residual)
+    return tuple(out)
 
 
 def _vat_breakdown(lines: Sequence[InvoiceLine], minor: int) -> tuple[VatSubtotal, ...]:
