@@ -343,7 +343,7 @@ def test_mid_charge_stop_reason_aborts_only_while_charging(reason: str) -> None:
 
 
 def test_session_delivering_about_zero_wh_is_aborted() -> None:
-    [opened] = of(run(quiet(), stop(3, "Local", energy_wh=0)), Opened)
+    [opened] = of(run(quiet(), stop(3, "EVDisconnected", energy_wh=0, was_charging=False)), Opened)
     assert opened.incident.code == "ZeroEnergy"
 
 

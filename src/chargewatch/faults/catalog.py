@@ -34,6 +34,8 @@ SITUATION_BY_KIND: dict[IncidentKind, str] = {
     IncidentKind.BOOT_LOOP: "BootLoop",
     IncidentKind.INVALID_TRANSITION: "InvalidTransition",
     IncidentKind.DRIVER_REPORT: "DriverReport",
+    IncidentKind.FROZEN_METER: "FrozenMeter",
+    IncidentKind.SITE_OFFLINE: "SiteOffline",
 }
 
 

@@ -27,6 +27,7 @@ from chargewatch.faults.incidents import (
     incident_key,
     open_incident,
     record_occurrence,
+    reopen,
     resolve,
 )
 from chargewatch.faults.signals import (
@@ -39,10 +40,13 @@ from chargewatch.faults.signals import (
     IncidentAcknowledged,
     IncidentClosed,
     MessageSeen,
+    ProbeUnanswered,
+    RebootRequested,
     SessionProgress,
     SessionStarted,
     SessionStopped,
     Signal,
+    SiteAssigned,
     StartRejected,
     StatusReported,
     require_utc,
@@ -55,6 +59,8 @@ SAFETY_ERROR_CODES = frozenset({"GroundFailure", "OverCurrentFailure", "OverVolt
 VEHICLE_ERROR_CODES = frozenset({"EVCommunicationError"})
 # Stop reasons that end a session abnormally whatever the connector was doing.
 ABORT_REASONS = frozenset({"EmergencyStop", "PowerLoss", "Reboot"})
+# Stops someone chose (the operator's RemoteStop, the driver at the charger): never an aborted session.
+DELIBERATE_STOP_REASONS = frozenset({"Remote", "Local"})
 # Stop reasons that are normal when idle but abort a session that was delivering energy.
 MID_CHARGE_ABORT_REASONS = frozenset({"EVDisconnected", "HardReset", "SoftReset"})
 # Connector states in which an open session is expected to draw energy.
@@ -87,6 +93,23 @@ class FaultConfig:
     boot_loop_count: int = 3
     boot_loop_window: timedelta = timedelta(minutes=15)
     max_evidence: int = 50
+    # A reboot we asked for (Reset, TriggerMessage BootNotification) may take this long without being an outage.
+    requested_reboot_window: timedelta = timedelta(minutes=5)
+    # Reconnects only flap when the charger was also offline this share of the time since the first one in
+    # the window: judged by time offline, so 8-24 s blips every few minutes never page.
+    flap_offline_ratio: float = 0.25
+    # A safety trip on the same connector within this window reopens its incident and alerts at once.
+    trip_window: timedelta = timedelta(minutes=30)
+    # A silent charger is probed after this many heartbeat intervals; no answer opens the offline incident.
+    probe_factor: float = 1.5
+    # Frozen meter: the register stays flat while the charger reports at least this power for this long.
+    frozen_min_power_w: float = 1000.0
+    frozen_after: timedelta = timedelta(minutes=5)
+    frozen_min_wh: int = 200
+    frozen_min_soc_rise: float = 3.0
+    # Chargers of one site offline within this window of each other are one site incident.
+    site_min_chargers: int = 2
+    site_window: timedelta = timedelta(minutes=2)
 
     def rating_w(self, charger_id: str, connector_id: int) -> float | None:
         """Rated power of a connector: key ``"CP1/2"`` wins over a charger-wide ``"CP1"``."""
@@ -145,6 +168,10 @@ def _when(value: str | None) -> datetime | None:
     return None if value is None else datetime.fromisoformat(value)
 
 
+def _times(raw: Any) -> list[datetime]:
+    return [datetime.fromisoformat(item) for item in raw or ()]
+
+
 @dataclass
 class _ChargerState:
     heartbeat_s: int | None = None
@@ -155,6 +182,10 @@ class _ChargerState:
     return_evidence: Evidence | None = None
     disconnects: list[datetime] = field(default_factory=list)
     boots: list[datetime] = field(default_factory=list)
+    reboot_expected_until: datetime | None = None
+    offline_spans: list[tuple[datetime, datetime]] = field(default_factory=list)
+    probe_sent_at: datetime | None = None
+    site_id: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -166,6 +197,10 @@ class _ChargerState:
             "return_evidence": None if self.return_evidence is None else self.return_evidence.to_dict(),
             "disconnects": [d.isoformat() for d in self.disconnects],
             "boots": [b.isoformat() for b in self.boots],
+            "reboot_expected_until": _iso(self.reboot_expected_until),
+            "offline_spans": [[a.isoformat(), b.isoformat()] for a, b in self.offline_spans],
+            "probe_sent_at": _iso(self.probe_sent_at),
+            "site_id": self.site_id,
         }
 
     @classmethod
@@ -178,9 +213,19 @@ class _ChargerState:
             disconnected_at=_when(raw["disconnected_at"]),
             returned_at=_when(raw["returned_at"]),
             return_evidence=None if evidence is None else Evidence.from_dict(evidence),
-            disconnects=[datetime.fromisoformat(d) for d in raw["disconnects"]],
-            boots=[datetime.fromisoformat(b) for b in raw["boots"]],
+            disconnects=_times(raw["disconnects"]),
+            boots=_times(raw["boots"]),
+            reboot_expected_until=_when(raw.get("reboot_expected_until")),
+            offline_spans=[(datetime.fromisoformat(a), datetime.fromisoformat(b))
+                           for a, b in raw.get("offline_spans") or ()],
+            probe_sent_at=_when(raw.get("probe_sent_at")),
+            site_id=raw.get("site_id"),
         )
+
+    def offline_within(self, window: timedelta, now: datetime) -> timedelta:
+        """Time offline (closed spans) within ``window`` before ``now``."""
+        start = now - window
+        return sum((end - max(begin, start) for begin, end in self.offline_spans if end > start), timedelta())
 
 
 @dataclass
@@ -188,20 +233,27 @@ class _ConnectorState:
     status: str | None = None
     preparing_since: datetime | None = None
     failures: list[datetime] = field(default_factory=list)
+    status_at: datetime | None = None
+    tripped: Incident | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "status": self.status,
             "preparing_since": _iso(self.preparing_since),
             "failures": [f.isoformat() for f in self.failures],
+            "status_at": _iso(self.status_at),
+            "tripped": None if self.tripped is None else self.tripped.to_dict(),
         }
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> _ConnectorState:
+        tripped = raw.get("tripped")
         return cls(
             status=raw["status"],
             preparing_since=_when(raw["preparing_since"]),
-            failures=[datetime.fromisoformat(f) for f in raw["failures"]],
+            failures=_times(raw["failures"]),
+            status_at=_when(raw.get("status_at")),
+            tripped=None if tripped is None else Incident.from_dict(tripped),
         )
 
 
@@ -214,6 +266,12 @@ class _SessionState:
     status: str | None = None
     last_energy_wh: int | None = None
     low_power_since: datetime | None = None
+    last_progress_at: datetime | None = None
+    last_power_w: float | None = None
+    frozen_since: datetime | None = None
+    frozen_expected_wh: float = 0.0
+    frozen_soc_from: float | None = None
+    last_soc: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -224,6 +282,12 @@ class _SessionState:
             "status": self.status,
             "last_energy_wh": self.last_energy_wh,
             "low_power_since": _iso(self.low_power_since),
+            "last_progress_at": _iso(self.last_progress_at),
+            "last_power_w": self.last_power_w,
+            "frozen_since": _iso(self.frozen_since),
+            "frozen_expected_wh": self.frozen_expected_wh,
+            "frozen_soc_from": self.frozen_soc_from,
+            "last_soc": self.last_soc,
         }
 
     @classmethod
@@ -236,6 +300,12 @@ class _SessionState:
             status=raw["status"],
             last_energy_wh=raw["last_energy_wh"],
             low_power_since=_when(raw["low_power_since"]),
+            last_progress_at=_when(raw.get("last_progress_at")),
+            last_power_w=raw.get("last_power_w"),
+            frozen_since=_when(raw.get("frozen_since")),
+            frozen_expected_wh=float(raw.get("frozen_expected_wh") or 0.0),
+            frozen_soc_from=raw.get("frozen_soc_from"),
+            last_soc=raw.get("last_soc"),
         )
 
 
@@ -250,7 +320,8 @@ def _session_key(charger_id: str, session_id: str) -> str:
 class FaultDetector:
     """Recognises charger and session problems and keeps one open incident per problem."""
 
-    STATE_VERSION = 1
+    STATE_VERSION = 2
+    READABLE_VERSIONS = frozenset({1, 2})  # version 2 only added fields, which default when absent
 
     def __init__(self, config: FaultConfig | None = None) -> None:
         self.config = config or FaultConfig()
@@ -268,6 +339,9 @@ class FaultDetector:
     def feed(self, signal: Signal) -> list[IncidentEvent]:
         if isinstance(signal, HeartbeatIntervalSet):
             self._charger(signal.charger_id).heartbeat_s = signal.seconds
+            return []
+        if isinstance(signal, SiteAssigned):
+            self._charger(signal.charger_id).site_id = signal.site_id
             return []
         previous = self._now
         # The time rules (and alert delays) scan every charger, session and open incident: on a busy fleet that
@@ -301,6 +375,11 @@ class FaultDetector:
             return self._on_disconnected(signal, now)
         if isinstance(signal, BootReported):
             return self._on_boot(signal, now)
+        if isinstance(signal, RebootRequested):
+            self._charger(signal.charger_id).reboot_expected_until = now + self.config.requested_reboot_window
+            return []
+        if isinstance(signal, ProbeUnanswered):
+            return self._on_probe_unanswered(signal, now)
         if isinstance(signal, SessionStarted):
             return self._on_session_started(signal, now)
         if isinstance(signal, SessionProgress):
@@ -311,7 +390,8 @@ class FaultDetector:
             evidence = Evidence(now, "Authorize", {"idTag": signal.id_tag, "status": signal.status, **signal.evidence})
             events = self._alive(signal.charger_id, now, evidence)
             return events + self._failed_start(
-                signal.charger_id, None, f"Authorize.{signal.status}", Severity.INFO, now, evidence
+                signal.charger_id, self._preparing_connector(signal.charger_id), f"Authorize.{signal.status}",
+                Severity.INFO, now, evidence
             )
         if isinstance(signal, StartRejected):
             evidence = Evidence(
@@ -357,8 +437,11 @@ class FaultDetector:
         for ``offline_recovery_hold`` (so a flapping link keeps one incident, not one per flap)."""
         charger = self._charger(charger_id)
         charger.last_message_at = now
+        charger.probe_sent_at = None
         if charger.connected is False:
             charger.connected = True
+            if charger.disconnected_at is not None:
+                charger.offline_spans.append((charger.disconnected_at, now))
             charger.disconnected_at = None
         offline = self._open.get(incident_key(IncidentKind.CHARGER_OFFLINE, charger_id, None, None))
         if offline is not None and charger.returned_at is None:
@@ -385,8 +468,13 @@ class FaultDetector:
         charger.connected = False
         charger.disconnected_at = now
         charger.returned_at = charger.return_evidence = None
+        charger.offline_spans = [span for span in charger.offline_spans if now - span[1] < self.config.flap_window]
+        if self._reboot_expected(charger, now):
+            return []  # the reboot we asked for drops the connection: neither flapping nor an outage
         charger.disconnects = [d for d in charger.disconnects if now - d < self.config.flap_window] + [now]
-        evidence = Evidence(now, "Disconnected", {"disconnects_in_window": len(charger.disconnects)})
+        offline = charger.offline_within(self.config.flap_window, now)
+        evidence = Evidence(now, "Disconnected", {"disconnects_in_window": len(charger.disconnects),
+                                                  "offline_s_in_window": offline.total_seconds()})
         offline_key = incident_key(IncidentKind.CHARGER_OFFLINE, signal.charger_id, None, None)
         if offline_key in self._open:
             return self._update(offline_key, evidence, now)
@@ -395,7 +483,11 @@ class FaultDetector:
         boot_key = incident_key(IncidentKind.BOOT_LOOP, signal.charger_id, None, None)
         if boot_key in self._open:
             return self._update(boot_key, evidence, now)
-        if len(charger.disconnects) >= self.config.flap_threshold:
+        flapping_key = incident_key(IncidentKind.CONNECTION_FLAPPING, signal.charger_id, None, None)
+        span = now - charger.disconnects[0]
+        if len(charger.disconnects) >= self.config.flap_threshold and (
+            offline >= span * self.config.flap_offline_ratio or flapping_key in self._open
+        ):
             return self._upsert(
                 IncidentKind.CONNECTION_FLAPPING,
                 Severity.WARNING,
@@ -412,7 +504,10 @@ class FaultDetector:
         charger = self._charger(signal.charger_id)
         evidence = Evidence(now, "BootNotification", dict(signal.evidence))
         events = self._alive(signal.charger_id, now, evidence)
-        self._forget_statuses(signal.charger_id)
+        self._forget_statuses(signal.charger_id, rebooted=True)
+        if self._reboot_expected(charger, now):
+            charger.reboot_expected_until = None  # one requested reboot excuses one boot
+            return events
         charger.boots = [b for b in charger.boots if now - b < self.config.boot_loop_window] + [now]
         if len(charger.boots) >= self.config.boot_loop_count:
             events += self._upsert(
@@ -431,13 +526,34 @@ class FaultDetector:
             events += self._resolve_keys([flapping_key], now, evidence, now)
         return events
 
-    def _forget_statuses(self, charger_id: str) -> None:
+    @staticmethod
+    def _reboot_expected(charger: _ChargerState, now: datetime) -> bool:
+        return charger.reboot_expected_until is not None and now <= charger.reboot_expected_until
+
+    def _preparing_connector(self, charger_id: str) -> int | None:
+        """Authorize.req names no connector; a rejected card read belongs to the one connector in Preparing."""
+        prefix = f"{charger_id}|"
+        preparing = [key for key, c in self._connectors.items() if key.startswith(prefix) and c.status == "Preparing"]
+        if len(preparing) != 1:
+            return None
+        connector = preparing[0].rpartition("|")[2]
+        return int(connector) if connector else None
+
+    def _session_on(self, charger_id: str, connector_id: int) -> str | None:
+        for session in self._sessions.values():
+            if session.charger_id == charger_id and session.connector_id == connector_id:
+                return session.session_id
+        return None
+
+    def _forget_statuses(self, charger_id: str, rebooted: bool = False) -> None:
         """After a reboot or reconnect the last known status is stale: the first report is not a
-        transition."""
+        transition. A reboot may also reset the charger's clock, so its time order starts afresh."""
         prefix = f"{charger_id}|"
         for key, connector in self._connectors.items():
             if key.startswith(prefix):
                 connector.status = None
+                if rebooted:
+                    connector.status_at = None
 
     # --- connector status ---------------------------------------------------------------------
 
@@ -457,14 +573,24 @@ class FaultDetector:
                 data[name] = value
         evidence = Evidence(now, "StatusNotification", {**signal.evidence, **data})
         events = self._alive(signal.charger_id, now, evidence)
-        events += self._check_transition(signal, now, evidence)
-
         connector = self._connector(signal.charger_id, signal.connector_id)
+        reported, applied = signal.reported_at, connector.status_at
+        if reported is not None and applied is not None and reported < applied:
+            # A queued report older than the one already applied (offline-queue flush): charger-time order
+            # says it is history, superseded by what we know; it changes neither state nor incidents.
+            return events
+        events += self._check_transition(signal, now, evidence)
         connector.status = signal.status
+        if signal.reported_at is not None:
+            connector.status_at = signal.reported_at
         if signal.status == "Preparing":
             connector.preparing_since = connector.preparing_since or now
         else:
             connector.preparing_since = None
+        if signal.status == "Available":  # the driver left: a failed start on this connector is over
+            gone = self._matching(IncidentKind.FAILED_START, signal.charger_id, signal.connector_id)
+            events += self._resolve_keys(gone, now, evidence, now)
+        session_id = self._session_on(signal.charger_id, signal.connector_id)
 
         faulted = signal.status == "Faulted"
         on_connector = [
@@ -490,6 +616,7 @@ class FaultDetector:
                 now,
                 evidence,
                 outage=True,
+                session_id=session_id,
             )
         if signal.error_code in VEHICLE_ERROR_CODES:
             severity = Severity.INFO
@@ -505,6 +632,17 @@ class FaultDetector:
             if (self._open[key].code != signal.error_code and not faulted) or self._open[key].outage != faulted
         ]
         events += self._resolve_keys(stale, now, evidence, now)
+        key = incident_key(IncidentKind.CONNECTOR_ERROR, signal.charger_id, signal.connector_id, signal.error_code)
+        tripped = connector.tripped
+        if (
+            faulted
+            and key not in self._open
+            and tripped is not None
+            and tripped.code == signal.error_code
+            and tripped.resolved_at is not None
+            and now - tripped.resolved_at <= self.config.trip_window
+        ):
+            return events + self._trip_again(key, tripped, connector, now, evidence, session_id)
         return events + self._upsert(
             IncidentKind.CONNECTOR_ERROR,
             severity,
@@ -514,7 +652,36 @@ class FaultDetector:
             now,
             evidence,
             outage=faulted,
+            session_id=session_id,
         )
+
+    def _trip_again(
+        self,
+        key: str,
+        tripped: Incident,
+        connector: _ConnectorState,
+        now: datetime,
+        evidence: Evidence,
+        session_id: str | None,
+    ) -> list[IncidentEvent]:
+        """The same safety code tripped again on the connector: one escalating incident, alerted now."""
+        trips = _trips(tripped) + 1
+        evidence = replace(evidence, data={**evidence.data, "trips": trips})
+        incident = reopen(tripped, evidence, self.config.max_evidence)
+        if session_id is not None and incident.session_id is None:
+            incident = replace(incident, session_id=session_id)
+        connector.tripped = None
+        self._open[key] = incident
+        return [Updated(incident, now), *self._alert_now(key, now)]
+
+    def _alert_now(self, key: str, now: datetime) -> list[IncidentEvent]:
+        """Skip the alert delay: the problem is already proven (a repeat trip, an unanswered probe)."""
+        incident = self._open[key]
+        if incident.alerted_severity is not None and incident.alerted_severity.rank >= incident.severity.rank:
+            return []
+        incident = replace(incident, alerted_severity=incident.severity)
+        self._open[key] = incident
+        return [AlertDue(incident, now)]
 
     def _check_transition(self, signal: StatusReported, now: datetime, evidence: Evidence) -> list[IncidentEvent]:
         if signal.connector_id == 0:
@@ -579,6 +746,7 @@ class FaultDetector:
             and signal.energy_wh > session.last_energy_wh
         )
         flowing = energy_rose or (signal.power_w is not None and signal.power_w > self.config.min_flow_w)
+        events += self._frozen_meter(session, signal, energy_rose, now, evidence)
         if signal.energy_wh is not None:
             session.last_energy_wh = signal.energy_wh
         session.status = signal.connector_status
@@ -598,6 +766,61 @@ class FaultDetector:
             events += self._resolve_keys(low, now, evidence, now)
         return events
 
+    def _frozen_meter(
+        self, session: _SessionState, signal: SessionProgress, energy_rose: bool, now: datetime, evidence: Evidence
+    ) -> list[IncidentEvent]:
+        """The register stays flat while the charger reports power (or the EV's SoC climbs): the meter
+        froze and the bill would miss what the EV got. Expected energy integrates the reported power over
+        receive time, so a queued burst (no time between samples) never looks frozen."""
+        previous_at, previous_power = session.last_progress_at, session.last_power_w
+        session.last_progress_at = now
+        session.last_power_w = signal.power_w
+        if signal.soc is not None:
+            session.last_soc = signal.soc
+        flat = signal.energy_wh is not None and session.last_energy_wh is not None and not energy_rose
+        powered = signal.power_w is not None and signal.power_w >= self.config.frozen_min_power_w
+        if not flat or not (powered or signal.soc is not None) or signal.connector_status != "Charging":
+            session.frozen_since, session.frozen_expected_wh, session.frozen_soc_from = None, 0.0, None
+            return []
+        if session.frozen_since is None:
+            session.frozen_since = previous_at or now
+            session.frozen_soc_from = signal.soc
+            session.frozen_expected_wh = 0.0
+        if previous_at is not None and previous_power is not None and signal.power_w is not None:
+            hours = (now - previous_at).total_seconds() / 3600
+            session.frozen_expected_wh += (previous_power + signal.power_w) / 2 * hours
+        soc_rise = (
+            None
+            if session.frozen_soc_from is None or signal.soc is None
+            else signal.soc - session.frozen_soc_from
+        )
+        by_power = session.frozen_expected_wh >= self.config.frozen_min_wh
+        by_soc = soc_rise is not None and soc_rise >= self.config.frozen_min_soc_rise
+        if now - session.frozen_since < self.config.frozen_after or not (by_power or by_soc):
+            return []
+        key = incident_key(IncidentKind.FROZEN_METER, session.charger_id, session.connector_id, None)
+        data = {
+            **evidence.data,
+            "register_wh": signal.energy_wh,
+            "frozen_since": session.frozen_since.isoformat(),
+            "expected_wh": round(session.frozen_expected_wh),
+            "soc_from": session.frozen_soc_from,
+            "soc_to": signal.soc,
+        }
+        if key in self._open:
+            return self._update(key, replace(evidence, source="FrozenMeter", data=data), now)
+        return self._upsert(
+            IncidentKind.FROZEN_METER,
+            Severity.FAULT,
+            session.charger_id,
+            session.connector_id,
+            None,
+            now,
+            replace(evidence, source="FrozenMeter", data=data),
+            first_seen=session.frozen_since,
+            session_id=session.session_id,
+        )
+
     def _on_session_stopped(self, signal: SessionStopped, now: datetime) -> list[IncidentEvent]:
         evidence = Evidence(
             now,
@@ -614,12 +837,14 @@ class FaultDetector:
         self._sessions.pop(_session_key(signal.charger_id, signal.session_id), None)
         ended = self._matching(IncidentKind.STALLED_SESSION, signal.charger_id, signal.connector_id)
         ended += self._matching(IncidentKind.LOW_POWER_SESSION, signal.charger_id, signal.connector_id)
+        # A frozen meter ends with its session: the session itself waits in billing review.
+        ended += self._matching(IncidentKind.FROZEN_METER, signal.charger_id, signal.connector_id)
         events += self._resolve_keys(ended, now, evidence, now)
 
         abort_code: str | None = None
         if signal.reason in ABORT_REASONS or (signal.reason in MID_CHARGE_ABORT_REASONS and signal.was_charging):
             abort_code = signal.reason
-        elif signal.energy_wh <= self.config.zero_energy_wh:
+        elif signal.energy_wh <= self.config.zero_energy_wh and signal.reason not in DELIBERATE_STOP_REASONS:
             abort_code = "ZeroEnergy"
         if abort_code is None:
             recovered = self._matching(IncidentKind.ABORTED_SESSION, signal.charger_id, signal.connector_id)
@@ -697,7 +922,81 @@ class FaultDetector:
                 )
         for key in sorted(self._sessions):
             events += self._session_rules(self._sessions[key], now)
+        events += self._site_rules(now)
         return events + self._alerts(now)
+
+    def probes_due(self, now: datetime) -> list[str]:
+        """Chargers to probe now (WebSocket ping + TriggerMessage Heartbeat): connected, but silent for
+        ``probe_factor`` heartbeat intervals. Each silence is probed once; any message ends it."""
+        require_utc(now, "now")
+        due = []
+        for charger_id in sorted(self._chargers):
+            charger = self._chargers[charger_id]
+            if charger.connected is False or charger.last_message_at is None or charger.probe_sent_at is not None:
+                continue
+            if incident_key(IncidentKind.CHARGER_OFFLINE, charger_id, None, None) in self._open:
+                continue
+            heartbeat = timedelta(seconds=charger.heartbeat_s) if charger.heartbeat_s else self.config.default_heartbeat
+            if now - charger.last_message_at >= heartbeat * self.config.probe_factor:
+                charger.probe_sent_at = now
+                due.append(charger_id)
+        return due
+
+    def _on_probe_unanswered(self, signal: ProbeUnanswered, now: datetime) -> list[IncidentEvent]:
+        """Silent and deaf to a probe: offline since the last sign of life, and the proof is in, so it
+        alerts without waiting the alert delay again."""
+        charger = self._charger(signal.charger_id)
+        since = charger.last_message_at
+        if since is None or charger.probe_sent_at is None or since >= charger.probe_sent_at:
+            return []  # it spoke after the probe went out
+        key = incident_key(IncidentKind.CHARGER_OFFLINE, signal.charger_id, None, None)
+        evidence = Evidence(now, "ProbeUnanswered", {"last_message_at": since.isoformat(),
+                                                     "probe_sent_at": charger.probe_sent_at.isoformat(),
+                                                     **signal.evidence})
+        events = self._open_offline(signal.charger_id, since, now, evidence)
+        if key in self._open:
+            events += self._alert_now(key, now)
+        return events
+
+    def _site_rules(self, now: datetime) -> list[IncidentEvent]:
+        """Chargers of one site going offline together share a cause (the site's network or power):
+        one site incident with them as members alerts; the members keep their own outage records."""
+        events: list[IncidentEvent] = []
+        by_site: dict[str, list[str]] = {}
+        for key, incident in self._open.items():
+            if incident.kind is IncidentKind.CHARGER_OFFLINE:
+                site = self._charger(incident.charger_id).site_id
+                if site is not None:
+                    by_site.setdefault(site, []).append(key)
+        for site, keys in sorted(by_site.items()):
+            site_key = incident_key(IncidentKind.SITE_OFFLINE, site, None, None)
+            site_incident = self._open.get(site_key)
+            if site_incident is None:
+                keys.sort(key=lambda k: self._open[k].first_seen)
+                group = [k for k in keys if self._open[k].first_seen - self._open[keys[0]].first_seen
+                         <= self.config.site_window]
+                if len(group) < self.config.site_min_chargers:
+                    continue
+                members = [self._open[k] for k in group]
+                evidence = Evidence(now, "SiteOffline", {"site_id": site,
+                                                         "chargers": sorted(m.charger_id for m in members)})
+                events += self._upsert(IncidentKind.SITE_OFFLINE, Severity.FAULT, site, None, None, now, evidence,
+                                       first_seen=min(m.first_seen for m in members))
+                site_incident = self._open[site_key]
+            else:
+                group = [k for k in keys if self._open[k].parent_id is None]
+            joined = [k for k in group if self._open[k].parent_id != site_incident.id]
+            if not joined:
+                continue
+            for key in joined:
+                # The site incident speaks for the member: it does not page on its own.
+                self._open[key] = replace(self._open[key], parent_id=site_incident.id,
+                                          alerted_severity=self._open[key].severity)
+                events.append(Updated(self._open[key], now))
+            members_now = tuple(sorted({*site_incident.members, *(self._open[k].charger_id for k in joined)}))
+            self._open[site_key] = replace(self._open[site_key], members=members_now)
+            events.append(Updated(self._open[site_key], now))
+        return events
 
     def _connectivity_rules(self, charger_id: str, now: datetime) -> list[IncidentEvent]:
         charger = self._chargers[charger_id]
@@ -706,7 +1005,10 @@ class FaultDetector:
         if offline_key not in self._open:
             heartbeat = timedelta(seconds=charger.heartbeat_s) if charger.heartbeat_s else self.config.default_heartbeat
             if charger.connected is False and charger.disconnected_at is not None:
-                if now - charger.disconnected_at > self.config.reconnect_grace:
+                grace = self.config.reconnect_grace
+                if self._reboot_expected(charger, charger.disconnected_at):
+                    grace = max(grace, self.config.requested_reboot_window)
+                if now - charger.disconnected_at > grace:
                     evidence = Evidence(now, "ConnectionLost", {"disconnected_at": charger.disconnected_at.isoformat()})
                     events += self._open_offline(charger_id, charger.disconnected_at, now, evidence)
             elif charger.last_message_at is not None and (
@@ -814,7 +1116,8 @@ class FaultDetector:
         events: list[IncidentEvent] = []
         for key in sorted(self._open):
             incident = self._open[key]
-            if incident.status is not IncidentStatus.OPEN:
+            # Info never pages; a member of a site incident is paged through the site incident.
+            if incident.status is not IncidentStatus.OPEN or incident.severity is Severity.INFO or incident.parent_id:
                 continue
             delay = self.config.alert_delay_for(incident.severity)
             if incident.alerted_severity is None or incident.severity.rank > incident.alerted_severity.rank:
@@ -896,6 +1199,17 @@ class FaultDetector:
             if incident is not None:
                 resolved = resolve(incident, max(resolved_at, incident.first_seen), evidence)
                 events.append(Resolved(resolved, now, evidence))
+                if (
+                    resolved.kind is IncidentKind.CONNECTOR_ERROR
+                    and resolved.code in SAFETY_ERROR_CODES
+                    and resolved.outage
+                ):
+                    self._connector(resolved.charger_id, resolved.connector_id).tripped = resolved
+                if resolved.parent_id is not None and not any(
+                    i.parent_id == resolved.parent_id for i in self._open.values()
+                ):
+                    parents = [k for k, i in self._open.items() if i.id == resolved.parent_id]
+                    events += self._resolve_keys(parents, resolved_at, evidence, now)
         return events
 
     # --- persistence --------------------------------------------------------------------------
@@ -913,7 +1227,7 @@ class FaultDetector:
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any], config: FaultConfig | None = None) -> FaultDetector:
-        if raw.get("version") != cls.STATE_VERSION:
+        if raw.get("version") not in cls.READABLE_VERSIONS:
             raise ValueError(f"unsupported fault detector state version {raw.get('version')!r}")
         detector = cls(config)
         detector._now = _when(raw["now"])
@@ -928,6 +1242,14 @@ class FaultDetector:
             incident = Incident.from_dict(item)
             detector._open[incident.key] = incident
         return detector
+
+
+def _trips(incident: Incident) -> int:
+    """Trips counted so far: the last evidence that carries a count, else the first trip."""
+    for item in reversed(incident.evidence):
+        if "trips" in item.data:
+            return int(item.data["trips"])
+    return 1
 
 
 def _scan_slot(at: datetime) -> int:

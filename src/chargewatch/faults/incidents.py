@@ -47,6 +47,8 @@ class IncidentKind(StrEnum):
     BOOT_LOOP = "boot_loop"
     INVALID_TRANSITION = "invalid_transition"
     DRIVER_REPORT = "driver_report"
+    FROZEN_METER = "frozen_meter"
+    SITE_OFFLINE = "site_offline"
 
 
 class IncidentStatus(StrEnum):
@@ -136,6 +138,10 @@ class Incident:
     occurrences: int = 1
     alerted_severity: Severity | None = None
     escalation_level: int = 0
+    members: tuple[str, ...] = ()
+    """A site incident: the chargers it covers."""
+    parent_id: str | None = None
+    """A charger's incident covered by a site incident: that one alerts, this one does not."""
 
     @property
     def key(self) -> str:
@@ -173,6 +179,8 @@ class Incident:
             "occurrences": self.occurrences,
             "alerted_severity": None if self.alerted_severity is None else self.alerted_severity.value,
             "escalation_level": self.escalation_level,
+            "members": list(self.members),
+            "parent_id": self.parent_id,
         }
 
     @classmethod
@@ -204,6 +212,8 @@ class Incident:
             occurrences=raw["occurrences"],
             alerted_severity=None if raw["alerted_severity"] is None else Severity(raw["alerted_severity"]),
             escalation_level=raw["escalation_level"],
+            members=tuple(raw.get("members") or ()),
+            parent_id=raw.get("parent_id"),
         )
 
 
@@ -260,6 +270,15 @@ def record_occurrence(incident: Incident, evidence: Evidence, max_evidence: int 
         evidence=kept,
         occurrences=incident.occurrences + 1,
     )
+
+
+def reopen(incident: Incident, evidence: Evidence, max_evidence: int = 50) -> Incident:
+    """resolved → open: the same problem came back within its window (a repeated safety trip), so it
+    continues as one incident with one history instead of a new one per recurrence."""
+    if incident.status is not IncidentStatus.RESOLVED:
+        raise InvalidTransition(f"cannot reopen incident {incident.id}: it is {incident.status.value}")
+    active = replace(incident, status=IncidentStatus.OPEN, resolved_at=None, resolution=None)
+    return record_occurrence(active, evidence, max_evidence)
 
 
 def acknowledge(incident: Incident, at: datetime, by: str) -> Incident:

@@ -48,6 +48,8 @@ class StatusReported(_Stamped):
     vendor_id: str | None = None
     vendor_error_code: str | None = None
     message_id: str | None = None
+    reported_at: datetime | None = None
+    """The charger's own timestamp: a queued report older than the last applied one is stale."""
     evidence: dict[str, Any] = field(default_factory=_evidence)
 
 
@@ -78,6 +80,31 @@ class BootReported(_Stamped):
 
     charger_id: str
     evidence: dict[str, Any] = field(default_factory=_evidence)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RebootRequested(_Stamped):
+    """The central system asked for this reboot (Reset or TriggerMessage BootNotification accepted):
+    the boot, and the dropped connection before it, are expected, not a fault."""
+
+    charger_id: str
+    action: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProbeUnanswered(_Stamped):
+    """A silent charger was probed (WebSocket ping, TriggerMessage Heartbeat) and did not answer."""
+
+    charger_id: str
+    evidence: dict[str, Any] = field(default_factory=_evidence)
+
+
+@dataclass(frozen=True, kw_only=True)
+class SiteAssigned:
+    """The site a charger belongs to (None: no site); chargers of one site share network and power."""
+
+    charger_id: str
+    site_id: str | None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -112,6 +139,7 @@ class SessionProgress(_Stamped):
     power_w: float | None
     energy_wh: int | None
     connector_status: str
+    soc: float | None = None
     evidence: dict[str, Any] = field(default_factory=_evidence)
 
 
@@ -185,6 +213,9 @@ Signal = (
     | Connected
     | Disconnected
     | BootReported
+    | RebootRequested
+    | ProbeUnanswered
+    | SiteAssigned
     | HeartbeatIntervalSet
     | SessionStarted
     | SessionProgress
