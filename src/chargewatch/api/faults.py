@@ -71,6 +71,11 @@ class IncidentSummary(BaseModel):
     exclusion_reason: ExclusionReason | None
     occurrences: int
     escalation_level: int
+    vendor_id: str | None = Field(None, description="StatusNotification vendorId")
+    vendor_error_code: str | None = Field(None, description="StatusNotification vendorErrorCode")
+    info: str | None = Field(None, description="StatusNotification info")
+    members: list[str] = Field(default_factory=list, description="a site incident: the chargers it covers")
+    parent_id: str | None = Field(None, description="the site incident that covers this one")
 
 
 class IncidentPage(BaseModel):
@@ -272,6 +277,16 @@ class DriverReportIn(BaseModel):
         return self
 
 
+class SiteIn(BaseModel):
+    site_id: str | None = Field(None, min_length=1, max_length=64,
+                                description="the site the charger stands at; null: none")
+
+
+class SiteOut(BaseModel):
+    charger_id: str
+    site_id: str | None
+
+
 class DriverReportReceipt(BaseModel):
     reference: int = Field(description="the incident number to quote to the hotline")
     joined: bool = Field(description="true when the problem was already known (the report joined it)")
@@ -286,7 +301,9 @@ def _conflict(error: InvalidTransition | ValueError) -> HTTPException:
 
 
 def _summary(row: dict[str, Any]) -> dict[str, Any]:
-    return {name: row[name] for name in IncidentSummary.model_fields}
+    summary = {name: row.get(name) for name in IncidentSummary.model_fields}
+    summary["members"] = list(row.get("members") or [])
+    return summary
 
 
 def _period(figure: PortUptime) -> dict[str, Any]:
@@ -317,13 +334,15 @@ def create_router(faults: FaultWorker) -> APIRouter:
         charger_id: str | None = None,
         kind: IncidentKind | None = None,
         since: Annotated[datetime | None, Query(description="first seen at or after")] = None,
+        q: Annotated[str | None, Query(min_length=1, max_length=50,
+                                       description="vendor error code, vendorId, info or code contains")] = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
         cursor: Annotated[int | None, Query(ge=1)] = None,
     ) -> dict[str, Any]:
         if since is not None and since.tzinfo is None:
             raise HTTPException(422, {"field": "since", "reason": "needs a time zone offset, e.g. Z"})
         where = store.IncidentFilter(status=status, severity=severity.value if severity else None,
-                                     charger_id=charger_id, kind=kind.value if kind else None, since=since)
+                                     charger_id=charger_id, kind=kind.value if kind else None, since=since, q=q)
         rows = await db(store.list_incidents, where, limit + 1, cursor)
         next_cursor = rows[limit - 1]["number"] if len(rows) > limit else None
         return {"items": [_summary(row) for row in rows[:limit]], "next_cursor": next_cursor}
@@ -442,6 +461,13 @@ def create_router(faults: FaultWorker) -> APIRouter:
             raise HTTPException(409, {"field": "action", "reason": str(error)}) from None
         return await faults.run_action(incident.id, incident.charger_id, body.action.value, ocpp_action, payload,
                                        requested_by=_actor(request, body.by))
+
+    @router.put("/chargers/{charger_id}/site", response_model=SiteOut, tags=["incidents"])
+    async def set_site(charger_id: str, body: SiteIn) -> dict[str, Any]:
+        """Which site a charger belongs to: chargers of one site offline together become one site incident."""
+        if not await db(store.set_charger_site, charger_id, body.site_id):
+            raise HTTPException(404, {"reason": f"charger {charger_id} not found"})
+        return {"charger_id": charger_id, "site_id": body.site_id}
 
     @router.get("/alerts/deliveries", response_model=DeliveryPage, tags=["incidents"])
     async def deliveries(

@@ -102,6 +102,11 @@ def guidance_to_dict(guidance: Guidance) -> dict[str, Any]:
     }
 
 
+def next_action(guidance: Guidance | None) -> str | None:
+    """The one thing to do first: the head of the operator checklist."""
+    return guidance.operator_checklist[0] if guidance is not None and guidance.operator_checklist else None
+
+
 def webhook_payload(
     event: IncidentEvent, delivery_id: str, guidance: Guidance | None = None, max_evidence: int = 5
 ) -> dict[str, Any]:
@@ -113,6 +118,9 @@ def webhook_payload(
         "type": event_type(event),
         "at": event.at.isoformat(),
         "incident": incident,
+        # When drivers were first affected (not when we noticed): first_seen counts from the last sign of life.
+        "drivers_affected_since": event.incident.first_seen.isoformat(),
+        "next_action": next_action(guidance),
     }
     if isinstance(event, Escalated):
         payload["escalation_level"] = event.level
@@ -239,7 +247,11 @@ def build_email(
         f"Status:     {incident.status.value}",
         f"First seen: {incident.first_seen.isoformat()}",
         f"Last seen:  {incident.last_seen.isoformat()}",
+        f"Drivers affected since: {incident.first_seen.isoformat()}",
+        f"Next action: {next_action(guidance) or 'see the operator checklist'}",
     ]
+    if incident.members:
+        lines.append(f"Chargers:   {', '.join(incident.members)}")
     if incident.code:
         lines.append(f"Code:       {incident.code}")
     if incident.session_id:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -182,6 +182,16 @@ class ErrorCatalog:
     def with_operator_file(self, path: str | Path) -> ErrorCatalog:
         return self.merged_with(ErrorCatalog.from_file(path))
 
+    def with_vendor_dir(self, directory: str | Path) -> ErrorCatalog:
+        """Lay every ``*.json`` vendor file of ``directory`` over this catalog (see :func:`vendor_file`)."""
+        folder = Path(directory)
+        if not folder.is_dir():
+            raise CatalogError(f"{folder}: not a directory of vendor catalog files")
+        catalog = self
+        for path in sorted(folder.glob("*.json")):
+            catalog = catalog.merged_with(vendor_file(path))
+        return catalog
+
     @property
     def keys(self) -> frozenset[str]:
         return frozenset(self._entries)
@@ -210,7 +220,8 @@ class ErrorCatalog:
         if incident.kind is IncidentKind.CONNECTOR_ERROR:
             first = incident.evidence[0].data if incident.evidence else {}
             code = incident.code if incident.code and incident.code != "Faulted" else "InternalError"
-            return self.guidance_for(code, first.get("vendorId"), first.get("vendorErrorCode"), lang)
+            guidance = self.guidance_for(code, first.get("vendorId"), first.get("vendorErrorCode"), lang)
+            return quote_vendor_words(guidance, first.get("vendorErrorCode"), first.get("info"))
         return self.guidance_for(SITUATION_BY_KIND[incident.kind], lang=lang)
 
     def _render(
@@ -232,6 +243,55 @@ class ErrorCatalog:
             operator_checklist=text["operator_checklist"],
             screen_text=text["screen_text"],
         )
+
+
+def quote_vendor_words(guidance: Guidance, vendor_error_code: Any, info: Any) -> Guidance:
+    """No catalog entry for the vendor's code: say what the charger said instead of a generic text."""
+    if guidance.key.count(":") == 1 and guidance.vendor_id and guidance.key.startswith(f"{guidance.vendor_id}:"):
+        return guidance  # the vendor's own entry
+    words = [str(part) for part in (vendor_error_code, info) if isinstance(part, str) and part.strip()]
+    if not words:
+        return guidance
+    vendor = f"{guidance.vendor_id} " if guidance.vendor_id else ""
+    quoted = f"{vendor}{' — '.join(words)}"
+    return replace(guidance, title=f"{guidance.title}: {quoted}",
+                   technical=f"Charger reports {quoted}. {guidance.technical}")
+
+
+def vendor_file(path: str | Path) -> ErrorCatalog:
+    """One vendor's error codes: ``{"vendor_id": "ABB", "language": "en", "codes": {"0x1F": {"title": ...,
+    "driver_text": ..., "operator_checklist": [...]}}}`` (``vendor_id`` defaults to the file name)."""
+    source = str(path)
+    try:
+        raw = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as error:
+        raise CatalogError(f"{source}: cannot read vendor catalog ({error.strerror})") from error
+    except json.JSONDecodeError as error:
+        raise CatalogError(f"{source}: not valid JSON at line {error.lineno} column {error.colno}") from error
+    if not isinstance(raw, dict) or not isinstance(raw.get("codes"), dict):
+        raise CatalogError(f"{source}: must be an object with a codes object")
+    vendor = raw.get("vendor_id") or Path(path).stem
+    language = raw.get("language", "en")
+    if not isinstance(vendor, str) or not isinstance(language, str):
+        raise CatalogError(f"{source}: vendor_id and language must be strings")
+    codes: dict[str, Any] = {}
+    for code, entry in raw["codes"].items():
+        where = f"codes.{code}"
+        if not isinstance(entry, dict) or set(entry) - {"title", "driver_text", "operator_checklist", "severity"}:
+            raise CatalogError(f"{source}: {where} takes title, driver_text, operator_checklist (and severity)")
+        title, driver_text = entry.get("title"), entry.get("driver_text")
+        checklist = entry.get("operator_checklist", [])
+        if not isinstance(title, str) or not title.strip() or not isinstance(driver_text, str) or not driver_text:
+            raise CatalogError(f"{source}: {where} needs a title and a driver_text")
+        codes[code] = {
+            **({"severity": entry["severity"]} if "severity" in entry else {}),
+            "texts": {language: {
+                "title": title, "driver_message": driver_text, "driver_steps": [],
+                "technical": f"{vendor} error {code}: {title}", "operator_checklist": checklist,
+                "screen_text": driver_text[:SCREEN_TEXT_MAX],
+            }},
+        }
+    return ErrorCatalog.from_dict({"version": 1, "vendors": {vendor: codes}}, source)
 
 
 @cache

@@ -406,14 +406,20 @@ class Gateway:
             raise ValueError(f"{action} payload invalid: {exc.description}") from None
         link = self.links.get(charger_id)
         if link is not None:
-            return await self._call_connected(link, action, payload, timeout)
-        node = await asyncio.to_thread(self.relay.owner_node, charger_id)
-        if node is None:
-            return CommandResult("offline")
-        status, body = await self.relay.forward(charger_id, node, action, payload,
-                                                timeout or self.config.command_timeout)
-        return CommandResult(status, response=body if status == "answered" else None,
-                             error=body if status == "error" else None)
+            result = await self._call_connected(link, action, payload, timeout)
+        else:
+            node = await asyncio.to_thread(self.relay.owner_node, charger_id)
+            if node is None:
+                return CommandResult("offline")
+            status, body = await self.relay.forward(charger_id, node, action, payload,
+                                                    timeout or self.config.command_timeout)
+            result = CommandResult(status, response=body if status == "answered" else None,
+                                   error=body if status == "error" else None)
+        # Faults must know which reboots it asked for (an accepted Reset is no boot loop, no outage).
+        self.bus.publish(Event("command.answered", {
+            "charger_id": charger_id, "action": action, "payload": payload, "status": result.status,
+            "response": result.response, "at": self.now().isoformat()}))
+        return result
 
     async def _call_local(self, charger_id: str, action: str, payload: dict[str, Any],
                           timeout: float) -> CommandResult:

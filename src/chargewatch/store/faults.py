@@ -43,8 +43,22 @@ def _detector_values(incident: Incident, now: datetime) -> dict[str, Any]:
         resolution=data["resolution"],
         evidence=data["evidence"],
         updated_at=now,
+        members=list(incident.members) or None,
+        parent_id=incident.parent_id,
+        **vendor_words(incident),
     )
     return values
+
+
+def vendor_words(incident: Incident) -> dict[str, str | None]:
+    """vendorId / vendorErrorCode / info of the first StatusNotification that carried any."""
+    for item in incident.evidence:
+        found = {column: item.data.get(key) for column, key in
+                 (("vendor_id", "vendorId"), ("vendor_error_code", "vendorErrorCode"), ("info", "info"))}
+        if any(isinstance(value, str) and value for value in found.values()):
+            return {column: str(value)[:limit] if isinstance(value, str) and value else None
+                    for (column, value), limit in zip(found.items(), (255, 50, 50), strict=True)}
+    return {"vendor_id": None, "vendor_error_code": None, "info": None}
 
 
 # ------------------------------------------------------------------ incidents
@@ -108,6 +122,8 @@ def incident_from_row(row: Any) -> Incident:
         occurrences=data["occurrences"],
         alerted_severity=None if data["alerted_severity"] is None else Severity(data["alerted_severity"]),
         escalation_level=data["escalation_level"],
+        members=tuple(data.get("members") or ()),
+        parent_id=data.get("parent_id"),
     )
 
 
@@ -131,6 +147,7 @@ class IncidentFilter:
     charger_id: str | None = None
     kind: str | None = None
     since: datetime | None = None  # first_seen at or after
+    q: str | None = None  # vendor error code, vendor id or info text contains (case-insensitive)
 
 
 def list_incidents(
@@ -152,6 +169,10 @@ def list_incidents(
         conditions.append(t.c.kind == where.kind)
     if where.since:
         conditions.append(t.c.first_seen >= where.since)
+    if where.q:
+        pattern = f"%{where.q.lower()}%"
+        conditions.append(or_(*(func.lower(column).like(pattern) for column in
+                                (t.c.vendor_error_code, t.c.vendor_id, t.c.info, t.c.code))))
     if before is not None:
         conditions.append(t.c.number < before)
     query = select(t).where(*conditions).order_by(t.c.number.desc()).limit(limit)
@@ -291,6 +312,16 @@ def connector_statuses(connection: Connection) -> dict[tuple[str, int], str]:
     k = schema.connectors
     return {(row.charger_id, row.connector_id): row.status
             for row in connection.execute(select(k.c.charger_id, k.c.connector_id, k.c.status))}
+
+
+def charger_sites(connection: Connection) -> dict[str, str | None]:
+    c = schema.chargers
+    return {row.id: row.site_id for row in connection.execute(select(c.c.id, c.c.site_id))}
+
+
+def set_charger_site(connection: Connection, charger_id: str, site_id: str | None) -> bool:
+    c = schema.chargers
+    return connection.execute(update(c).where(c.c.id == charger_id).values(site_id=site_id)).rowcount > 0
 
 
 def active_sessions(connection: Connection) -> dict[tuple[str, int], int]:

@@ -44,6 +44,12 @@ fault_incidents = Table(
     Column("exclusion_reason", String(32)),
     Column("notes", JSON, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
+    # The charger's own words (StatusNotification vendorId/vendorErrorCode/info): operators search by them.
+    Column("vendor_id", String(255)),
+    Column("vendor_error_code", String(50)),
+    Column("info", String(50)),
+    Column("members", JSON),  # a site incident: the chargers it covers
+    Column("parent_id", String(255)),  # a charger's incident covered by a site incident
     Index(None, "status", "number"),
     Index(None, "charger_id", "first_seen"),
     Index(None, "first_seen"),

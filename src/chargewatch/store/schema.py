@@ -51,6 +51,7 @@ chargers = Table(
     Column("firmware_status", String(64)),
     Column("diagnostics_status", String(64)),
     Column("heartbeat_interval", Integer, nullable=False, default=300),
+    Column("site_id", String(64)),  # chargers of one site share network and power (faults groups their outages)
     Column("connected", Boolean, nullable=False, default=False),
     Column("node_id", String(64)),
     Column("last_seen_at", UtcDateTime),

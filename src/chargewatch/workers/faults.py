@@ -44,7 +44,10 @@ Configuration: ``CHARGEWATCH_FAULTS`` is a path to a JSON or TOML file (``.toml`
                                  "code": "InternalError", "action": "SoftReset", "after": 600}]},
       "driver_screen": {"enabled": false, "vendor_id": "com.vendor", "message_id": "DisplayMessage",
                         "language": "en"},
-      "catalog_file": "/etc/chargewatch/catalog.json"   # operator overlay of the guidance catalog
+      "catalog_file": "/etc/chargewatch/catalog.json",  # operator overlay of the guidance catalog
+      "vendor_catalog_dir": "/etc/chargewatch/vendors",  # ABB.json: {"codes": {"0x1F": {"title": ...,
+                                        #   "driver_text": ..., "operator_checklist": [...]}}}
+      "probe_timeout": 30               # a silent charger (1.5 heartbeats) gets this long to answer a probe
     }
 
 The dashboard channel is the bus: ``incident.opened|updated|alert|escalated|resolved`` stream on
@@ -97,10 +100,13 @@ from ..faults.signals import (
     IncidentAcknowledged,
     IncidentClosed,
     MessageSeen,
+    ProbeUnanswered,
+    RebootRequested,
     SessionProgress,
     SessionStarted,
     SessionStopped,
     Signal,
+    SiteAssigned,
     StartRejected,
     StatusReported,
 )
@@ -158,6 +164,7 @@ class FaultsSettings:
     detection: FaultConfig = field(default_factory=FaultConfig)
     tick_seconds: float = 5.0
     state_save_seconds: float = 30.0
+    probe_timeout: float = 30.0  # how long a silent charger has to answer TriggerMessage Heartbeat
     routing: AlertRouting = field(default_factory=AlertRouting)
     webhooks: tuple[WebhookTarget, ...] = ()
     email: EmailTarget | None = None
@@ -190,13 +197,15 @@ class FaultsSettings:
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any], base: Path | None = None) -> FaultsSettings:
-        _only(raw, {"tick_seconds", "state_save_seconds", "detection", "alerts", "remediation", "driver_screen",
-                    "catalog_file"}, "")
+        _only(raw, {"tick_seconds", "state_save_seconds", "probe_timeout", "detection", "alerts", "remediation",
+                    "driver_screen", "catalog_file", "vendor_catalog_dir"}, "")
         alerts = _section(raw, "alerts")
         _only(alerts, {"routing", "webhooks", "email", "retry", "dashboard_url"}, "alerts.")
         catalog = ErrorCatalog.builtin()
         if raw.get("catalog_file"):
             catalog = catalog.with_operator_file((base or Path.cwd()) / str(raw["catalog_file"]))
+        if raw.get("vendor_catalog_dir"):  # one JSON file per vendor: code -> title, driver text, checklist
+            catalog = catalog.with_vendor_dir((base or Path.cwd()) / str(raw["vendor_catalog_dir"]))
         try:
             routing = AlertRouting.from_dict(_section(alerts, "routing"))
         except ValueError as error:
@@ -205,6 +214,7 @@ class FaultsSettings:
             detection=_detection(_section(raw, "detection")),
             tick_seconds=_positive(raw, "tick_seconds", 5.0, ""),
             state_save_seconds=_positive(raw, "state_save_seconds", 30.0, ""),
+            probe_timeout=_positive(raw, "probe_timeout", 30.0, ""),
             routing=routing,
             webhooks=tuple(
                 _webhook(item, f"alerts.webhooks[{i}]") for i, item in enumerate(alerts.get("webhooks", []))
@@ -388,6 +398,11 @@ class FaultWorker:
         self.detector = self._restore(saved)
         self.remediation_held: dict[str, str] = {}
         self._rejected_starts: set[tuple[str, str]] = set()
+        # Per connector: charger time of the applied status, and the last status before Finishing.
+        self._status_at: dict[tuple[str, int], datetime] = {}
+        self._before_finishing: dict[tuple[str, int], str] = dict(self._statuses)
+        self._sites: dict[str, str | None] = {}
+        self._probing: set[str] = set()
         self._pending: list[IncidentEvent] = []
         self._dirty = False
         self._last_save = time.monotonic()
@@ -454,7 +469,9 @@ class FaultWorker:
                 if loop.time() >= next_tick:
                     next_tick = loop.time() + self.settings.tick_seconds
                     now = self.now()
+                    await self._refresh_sites()
                     self._take(self.detector.tick(now))
+                    self._probe_silent(now)
                     if self.settings.remediation is not None:
                         self._remediate(now)
                 await self.flush()
@@ -463,6 +480,44 @@ class FaultWorker:
             except Exception:  # noqa: BLE001 - the database may be down: keep the events, retry on the next tick
                 log.exception("fault worker cycle failed; retrying")
                 await asyncio.sleep(min(self.settings.tick_seconds, 1.0))
+
+    async def _refresh_sites(self) -> None:
+        """Sites change rarely (an operator sets them); each tick feeds only the changes."""
+        sites = await self._db(store.charger_sites)
+        for charger_id, site_id in sorted(sites.items()):
+            if charger_id not in self._sites or self._sites[charger_id] != site_id:
+                self._sites[charger_id] = site_id
+                self._feed(SiteAssigned(charger_id=charger_id, site_id=site_id))
+
+    def _probe_silent(self, now: datetime) -> None:
+        for charger_id in self.detector.probes_due(now):
+            self._dirty = True
+            if charger_id in self.gateway.links and charger_id not in self._probing:
+                self._probing.add(charger_id)
+                self._spawn(self._probe(charger_id))
+
+    async def _probe(self, charger_id: str) -> None:
+        """WebSocket ping plus TriggerMessage Heartbeat: only an OCPP answer proves the charger works
+        (a hung controller's WebSocket library still answers pings); a lost ping proves it does not."""
+        timeout = self.settings.probe_timeout
+        try:
+            link = self.gateway.links.get(charger_id)
+            evidence: dict[str, Any] = {"probe": ["ping", "TriggerMessage.Heartbeat"], "timeout_s": timeout}
+            if link is not None:
+                try:
+                    pong = await link.websocket.ping()
+                    await asyncio.wait_for(pong, timeout)
+                    evidence["ping"] = "answered"
+                except Exception:  # noqa: BLE001 - closed or timed out: either way no answer
+                    evidence["ping"] = "unanswered"
+            result = await self.gateway.call(charger_id, "TriggerMessage", {"requestedMessage": "Heartbeat"},
+                                             timeout=timeout)
+            evidence["trigger"] = result.status
+            if result.status not in ("answered", "error"):
+                self._feed(ProbeUnanswered(charger_id=charger_id, at=self.now(), evidence=evidence))
+                await self.flush()
+        finally:
+            self._probing.discard(charger_id)
 
     def _spawn(self, coroutine: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.create_task(coroutine)
@@ -525,12 +580,21 @@ class FaultWorker:
                 signals.append(HeartbeatIntervalSet(charger_id=charger_id, seconds=interval))
             return [*signals, BootReported(charger_id=charger_id, at=at, evidence=evidence)]
         if kind == "connector.status":
-            self._statuses[(charger_id, data["connector_id"])] = data["status"]
+            connector = (charger_id, data["connector_id"])
+            reported = parse_timestamp(data["timestamp"]) if data.get("timestamp") else None
+            if reported is None or connector not in self._status_at or reported >= self._status_at[connector]:
+                self._statuses[connector] = data["status"]
+                if data["status"] != "Finishing":
+                    self._before_finishing[connector] = data["status"]
+                if reported is not None:
+                    self._status_at[connector] = reported
             return [StatusReported(
                 charger_id=charger_id, connector_id=data["connector_id"], status=data["status"],
                 error_code=data["error_code"], info=data.get("info"), vendor_id=data.get("vendor_id"),
                 vendor_error_code=data.get("vendor_error_code"), at=at, message_id=evidence.get("message_id"),
-                evidence=evidence)]
+                reported_at=reported, evidence=evidence)]
+        if kind == "command.answered":
+            return self._command(charger_id, at, data)
         if kind == "authorization":
             return self._authorization(charger_id, at, data, evidence)
         if kind in ("session.started", "session.updated", "session.stopped"):
@@ -541,6 +605,17 @@ class FaultWorker:
                                  session_id=None if transaction_id is None else str(transaction_id),
                                  category=str(data.get("category") or "other"), text=str(data.get("text") or ""),
                                  at=at)]
+        return []
+
+    @staticmethod
+    def _command(charger_id: str, at: datetime, data: Mapping[str, Any]) -> list[Signal]:
+        """A Reset or TriggerMessage BootNotification the charger accepted: the reboot is ours."""
+        response = data.get("response") or {}
+        if data.get("status") != "answered" or response.get("status") != "Accepted":
+            return []
+        action, payload = data.get("action"), data.get("payload") or {}
+        if action == "Reset" or (action == "TriggerMessage" and payload.get("requestedMessage") == "BootNotification"):
+            return [RebootRequested(charger_id=charger_id, action=str(action), at=at)]
         return []
 
     def _authorization(self, charger_id: str, at: datetime, data: Mapping[str, Any],
@@ -565,7 +640,9 @@ class FaultWorker:
             return [SessionStopped(
                 charger_id=charger_id, connector_id=connector_id, session_id=session_id, at=at,
                 reason=data.get("stop_reason") or "Local", energy_wh=int(data.get("energy_wh") or 0),
-                was_charging=self._statuses.get((charger_id, connector_id)) == "Charging", evidence=evidence)]
+                # Finishing comes before or after the StopTransaction; what counts is the state before it.
+                was_charging=self._before_finishing.get((charger_id, connector_id)) == "Charging",
+                evidence=evidence)]
         if action == "StartTransaction" and kind == "session.started":
             self._sessions[(charger_id, connector_id)] = data["transaction_id"]
             if (charger_id, str(evidence.get("message_id"))) in self._rejected_starts:
@@ -579,6 +656,7 @@ class FaultWorker:
                 charger_id=charger_id, connector_id=connector_id, session_id=session_id, at=at,
                 power_w=None if power is None else float(power), energy_wh=data.get("energy_wh"),
                 connector_status=self._statuses.get((charger_id, connector_id), "Unknown"),
+                soc=None if data.get("soc") is None else float(data["soc"]),
                 evidence={"action": action, "message_id": evidence.get("message_id")})]
         return []
 
