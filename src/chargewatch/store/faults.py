@@ -314,6 +314,17 @@ def connector_statuses(connection: Connection) -> dict[tuple[str, int], str]:
             for row in connection.execute(select(k.c.charger_id, k.c.connector_id, k.c.status))}
 
 
+def flag_session(connection: Connection, transaction_id: int, flag: str) -> bool:
+    """Add ``flag`` to a session's flags (idempotent); False when there is no such session."""
+    s = schema.sessions
+    flags = connection.execute(select(s.c.flags).where(s.c.transaction_id == transaction_id)).scalar_one_or_none()
+    if flags is None:
+        return False
+    if flag not in flags:
+        connection.execute(update(s).where(s.c.transaction_id == transaction_id).values(flags=[*flags, flag]))
+    return True
+
+
 def charger_sites(connection: Connection) -> dict[str, str | None]:
     c = schema.chargers
     return {row.id: row.site_id for row in connection.execute(select(c.c.id, c.c.site_id))}

@@ -113,6 +113,9 @@ from ..faults.signals import (
 from ..gateway.events import Event
 from ..notify.email import EmailDeliveryError, EmailSender, SmtpConfig
 from ..notify.webhook import DeliveryAttempt, WebhookSender
+from ..billing.settlement import Settlement
+from ..billing.ocmf import VerificationStatus
+from ..store import billing as billing_store
 from ..store import faults as store
 from ..timeutil import parse_timestamp
 
@@ -126,6 +129,7 @@ CONFIG_ENV = "CHARGEWATCH_FAULTS"
 SCREEN_KINDS = frozenset({IncidentKind.CONNECTOR_ERROR, IncidentKind.STALLED_SESSION, IncidentKind.ABORTED_SESSION,
                           IncidentKind.FAILED_START})
 T = TypeVar("T")
+FROZEN_METER_FLAG = "frozen_meter"
 
 
 class SettingsError(ValueError):
@@ -686,7 +690,25 @@ class FaultWorker:
                 now: datetime) -> dict[str, int]:
         numbers = store.save_incidents(connection, [event.incident for event in events], now)
         store.save_detector_state(connection, self.node_id, state, now)
+        for event in events:
+            if event.incident.kind is IncidentKind.FROZEN_METER and isinstance(event, Opened | Resolved):
+                self._hold_frozen_session(connection, event.incident, now)
         return numbers
+
+    @staticmethod
+    def _hold_frozen_session(connection: Connection, incident: Incident, now: datetime) -> None:
+        """A frozen register under-bills: flag the session and hold it in billing review (again at the stop,
+        whose session write replaces the flags)."""
+        if incident.session_id is None or not incident.session_id.isdigit():
+            return
+        transaction_id = int(incident.session_id)
+        if not store.flag_session(connection, transaction_id, FROZEN_METER_FLAG):
+            return
+        data = incident.evidence[0].data if incident.evidence else {}
+        reason = (f"frozen meter: register stayed at {data.get('register_wh')} Wh since {data.get('frozen_since')} "
+                  f"while the charger reported power (about {data.get('expected_wh')} Wh not counted)")
+        billing_store.record_review(connection, transaction_id,
+                                    Settlement(True, reason, VerificationStatus.NOT_SIGNED), None, now)
 
     def _after_commit(self, event: IncidentEvent, number: int | None) -> None:
         self.bus.publish(Event(event_type(event), incident_summary(event.incident, number, event.at)))
