@@ -73,6 +73,8 @@ import httpx
 from sqlalchemy import Connection
 
 from ..api.faults import create_router
+from ..billing.ocmf import VerificationStatus
+from ..billing.settlement import Settlement
 from ..faults.alerts import AlertRouting, Channel, RetrySchedule, build_email, event_type
 from ..faults.catalog import ErrorCatalog, screen_message_request
 from ..faults.detection import FaultConfig, FaultDetector, IncidentEvent, Opened, Resolved, Updated
@@ -113,8 +115,6 @@ from ..faults.signals import (
 from ..gateway.events import Event
 from ..notify.email import EmailDeliveryError, EmailSender, SmtpConfig
 from ..notify.webhook import DeliveryAttempt, WebhookSender
-from ..billing.settlement import Settlement
-from ..billing.ocmf import VerificationStatus
 from ..store import billing as billing_store
 from ..store import faults as store
 from ..timeutil import parse_timestamp
