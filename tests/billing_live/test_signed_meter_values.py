@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from datetime import datetime
 
 import pytest
@@ -57,7 +58,8 @@ async def test_signed_begin_and_end_readings_are_verified_on_the_invoice_and_cdr
     cdr = (await shared_api.get(f"/api/v1/cdrs/{bill['cdr_id']}")).json()
     assert cdr["signed_data"]["encoding_method"] == "OCMF"
     assert [v["nature"] for v in cdr["signed_data"]["signed_values"]] == ["Start", "End"]
-    assert all(v["signed_data"].startswith("OCMF|") for v in cdr["signed_data"]["signed_values"])
+    # OCPI 2.2.1 SignedValue.signed_data is base64: here of the OCMF document as the charger sent it.
+    assert all(base64.b64decode(v["signed_data"]).startswith(b"OCMF|") for v in cdr["signed_data"]["signed_values"])
     assert "signed meter values: VALID" in cdr["remark"]
     pdf = await shared_api.get(f"/api/v1/invoices/{bill['invoice_number']}.pdf")
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF-")

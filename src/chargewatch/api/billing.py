@@ -132,6 +132,32 @@ class InvoiceSessionOut(BaseModel):
     energy_kwh: Decimal
 
 
+class SignedDocumentOut(BaseModel):
+    nature: Literal["Start", "Intermediate", "End"]
+    as_sent: str = Field(description="the sampledValue value exactly as the charger sent it")
+    ocmf: str | None = Field(description="the OCMF document inside, what the Transparenzsoftware reads")
+    shape: Literal["OCMF", "OCA"] = Field(description="raw OCMF text, or the OCA application note's JSON object")
+    signed_meter_data: str = Field(description="the document, base64")
+    readings: list[dict[str, Any]]
+
+
+class SignedDataOut(BaseModel):
+    """Eichrecht: what a driver needs to check the bill with the S.A.F.E. e.V. Transparenzsoftware."""
+
+    verdict: Literal["VALID", "INVALID", "UNVERIFIED", "KEY_MISMATCH", "KEY_UNREGISTERED", "NOT_SIGNED"]
+    reason: str
+    encoding_method: str
+    signing_method: str | None
+    public_key: str | None = Field(description="the meter's public key, hex DER")
+    public_key_source: Literal["registered", "sent"] | None
+    meter_serial: str | None
+    documents: list[SignedDocumentOut]
+    time_priced: bool = Field(description="false: the meter clock was not synchronised; time was not billed")
+    time_note: str
+    how_to_check: dict[str, list[str]]
+    transparency_software: str
+
+
 class InvoiceOut(BaseModel):
     number: str
     type: Literal["invoice", "credit_note"]
@@ -147,8 +173,9 @@ class InvoiceOut(BaseModel):
     total_net: Decimal
     total_vat: Decimal
     total_gross: Decimal
-    meter_verification: Literal["VALID", "INVALID", "NOT_SIGNED", "UNVERIFIED"]
+    meter_verification: Literal["VALID", "INVALID", "NOT_SIGNED", "UNVERIFIED", "KEY_MISMATCH", "KEY_UNREGISTERED"]
     feedback_url: str | None
+    signed_data: SignedDataOut | None = None
     transaction_id: int
     cdr_id: str
     pdf_url: str

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 from chargewatch.billing.ocmf import VerificationStatus
 from chargewatch.billing.price import amount_due, minor_unit
 from chargewatch.billing.pricing import CostCategory, CostLine, PricedSession
+from chargewatch.billing.signed_data import SignedDataSection
 
 _ZERO = Decimal(0)
 _HUNDRED = Decimal(100)
@@ -83,6 +84,8 @@ class Invoice:
     meter_verification: VerificationStatus
     feedback_url: str | None = None
     credit_note_for: str | None = None
+    # Eichrecht: the signed documents, key, encoding and how to check them (None for an unsigned session).
+    signed_data: SignedDataSection | None = None
 
     @property
     def energy_kwh(self) -> Decimal:
@@ -132,6 +135,7 @@ class Invoice:
             "total_gross": str(self.total_gross),
             "meter_verification": self.meter_verification.value,
             "feedback_url": self.feedback_url,
+            "signed_data": self.signed_data.to_json() if self.signed_data else None,
         }
 
 
@@ -152,6 +156,7 @@ def build_invoice(
     priced: PricedSession,
     meter_verification: VerificationStatus = VerificationStatus.NOT_SIGNED,
     feedback_url: str | None = None,
+    signed_data: SignedDataSection | None = None,
 ) -> Invoice:
     """An invoice for a priced session; session times are shown in the station's local time."""
     zone = ZoneInfo(time_zone)
@@ -194,6 +199,7 @@ def build_invoice(
         total_gross=total_net + total_vat,
         meter_verification=meter_verification,
         feedback_url=feedback_url,
+        signed_data=signed_data,
     )
 
 
@@ -311,6 +317,7 @@ def invoice_from_json(data: dict[str, Any]) -> Invoice:
         meter_verification=VerificationStatus(data["meter_verification"]),
         feedback_url=data.get("feedback_url"),
         credit_note_for=data.get("credit_note_for"),
+        signed_data=SignedDataSection.from_json(data["signed_data"]) if data.get("signed_data") else None,
     )
 
 

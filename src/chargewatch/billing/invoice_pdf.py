@@ -15,12 +15,15 @@ import qrcode
 from fpdf import FPDF
 
 from chargewatch.billing.invoice import Invoice
+from chargewatch.billing.signed_data_pdf import draw_signed_data
 
 _VERIFICATION_TEXT = {
     "VALID": "Signed meter values (OCMF) verified against the meter's public key.",
     "INVALID": "Signed meter values (OCMF) could NOT be verified; this session is under review.",
     "NOT_SIGNED": "The charger did not provide signed meter values for this session.",
-    "UNVERIFIED": "Signed meter values (OCMF) were provided; no public key is registered to verify them.",
+    "UNVERIFIED": "Signed meter values (OCMF) were provided but could not be verified here (see below).",
+    "KEY_MISMATCH": "Signed meter values (OCMF) came with a public key that differs from the meter's registered key.",
+    "KEY_UNREGISTERED": "Signed meter values (OCMF) came with a public key that is not registered for the meter.",
 }
 
 
@@ -48,8 +51,8 @@ def latin1_text(text: str) -> str:
     return "".join(out)
 
 
-def render_pdf(invoice: Invoice) -> bytes:
-    """The invoice as PDF bytes (A4, portrait)."""
+def render_pdf(invoice: Invoice, lang: str = "en") -> bytes:
+    """The invoice as PDF bytes (A4, portrait); `lang` is the language of the signed-data section."""
     pdf = FPDF(orientation="P", unit="mm", format="A4")
     pdf.set_auto_page_break(auto=True, margin=18)
     pdf.set_title(latin1_text(f"{_title(invoice)} {invoice.number}"))
@@ -130,6 +133,8 @@ def render_pdf(invoice: Invoice) -> bytes:
 
     pdf.set_font("Helvetica", "I", 9)
     pdf.multi_cell(width, 5, _VERIFICATION_TEXT[invoice.meter_verification.value], new_x="LMARGIN", new_y="NEXT")
+    if invoice.signed_data is not None:
+        draw_signed_data(pdf, invoice.signed_data, latin1_text, lang)
     if invoice.feedback_url:
         pdf.ln(3)
         image = qrcode.make(invoice.feedback_url, box_size=8, border=2).get_image()

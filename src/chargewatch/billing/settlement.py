@@ -10,7 +10,7 @@ Pure: the caller loads the session, its readings, the tariff version and the ope
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
@@ -18,11 +18,19 @@ from chargewatch.billing.anomalies import MeterFlag, RepairRule, assess_meter
 from chargewatch.billing.cdr import CdrLocation, CdrToken, SessionFacts, build_cdr
 from chargewatch.billing.charging_period import ChargingPeriod
 from chargewatch.billing.invoice import Invoice, Party, build_invoice
-from chargewatch.billing.ocmf import VerificationStatus, compare_with_meter, verify_documents
+from chargewatch.billing.ocmf import (
+    HOLDS_FOR_REVIEW,
+    OcmfVerification,
+    VerificationStatus,
+    compare_with_meter,
+    time_pricing_allowed,
+    verify_documents,
+)
 from chargewatch.billing.periods import DEFAULT_IDLE_POWER_W, MeterSample, MeterSeriesError, build_charging_periods
 from chargewatch.billing.price import round_ocpi
 from chargewatch.billing.pricing import PricedSession, price_session
-from chargewatch.billing.tariff import Tariff
+from chargewatch.billing.signed_data import build_section
+from chargewatch.billing.tariff import Tariff, TariffDimensionType, TariffElement
 
 # Session flags that mean the meter data is missing altogether (not one of the repairable field bugs).
 NO_METER_DATA = "no_meter_data"
@@ -43,7 +51,7 @@ class SessionUsage:
     meter_stop_wh: int | None
     flags: tuple[str, ...]
     samples: tuple[MeterSample, ...]  # time order
-    signed_documents: tuple[str, ...] = ()  # verbatim OCMF texts
+    signed_documents: tuple[str, ...] = ()  # SignedData values as sent: raw OCMF texts or OCA JSON objects
     time_zone: str = "UTC"
 
 
@@ -61,6 +69,9 @@ class Settlement:
     meter_stop_wh: int | None = None
     periods: tuple[ChargingPeriod, ...] = ()
     priced: PricedSession | None = None
+    signed: OcmfVerification | None = None  # the check of the signed meter values, when there are any
+    time_priced: bool = True  # False: the meter clock was not synchronised, so TIME/PARKING_TIME were not billed
+    time_note: str = ""
 
     @property
     def energy_wh(self) -> int | None:
@@ -115,10 +126,16 @@ def settle(
         else:
             samples = [s for s in samples if s.energy_wh <= meter_stop]
 
+    signed: OcmfVerification | None = None
+    time_priced, time_note, pricing_tariff = True, "", tariff
     if not running and usage.signed_documents:
-        verification, disagreement = _check_signatures(usage, public_key, meter_stop)
+        signed, verification, disagreement = _check_signatures(usage, public_key, meter_stop)
         if disagreement is not None and stated_energy_wh is None:
-            return Settlement(True, disagreement, verification, rule, start, stop, usage.meter_start_wh, meter_stop)
+            return Settlement(True, disagreement, verification, rule, start, stop, usage.meter_start_wh, meter_stop,
+                              signed=signed)
+        time_priced, time_note = time_pricing_allowed(signed)
+        if not time_priced:
+            pricing_tariff = without_time_pricing(tariff)
 
     if stop <= start:
         if running:
@@ -133,21 +150,43 @@ def settle(
     except MeterSeriesError as exc:
         return Settlement(True, f"meter series cannot be split into periods: {exc}", verification, rule, start,
                           stop)
-    priced = price_session(tariff, periods, time_zone=usage.time_zone, session_start=start, session_end=stop)
+    priced = price_session(pricing_tariff, periods, time_zone=usage.time_zone, session_start=start,
+                           session_end=stop)
     return Settlement(False, reason, verification, rule, start, stop, usage.meter_start_wh, meter_stop, periods,
-                      priced)
+                      priced, signed, time_priced, time_note)
 
 
 def _check_signatures(usage: SessionUsage, public_key: str | None, meter_stop_wh: int) -> tuple[
-        VerificationStatus, str | None]:
-    """Verification status for the invoice, and the reason for review when signed and billed values differ."""
-    if not public_key:
-        return VerificationStatus.UNVERIFIED, None
+        OcmfVerification, VerificationStatus, str | None]:
+    """The check, the status for the invoice, and the reason for review (bad signature or key, or signed and
+    billed values that differ). A key nobody registered, or a curve nothing here checks, bills as unverified."""
     verification = verify_documents(usage.signed_documents, public_key)
+    if verification.status in HOLDS_FOR_REVIEW:
+        return verification, verification.status, f"signed meter values {verification.status.value}: " \
+                                                  f"{verification.reason}"
+    if not verification.valid:
+        return verification, verification.status, None
     agreement = compare_with_meter(verification, usage.meter_start_wh, meter_stop_wh)
     if agreement.agrees:
-        return VerificationStatus.VALID, None
-    return VerificationStatus.INVALID, f"signed meter values disagree: {agreement.reason}"
+        return verification, VerificationStatus.VALID, None
+    return verification, VerificationStatus.INVALID, f"signed meter values disagree: {agreement.reason}"
+
+
+_TIME_DIMENSIONS = frozenset({TariffDimensionType.TIME, TariffDimensionType.PARKING_TIME})
+
+
+def without_time_pricing(tariff: Tariff) -> Tariff:
+    """`tariff` without its TIME and PARKING_TIME prices: what is billed when the meter clock cannot be trusted.
+
+    Eichrecht lets a price for time be billed only from a calibrated, synchronised clock. The session's
+    periods still record the time (the CDR's total_time stays true); only its price is dropped.
+    """
+    elements = []
+    for element in tariff.elements:
+        components = tuple(c for c in element.price_components if c.type not in _TIME_DIMENSIONS)
+        if components:
+            elements.append(TariffElement(components, element.restrictions))
+    return replace(tariff, elements=tuple(elements))
 
 
 def _continuous(samples: Sequence[MeterSample], meter_start_wh: int) -> list[MeterSample]:
@@ -233,36 +272,25 @@ def issue_documents(
         token=CdrToken(operator.country_code, operator.party_id, usage.id_tag, "RFID", usage.id_tag),
         auth_method="WHITELIST", location=location, session_id=str(usage.transaction_id),
         remark=f"meter: {settlement.rule.value if settlement.rule else 'as_measured'}; "
-               f"signed meter values: {settlement.verification.value}",
+               f"signed meter values: {settlement.verification.value}"
+               + ("" if settlement.time_priced else f"; {settlement.time_note}"),
     )
     cdr = build_cdr(facts, tariff, settlement.periods, settlement.priced, last_updated=issued_at)
+    section = None
     if usage.signed_documents:
-        cdr["signed_data"] = _signed_data(usage, settlement, public_key)
+        signed = settlement.signed or verify_documents(usage.signed_documents, public_key)
+        section = build_section(usage.signed_documents, signed, public_key, settlement.time_priced,
+                                settlement.time_note)
+        cdr["signed_data"] = section.ocpi_signed_data(feedback_url)
     invoice = build_invoice(
         number=number, issue_date=issue_date, seller=operator.seller, buyer=None,
         station_name=usage.charger_id, evse_id=evse_id, time_zone=usage.time_zone,
         session_id=str(usage.transaction_id), session_start=settlement.start, session_stop=settlement.stop,
         meter_start_wh=settlement.meter_start_wh, meter_stop_wh=settlement.meter_stop_wh,
         priced=settlement.priced, meter_verification=settlement.verification, feedback_url=feedback_url,
+        signed_data=section,
     )
     return invoice, cdr
-
-
-def _signed_data(usage: SessionUsage, settlement: Settlement, public_key: str | None) -> dict[str, Any]:
-    """OCPI 2.2.1 CDR `signed_data`: the OCMF documents as received, so a receiver can check them itself."""
-    documents = usage.signed_documents
-    natures = ["Start"] + ["Intermediate"] * (len(documents) - 2) + ["End"] if len(documents) > 1 else ["End"]
-    plain = {"Start": settlement.meter_start_wh, "End": settlement.meter_stop_wh}
-    out: dict[str, Any] = {
-        "encoding_method": "OCMF",
-        "signed_values": [
-            {"nature": nature, "plain_data": f"{plain[nature]} Wh" if nature in plain else "", "signed_data": text}
-            for nature, text in zip(natures, documents, strict=True)
-        ],
-    }
-    if public_key:
-        out["public_key"] = public_key
-    return out
 
 
 def cost_json(priced: PricedSession) -> dict[str, Any]:
