@@ -13,6 +13,7 @@ import base64
 import io
 import itertools
 import json
+import xml.etree.ElementTree as ET
 from datetime import datetime
 from typing import Any
 
@@ -168,3 +169,38 @@ async def test_an_oca_value_with_a_key_nobody_registered_is_billed_as_key_unregi
     section = bill["invoice"]["signed_data"]
     assert (section["public_key"], section["public_key_source"]) == (signer.public_key_hex, "sent")
     assert T0.isoformat() in section["documents"][0]["readings"][0]["time"]
+
+
+async def test_the_driver_page_of_a_signed_session_shows_the_documents_key_and_how_to_check_them(server, api):
+    signer = OcmfSigner(shape="OCA")
+    await prepare(api, "OCA-DRV-1", signer.public_key_hex)
+    tx = await session_from_raw_frames(server, "OCA-DRV-1", signer)
+    bill = await wait_for_bill(api, tx)
+    token = (await api.get(f"/api/v1/sessions/{tx}")).json()["driver_path"].rsplit("/", 1)[1]
+    page = await api.get(f"/s/{token}", params={"lang": "de"})
+    assert page.status_code == 200
+    html = page.text
+    assert "Signierte Messwerte (Eichrecht)" in html and "<strong>VALID</strong>" in html
+    assert signer.public_key_hex.upper() in html and "Transparenzsoftware" in html
+    assert html.count("<svg") >= 2  # a QR code per document
+    for document in bill["invoice"]["signed_data"]["documents"]:
+        assert document["ocmf"].replace('"', "&#34;") in html or document["ocmf"].replace('"', "&quot;") in html
+
+
+async def test_the_driver_can_download_the_transparency_software_file_and_the_receipt_with_the_signed_data(
+        server, api):
+    signer = OcmfSigner(shape="OCA")
+    await prepare(api, "OCA-DRV-2", signer.public_key_hex)
+    tx = await session_from_raw_frames(server, "OCA-DRV-2", signer)
+    bill = await wait_for_bill(api, tx)
+    token = (await api.get(f"/api/v1/sessions/{tx}")).json()["driver_path"].rsplit("/", 1)[1]
+    xml = await api.get(f"/s/{token}/signed-data.xml")
+    assert xml.status_code == 200 and xml.headers["content-type"].startswith("application/xml")
+    values = ET.fromstring(xml.text).findall("value")
+    documents = bill["invoice"]["signed_data"]["documents"]
+    assert [v.findtext("signedData") for v in values] == [d["ocmf"] for d in documents]
+    assert {v.findtext("publicKey") for v in values} == {signer.public_key_hex.upper()}
+    receipt = await api.get(f"/s/{token}/receipt.pdf")
+    assert receipt.status_code == 200
+    text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(receipt.content)).pages)
+    assert "Signed meter values (Eichrecht)" in text and "Transparenzsoftware" in text

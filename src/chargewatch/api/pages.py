@@ -25,11 +25,13 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import Engine, func, select
 
 from ..billing.price import round_money
+from ..billing.signed_data import SignedDataSection
 from ..sessions.links import transaction_of
 from ..store import reads, schema
 from .app import Services
 from .auth import LOGIN_CSRF_COOKIE, SESSION_COOKIE, SESSION_LIFETIME, OperatorAuth, csrf_matches
 from .domains import UNAVAILABLE, DomainApi, Fetched
+from .signed_data_view import driver_view
 
 HERE = Path(__file__).parent
 _CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; "
@@ -485,14 +487,31 @@ def pages_router(services: Services, auth: OperatorAuth, api: DomainApi) -> APIR
         if data is None:
             return render(request, "driver_unknown.html", {"lang": language}, status=404)
         ended = not data["session"].active
-        cost, guidance, feedback = await asyncio.gather(
+        cost, guidance, feedback, bill = await asyncio.gather(
             api.get(DRIVER_COST, token=token),
             api.get(GUIDANCE, {"lang": language}, token=token),
-            api.get(FEEDBACK_DRIVER, {"lang": language}, token=token) if ended else _not_yet())
+            api.get(FEEDBACK_DRIVER, {"lang": language}, token=token) if ended else _not_yet(),
+            api.get(BILL, transaction_id=transaction_id) if ended else _not_yet())
         return render(request, "driver.html", {
             **data, "token": token, "lang": language, "t": DRIVER_TEXT[language], "cost": cost,
             "guidance": guidance, "feedback": feedback, "reports": api.has(DRIVER_REPORTS, "POST"),
-            "feedback_available": api.has(FEEDBACK_DRIVER, "PUT"), "receipt_available": api.has(INVOICE_PDF)})
+            "feedback_available": api.has(FEEDBACK_DRIVER, "PUT"), "receipt_available": api.has(INVOICE_PDF),
+            "signed": driver_view(_signed_data(bill), language)})
+
+    def _signed_data(bill: Fetched) -> dict[str, Any] | None:
+        invoice = bill.data.get("invoice") if bill.ok and isinstance(bill.data, dict) else None
+        return invoice.get("signed_data") if isinstance(invoice, dict) else None
+
+    @router.get("/s/{token}/signed-data.xml")
+    async def driver_signed_data(token: str) -> Response:
+        """The session's signed meter values as the S.A.F.E. e.V. Transparenzsoftware opens them (Eichrecht)."""
+        transaction_id = _transaction(token)
+        signed = _signed_data(await api.get(BILL, transaction_id=transaction_id))
+        if signed is None:
+            raise HTTPException(404, "no signed meter values for this session")
+        return Response(SignedDataSection.from_json(signed).transparency_xml(), media_type="application/xml",
+                        headers={"Content-Disposition": f'attachment; filename="signed-data-{transaction_id}.xml"',
+                                 "Referrer-Policy": "no-referrer", "Cache-Control": "private, no-store"})
 
     @router.get("/s/{token}/receipt.pdf")
     async def driver_receipt(token: str) -> Response:
