@@ -8,19 +8,28 @@ changes before it sends the reply (ack after commit).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
-from datetime import datetime
 from typing import Any
 
+from ..domain.model import (
+    Change,
+    ChargerBooted,
+    ChargerFirmwareStatus,
+    ChargerState,
+    ConnectorStatusChanged,
+    Outcome,
+    ReadingsRecorded,
+    SecurityEvent,
+    SessionChanged,
+)
 from ..sessions import machine
 from ..sessions.machine import ChargingSession
-from ..sessions.meter import MeterValueError, Reading, normalise, summarise
+from ..sessions.meter import MeterValueError, normalise, summarise
 from ..timeutil import format_timestamp, parse_timestamp
 from . import schemas
+from .adapter import CallRejected, Environment, Lookup, NeedSession, NeedStartKey, RenderedCommand
 from .framing import ErrorCode
 
 VERSION = "ocpp1.6"
-DEFAULT_HEARTBEAT_INTERVAL = 300
 
 # Actions a charge point sends to the central system (OCPP 1.6 Core + security/firmware extensions).
 CHARGER_ACTIONS = frozenset(
@@ -48,110 +57,6 @@ DATA_ACTIONS = frozenset(
      "DataTransfer", "DiagnosticsStatusNotification", "FirmwareStatusNotification",
      "SecurityEventNotification", "LogStatusNotification", "SignedFirmwareStatusNotification"}
 )
-
-
-class CallRejected(Exception):
-    """The call is answered with a CALLERROR instead of a CALLRESULT."""
-
-    def __init__(self, error_code: str, description: str, details: dict[str, Any] | None = None):
-        super().__init__(description)
-        self.error_code = error_code
-        self.description = description
-        self.details = details or {}
-
-
-# ---------------------------------------------------------------- state and environment
-
-
-@dataclass
-class ChargerState:
-    """What the protocol needs to remember about one charger between its messages."""
-
-    charger_id: str
-    heartbeat_interval: int = DEFAULT_HEARTBEAT_INTERVAL
-    active: dict[int, ChargingSession] = field(default_factory=dict)  # by connector id
-    start_keys: dict[str, int] = field(default_factory=dict)  # StartTransaction fingerprint → transaction id
-    connector_status: dict[int, str] = field(default_factory=dict)
-
-    def session(self, transaction_id: int) -> ChargingSession | None:
-        for session in self.active.values():
-            if session.transaction_id == transaction_id:
-                return session
-        return None
-
-    def copy(self) -> ChargerState:
-        return replace(self, active=dict(self.active), start_keys=dict(self.start_keys),
-                       connector_status=dict(self.connector_status))
-
-
-@dataclass(frozen=True)
-class Environment:
-    """Everything outside the charger's own state a handler may consult; supplied by the shell."""
-
-    now: datetime
-    id_tag_info: Callable[[str], dict[str, Any]]
-    allocate_transaction_id: Callable[[], int]
-    heartbeat_interval: int = DEFAULT_HEARTBEAT_INTERVAL
-    fetched_session: ChargingSession | None = None  # a session not in memory (completed, or before restart)
-
-
-# ---------------------------------------------------------------- changes for the store
-
-
-@dataclass(frozen=True)
-class ChargerBooted:
-    info: dict[str, Any]
-    at: datetime
-
-
-@dataclass(frozen=True)
-class ChargerFirmwareStatus:
-    kind: str  # firmware | diagnostics | signed_firmware | log
-    status: str
-    at: datetime
-
-
-@dataclass(frozen=True)
-class ConnectorStatusChanged:
-    connector_id: int
-    status: str
-    error_code: str
-    info: str | None
-    vendor_id: str | None
-    vendor_error_code: str | None
-    timestamp: datetime
-    received_at: datetime
-
-
-@dataclass(frozen=True)
-class SessionChanged:
-    session: ChargingSession
-
-
-@dataclass(frozen=True)
-class ReadingsRecorded:
-    connector_id: int
-    transaction_id: int | None
-    readings: tuple[Reading, ...]
-
-
-@dataclass(frozen=True)
-class SecurityEvent:
-    type: str
-    timestamp: datetime
-    tech_info: str | None
-
-
-Change = (
-    ChargerBooted | ChargerFirmwareStatus | ConnectorStatusChanged | SessionChanged | ReadingsRecorded | SecurityEvent
-)
-
-
-@dataclass
-class Outcome:
-    reply: dict[str, Any]
-    changes: list[Change] = field(default_factory=list)
-    state: ChargerState | None = None  # the state after the call; adopt it only once the changes are stored
 
 
 # ---------------------------------------------------------------- handlers
@@ -327,3 +232,43 @@ _HANDLERS: dict[str, Callable[[dict[str, Any], ChargerState, Environment], Outco
     "LogStatusNotification": _firmware_like("log"),
     "SignedFirmwareStatusNotification": _firmware_like("signed_firmware"),
 }
+
+
+# ---------------------------------------------------------------- the adapter the gateway drives
+
+
+class V16Adapter:
+    """OCPP 1.6J behind :class:`~chargewatch.ocpp.adapter.Adapter`."""
+
+    version = VERSION
+
+    def lookups(self, action: str, payload: dict[str, Any], state: ChargerState) -> list[Lookup]:
+        if action == "StartTransaction":
+            try:
+                key = start_key(payload)
+            except KeyError:
+                return []
+            return [] if key in state.start_keys else [NeedStartKey(key)]
+        transaction_id = payload.get("transactionId")
+        if action in ("MeterValues", "StopTransaction") and isinstance(transaction_id, int) \
+                and state.session(transaction_id) is None:
+            return [NeedSession(transaction_id=transaction_id)]
+        return []
+
+    def handle(self, action: str, payload: dict[str, Any], state: ChargerState, env: Environment) -> Outcome:
+        return handle(action, payload, state, env)
+
+    def spell(self, error_code: str) -> str:
+        return error_code
+
+    def render(self, action: str, payload: dict[str, Any], state: ChargerState) -> RenderedCommand:
+        if action not in CENTRAL_ACTIONS and action != "DataTransfer":
+            raise ValueError(f"{action} is not a command an OCPP 1.6 central system sends")
+        try:
+            schemas.validate(VERSION, action, payload, strict=True)
+        except schemas.SchemaViolation as exc:
+            raise ValueError(f"{action} payload invalid: {exc.description}") from None
+        return RenderedCommand(action, payload)
+
+
+ADAPTER = V16Adapter()

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, select
 
-from ..ocpp.v16 import ChargerState
+from ..domain.model import ChargerState
 from ..sessions.machine import ChargingSession
 from . import schema
 
@@ -15,6 +15,7 @@ _SESSION_FIELDS = [
     "transaction_id", "charger_id", "connector_id", "id_tag", "started_at", "meter_start_wh", "status",
     "stopped_at", "meter_stop_wh", "stop_reason", "energy_wh", "last_register_wh", "baseline_wh", "offset_wh",
     "last_sample_at", "power_w", "max_power_w", "soc", "charging_seconds", "idle_seconds", "reservation_id",
+    "transaction_ref", "last_seq_no",
 ]
 
 
@@ -53,6 +54,13 @@ def session_by_start_key(connection: Connection, charger_id: str, start_key: str
     return connection.execute(
         select(s.c.transaction_id).where(s.c.charger_id == charger_id, s.c.start_key == start_key)
     ).scalar()
+
+
+def session_by_reference(connection: Connection, charger_id: str, reference: str) -> ChargingSession | None:
+    """A session by the charger's own transaction reference (2.0.1 transactionId, or a 1.6 id as text)."""
+    s = schema.sessions
+    row = connection.execute(select(s).where(s.c.charger_id == charger_id, s.c.transaction_ref == reference)).first()
+    return session_from_row(row) if row else None
 
 
 def session(connection: Connection, transaction_id: int) -> ChargingSession | None:

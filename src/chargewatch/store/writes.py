@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, bindparam, insert, update
 
-from ..ocpp import v16
+from ..domain import model
 from ..sessions.machine import ChargingSession
 from . import schema
 from .upsert import _insert, insert_ignoring_duplicates, upsert
@@ -74,28 +74,29 @@ _CONNECTOR_FIELDS = ("charger_id", "connector_id", "status", "error_code", "info
 
 def message_row(
     charger_id: str, at: datetime, direction: str, frame: str, message_type: int | None,
-    message_id: str | None, action: str | None, node_id: str | None,
+    message_id: str | None, action: str | None, node_id: str | None, protocol: str | None = None,
 ) -> dict[str, Any]:
     return {
         "charger_id": charger_id, "at": at, "direction": direction, "message_type": message_type,
-        "message_id": message_id, "action": action, "payload": frame, "node_id": node_id,
+        "message_id": message_id, "action": action, "payload": frame, "node_id": node_id, "protocol": protocol,
     }
 
 
 def session_row(session: ChargingSession, start_key: str, now: datetime) -> dict[str, Any]:
     row = {name: getattr(session, name) for name in _SESSION_FIELDS}
     row["flags"] = list(session.flags)
+    row["transaction_ref"] = session.transaction_ref or str(session.transaction_id)
     row["start_key"] = start_key
     row["updated_at"] = now
     return row
 
 
-def add_changes(unit: Unit, charger_id: str, changes: list[v16.Change], start_keys: dict[int, str],
+def add_changes(unit: Unit, charger_id: str, changes: list[model.Change], start_keys: dict[int, str],
                 now: datetime) -> list[tuple[str, Any]]:
     """Queue the changes' rows on ``unit``; returns the row-level upserts to run in ``apply``."""
     upserts: list[tuple[str, Any]] = []
     for change in changes:
-        if isinstance(change, v16.ReadingsRecorded):
+        if isinstance(change, model.ReadingsRecorded):
             for r in change.readings:
                 unit.add("reading", {
                     "charger_id": charger_id, "connector_id": change.connector_id,
@@ -104,7 +105,7 @@ def add_changes(unit: Unit, charger_id: str, changes: list[v16.Change], start_ke
                     "unit": r.unit, "value": r.value, "signed_data": r.signed,
                     "format": "Raw" if r.signed is None else "SignedData",
                 })
-        elif isinstance(change, v16.ConnectorStatusChanged):
+        elif isinstance(change, model.ConnectorStatusChanged):
             row = {
                 "charger_id": charger_id, "connector_id": change.connector_id, "status": change.status,
                 "error_code": change.error_code, "info": change.info, "vendor_id": change.vendor_id,
@@ -113,14 +114,14 @@ def add_changes(unit: Unit, charger_id: str, changes: list[v16.Change], start_ke
             }
             unit.add("status_event", row)
             upserts.append(("connector", row))
-        elif isinstance(change, v16.SessionChanged):
+        elif isinstance(change, model.SessionChanged):
             key = start_keys.get(change.session.transaction_id, "")
             upserts.append(("session", session_row(change.session, key, now)))
-        elif isinstance(change, v16.ChargerBooted):
+        elif isinstance(change, model.ChargerBooted):
             upserts.append(("boot", change))
-        elif isinstance(change, v16.ChargerFirmwareStatus):
+        elif isinstance(change, model.ChargerFirmwareStatus):
             upserts.append(("firmware", change))
-        elif isinstance(change, v16.SecurityEvent):
+        elif isinstance(change, model.SecurityEvent):
             unit.add("security_event", {"charger_id": charger_id, "type": change.type,
                                         "timestamp": change.timestamp, "tech_info": change.tech_info})
     return upserts
@@ -132,7 +133,7 @@ def _connector_row(item: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-def _boot_values(item: v16.ChargerBooted) -> dict[str, Any]:
+def _boot_values(item: model.ChargerBooted) -> dict[str, Any]:
     info = item.info
     return {
         "vendor": info.get("chargePointVendor"), "model": info.get("chargePointModel"),
@@ -173,7 +174,7 @@ def stage_upserts(unit: Unit, charger_id: str, upserts: list[tuple[str, Any]], n
     the batch; only the rare ones (a new session, firmware status) stay row-by-row in ``unit.apply``.
     """
     rare: list[tuple[str, Any]] = []
-    booted: v16.ChargerBooted | None = None
+    booted: model.ChargerBooted | None = None
     for kind, item in upserts:
         if kind == "session" and not item["start_key"]:
             row = {k: v for k, v in item.items() if k != "start_key"}
@@ -195,7 +196,7 @@ def stage_upserts(unit: Unit, charger_id: str, upserts: list[tuple[str, Any]], n
         unit.add("charger_seen", {"_key": charger_id, "last_seen_at": now})
 
 
-def stage_outcome(unit: Unit, charger_id: str, outcome: v16.Outcome | None, before: v16.ChargerState,
+def stage_outcome(unit: Unit, charger_id: str, outcome: model.Outcome | None, before: model.ChargerState,
                   now: datetime) -> None:
     """Queue all a handled call changed (or, with no outcome, just that the charger was seen): the one way both
     the live gateway and the replay turn the protocol core's decision into rows."""

@@ -1,0 +1,1 @@
+"""The protocol-neutral model the store, the bus and the domains share (see ``model``)."""

@@ -1,0 +1,108 @@
+"""The protocol-neutral model: what every OCPP adapter hands the shell, whatever version the charger speaks.
+
+An adapter (``ocpp.v16``, ``ocpp.v201``) turns one inbound CALL plus a :class:`ChargerState` into an
+:class:`Outcome`: the reply payload and a list of neutral changes. The store and the bus only ever see
+these types, so nothing below the adapters knows the OCPP version (and ``store`` needs nothing of ``ocpp``
+to persist them).
+
+Topology: the store numbers connectors the 1.6 way; OCPP 2.0.1 EVSE ``n`` is connector ``n`` here (an EVSE
+with several connectors reports them under its EVSE number, which is what a session and a status belong to).
+Statuses use the 1.6 vocabulary (a superset of 2.0.1's connectorStatus once ``Occupied`` is refined by the
+charging state); error codes use the 1.6 ChargePointErrorCode names, which the fault catalog knows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from ..sessions.machine import ChargingSession
+from ..sessions.meter import Reading
+
+DEFAULT_HEARTBEAT_INTERVAL = 300
+
+
+# ---------------------------------------------------------------- state and environment
+
+
+@dataclass
+class ChargerState:
+    """What an adapter needs to remember about one charger between its messages."""
+
+    charger_id: str
+    heartbeat_interval: int = DEFAULT_HEARTBEAT_INTERVAL
+    active: dict[int, ChargingSession] = field(default_factory=dict)  # by connector id (2.0.1: EVSE id)
+    # The charger's own key for a session → its internal transaction id: the 1.6 StartTransaction
+    # fingerprint, or the 2.0.1 transactionId. Stored as sessions.start_key.
+    start_keys: dict[str, int] = field(default_factory=dict)
+    connector_status: dict[int, str] = field(default_factory=dict)
+
+    def session(self, transaction_id: int) -> ChargingSession | None:
+        for session in self.active.values():
+            if session.transaction_id == transaction_id:
+                return session
+        return None
+
+    def copy(self) -> ChargerState:
+        return replace(self, active=dict(self.active), start_keys=dict(self.start_keys),
+                       connector_status=dict(self.connector_status))
+
+
+# ---------------------------------------------------------------- changes for the store
+
+
+@dataclass(frozen=True)
+class ChargerBooted:
+    info: dict[str, Any]  # BootNotification fields in 1.6 names (chargePointVendor, chargePointModel, …)
+    at: datetime
+
+
+@dataclass(frozen=True)
+class ChargerFirmwareStatus:
+    kind: str  # firmware | diagnostics | signed_firmware | log
+    status: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class ConnectorStatusChanged:
+    connector_id: int
+    status: str
+    error_code: str
+    info: str | None
+    vendor_id: str | None
+    vendor_error_code: str | None
+    timestamp: datetime
+    received_at: datetime
+
+
+@dataclass(frozen=True)
+class SessionChanged:
+    session: ChargingSession
+
+
+@dataclass(frozen=True)
+class ReadingsRecorded:
+    connector_id: int
+    transaction_id: int | None
+    readings: tuple[Reading, ...]
+
+
+@dataclass(frozen=True)
+class SecurityEvent:
+    type: str
+    timestamp: datetime
+    tech_info: str | None
+
+
+Change = (
+    ChargerBooted | ChargerFirmwareStatus | ConnectorStatusChanged | SessionChanged | ReadingsRecorded | SecurityEvent
+)
+
+
+@dataclass
+class Outcome:
+    reply: dict[str, Any]
+    changes: list[Change] = field(default_factory=list)
+    state: ChargerState | None = None  # the state after the call; adopt it only once the changes are stored

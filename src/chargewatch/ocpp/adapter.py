@@ -1,0 +1,96 @@
+"""The contract between the gateway and an OCPP version adapter (``ocpp.v16``, ``ocpp.v201``).
+
+The h11 way: the adapter owns the protocol rules and says what it needs. Per inbound CALL the shell asks
+:meth:`Adapter.lookups` which stored facts the call depends on (a session that is not in memory, the
+session a re-sent start belongs to), fetches exactly those, then calls :meth:`Adapter.handle` with the
+charger's state and an :class:`Environment`, and gets back an ``Outcome`` in the neutral model
+(``chargewatch.domain.model``). Outbound, :meth:`Adapter.render` turns an operator's command into this
+version's action and payload. Framing (``ocpp.framing``) is shared by all versions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from ..domain.model import DEFAULT_HEARTBEAT_INTERVAL, ChargerState, Outcome
+from ..sessions.machine import ChargingSession
+
+
+class CallRejected(Exception):
+    """The call is answered with a CALLERROR instead of a CALLRESULT (codes in framing.ErrorCode spelling;
+    each adapter spells them for its version when the reply is rendered)."""
+
+    def __init__(self, error_code: str, description: str, details: dict[str, Any] | None = None):
+        super().__init__(description)
+        self.error_code = error_code
+        self.description = description
+        self.details = details or {}
+
+
+@dataclass(frozen=True)
+class Environment:
+    """Everything outside the charger's own state a handler may consult; supplied by the shell."""
+
+    now: datetime
+    # The authorization decision for a token, as {"status", "expiryDate"?, "parentIdTag"?}.
+    id_tag_info: Callable[[str], dict[str, Any]]
+    allocate_transaction_id: Callable[[], int]
+    heartbeat_interval: int = DEFAULT_HEARTBEAT_INTERVAL
+    fetched_session: ChargingSession | None = None  # a session not in memory (completed, or before restart)
+
+
+# ---------------------------------------------------------------- what the shell must fetch first
+
+
+@dataclass(frozen=True)
+class NeedStartKey:
+    """Look up the session stored under this charger key (sessions.start_key) and put it in ``start_keys``."""
+
+    key: str
+
+
+@dataclass(frozen=True)
+class NeedSession:
+    """Fetch this session (by internal id, or by the charger's key) into ``Environment.fetched_session``."""
+
+    transaction_id: int | None = None
+    start_key: str | None = None
+
+
+Lookup = NeedStartKey | NeedSession
+
+
+
+@dataclass(frozen=True)
+class RenderedCommand:
+    """An operator command in one version's words; ``mapped_from`` names the generic action it came from."""
+
+    action: str
+    payload: dict[str, Any]
+    mapped_from: str | None = None
+
+
+class Adapter(Protocol):
+    """One OCPP version, behind the shell."""
+
+    version: str  # the WebSocket subprotocol, e.g. "ocpp1.6"
+
+    def lookups(self, action: str, payload: dict[str, Any], state: ChargerState) -> list[Lookup]:
+        """The stored facts this CALL depends on that ``state`` does not hold (the shell fetches them)."""
+        ...
+
+    def handle(self, action: str, payload: dict[str, Any], state: ChargerState, env: Environment) -> Outcome:
+        """Validate and handle one inbound CALL; raises :class:`CallRejected` for a CALLERROR reply."""
+        ...
+
+    def spell(self, error_code: str) -> str:
+        """A CALLERROR code (framing.ErrorCode) as this version spells it."""
+        ...
+
+    def render(self, action: str, payload: dict[str, Any], state: ChargerState) -> RenderedCommand:
+        """This version's CALL for an operator command (given in 1.6 or this version's words); ValueError if
+        it cannot be expressed or its payload is invalid."""
+        ...
