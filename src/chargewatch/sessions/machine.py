@@ -26,6 +26,9 @@ class Flag:
     UNIT_SUSPECT = "unit_suspect"  # a kWh figure labelled Wh: scaled by 1000
     NO_METER_DATA = "no_meter_data"  # neither samples nor a plausible stop value
     LATE_SAMPLES = "late_samples"  # samples older than ones already applied were ignored
+    SEQUENCE_GAP = "sequence_gap"  # OCPP 2.0.1: a TransactionEvent seqNo was skipped (a message is missing)
+    DELIVERED_OFFLINE = "delivered_offline"  # OCPP 2.0.1: events were queued while offline and delivered late
+    START_FROM_FIRST_SAMPLE = "start_from_first_sample"  # no reading at the start: energy counts from the first
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +55,8 @@ class ChargingSession:
     idle_seconds: int = 0
     flags: tuple[str, ...] = ()
     reservation_id: int | None = None
+    transaction_ref: str | None = None  # the charger's reference: 1.6 id as text, 2.0.1 transactionId
+    last_seq_no: int | None = None  # OCPP 2.0.1: the highest TransactionEvent seqNo applied
 
     @property
     def active(self) -> bool:

@@ -59,6 +59,7 @@ chargers = Table(
     Column("connected_at", UtcDateTime),
     Column("disconnected_at", UtcDateTime),
     Column("created_at", UtcDateTime, nullable=False),
+    Column("ocpp_version", String(16)),  # the subprotocol of its latest connection: ocpp1.6 | ocpp2.0.1
 )
 
 connectors = Table(
@@ -114,6 +115,7 @@ ocpp_messages = Table(
     Column("action", String(64)),
     Column("payload", Text, nullable=False),  # the frame exactly as sent or received
     Column("node_id", String(64)),
+    Column("protocol", String(16)),  # the connection's subprotocol; NULL (before 2.0.1 support) is ocpp1.6
     Index(None, "charger_id", "id"),
     Index(None, "charger_id", "message_id"),
 )
@@ -124,7 +126,7 @@ sessions = Table(
     Column("transaction_id", BigId, primary_key=True, autoincrement=False),
     Column("charger_id", String(64), nullable=False),
     Column("connector_id", Integer, nullable=False),
-    Column("id_tag", String(20), nullable=False),
+    Column("id_tag", String(36), nullable=False),  # 2.0.1 idToken is up to 36 characters
     Column("status", String(16), nullable=False),
     Column("started_at", UtcDateTime, nullable=False),
     Column("stopped_at", UtcDateTime),
@@ -144,8 +146,12 @@ sessions = Table(
     Column("flags", JSON, nullable=False, default=list),
     Column("reservation_id", Integer),
     Column("start_key", String(200), nullable=False),
+    # The charger's name for the transaction: the 1.6 transactionId as text, the 2.0.1 transactionId string.
+    Column("transaction_ref", String(64)),
+    Column("last_seq_no", Integer),  # OCPP 2.0.1 TransactionEvent seqNo last applied
     Column("updated_at", UtcDateTime, nullable=False),
     UniqueConstraint("charger_id", "start_key"),
+    UniqueConstraint("charger_id", "transaction_ref"),
     Index(None, "charger_id", "connector_id", "status"),
     Index(None, "charger_id", "started_at"),  # a station's sessions, newest first
     Index(None, "started_at"),
