@@ -1,0 +1,48 @@
+"""OCPP 2.0.1 adapter: the station's messages in (``core``), operator commands out (``commands``).
+
+Same contract as the 1.6 adapter (``chargewatch.ocpp.adapter.Adapter``): the gateway picks it when a
+charger negotiates the ``ocpp2.0.1`` subprotocol, and everything it returns is the neutral model.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ...domain.model import ChargerState, Outcome
+from ..adapter import Environment, Lookup, NeedSession, NeedStartKey, RenderedCommand
+from ..framing import ErrorCode
+from . import commands, core
+
+VERSION = core.VERSION
+
+# The 2.0.1 spellings of codes 1.6 spells differently (OCPP-J 2.0.1 §4.3).
+_SPELLING = {ErrorCode.FORMATION_VIOLATION: "FormatViolation",
+             ErrorCode.OCCURENCE_CONSTRAINT_VIOLATION: "OccurrenceConstraintViolation"}
+
+
+class V201Adapter:
+    version = VERSION
+
+    def lookups(self, action: str, payload: dict[str, Any], state: ChargerState) -> list[Lookup]:
+        if action != "TransactionEvent":
+            return []
+        key = (payload.get("transactionInfo") or {}).get("transactionId")
+        if not isinstance(key, str):
+            return []
+        if key not in state.start_keys:
+            return [NeedStartKey(key), NeedSession(start_key=key)]
+        if state.session(state.start_keys[key]) is None:
+            return [NeedSession(transaction_id=state.start_keys[key])]
+        return []
+
+    def handle(self, action: str, payload: dict[str, Any], state: ChargerState, env: Environment) -> Outcome:
+        return core.handle(action, payload, state, env)
+
+    def spell(self, error_code: str) -> str:
+        return _SPELLING.get(error_code, error_code)
+
+    def render(self, action: str, payload: dict[str, Any], state: ChargerState) -> RenderedCommand:
+        return commands.render(action, payload, state)
+
+
+ADAPTER = V201Adapter()

@@ -1,0 +1,112 @@
+"""Operator commands rendered for an OCPP 2.0.1 station.
+
+The command API speaks the 1.6 action names operators and scripts already use; where 2.0.1 has a
+message with the same intent, it is rendered as that message (the reply says which). Native 2.0.1
+actions pass through unchanged. Every rendered payload is checked against the official 2.0.1 schema.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from ...domain.model import ChargerState
+from .. import schemas
+from ..adapter import RenderedCommand
+
+VERSION = "ocpp2.0.1"
+
+# CSMS → station messages this CSMS may send to a 2.0.1 station.
+CSMS_ACTIONS = frozenset({
+    "CancelReservation", "ChangeAvailability", "ClearCache", "ClearChargingProfile", "ClearDisplayMessage",
+    "ClearVariableMonitoring", "CostUpdated", "CustomerInformation", "DataTransfer", "GetBaseReport",
+    "GetChargingProfiles", "GetCompositeSchedule", "GetDisplayMessages", "GetLocalListVersion", "GetLog",
+    "GetMonitoringReport", "GetReport", "GetTransactionStatus", "GetVariables", "RequestStartTransaction",
+    "RequestStopTransaction", "ReserveNow", "Reset", "SendLocalList", "SetChargingProfile", "SetDisplayMessage",
+    "SetMonitoringBase", "SetMonitoringLevel", "SetNetworkProfile", "SetVariableMonitoring", "SetVariables",
+    "TriggerMessage", "UnlockConnector", "UpdateFirmware",
+})
+
+# 1.6 configuration keys → 2.0.1 (component, variable) with the same meaning (OCPP 2.0.1 part 4 migration).
+CONFIGURATION_KEYS: dict[str, tuple[str, str]] = {
+    "HeartbeatInterval": ("OCPPCommCtrlr", "HeartbeatInterval"),
+    "WebSocketPingInterval": ("OCPPCommCtrlr", "WebSocketPingInterval"),
+    "MeterValueSampleInterval": ("SampledDataCtrlr", "TxUpdatedInterval"),
+    "MeterValuesSampledData": ("SampledDataCtrlr", "TxUpdatedMeasurands"),
+    "StopTxnSampledData": ("SampledDataCtrlr", "TxEndedMeasurands"),
+    "ClockAlignedDataInterval": ("AlignedDataCtrlr", "Interval"),
+    "ConnectionTimeOut": ("TxCtrlr", "EVConnectionTimeOut"),
+    "StopTransactionOnEVSideDisconnect": ("TxCtrlr", "StopTxOnEVSideDisconnect"),
+    "AuthorizeRemoteTxRequests": ("AuthCtrlr", "AuthorizeRemoteStart"),
+    "LocalPreAuthorize": ("AuthCtrlr", "LocalPreAuthorize"),
+    "LocalAuthorizeOffline": ("AuthCtrlr", "OfflineTxForUnknownIdEnabled"),
+    "TransactionMessageAttempts": ("OCPPCommCtrlr", "MessageAttempts"),
+    "TransactionMessageRetryInterval": ("OCPPCommCtrlr", "MessageAttemptInterval"),
+}
+_TRIGGERS = {"DiagnosticsStatusNotification": "LogStatusNotification"}
+
+
+def _variable(key: str) -> dict[str, Any]:
+    """A 1.6 key, or ``Component.Variable`` in 2.0.1 words, as ComponentVariable."""
+    if key in CONFIGURATION_KEYS:
+        component, variable = CONFIGURATION_KEYS[key]
+    elif "." in key:
+        component, variable = key.split(".", 1)
+    else:
+        raise ValueError(f"key {key!r}: no 2.0.1 equivalent; name it as Component.Variable")
+    return {"component": {"name": component}, "variable": {"name": variable}}
+
+
+def _evse(connector_id: Any, with_connector: bool = False) -> dict[str, Any]:
+    if not isinstance(connector_id, int) or connector_id <= 0:
+        return {}
+    return {"evse": {"id": connector_id, **({"connectorId": 1} if with_connector else {})}}
+
+
+def _translate(action: str, payload: dict[str, Any], state: ChargerState) -> tuple[str, dict[str, Any]]:
+    if action == "Reset" and payload.get("type") in ("Hard", "Soft"):
+        return "Reset", {"type": "Immediate" if payload["type"] == "Hard" else "OnIdle"}
+    if action == "RemoteStartTransaction":
+        rendered: dict[str, Any] = {"idToken": {"idToken": payload.get("idTag", ""), "type": "Central"},
+                                    "remoteStartId": secrets.randbelow(2**31 - 1) + 1}
+        if isinstance(payload.get("connectorId"), int) and payload["connectorId"] > 0:
+            rendered["evseId"] = payload["connectorId"]
+        return "RequestStartTransaction", rendered
+    if action == "RemoteStopTransaction":
+        internal = payload.get("transactionId")
+        reference = next((key for key, tx in state.start_keys.items() if tx == internal), None)
+        if reference is None:
+            raise ValueError(f"transactionId {internal!r}: no transaction of this station by that id")
+        return "RequestStopTransaction", {"transactionId": reference}
+    if action == "ChangeAvailability" and "type" in payload:
+        return "ChangeAvailability", {"operationalStatus": payload["type"], **_evse(payload.get("connectorId"))}
+    if action == "TriggerMessage" and "connectorId" in payload:
+        requested = _TRIGGERS.get(payload["requestedMessage"], payload["requestedMessage"])
+        return "TriggerMessage", {"requestedMessage": requested, **_evse(
+            payload["connectorId"], with_connector=requested == "StatusNotification")}
+    if action == "TriggerMessage" and payload.get("requestedMessage") in _TRIGGERS:
+        return "TriggerMessage", {"requestedMessage": _TRIGGERS[payload["requestedMessage"]]}
+    if action == "UnlockConnector" and "connectorId" in payload:
+        return "UnlockConnector", {"evseId": payload["connectorId"], "connectorId": 1}
+    if action == "GetConfiguration":
+        keys = payload.get("key") or []
+        if not keys:
+            raise ValueError("GetConfiguration without keys: ask a 2.0.1 station with GetBaseReport")
+        return "GetVariables", {"getVariableData": [_variable(key) for key in keys]}
+    if action == "ChangeConfiguration":
+        return "SetVariables", {"setVariableData": [
+            {**_variable(payload.get("key", "")), "attributeValue": str(payload.get("value", ""))}]}
+    return action, payload
+
+
+def render(action: str, payload: dict[str, Any], state: ChargerState) -> RenderedCommand:
+    """The 2.0.1 CALL for ``action`` (1.6 or 2.0.1 name); ValueError when it has no 2.0.1 form or is invalid."""
+    rendered_action, rendered = _translate(action, payload, state)
+    if rendered_action not in CSMS_ACTIONS:
+        raise ValueError(f"{action} is not a command an OCPP 2.0.1 CSMS sends")
+    try:
+        schemas.validate(VERSION, f"{rendered_action}Request", rendered, strict=True)
+    except schemas.SchemaViolation as exc:
+        raise ValueError(f"{rendered_action} payload invalid: {exc.description}") from None
+    mapped = action if (rendered_action, rendered) != (action, payload) else None
+    return RenderedCommand(rendered_action, rendered, mapped_from=mapped)

@@ -1,0 +1,288 @@
+"""OCPP 2.0.1 CSMS behaviour, sans-IO: (call, charger state, environment) → reply + neutral changes.
+
+Sessions run through the same ``sessions.machine`` as 1.6, so billing, faults and feedback see no
+difference. A 2.0.1 transaction is keyed by the station's ``transactionId`` (kept as the session's
+``start_key`` and ``transaction_ref``); the session's internal id comes from the same allocator as 1.6
+transaction ids. ``seqNo`` is tracked per transaction: a re-delivered event (seqNo already applied)
+changes nothing, a skipped one flags the session (``sequence_gap``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+from ...domain.model import (
+    Change,
+    ChargerBooted,
+    ChargerFirmwareStatus,
+    ChargerState,
+    ConnectorStatusChanged,
+    Outcome,
+    ReadingsRecorded,
+    SecurityEvent,
+    SessionChanged,
+)
+from ...sessions import machine
+from ...sessions.machine import ChargingSession, Flag
+from ...sessions.meter import MeterValueError, Reading, summarise
+from ...timeutil import format_timestamp, parse_timestamp
+from .. import schemas
+from ..adapter import CallRejected, Environment
+from ..framing import ErrorCode
+from . import faults, meter
+
+VERSION = "ocpp2.0.1"
+CUSTOM_DATA_VENDOR = "org.chargewatch"  # CustomDataType.vendorId on what we add to replies
+
+# Messages a charging station sends that we handle.
+HANDLED = frozenset({
+    "Authorize", "BootNotification", "DataTransfer", "FirmwareStatusNotification", "Heartbeat",
+    "LogStatusNotification", "MeterValues", "NotifyEvent", "NotifyReport", "SecurityEventNotification",
+    "StatusNotification", "TransactionEvent",
+})
+DATA_ACTIONS = HANDLED - {"Heartbeat", "Authorize"}
+
+# 2.0.1 chargingState → the neutral (1.6) connector status it means while a transaction runs.
+_CHARGING_STATE_STATUS = {"Charging": "Charging", "SuspendedEV": "SuspendedEV", "SuspendedEVSE": "SuspendedEVSE",
+                          "EVConnected": "Preparing"}
+# 1.6 IdTagInfo.status → 2.0.1 AuthorizationStatusEnumType (the same names, plus ones 1.6 lacks).
+_TOKEN_STATUS = {"Accepted": "Accepted", "Blocked": "Blocked", "Expired": "Expired", "Invalid": "Invalid",
+                 "ConcurrentTx": "ConcurrentTx"}
+
+
+def handle(action: str, payload: dict[str, Any], state: ChargerState, env: Environment) -> Outcome:
+    """Validate and handle one inbound CALL. Raises :class:`CallRejected` for a CALLERROR reply."""
+    if action not in HANDLED:
+        if schemas.validator(VERSION, f"{action}Request") is not None:  # a 2.0.1 message, not one we take
+            raise CallRejected(ErrorCode.NOT_SUPPORTED, f"{action} is not supported by this CSMS")
+        raise CallRejected(ErrorCode.NOT_IMPLEMENTED, f"unknown action {action!r}")
+    try:
+        schemas.validate(VERSION, f"{action}Request", payload)
+    except schemas.SchemaViolation as exc:
+        code = exc.error_code
+        if code == ErrorCode.PROTOCOL_ERROR:  # a required field is missing: 2.0.1 calls that an occurrence
+            code = ErrorCode.OCCURENCE_CONSTRAINT_VIOLATION
+        raise CallRejected(code, exc.description, {"field": exc.field}) from None
+    new_state = state.copy()
+    try:
+        outcome = _HANDLERS[action](payload, new_state, env)
+    except (MeterValueError, ValueError) as exc:
+        raise CallRejected(ErrorCode.PROPERTY_CONSTRAINT_VIOLATION, str(exc)) from None
+    outcome.state = new_state
+    return outcome
+
+
+def _boot(payload: dict[str, Any], state: ChargerState, env: Environment) -> Outcome:
+    station = payload["chargingStation"]
+    info = {
+        "chargePointVendor": station.get("vendorName"), "chargePointModel": station.get("model"),
+        "chargePointSerialNumber": station.get("serialNumber"), "firmwareVersion": station.get("firmwareVersion"),
+        "reason": payload.get("reason"),
+    }
+    state.heartbeat_interval = env.heartbeat_interval
+    reply = {"status": "Accepted", "currentTime": format_timestamp(env.now), "interval": env.heartbeat_interval}
+    return Outcome(reply, [ChargerBooted(info, env.now)])
+
+
+def _heartbeat(payload: dict[str, Any], state: ChargerState, env: Environment) -> Outcome:
+    return Outcome({"currentTime": format_timestamp(env.now)})
+
+
+def _status(payload: dict[str, Any], state: ChargerState, env: Environment) -> Outcome:
+    evse_id = payload["evseId"]
+    if evse_id < 0:
+        raise ValueError("evseId: must be 0 (the station) or an EVSE number")
+    status = payload["connectorStatus"]
+    if status == "Occupied":  # 1.6 tells Preparing from Charging; 2.0.1 leaves that to TransactionEvent
+        session = state.active.get(evse_id)
+        status = "Charging" if session is not None and session.active else "Preparing"
+    error_code = "OtherError" if status == "Faulted" else "NoError"  # the detail arrives as a NotifyEvent
+    state.connector_status[evse_id] = status
+    timestamp = parse_timestamp(payload["timestamp"])
+    return Outcome({}, [ConnectorStatusChanged(
+        connector_id=evse_id, status=status, error_code=error_code, info=None, vendor_id=None,
+        vendor_error_code=None, timestamp=timestamp, received_at=env.now)])
+
+
+def id_token_info(decision: dict[str, Any]) -> dict[str, Any]:
+    """The neutral authorization decision (1.6 IdTagInfo shape) as a 2.0.1 IdTokenInfoType."""
+    info: dict[str, Any] = {"status": _TOKEN_STATUS.get(decision.get("status", ""), "Unknown")}
+    if decision.get("expiryDate"):
+        info["cacheExpiryDateTime"] = decision["expiryDate"]
+    if decision.get("parentIdTag"):
+        info["groupIdToken"] = {"idToken": decision["parentIdTag"], "type": "Central"}
+    return info
+
+
+def _token_info(id_token: dict[str, Any], env: Environment) -> dict[str, Any]:
+    if id_token.get("type") == "NoAuthorization":
+        return {"status": "Accepted"}
+    return id_token_info(env.id_tag_info(id_token["idToken"]))
+
+
+def _authorize(payload: dict[str, Any], state: ChargerState, env: Environment) -> Outcome:
+    return Outcome({"idTokenInfo": _token_info(payload["idToken"], env)})
+
+
+def _register_at(readings: list[Reading], context: str | None = None) -> int | None:
+    """The energy register (Wh) of the readings, preferring those of ``context`` (e.g. Transaction.Begin)."""
+    chosen = [r for r in readings if r.context == context] if context else []
+    samples = [s for s in summarise(chosen or readings) if s.register_wh is not None]
+    return None if not samples else int(samples[0 if context == "Transaction.Begin" else -1].register_wh or 0)
+
+
+def _known_session(key: str, state: ChargerState, env: Environment) -> ChargingSession | None:
+    transaction_id = state.start_keys.get(key)
+    if transaction_id is None:
+        return None
+    session = state.session(transaction_id)
+    if session is None and env.fetched_session is not None and env.fetched_session.transaction_id == transaction_id:
+        session = env.fetched_session
+    return session
+
+
+def _begin(payload: dict[str, Any], key: str, readings: list[Reading], state: ChargerState, env: Environment,
+           changes: list[Change]) -> ChargingSession:
+    evse = payload.get("evse")
+    if not evse:
+        raise CallRejected(ErrorCode.OCCURENCE_CONSTRAINT_VIOLATION,
+                           "evse: required in the first TransactionEvent of a transaction", {"field": "evse"})
+    evse_id = evse["id"]
+    if evse_id < 1:
+        raise ValueError("evse.id: a transaction needs an EVSE number ≥ 1")
+    previous = state.active.pop(evse_id, None)
+    if previous is not None:  # the station never ended the previous transaction on this EVSE
+        changes.append(SessionChanged(machine.close_missing_stop(previous)))
+    start_wh = _register_at(readings, "Transaction.Begin")
+    id_token = payload.get("idToken") or {}
+    session = machine.start(
+        transaction_id=env.allocate_transaction_id(), charger_id=state.charger_id, connector_id=evse_id,
+        id_tag=id_token.get("idToken", ""), started_at=parse_timestamp(payload["timestamp"]),
+        meter_start_wh=start_wh or 0, reservation_id=payload.get("reservationId"),
+    )
+    session = replace(session, transaction_ref=key)
+    if start_wh is None:
+        session = replace(session, flags=(*session.flags, Flag.START_FROM_FIRST_SAMPLE))
+    state.start_keys[key] = session.transaction_id
+    return session
+
+
+def _apply_samples(session: ChargingSession, readings: list[Reading]) -> ChargingSession:
+    for sample in summarise(readings):
+        if sample.register_wh is not None and Flag.START_FROM_FIRST_SAMPLE in session.flags \
+                and session.last_sample_at is None and session.energy_wh == 0:
+            register = int(sample.register_wh)  # the first register the station sent is the start value
+            session = replace(session, meter_start_wh=register, last_register_wh=register, baseline_wh=register)
+        session = machine.apply_sample(session, sample)
+    return session
+
+
+def _transaction_event(payload: dict[str, Any], state: ChargerState, env: Environment) -> Outcome:
+    info = payload["transactionInfo"]
+    key = info["transactionId"]
+    seq_no = payload["seqNo"]
+    readings = meter.readings(payload.get("meterValue") or [])
+    reply: dict[str, Any] = {}
+    id_token = payload.get("idToken")
+    if id_token:
+        reply["idTokenInfo"] = _token_info(id_token, env)
+    changes: list[Change] = []
+    session = _known_session(key, state, env)
+    if session is None:
+        if key in state.start_keys:  # known, but neither in memory nor fetched: the shell did not look it up
+            raise CallRejected(ErrorCode.INTERNAL_ERROR, "transaction state unavailable, retry later")
+        before = session = _begin(payload, key, readings, state, env, changes)
+        fresh = True
+    else:
+        before, fresh = session, False
+    connector_id = session.connector_id
+    if readings:
+        changes.append(ReadingsRecorded(connector_id, session.transaction_id, tuple(readings)))
+    if not fresh and session.last_seq_no is not None and seq_no <= session.last_seq_no:
+        return Outcome(reply, changes)  # re-delivered: already applied
+    if not session.active:
+        return Outcome(reply, changes)  # an event after Ended: the readings are kept, the session is final
+    flags = session.flags
+    if fresh:
+        missed = payload["eventType"] != "Started"  # the Started event never reached us
+    else:
+        missed = session.last_seq_no is not None and seq_no > session.last_seq_no + 1
+    if missed and Flag.SEQUENCE_GAP not in flags:
+        flags = (*flags, Flag.SEQUENCE_GAP)
+    if payload.get("offline") and Flag.DELIVERED_OFFLINE not in flags:
+        flags = (*flags, Flag.DELIVERED_OFFLINE)
+    session = replace(session, flags=flags, last_seq_no=seq_no)
+    if id_token and not session.id_tag and id_token.get("type") != "NoAuthorization":
+        session = replace(session, id_tag=id_token["idToken"])
+    charging_state = info.get("chargingState")
+    status = _CHARGING_STATE_STATUS.get(charging_state or "")
+    if payload["eventType"] == "Ended":
+        end_wh = _register_at(readings, "Transaction.End")
+        session = _apply_samples(session, [r for r in readings if r.context != "Transaction.End"])
+        last = session.last_register_wh if session.last_register_wh is not None else session.meter_start_wh
+        session = machine.stop(
+            session, stopped_at=parse_timestamp(payload["timestamp"]),
+            meter_stop_wh=end_wh if end_wh is not None else last,
+            reason=info.get("stoppedReason") or "Local",
+        )
+        state.active.pop(connector_id, None)
+    else:
+        session = _apply_samples(session, readings)
+        state.active[connector_id] = session
+    if status is not None and session.active and state.connector_status.get(connector_id) != status:
+        state.connector_status[connector_id] = status
+        changes.append(ConnectorStatusChanged(
+            connector_id=connector_id, status=status, error_code="NoError", info=None, vendor_id=None,
+            vendor_error_code=None, timestamp=parse_timestamp(payload["timestamp"]), received_at=env.now))
+    if session != before or fresh:
+        changes.append(SessionChanged(session))
+    if fresh:  # the raw log then names the internal id, so a replay gives the session the same one
+        reply["customData"] = {"vendorId": CUSTOM_DATA_VENDOR, "sessionId": session.transaction_id}
+    return Outcome(reply, changes)
+
+
+def _meter_values(payload: dict[str, Any], state: ChargerState, env: Environment) -> Outcome:
+    # Outside a transaction in 2.0.1 (transaction readings come in TransactionEvent): kept, not billed.
+    readings = meter.readings(payload["meterValue"])
+    return Outcome({}, [ReadingsRecorded(payload["evseId"], None, tuple(readings))])
+
+
+def _notify_event(payload: dict[str, Any], state: ChargerState, env: Environment) -> Outcome:
+    return Outcome({}, list(faults.status_changes(payload["eventData"], state.connector_status, env.now)))
+
+
+def _security_event(payload: dict[str, Any], state: ChargerState, env: Environment) -> Outcome:
+    return Outcome({}, [SecurityEvent(payload["type"], parse_timestamp(payload["timestamp"]), payload.get("techInfo"))])
+
+
+def _status_of(kind: str) -> Callable[[dict[str, Any], ChargerState, Environment], Outcome]:
+    def handler(payload: dict[str, Any], state: ChargerState, env: Environment) -> Outcome:
+        return Outcome({}, [ChargerFirmwareStatus(kind, payload.get("status", ""), env.now)])
+
+    return handler
+
+
+def _data_transfer(payload: dict[str, Any], state: ChargerState, env: Environment) -> Outcome:
+    return Outcome({"status": "UnknownVendorId"})  # no vendor extensions are registered
+
+
+def _notify_report(payload: dict[str, Any], state: ChargerState, env: Environment) -> Outcome:
+    return Outcome({})  # the report is kept in the raw log, where the operator reads it
+
+
+_HANDLERS: dict[str, Callable[[dict[str, Any], ChargerState, Environment], Outcome]] = {
+    "Authorize": _authorize,
+    "BootNotification": _boot,
+    "DataTransfer": _data_transfer,
+    "FirmwareStatusNotification": _status_of("firmware"),
+    "Heartbeat": _heartbeat,
+    "LogStatusNotification": _status_of("log"),
+    "MeterValues": _meter_values,
+    "NotifyEvent": _notify_event,
+    "NotifyReport": _notify_report,
+    "SecurityEventNotification": _security_event,
+    "StatusNotification": _status,
+    "TransactionEvent": _transaction_event,
+}
