@@ -157,7 +157,8 @@ def create_app(services: Services) -> FastAPI:
         await asyncio.to_thread(_finish_command, engine, command_id, result.status,
                                 result.response if result.response is not None else result.error,
                                 services.gateway.now())
-        return {"id": command_id, "status": result.status, "response": result.response, "error": result.error}
+        return {"id": command_id, "status": result.status, "response": result.response, "error": result.error,
+                "sent_action": result.sent_action}
 
     # ------------------------------------------------------------------ sessions
 

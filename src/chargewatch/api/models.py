@@ -60,6 +60,8 @@ class SessionOut(BaseModel):
     idle_seconds: int
     stop_reason: str | None = None
     flags: list[str]
+    transaction_ref: str | None = Field(default=None, description=(
+        "The charger's own name for the transaction (OCPP 2.0.1 transactionId; the 1.6 id as text)"))
 
 
 class SessionPage(BaseModel):
@@ -87,6 +89,8 @@ class CommandIn(BaseModel):
     action: Literal[
         "RemoteStartTransaction", "RemoteStopTransaction", "Reset", "UnlockConnector", "ChangeAvailability",
         "TriggerMessage", "GetConfiguration", "ChangeConfiguration", "ClearCache", "DataTransfer",
+        # OCPP 2.0.1 names (a 1.6 charger gets none of these; a 2.0.1 one gets the 1.6 names rendered)
+        "RequestStartTransaction", "RequestStopTransaction", "GetVariables", "SetVariables",
     ]
     payload: dict[str, Any] = {}
     timeout: float = Field(default=30.0, gt=0, le=300)
@@ -97,6 +101,9 @@ class CommandOut(BaseModel):
     status: Literal["answered", "error", "timeout", "offline"]
     response: dict[str, Any] | None = None
     error: dict[str, Any] | None = None
+    sent_action: str | None = Field(default=None, description=(
+        "The action the charger received: the same as requested, or its equivalent in the charger's OCPP "
+        "version (e.g. RemoteStartTransaction → RequestStartTransaction for OCPP 2.0.1)"))
 
 
 class IdTagIn(BaseModel):

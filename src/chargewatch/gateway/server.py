@@ -22,7 +22,9 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from ..ocpp import framing, schemas, v16
+from ..domain import model
+from ..ocpp import framing, v16, v201
+from ..ocpp.adapter import Adapter, CallRejected, Environment, NeedSession, NeedStartKey
 from ..ocpp.framing import Call, CallError, CallResult, ErrorCode, FrameError
 from ..sessions.machine import ChargingSession
 from ..store import reads, schema, writes
@@ -36,7 +38,9 @@ from .relay import CommandRelay
 
 log = logging.getLogger(__name__)
 
-SUBPROTOCOLS = ["ocpp1.6"]
+# One endpoint, one adapter per subprotocol; the first the charger offers that we speak wins.
+ADAPTERS: dict[str, Adapter] = {v16.VERSION: v16.ADAPTER, v201.VERSION: v201.ADAPTER}
+SUBPROTOCOLS = list(ADAPTERS)
 PATH_PREFIX = "/ocpp/"
 MAX_CHARGER_ID = 64
 
@@ -60,6 +64,7 @@ class CommandResult:
     status: str  # answered | error | timeout | offline
     response: dict[str, Any] | None = None
     error: dict[str, Any] | None = None
+    sent_action: str | None = None  # the action the charger received, when the adapter rendered another
 
 
 @dataclass
@@ -68,7 +73,8 @@ class ChargerLink:
 
     charger_id: str
     websocket: ServerConnection
-    state: v16.ChargerState
+    state: model.ChargerState
+    adapter: Adapter = v16.ADAPTER
     pending: dict[str, asyncio.Future[framing.Message]] = field(default_factory=dict)
     outbound: asyncio.Lock = field(default_factory=asyncio.Lock)
 
@@ -114,7 +120,7 @@ class Gateway:
             self._handle,
             host,
             port,
-            subprotocols=SUBPROTOCOLS,  # type: ignore[list-item]
+            subprotocols=SUBPROTOCOLS,  # type: ignore[arg-type]
             select_subprotocol=_select_subprotocol,
             process_request=self._process_request,
             max_size=self.config.max_frame_bytes,
@@ -196,8 +202,9 @@ class Gateway:
         offered = websocket.request.headers.get("Sec-WebSocket-Protocol")
         if websocket.subprotocol is None and offered:
             # OCPP-J 1.6 §3.1.2: an offer we cannot serve ends the connection right after the handshake.
-            await websocket.close(1002, "unsupported OCPP version; this server speaks ocpp1.6")
+            await websocket.close(1002, f"unsupported OCPP version; this server speaks {', '.join(SUBPROTOCOLS)}")
             return
+        adapter = ADAPTERS.get(str(websocket.subprotocol or ""), v16.ADAPTER)  # no offer at all: 1.6, as before
         try:
             state = await asyncio.to_thread(self._load_state, charger_id)
         except Exception:  # noqa: BLE001
@@ -207,10 +214,10 @@ class Gateway:
         previous = self.links.get(charger_id)
         if previous is not None:  # the charger reconnected before we noticed the old socket died
             await previous.websocket.close(1000, "replaced by a new connection")
-        link = ChargerLink(charger_id, websocket, state)
+        link = ChargerLink(charger_id, websocket, state, adapter)
         self.links[charger_id] = link
         self.metrics.connected.set(len(self.links))
-        await self._set_connected(charger_id, True)
+        await self._set_connected(charger_id, True, adapter.version)
         try:
             async for frame in websocket:
                 await self._on_frame(link, frame)
@@ -225,19 +232,20 @@ class Gateway:
                 self.metrics.connected.set(len(self.links))
                 await self._set_connected(charger_id, False)
 
-    def _load_state(self, charger_id: str) -> v16.ChargerState:
+    def _load_state(self, charger_id: str) -> model.ChargerState:
         with self.engine.connect() as connection:
             record = reads.charger(connection, charger_id)
             interval = record["heartbeat_interval"] if record else self.config.heartbeat_interval
             return reads.charger_state(connection, charger_id, interval)
 
-    async def _set_connected(self, charger_id: str, connected: bool) -> None:
+    async def _set_connected(self, charger_id: str, connected: bool, version: str | None = None) -> None:
         now = self.now()
         unit = Unit()
-        unit.add("charger_connected" if connected else "charger_disconnected", {
-            "_key": charger_id, "connected": connected, "node_id": self.config.node_id,
-            "connected_at" if connected else "disconnected_at": now,
-        })
+        row: dict[str, Any] = {"_key": charger_id, "connected": connected, "node_id": self.config.node_id,
+                               "connected_at" if connected else "disconnected_at": now}
+        if version is not None:
+            row["ocpp_version"] = version
+        unit.add("charger_connected" if connected else "charger_disconnected", row)
         try:
             await self.writer.submit(unit)
         except Exception:  # noqa: BLE001 - presence is advisory; the raw log and heartbeats tell the truth
@@ -251,7 +259,7 @@ class Gateway:
         try:
             message = framing.parse(text)
         except FrameError as exc:
-            await self._reply(link, now, text, None, None, exc.reply)
+            await self._reply(link, now, text, None, None, self._spelled(link, exc.reply))
             return
         self.bus.publish(Event("charger.seen", {"charger_id": link.charger_id, "at": now.isoformat()}))
         if isinstance(message, Call):
@@ -264,7 +272,7 @@ class Gateway:
         unit = Unit()
         unit.add("message", writes.message_row(
             link.charger_id, now, "in", text, 3 if isinstance(message, CallResult) else 4,
-            message.message_id, action, self.config.node_id))
+            message.message_id, action, self.config.node_id, link.adapter.version))
         try:
             await self.writer.submit(unit)
         except Exception:  # noqa: BLE001
@@ -273,11 +281,15 @@ class Gateway:
             future.set_result(message)
 
     async def _on_call(self, link: ChargerLink, now: datetime, text: str, call: Call) -> None:
-        state = link.state
-        if call.action == "StartTransaction":
-            await self._recall_start_key(link, call.payload)
-        fetched = await self._fetch_session(link, call)
-        env = v16.Environment(
+        adapter = link.adapter
+        try:
+            fetched = await self._look_up(link, adapter.lookups(call.action, call.payload, link.state))
+        except Exception:  # noqa: BLE001 - database down: the charger keeps the message and retries
+            log.exception("lookup for %s from %s failed", call.action, link.charger_id)
+            await self._reply(link, now, text, call, None,
+                              CallError(call.message_id, ErrorCode.INTERNAL_ERROR, "storage unavailable", {}))
+            return
+        env = Environment(
             now=now,
             id_tag_info=lambda tag: self.id_tags.info(tag, now),
             allocate_transaction_id=self.transaction_ids.allocate,
@@ -285,10 +297,10 @@ class Gateway:
             fetched_session=fetched,
         )
         try:
-            outcome = v16.handle(call.action, call.payload, state, env)
-        except v16.CallRejected as exc:
-            await self._reply(link, now, text, call, None,
-                              CallError(call.message_id, exc.error_code, exc.description, exc.details))
+            outcome = adapter.handle(call.action, call.payload, link.state, env)
+        except CallRejected as exc:
+            await self._reply(link, now, text, call, None, CallError(
+                call.message_id, adapter.spell(exc.error_code), exc.description, exc.details))
             return
         except Exception:  # noqa: BLE001 - a bug must not kill the connection or lose the frame
             log.exception("handler %s failed for %s", call.action, link.charger_id)
@@ -298,49 +310,48 @@ class Gateway:
         reply = CallResult(call.message_id, outcome.reply)
         await self._reply(link, now, text, call, outcome, reply)
 
-    async def _recall_start_key(self, link: ChargerLink, payload: dict[str, Any]) -> None:
-        """A StartTransaction re-sent after its session ended or after a restart is found in the database."""
-        try:
-            key = v16.start_key(payload)
-        except KeyError:
-            return
-        if key in link.state.start_keys:
-            return
-
-        def lookup() -> int | None:
-            with self.engine.connect() as connection:
-                return reads.session_by_start_key(connection, link.charger_id, key)
-
-        transaction_id = await asyncio.to_thread(lookup)
-        if transaction_id is not None:
-            link.state.start_keys[key] = transaction_id
-
-    async def _fetch_session(self, link: ChargerLink, call: Call) -> ChargingSession | None:
-        transaction_id = call.payload.get("transactionId")
-        if call.action not in ("MeterValues", "StopTransaction") or not isinstance(transaction_id, int):
+    async def _look_up(self, link: ChargerLink, lookups: list[NeedStartKey | NeedSession]) -> ChargingSession | None:
+        """Fetch what the adapter said this call needs: a stored session key into the state, a session."""
+        if not lookups:
             return None
-        if link.state.session(transaction_id) is not None:
-            return None
+        charger_id = link.charger_id
 
-        def lookup() -> ChargingSession | None:
+        def fetch() -> tuple[dict[str, int], ChargingSession | None]:
+            keys: dict[str, int] = {}
+            found: ChargingSession | None = None
             with self.engine.connect() as connection:
-                found = reads.session(connection, transaction_id)
-            return found if found is not None and found.charger_id == link.charger_id else None
+                for need in lookups:
+                    if isinstance(need, NeedStartKey):
+                        transaction_id = reads.session_by_start_key(connection, charger_id, need.key)
+                        if transaction_id is not None:
+                            keys[need.key] = transaction_id
+                    elif need.transaction_id is not None:
+                        found = reads.session(connection, need.transaction_id)
+                    elif need.start_key is not None and need.start_key in keys:
+                        found = reads.session(connection, keys[need.start_key])
+            return keys, found if found is not None and found.charger_id == charger_id else None
 
-        return await asyncio.to_thread(lookup)
+        keys, found = await asyncio.to_thread(fetch)
+        link.state.start_keys.update(keys)
+        return found
+
+    def _spelled(self, link: ChargerLink, error: CallError) -> CallError:
+        return CallError(error.message_id, link.adapter.spell(error.error_code), error.description, error.details)
 
     async def _reply(self, link: ChargerLink, now: datetime, inbound: str, call: Call | None,
-                     outcome: v16.Outcome | None, reply: CallResult | CallError) -> None:
+                     outcome: model.Outcome | None, reply: CallResult | CallError) -> None:
         """Commit the inbound frame, our answer and the derived changes; then, and only then, answer."""
         charger_id = link.charger_id
         out_text = framing.serialize(reply)
         unit = Unit()
         action = call.action if call else None
+        protocol = link.adapter.version
         unit.add("message", writes.message_row(charger_id, now, "in", inbound, 2 if call else None,
-                                               call.message_id if call else None, action, self.config.node_id))
+                                               call.message_id if call else None, action, self.config.node_id,
+                                               protocol))
         unit.add("message", writes.message_row(charger_id, now, "out", out_text,
                                                3 if isinstance(reply, CallResult) else 4, reply.message_id,
-                                               action, self.config.node_id))
+                                               action, self.config.node_id, protocol))
         writes.stage_outcome(unit, charger_id, outcome, link.state, now)
         try:
             await self.writer.submit(unit)
@@ -360,18 +371,16 @@ class Gateway:
         except ConnectionClosed:
             pass
 
-    def _publish(self, charger_id: str, call: Call, outcome: v16.Outcome, now: datetime) -> None:
+    def _publish(self, charger_id: str, call: Call, outcome: model.Outcome, now: datetime) -> None:
         """Tell the live views and the fault detector what this (now stored) message changed."""
         evidence = {"action": call.action, "message_id": call.message_id, "payload": call.payload}
         at = now.isoformat()
-        if call.action in ("Authorize", "StartTransaction"):
-            status = outcome.reply.get("idTagInfo", {}).get("status")
-            self.bus.publish(Event("authorization", {
-                "charger_id": charger_id, "action": call.action, "id_tag": call.payload.get("idTag"),
-                "connector_id": call.payload.get("connectorId"), "status": status, "at": at,
-                "evidence": evidence}))
+        decision = _authorization(call, outcome.reply)
+        if decision is not None:
+            self.bus.publish(Event("authorization", {"charger_id": charger_id, **decision, "at": at,
+                                                     "evidence": evidence}))
         for change in outcome.changes:
-            if isinstance(change, v16.SessionChanged):
+            if isinstance(change, model.SessionChanged):
                 s = change.session
                 kind = "session.stopped" if not s.active else (
                     "session.started" if s.last_sample_at is None else "session.updated")
@@ -381,14 +390,14 @@ class Gateway:
                     "stop_reason": s.stop_reason, "flags": list(s.flags), "charging_seconds": s.charging_seconds,
                     "idle_seconds": s.idle_seconds, "at": at, "evidence": evidence,
                 }))
-            elif isinstance(change, v16.ConnectorStatusChanged):
+            elif isinstance(change, model.ConnectorStatusChanged):
                 self.bus.publish(Event("connector.status", {
                     "charger_id": charger_id, "connector_id": change.connector_id, "status": change.status,
                     "error_code": change.error_code, "info": change.info, "vendor_id": change.vendor_id,
                     "vendor_error_code": change.vendor_error_code, "timestamp": change.timestamp.isoformat(),
                     "at": at, "evidence": evidence,
                 }))
-            elif isinstance(change, v16.ChargerBooted):
+            elif isinstance(change, model.ChargerBooted):
                 self.bus.publish(Event("charger.booted", {
                     "charger_id": charger_id, "at": at, "heartbeat_interval": outcome.reply.get("interval"),
                     "evidence": evidence}))
@@ -397,17 +406,15 @@ class Gateway:
 
     async def call(self, charger_id: str, action: str, payload: dict[str, Any],
                    timeout: float | None = None) -> CommandResult:
-        """Send a CALL to a connected charger and wait for its answer (one outstanding CALL at a time)."""
-        if action not in v16.CENTRAL_ACTIONS and action != "DataTransfer":
-            raise ValueError(f"{action} is not a command a central system sends")
-        try:
-            schemas.validate(v16.VERSION, action, payload, strict=True)
-        except schemas.SchemaViolation as exc:
-            raise ValueError(f"{action} payload invalid: {exc.description}") from None
+        """Send a CALL to a connected charger and wait for its answer (one outstanding CALL at a time).
+
+        ``action`` is given in 1.6 words (or the charger's version's own); the charger's adapter renders it,
+        and raises ValueError when it cannot be expressed or the payload is invalid."""
         link = self.links.get(charger_id)
         if link is not None:
             result = await self._call_connected(link, action, payload, timeout)
         else:
+            v16.ADAPTER.render(action, payload, model.ChargerState(charger_id))  # validated before it is relayed
             node = await asyncio.to_thread(self.relay.owner_node, charger_id)
             if node is None:
                 return CommandResult("offline")
@@ -432,6 +439,8 @@ class Gateway:
     async def _call_connected(self, link: ChargerLink, action: str, payload: dict[str, Any],
                               timeout: float | None) -> CommandResult:
         charger_id = link.charger_id
+        rendered = link.adapter.render(action, payload, link.state)
+        action, payload = rendered.action, rendered.payload
         async with link.outbound:
             message_id = str(uuid.uuid4())
             text = framing.serialize(Call(message_id, action, payload))
@@ -439,7 +448,7 @@ class Gateway:
             future.action = action  # type: ignore[attr-defined]
             unit = Unit()
             unit.add("message", writes.message_row(charger_id, self.now(), "out", text, 2, message_id, action,
-                                                   self.config.node_id))
+                                                   self.config.node_id, link.adapter.version))
             await self.writer.submit(unit)
             link.pending[message_id] = future
             self.metrics.messages.labels(action, "out").inc()
@@ -447,16 +456,16 @@ class Gateway:
                 await link.websocket.send(text)
                 answer = await asyncio.wait_for(future, timeout or self.config.command_timeout)
             except TimeoutError:
-                return CommandResult("timeout")
+                return CommandResult("timeout", sent_action=rendered.action)
             except (ConnectionClosed, asyncio.CancelledError):
-                return CommandResult("offline")
+                return CommandResult("offline", sent_action=rendered.action)
             finally:
                 link.pending.pop(message_id, None)
         if isinstance(answer, CallResult):
-            return CommandResult("answered", response=answer.payload)
+            return CommandResult("answered", response=answer.payload, sent_action=rendered.action)
         assert isinstance(answer, CallError)
         return CommandResult("error", error={"code": answer.error_code, "description": answer.description,
-                                             "details": answer.details})
+                                             "details": answer.details}, sent_action=rendered.action)
 
 
 def _select_subprotocol(connection: ServerConnection, subprotocols: list[str]) -> str | None:
@@ -466,3 +475,15 @@ def _select_subprotocol(connection: ServerConnection, subprotocols: list[str]) -
     return None
 
 
+def _authorization(call: Call, reply: dict[str, Any]) -> dict[str, Any] | None:
+    """The authorization decision a call carried, in neutral words ("StartTransaction" = a start decision)."""
+    payload = call.payload
+    if call.action in ("Authorize", "StartTransaction") and "idTag" in payload:
+        return {"action": call.action, "id_tag": payload.get("idTag"), "connector_id": payload.get("connectorId"),
+                "status": reply.get("idTagInfo", {}).get("status")}
+    token = payload.get("idToken") if isinstance(payload.get("idToken"), dict) else None
+    if token is None or "idTokenInfo" not in reply:
+        return None
+    starts = call.action == "TransactionEvent" and payload.get("eventType") == "Started"
+    return {"action": "StartTransaction" if starts else "Authorize", "id_tag": token.get("idToken"),
+            "connector_id": (payload.get("evse") or {}).get("id"), "status": reply["idTokenInfo"].get("status")}

@@ -13,12 +13,15 @@ from typing import Any
 
 from sqlalchemy import Engine, delete, select
 
-from ..ocpp import v16
+from ..domain import model
+from ..ocpp import v16, v201
+from ..ocpp.adapter import Adapter, CallRejected, Environment, NeedSession
 from ..ocpp.framing import CALL, CALLRESULT
 from ..sessions.machine import ChargingSession
 from . import schema, writes
 from .writer import Unit, write_units
 
+_ADAPTERS: dict[str, Adapter] = {v16.VERSION: v16.ADAPTER, v201.VERSION: v201.ADAPTER}
 DERIVED_TABLES = (schema.meter_readings, schema.status_events, schema.security_events, schema.connectors,
                   schema.sessions)
 
@@ -32,7 +35,7 @@ class ReplayReport:
 
 def replay(engine: Engine, chunk: int = 5000) -> ReplayReport:
     report = ReplayReport()
-    states: dict[str, v16.ChargerState] = {}
+    states: dict[str, model.ChargerState] = {}
     sessions: dict[int, ChargingSession] = {}
     waiting: dict[tuple[str, str], Any] = {}
     m = schema.ocpp_messages
@@ -58,21 +61,26 @@ def replay(engine: Engine, chunk: int = 5000) -> ReplayReport:
     return report
 
 
-def _apply(connection: Any, inbound: Any, reply: dict[str, Any], states: dict[str, v16.ChargerState],
+def _apply(connection: Any, inbound: Any, reply: dict[str, Any], states: dict[str, model.ChargerState],
            sessions: dict[int, ChargingSession], report: ReplayReport) -> None:
     _, _, action, payload = json.loads(inbound.payload)
     charger_id = inbound.charger_id
-    state = states.setdefault(charger_id, v16.ChargerState(charger_id))
-    transaction_id = payload.get("transactionId")
-    env = v16.Environment(
+    adapter = _ADAPTERS.get(inbound.protocol or v16.VERSION, v16.ADAPTER)
+    state = states.setdefault(charger_id, model.ChargerState(charger_id))
+    fetched = None
+    for need in adapter.lookups(action, payload, state):  # the replay's state already holds every key
+        if isinstance(need, NeedSession):
+            transaction_id = need.transaction_id if need.start_key is None else state.start_keys.get(need.start_key)
+            fetched = sessions.get(transaction_id) if transaction_id is not None else None
+    env = Environment(
         now=inbound.at,
         id_tag_info=lambda _tag: reply.get("idTagInfo", {"status": "Accepted"}),
-        allocate_transaction_id=lambda: reply["transactionId"],
-        fetched_session=sessions.get(transaction_id) if isinstance(transaction_id, int) else None,
+        allocate_transaction_id=lambda: _logged_transaction_id(reply),
+        fetched_session=fetched,
     )
     try:
-        outcome = v16.handle(action, payload, state, env)
-    except v16.CallRejected:
+        outcome = adapter.handle(action, payload, state, env)
+    except CallRejected:
         return
     assert outcome.state is not None
     unit = Unit()
@@ -80,6 +88,13 @@ def _apply(connection: Any, inbound: Any, reply: dict[str, Any], states: dict[st
     write_units(connection, writes.STATEMENTS, [unit])
     states[charger_id] = outcome.state
     for change in outcome.changes:
-        if isinstance(change, v16.SessionChanged):
+        if isinstance(change, model.SessionChanged):
             sessions[change.session.transaction_id] = change.session
     report.calls_applied += 1
+
+
+def _logged_transaction_id(reply: dict[str, Any]) -> int:
+    """The id the charger was given: 1.6 StartTransaction.conf transactionId, or the 2.0.1 reply's customData."""
+    if "transactionId" in reply:
+        return int(reply["transactionId"])
+    return int(reply["customData"]["sessionId"])
