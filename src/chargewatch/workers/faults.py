@@ -647,14 +647,14 @@ class FaultWorker:
                 # Finishing comes before or after the StopTransaction; what counts is the state before it.
                 was_charging=self._before_finishing.get((charger_id, connector_id)) == "Charging",
                 evidence=evidence)]
-        if action == "StartTransaction" and kind == "session.started":
+        if action in ("StartTransaction", "TransactionEvent") and kind == "session.started":  # 1.6 | 2.0.1
             self._sessions[(charger_id, connector_id)] = data["transaction_id"]
             if (charger_id, str(evidence.get("message_id"))) in self._rejected_starts:
                 self._rejected_starts.discard((charger_id, str(evidence.get("message_id"))))
                 return []
             return [SessionStarted(charger_id=charger_id, connector_id=connector_id, session_id=session_id, at=at,
                                    evidence=evidence)]
-        if action == "MeterValues":
+        if action in ("MeterValues", "TransactionEvent"):
             power = data.get("power_w")
             return [SessionProgress(
                 charger_id=charger_id, connector_id=connector_id, session_id=session_id, at=at,

@@ -228,8 +228,8 @@ def _transaction_event(payload: dict[str, Any], state: ChargerState, env: Enviro
             reason=info.get("stoppedReason") or "Local",
         )
         state.active.pop(connector_id, None)
-    else:
-        session = _apply_samples(session, readings)
+    else:  # the Transaction.Begin reading is the start value, not a sample (the session has not moved yet)
+        session = _apply_samples(session, [r for r in readings if r.context != "Transaction.Begin"])
         state.active[connector_id] = session
     if status is not None and session.active and state.connector_status.get(connector_id) != status:
         state.connector_status[connector_id] = status
