@@ -22,6 +22,7 @@ from ..store import reads, registry, schema
 from . import models
 from .auth import is_public
 from .errors import error_responses, install_error_handlers, install_openapi
+from .models import ConnectorNumber, RowId, Timestamp, TransactionId
 
 _SAMPLE_TOKEN = "1-" + "A" * 22
 
@@ -116,7 +117,7 @@ def create_app(services: Services) -> FastAPI:
         return found[0]
 
     @app.get("/api/v1/connectors", response_model=list[models.ConnectorOut], tags=["chargers"])
-    def list_connectors(charger_id: str | None = None) -> list[dict[str, Any]]:
+    def list_connectors(charger_id: Annotated[str | None, Query(max_length=64)] = None) -> list[dict[str, Any]]:
         k = schema.connectors
         query = select(k).order_by(k.c.charger_id, k.c.connector_id)
         if charger_id:
@@ -126,7 +127,7 @@ def create_app(services: Services) -> FastAPI:
 
     @app.get("/api/v1/chargers/{charger_id}/messages", response_model=list[models.MessageOut], tags=["chargers"])
     def charger_messages(charger_id: str, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-                         before: int | None = None) -> list[dict[str, Any]]:
+                         before: RowId | None = None) -> list[dict[str, Any]]:
         m = schema.ocpp_messages
         query = select(m).where(m.c.charger_id == charger_id).order_by(m.c.id.desc()).limit(limit)
         if before is not None:
@@ -165,10 +166,10 @@ def create_app(services: Services) -> FastAPI:
     @app.get("/api/v1/sessions", response_model=models.SessionPage, tags=["sessions"])
     def list_sessions(
         charger_id: str | None = None,
-        connector_id: int | None = None,
+        connector_id: ConnectorNumber | None = None,
         status: Annotated[str | None, Query(pattern="^(active|completed)$")] = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
+        since: Timestamp | None = None,
+        until: Timestamp | None = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
         cursor: str | None = None,
     ) -> dict[str, Any]:
@@ -198,7 +199,7 @@ def create_app(services: Services) -> FastAPI:
 
     @app.get("/api/v1/sessions/{transaction_id}", response_model=models.SessionDetail, tags=["sessions"],
              responses=error_responses(404))
-    def get_session(transaction_id: int) -> dict[str, Any]:
+    def get_session(transaction_id: TransactionId) -> dict[str, Any]:
         m = schema.meter_readings
         with engine.connect() as connection:
             session = reads.session(connection, transaction_id)

@@ -22,6 +22,7 @@ from ..billing.tariff import TariffValidationError, tariff_from_json, tariff_to_
 from ..sessions.links import transaction_of
 from ..store import billing as store
 from .errors import error_responses
+from .models import ConnectorNumber, Offset, Timestamp, TransactionId
 
 if TYPE_CHECKING:
     from ..workers.billing import Biller
@@ -55,7 +56,7 @@ class TariffDetail(TariffOut):
 class AssignmentIn(BaseModel):
     tariff_id: str = Field(min_length=1, max_length=36)
     charger_id: str | None = Field(default=None, description="omit for the operator's default tariff")
-    connector_id: int | None = Field(default=None, ge=1, description="omit for the whole charger")
+    connector_id: ConnectorNumber | None = Field(default=None, ge=1, description="omit for the whole charger")
 
 
 class AssignmentOut(BaseModel):
@@ -375,7 +376,7 @@ def billing_router(biller: Biller, services: Services) -> APIRouter:
 
     @router.get("/sessions/{transaction_id}/cost",
                 responses=error_responses(404), response_model=CostOut, tags=["billing"])
-    def session_cost(transaction_id: int) -> dict[str, Any]:
+    def session_cost(transaction_id: TransactionId) -> dict[str, Any]:
         """Running cost of an active session (priced up to its latest reading), or the bill of a finished one."""
         cost = biller.cost(transaction_id)
         if cost is None:
@@ -401,7 +402,7 @@ def billing_router(biller: Biller, services: Services) -> APIRouter:
 
     @router.get("/sessions/{transaction_id}/invoice",
                 responses=error_responses(404), response_model=BillOut, tags=["billing"])
-    def session_bill(transaction_id: int) -> dict[str, Any]:
+    def session_bill(transaction_id: TransactionId) -> dict[str, Any]:
         """The session's bill: issued (with the invoice in force), waiting for review, or waived."""
         with engine.connect() as connection:
             bill = store.bill_of(connection, transaction_id)
@@ -418,7 +419,7 @@ def billing_router(biller: Biller, services: Services) -> APIRouter:
 
     @router.post("/reviews/{transaction_id}/resolve",
                  responses=error_responses(404, 409), response_model=ResolutionOut, tags=["billing"])
-    async def resolve(transaction_id: int, body: ResolutionIn) -> dict[str, Any]:
+    async def resolve(transaction_id: TransactionId, body: ResolutionIn) -> dict[str, Any]:
         """Bill a reviewed session (with the energy the operator states, if the meter cannot) or waive it."""
         try:
             number = await asyncio.to_thread(biller.resolve, transaction_id, resolved_by=body.resolved_by,
@@ -432,13 +433,13 @@ def billing_router(biller: Biller, services: Services) -> APIRouter:
 
     @router.get("/invoices", response_model=list[InvoiceSummary], tags=["billing"])
     def list_invoices(
-        transaction_id: int | None = None,
+        transaction_id: TransactionId | None = None,
         charger_id: str | None = None,
         kind: Annotated[str | None, Query(pattern="^(invoice|credit_note)$")] = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
+        since: Timestamp | None = None,
+        until: Timestamp | None = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Offset = 0,
     ) -> list[dict[str, Any]]:
         """Invoices and credit notes in number order."""
         with engine.connect() as connection:
@@ -482,11 +483,11 @@ def billing_router(biller: Biller, services: Services) -> APIRouter:
 
     @router.get("/cdrs", response_model=list[CdrSummary], tags=["billing"])
     def list_cdrs(
-        transaction_id: int | None = None,
+        transaction_id: TransactionId | None = None,
         credit: bool | None = None,
-        since: datetime | None = None,
+        since: Timestamp | None = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Offset = 0,
     ) -> list[dict[str, Any]]:
         with engine.connect() as connection:
             return store.list_cdrs(connection, transaction_id=transaction_id, credit_only=credit, since=since,

@@ -27,6 +27,7 @@ from ..faults.uptime import Port, PortUptime, month_bounds, trailing_year_bounds
 from ..sessions.links import transaction_of
 from ..store import faults as store
 from .errors import error_responses
+from .models import ConnectorNumber, RowId, Timestamp
 
 if TYPE_CHECKING:
     from ..workers.faults import FaultWorker
@@ -206,7 +207,7 @@ _REMEDIES = {
 class ActionIn(BaseModel):
     action: RecoveryAction
     by: str = Field(default="operator", min_length=1, max_length=64)
-    connector_id: int | None = Field(default=None, ge=0, description="defaults to the incident's connector")
+    connector_id: ConnectorNumber | None = Field(default=None, description="defaults to the incident's connector")
 
 
 class ResponseTimesOut(BaseModel):
@@ -264,7 +265,7 @@ class DriverGuidanceOut(BaseModel):
 class DriverReportIn(BaseModel):
     token: str | None = Field(default=None, description="the session token of the driver link /s/<token>")
     charger_id: str | None = Field(default=None, min_length=1, max_length=64)
-    connector_id: int | None = Field(default=None, ge=1)
+    connector_id: ConnectorNumber | None = Field(default=None, ge=1)
     category: str = Field(min_length=1, max_length=40, pattern=r"^[a-z0-9_]+$",
                           description="e.g. not_starting, connector_stuck, payment, screen, damaged, other")
     text: str = Field(default="", max_length=2000)
@@ -333,14 +334,12 @@ def create_router(faults: FaultWorker) -> APIRouter:
         severity: Annotated[Severity | None, Query(description="this severity and worse")] = None,
         charger_id: str | None = None,
         kind: IncidentKind | None = None,
-        since: Annotated[datetime | None, Query(description="first seen at or after")] = None,
+        since: Annotated[Timestamp | None, Query(description="first seen at or after")] = None,
         q: Annotated[str | None, Query(min_length=1, max_length=50,
                                        description="vendor error code, vendorId, info or code contains")] = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
-        cursor: Annotated[int | None, Query(ge=1)] = None,
+        cursor: RowId | None = None,
     ) -> dict[str, Any]:
-        if since is not None and since.tzinfo is None:
-            raise HTTPException(422, {"field": "since", "reason": "needs a time zone offset, e.g. Z"})
         where = store.IncidentFilter(status=status, severity=severity.value if severity else None,
                                      charger_id=charger_id, kind=kind.value if kind else None, since=since, q=q)
         rows = await db(store.list_incidents, where, limit + 1, cursor)
@@ -349,16 +348,13 @@ def create_router(faults: FaultWorker) -> APIRouter:
 
     @router.get("/incidents/response-times", response_model=list[ResponseTimesOut], tags=["incidents"])
     async def response_times(
-        since: Annotated[datetime | None, Query(description="default: 30 days ago")] = None,
-        until: Annotated[datetime | None, Query(description="default: now")] = None,
+        since: Annotated[Timestamp | None, Query(description="default: 30 days ago")] = None,
+        until: Annotated[Timestamp | None, Query(description="default: now")] = None,
     ) -> list[dict[str, Any]]:
         """Mean time to acknowledge and to resolve per station, from when drivers were first affected."""
         now = faults.now()
         until = until or now
         since = since or until - timedelta(days=30)
-        for name, value in (("since", since), ("until", until)):
-            if value.tzinfo is None:
-                raise HTTPException(422, {"field": name, "reason": "needs a time zone offset, e.g. Z"})
         if since >= until:
             raise HTTPException(422, {"field": "since", "reason": "must be before until"})
         incidents = await db(store.incidents_between, since, until)
@@ -377,7 +373,7 @@ def create_router(faults: FaultWorker) -> APIRouter:
 
     @router.get("/incidents/{number}",
                 responses=error_responses(404), response_model=IncidentDetail, tags=["incidents"])
-    async def get_incident(number: int) -> dict[str, Any]:
+    async def get_incident(number: RowId) -> dict[str, Any]:
         row = await _row(number)
         incident = store.incident_from_row(row)
 
@@ -418,35 +414,35 @@ def create_router(faults: FaultWorker) -> APIRouter:
 
     @router.post("/incidents/{number}/acknowledge",
                  responses=error_responses(404, 409), response_model=IncidentSummary, tags=["incidents"])
-    async def acknowledge(number: int, body: AcknowledgeIn, request: Request) -> dict[str, Any]:
+    async def acknowledge(number: RowId, body: AcknowledgeIn, request: Request) -> dict[str, Any]:
         """open → acknowledged: stops escalation. 409 if resolved or already acknowledged."""
         return await _lifecycle(number, lambda: faults.acknowledge(number, _actor(request, body.by)))
 
     @router.post("/incidents/{number}/resolve",
                  responses=error_responses(404, 409), response_model=IncidentSummary, tags=["incidents"])
-    async def resolve(number: int, body: ResolveIn, request: Request) -> dict[str, Any]:
+    async def resolve(number: RowId, body: ResolveIn, request: Request) -> dict[str, Any]:
         """Close by hand (fixed on site, false alarm). 409 if already resolved."""
         return await _lifecycle(number, lambda: faults.resolve(number, _actor(request, body.by), body.note))
 
     @router.put("/incidents/{number}/assignee",
                 responses=error_responses(404, 409), response_model=IncidentSummary, tags=["incidents"])
-    async def set_assignee(number: int, body: AssigneeIn) -> dict[str, Any]:
+    async def set_assignee(number: RowId, body: AssigneeIn) -> dict[str, Any]:
         return await _lifecycle(number, lambda: faults.assign(number, body.assignee))
 
     @router.post("/incidents/{number}/notes", response_model=IncidentSummary, status_code=201, tags=["incidents"],
                  responses=error_responses(404, 409))
-    async def add_note(number: int, body: NoteIn, request: Request) -> dict[str, Any]:
+    async def add_note(number: RowId, body: NoteIn, request: Request) -> dict[str, Any]:
         return await _lifecycle(number, lambda: faults.add_note(number, _actor(request, body.author), body.text))
 
     @router.put("/incidents/{number}/exclusion",
                 responses=error_responses(404, 409), response_model=IncidentSummary, tags=["incidents"])
-    async def set_exclusion(number: int, body: ExclusionIn) -> dict[str, Any]:
+    async def set_exclusion(number: RowId, body: ExclusionIn) -> dict[str, Any]:
         """Exclude an outage from uptime (cause outside the operator's control). 409 if not an outage."""
         return await _lifecycle(number, lambda: faults.set_exclusion(number, body.reason))
 
     @router.post("/incidents/{number}/actions",
                  responses=error_responses(404, 409), response_model=ActionOut, tags=["incidents"])
-    async def run_action(number: int, body: ActionIn, request: Request) -> dict[str, Any]:
+    async def run_action(number: RowId, body: ActionIn, request: Request) -> dict[str, Any]:
         """Send a recovery command to the charger; its answer (or timeout/offline) is recorded on the incident."""
         incident: Incident = store.incident_from_row(await _row(number))
         if body.connector_id is not None:
@@ -471,11 +467,11 @@ def create_router(faults: FaultWorker) -> APIRouter:
 
     @router.get("/alerts/deliveries", response_model=DeliveryPage, tags=["incidents"])
     async def deliveries(
-        incident: Annotated[int | None, Query(description="incident number")] = None,
+        incident: Annotated[RowId | None, Query(description="incident number")] = None,
         status: Annotated[str | None, Query(pattern="^(pending|retrying|delivered|failed)$")] = None,
         channel: Annotated[str | None, Query(pattern="^(webhook|email)$")] = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
-        cursor: Annotated[int | None, Query(ge=1)] = None,
+        cursor: RowId | None = None,
     ) -> dict[str, Any]:
         """The webhook and e-mail delivery log: every attempt, its HTTP status or error."""
         incident_id = None

@@ -26,7 +26,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 from fastapi.responses import PlainTextResponse
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 from sqlalchemy import Connection, Engine, Row
 from sqlalchemy.exc import IntegrityError
 
@@ -55,6 +55,7 @@ from ..gateway.events import Event, EventBus
 from ..sessions.links import transaction_of
 from ..store import feedback as store
 from .errors import error_responses
+from .models import ConnectorNumber, Offset, Threshold, Timestamp, TransactionId
 
 log = logging.getLogger(__name__)
 
@@ -487,15 +488,15 @@ def feedback_router(engine: Engine, bus: EventBus, secret: bytes, config: Feedba
     @router.get("", response_model=FeedbackPage)
     def list_feedback(
         station: str | None = None,
-        connector_id: int | None = None,
+        connector_id: ConnectorNumber | None = None,
         rating: Annotated[int | None, Query(ge=1, le=5, description="overall rating equal to")] = None,
         max_rating: Annotated[int | None, Query(ge=1, le=5, description="overall rating at most")] = None,
         handled: bool | None = None,
         survey_id: str | None = None,
-        since: Annotated[AwareDatetime | None, Query(description="submitted at or after")] = None,
-        until: Annotated[AwareDatetime | None, Query(description="submitted before")] = None,
+        since: Annotated[Timestamp | None, Query(description="submitted at or after")] = None,
+        until: Annotated[Timestamp | None, Query(description="submitted before")] = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Offset = 0,
     ) -> dict[str, Any]:
         """Feedback, newest first. A station is a charger for now."""
         where = store.FeedbackFilter(station, connector_id, rating, max_rating, handled, survey_id, since, until)
@@ -508,7 +509,7 @@ def feedback_router(engine: Engine, bus: EventBus, secret: bytes, config: Feedba
     @router.get("/export.csv", response_class=PlainTextResponse,
                 responses={200: {"content": {"text/csv": {}}, "description": "one row per feedback, no contact data"}})
     def export(
-        station: str | None = None, since: AwareDatetime | None = None, until: AwareDatetime | None = None
+        station: str | None = None, since: Timestamp | None = None, until: Timestamp | None = None
     ) -> Response:
         """All feedback with its session facts as CSV (sessions started in [since, until)). Never contact data."""
         body = export_csv(records(station, since, until))
@@ -518,13 +519,13 @@ def feedback_router(engine: Engine, bus: EventBus, secret: bytes, config: Feedba
     # -------------------------------------------------------------- operator: analytics
 
     @router.get("/analytics/stations", response_model=list[StationScoresOut], tags=["feedback analytics"])
-    def station_scores(since: AwareDatetime | None = None, until: AwareDatetime | None = None) -> list[dict[str, Any]]:
+    def station_scores(since: Timestamp | None = None, until: Timestamp | None = None) -> list[dict[str, Any]]:
         """CSAT and NPS per station (= charger), with counts; sessions started in [since, until)."""
         return [{"station_id": s.key, **_scores(s)} for s in scores_by_station(records(None, since, until))]
 
     @router.get("/analytics/connectors", response_model=list[ConnectorScoresOut], tags=["feedback analytics"])
-    def connector_scores(station: str | None = None, since: AwareDatetime | None = None,
-                         until: AwareDatetime | None = None) -> list[dict[str, Any]]:
+    def connector_scores(station: str | None = None, since: Timestamp | None = None,
+                         until: Timestamp | None = None) -> list[dict[str, Any]]:
         out = []
         for scores in scores_by_connector(records(station, since, until)):
             charger_id, _, connector_id = scores.key.rpartition("/")
@@ -532,8 +533,8 @@ def feedback_router(engine: Engine, bus: EventBus, secret: bytes, config: Feedba
         return out
 
     @router.get("/analytics/weekly", response_model=list[WeekScoresOut], tags=["feedback analytics"])
-    def weekly(station: str | None = None, since: AwareDatetime | None = None,
-               until: AwareDatetime | None = None) -> list[dict[str, Any]]:
+    def weekly(station: str | None = None, since: Timestamp | None = None,
+               until: Timestamp | None = None) -> list[dict[str, Any]]:
         """Scores per ISO week of the session start, oldest first; the whole network without ``station``."""
         return [{"week": s.key, **_scores(s)} for s in weekly_trend(records(station, since, until))]
 
@@ -541,10 +542,10 @@ def feedback_router(engine: Engine, bus: EventBus, secret: bytes, config: Feedba
     def topics(
         station: str | None = None,
         order: TopicOrder = TopicOrder.FREQUENCY,
-        min_mentions: Annotated[int, Query(ge=1)] = 1,
+        min_mentions: Threshold = 1,
         lang: Annotated[str, Query(pattern="^[a-z]{2}$")] = "en",
-        since: AwareDatetime | None = None,
-        until: AwareDatetime | None = None,
+        since: Timestamp | None = None,
+        until: Timestamp | None = None,
     ) -> list[dict[str, Any]]:
         """Recurring complaints in comments, ranked by frequency (or rating points lost, ``order=impact``)."""
         ranked = rank_topics(records(station, since, until), config.classifier, order=order, min_mentions=min_mentions)
@@ -558,9 +559,9 @@ def feedback_router(engine: Engine, bus: EventBus, secret: bytes, config: Feedba
     @router.get("/analytics/insights", response_model=InsightsOut, tags=["feedback analytics"])
     def insight_list(
         station: str | None = None,
-        min_group: Annotated[int, Query(ge=1, description="ratings needed on each side of a comparison")] = 20,
-        since: AwareDatetime | None = None,
-        until: AwareDatetime | None = None,
+        min_group: Annotated[Threshold, Query(description="ratings needed on each side of a comparison")] = 20,
+        since: Timestamp | None = None,
+        until: Timestamp | None = None,
     ) -> dict[str, Any]:
         """Ratings against session telemetry: plain-language findings and every comparison behind them."""
         chosen = records(station, since, until)
@@ -582,8 +583,8 @@ def feedback_router(engine: Engine, bus: EventBus, secret: bytes, config: Feedba
 
     @router.get("/analytics/priorities", response_model=list[PriorityOut], tags=["feedback analytics"])
     def priorities(
-        since: Annotated[AwareDatetime | None, Query(description="default: 90 days ago")] = None,
-        until: Annotated[AwareDatetime | None, Query(description="default: now")] = None,
+        since: Annotated[Timestamp | None, Query(description="default: 90 days ago")] = None,
+        until: Annotated[Timestamp | None, Query(description="default: now")] = None,
     ) -> list[dict[str, Any]]:
         """Fix first: stations ranked by dissatisfaction, faults (StatusNotification errors, down time)
         and revenue at risk (0 until billing produces invoices)."""
@@ -612,7 +613,7 @@ def feedback_router(engine: Engine, bus: EventBus, secret: bytes, config: Feedba
     def drops(
         recent_weeks: Annotated[int, Query(ge=1, le=52)] = 4,
         baseline_weeks: Annotated[int, Query(ge=1, le=104)] = 12,
-        min_sample: Annotated[int, Query(ge=1)] = 30,
+        min_sample: Threshold = 30,
     ) -> dict[str, Any]:
         """Significant CSAT drops: the recent weeks against the baseline weeks before, network and per station."""
         now = config.clock()
@@ -718,19 +719,19 @@ def feedback_router(engine: Engine, bus: EventBus, secret: bytes, config: Feedba
         return out
 
     @router.get("/sessions/{transaction_id}", responses=error_responses(404), response_model=FeedbackDetail)
-    def get_feedback(transaction_id: int) -> dict[str, Any]:
+    def get_feedback(transaction_id: TransactionId) -> dict[str, Any]:
         """One feedback with the telemetry facts of its session."""
         return detail(transaction_id)
 
     @router.put("/sessions/{transaction_id}/handled", responses=error_responses(404), response_model=FeedbackDetail)
-    def mark_handled(transaction_id: int, body: HandledIn) -> dict[str, Any]:
+    def mark_handled(transaction_id: TransactionId, body: HandledIn) -> dict[str, Any]:
         with engine.begin() as connection:
             if not store.set_handled(connection, transaction_id, body.handled, body.by, config.clock()):
                 raise HTTPException(404, f"no feedback for session {transaction_id}")
         return detail(transaction_id)
 
     @router.post("/sessions/{transaction_id}/reply", responses=error_responses(404), response_model=ReplyOut)
-    async def reply(transaction_id: int, body: ReplyIn) -> dict[str, Any]:
+    async def reply(transaction_id: TransactionId, body: ReplyIn) -> dict[str, Any]:
         """Answer a feedback: stored, and e-mailed if the driver left an address and SMTP is configured."""
         try:
             text = clean_free_text(body.text, MAX_REPLY_LENGTH)
@@ -765,7 +766,7 @@ def feedback_router(engine: Engine, bus: EventBus, secret: bytes, config: Feedba
 
     @router.delete("/sessions/{transaction_id}/contact",
                    responses=error_responses(404), status_code=204, tags=["feedback privacy"])
-    def delete_contact(transaction_id: int) -> Response:
+    def delete_contact(transaction_id: TransactionId) -> Response:
         """Delete the driver's contact data of one feedback (the ratings stay, anonymous)."""
         with engine.begin() as connection:
             if not store.delete_contact(connection, transaction_id):

@@ -1,11 +1,57 @@
-"""Pydantic shapes of the HTTP API (they are also the OpenAPI document)."""
+"""Pydantic shapes of the HTTP API (they are also the OpenAPI document), and the bounded parameter types every
+router uses: a number the database cannot hold, or a timestamp that is not one, is a 422 naming the parameter."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, Literal
+import re
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from annotated_types import Ge, Le
+from pydantic import AfterValidator, BaseModel, BeforeValidator, Field
+from pydantic_core import PydanticCustomError
+
+INT64_MAX = 2**63 - 1  # what SQLite's INTEGER and PostgreSQL's bigint hold
+INT32_MAX = 2**31 - 1
+
+RowId = Annotated[int, Ge(1), Le(INT64_MAX)]
+"""A row number the server gave out: incident numbers, message ids, cursors."""
+TransactionId = Annotated[int, Ge(0), Le(INT64_MAX)]
+ConnectorNumber = Annotated[int, Ge(0), Le(INT32_MAX)]
+Offset = Annotated[int, Ge(0), Le(1_000_000)]
+Threshold = Annotated[int, Ge(1), Le(1_000_000)]
+"""A minimum count for an analysis (mentions, group size, sample)."""
+
+_ISO_8601 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(3000, 1, 1, tzinfo=UTC)
+
+
+def _iso_8601(value: Any) -> Any:
+    """Only an ISO 8601 date-time: pydantic would also read ``0.5`` as seconds since 1970."""
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or not _ISO_8601.match(value):
+        raise PydanticCustomError("timestamp",
+                                  "must be an ISO 8601 date-time with an offset, e.g. 2026-11-02T09:00:00Z")
+    return value
+
+
+def _aware_utc(value: datetime) -> datetime:
+    """Naive times are refused (is 09:00 the station's time, the server's or UTC?); aware ones become UTC."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise PydanticCustomError("timestamp", "needs a time zone offset, e.g. 2026-11-02T09:00:00Z")
+    try:
+        utc = value.astimezone(UTC)
+    except OverflowError:  # year 1 or 9999 shifted past the calendar's end
+        utc = None
+    if utc is None or not EARLIEST <= utc < LATEST:
+        raise PydanticCustomError("timestamp", "must be between 1970-01-01 and 3000-01-01")
+    return utc
+
+
+Timestamp = Annotated[datetime, BeforeValidator(_iso_8601), AfterValidator(_aware_utc)]
+"""An instant: ISO 8601 with a UTC offset (``Z`` or ``+01:00``), 1970..3000. Every API timestamp is one."""
 
 
 class ConnectorOut(BaseModel):
@@ -109,7 +155,7 @@ class CommandOut(BaseModel):
 class IdTagIn(BaseModel):
     id_tag: str = Field(min_length=1, max_length=20)
     status: Literal["Accepted", "Blocked", "Expired", "Invalid", "ConcurrentTx"] = "Accepted"
-    expiry_date: datetime | None = None
+    expiry_date: Timestamp | None = None
     parent_id_tag: str | None = Field(default=None, max_length=20)
     description: str | None = None
 
