@@ -68,6 +68,8 @@ class AlertRouting:
         """Opening and updates show on the dashboard only: nobody is paged before the alert delay.
         A resolution reaches the channels that were alerted, so they can stand down."""
         incident = event.incident
+        if incident.parent_id is not None:  # a member of a site incident: the site incident does the talking
+            return frozenset({Channel.DASHBOARD})
         if isinstance(event, AlertDue):
             return self.by_severity.get(incident.severity, frozenset({Channel.DASHBOARD}))
         if isinstance(event, Escalated):

@@ -41,6 +41,7 @@ class RemediationRule:
     after: timedelta
     code: str | None = None
     include_acknowledged: bool = False
+    min_occurrences: int = 1  # e.g. take a connector out of service only once a safety trip repeated
 
 
 @dataclass(frozen=True)
@@ -155,4 +156,5 @@ def _rule_applies(rule: RemediationRule, incident: Incident, now: datetime) -> b
         and incident.kind is rule.kind
         and (rule.code is None or incident.code == rule.code)
         and now - incident.first_seen >= rule.after
+        and incident.occurrences >= rule.min_occurrences
     )

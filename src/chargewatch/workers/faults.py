@@ -352,12 +352,14 @@ def _remediation(raw: Mapping[str, Any]) -> RemediationPolicy | None:
         parsed = []
         for i, rule in enumerate(raw["rules"]):
             where = f"remediation.rules[{i}]"
-            _only(rule, {"name", "kind", "action", "after", "code", "include_acknowledged"}, f"{where}.")
+            _only(rule, {"name", "kind", "action", "after", "code", "include_acknowledged", "min_occurrences"},
+                  f"{where}.")
             try:
                 parsed.append(RemediationRule(
                     name=str(rule["name"]), kind=IncidentKind(rule["kind"]), action=RemedyAction(rule["action"]),
                     after=timedelta(seconds=_positive(rule, "after", 0, f"{where}.")), code=rule.get("code"),
-                    include_acknowledged=bool(rule.get("include_acknowledged", False))))
+                    include_acknowledged=bool(rule.get("include_acknowledged", False)),
+                    min_occurrences=int(rule.get("min_occurrences", 1))))
             except KeyError as error:
                 raise SettingsError(f"{where}.{error.args[0]} is required") from None
             except ValueError as error:

@@ -1,0 +1,172 @@
+"""Independent charge points for the fleet tests, on a virtual clock.
+
+``RawCharger`` speaks OCPP-J 1.6 as scripted raw frames over a plain ``websockets`` client (payload
+shapes copied from real chargers), not through chargewatch's simulator. ``VirtualClock`` is the
+server's clock (``gateway.now``) and the chargers' clock: the test moves it, so minutes of fleet
+behaviour pass in seconds while the detector sees the real durations (heartbeat 300 s, alert delay
+3 min) and the production rules stay as configured.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from websockets.asyncio.client import ClientConnection, connect
+
+START = datetime(2026, 11, 2, 6, 0, tzinfo=UTC)
+
+
+@dataclass
+class VirtualClock:
+    now: datetime = START
+    step: timedelta = timedelta(seconds=5)
+    real_pause: float = 0.02  # real seconds per step: the fault worker ticks every 0.05 s, so every 2-3 steps
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def iso(self, offset_s: float = 0) -> str:
+        return (self.now + timedelta(seconds=offset_s)).isoformat().replace("+00:00", "Z")
+
+    @property
+    def t(self) -> float:
+        return (self.now - START).total_seconds()
+
+    async def run_to(self, seconds: float) -> None:
+        """Advance to ``START + seconds`` step by step, letting the server tick in between."""
+        target = START + timedelta(seconds=seconds)
+        while self.now < target:
+            self.now = min(target, self.now + self.step)
+            await asyncio.sleep(self.real_pause)
+
+
+@dataclass
+class RawCharger:
+    """One charge point: sends CALLs, answers the server's CALLs like a healthy charger would."""
+
+    url: str
+    charger_id: str
+    clock: VirtualClock
+    hung: bool = False  # a hung controller: the socket stays open, nothing is answered or sent
+    received: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    ws: ClientConnection | None = None
+    _pending: dict[str, asyncio.Future[list[Any]]] = field(default_factory=dict)
+    _reader: asyncio.Task[None] | None = None
+    _tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+
+    async def connect(self, boot: bool = True) -> None:
+        self.ws = await connect(f"{self.url}/{self.charger_id}", subprotocols=["ocpp1.6"])  # type: ignore[list-item]
+        self._reader = asyncio.create_task(self._read())
+        if boot:
+            await self.call("BootNotification", {"chargePointVendor": "Alfen BV", "chargePointModel": "NG920-61",
+                                                 "chargePointSerialNumber": f"ACE{self.charger_id}",
+                                                 "firmwareVersion": "6.4.0-4209"})
+
+    async def close(self) -> None:
+        if self._reader is not None:
+            self._reader.cancel()
+        if self.ws is not None:
+            await self.ws.close()
+            self.ws = None
+
+    async def call(self, action: str, payload: dict[str, Any]) -> dict[str, Any]:
+        assert self.ws is not None, f"{self.charger_id} is not connected"
+        message_id = str(uuid.uuid4())
+        future: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
+        self._pending[message_id] = future
+        await self.ws.send(json.dumps([2, message_id, action, payload]))
+        answer = await asyncio.wait_for(future, 10)
+        assert answer[0] == 3, f"{self.charger_id} {action} answered {answer}"
+        return dict(answer[2])
+
+    async def _read(self) -> None:
+        assert self.ws is not None
+        async for frame in self.ws:
+            message = json.loads(frame)
+            if message[0] == 2:
+                if self.hung:
+                    continue
+                self.received.append((message[2], message[3]))
+                await self.ws.send(json.dumps([3, message[1], self._answer(message[2], message[3])]))
+            elif message[1] in self._pending:
+                self._pending.pop(message[1]).set_result(message)
+
+    def _answer(self, action: str, payload: dict[str, Any]) -> dict[str, Any]:
+        if action == "TriggerMessage" and payload.get("requestedMessage") == "Heartbeat":
+            self._later(self.heartbeat())
+        return {"status": "Accepted"}
+
+    def _later(self, coroutine: Awaitable[Any]) -> None:
+        task = asyncio.ensure_future(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # --- the messages, in the shapes chargers send ---------------------------------------------
+
+    async def heartbeat(self) -> None:
+        await self.call("Heartbeat", {})
+
+    async def status(self, connector: int, status: str, error: str = "NoError", *, at: float | None = None,
+                     **extra: Any) -> None:
+        """``at``: the charger's timestamp as an offset from now (a queued report is in the past)."""
+        await self.call("StatusNotification", {"connectorId": connector, "errorCode": error, "status": status,
+                                               "timestamp": self.clock.iso(at or 0), **extra})
+
+    async def start(self, connector: int, register_wh: int, id_tag: str = "DEMO-TAG-1") -> int:
+        await self.call("Authorize", {"idTag": id_tag})
+        reply = await self.call("StartTransaction", {"connectorId": connector, "idTag": id_tag,
+                                                     "meterStart": register_wh, "timestamp": self.clock.iso()})
+        return int(reply["transactionId"])
+
+    async def meter(self, connector: int, transaction_id: int, register_wh: int, power_w: float,
+                    soc: int | None = None) -> None:
+        sampled = [
+            {"value": str(register_wh), "context": "Sample.Periodic", "format": "Raw",
+             "measurand": "Energy.Active.Import.Register", "location": "Outlet", "unit": "Wh"},
+            {"value": f"{power_w:.1f}", "context": "Sample.Periodic", "format": "Raw",
+             "measurand": "Power.Active.Import", "location": "Outlet", "unit": "W"},
+        ]
+        if soc is not None:
+            sampled.append({"value": str(soc), "context": "Sample.Periodic", "measurand": "SoC", "location": "EV",
+                            "unit": "Percent"})
+        await self.call("MeterValues", {"connectorId": connector, "transactionId": transaction_id,
+                                        "meterValue": [{"timestamp": self.clock.iso(), "sampledValue": sampled}]})
+
+    async def stop(self, transaction_id: int, register_wh: int, reason: str, id_tag: str | None = None) -> None:
+        payload: dict[str, Any] = {"transactionId": transaction_id, "meterStop": register_wh,
+                                   "timestamp": self.clock.iso(), "reason": reason}
+        if id_tag:
+            payload["idTag"] = id_tag
+        await self.call("StopTransaction", payload)
+
+
+Step = Callable[[], Awaitable[Any]]
+
+
+@dataclass
+class Timeline:
+    """Actions at virtual seconds; ``run`` moves the clock to each in turn and performs it."""
+
+    clock: VirtualClock
+    actions: list[tuple[float, int, Step]] = field(default_factory=list)
+
+    def at(self, seconds: float, step: Step) -> None:
+        self.actions.append((seconds, len(self.actions), step))
+
+    def every(self, start: float, end: float, period: float, step: Callable[[float], Step]) -> None:
+        t = start
+        while t < end:
+            self.at(t, step(t))
+            t += period
+
+    async def run(self, until: float) -> None:
+        for seconds, _, step in sorted(self.actions, key=lambda item: (item[0], item[1])):
+            await self.clock.run_to(seconds)
+            await step()
+        await self.clock.run_to(until)
