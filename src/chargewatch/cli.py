@@ -98,7 +98,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
               f"dashboard login: {username} / {password}"
               + ("" if loopback else "  (new on every start; the API needs it too, e.g. curl -u)"), flush=True)
         try:
-            await run_fleet(f"ws://{_local(args.host)}:{app.ocpp_port}/ocpp", args.chargers, "demo", prefix="DEMO")
+            await run_fleet(f"ws://{_local(args.host)}:{app.ocpp_port}/ocpp", args.chargers, "demo", prefix="DEMO",
+                            signers=demo.eichrecht_signers(args.chargers, "DEMO"))
         finally:
             await app.stop()
 

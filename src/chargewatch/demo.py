@@ -11,8 +11,9 @@ from sqlalchemy import Engine, select
 from .api.auth import DEMO_PASSWORD, ensure_demo_operator
 from .billing.tariff import tariff_from_json
 from .sim.charger import DEMO_ID_TAGS
+from .sim.ocmf import OcmfSigner
 from .store import schema
-from .store.billing import assign_tariff, store_tariff_version, tariff_row
+from .store.billing import assign_tariff, set_ocmf_key, store_tariff_version, tariff_row
 from .store.registry import put_id_tag, register_charger
 
 DEMO_TIMEZONE = "Europe/Berlin"
@@ -34,6 +35,20 @@ DEMO_TARIFF = {
 }
 
 
+def eichrecht_signers(chargers: int, prefix: str = "DEMO") -> dict[str, OcmfSigner]:
+    """Every other demo charger (1, 3, 5 …) has a calibrated meter that signs begin and end as OCMF (Eichrecht).
+
+    Half of them send the raw `OCMF|…` text, the others the OCA application note's JSON object with the
+    key along. Keys derive from the charger id, so `prepare` registers the key the simulator signs with.
+    """
+    signers = {}
+    for number in range(1, chargers + 1, 2):
+        charger_id = f"{prefix}-{number:05d}"
+        oca = number % 4 == 3
+        signers[charger_id] = OcmfSigner.for_demo(charger_id, shape="OCA" if oca else "OCMF", send_public_key=oca)
+    return signers
+
+
 def prepare(engine: Engine, now: datetime, chargers: int, prefix: str = "DEMO",
             operator_password: str = DEMO_PASSWORD) -> tuple[str, str]:
     """Idempotent set-up of a demo database; returns the dashboard login to print (the admin's password is
@@ -48,6 +63,8 @@ def prepare(engine: Engine, now: datetime, chargers: int, prefix: str = "DEMO",
             if charger_id not in known:
                 register_charger(connection, charger_id, password=None, timezone=DEMO_TIMEZONE, tariff_id=None,
                                  now=now)
+        for charger_id, signer in eichrecht_signers(chargers, prefix).items():
+            set_ocmf_key(connection, charger_id, signer.public_key_hex)
         if tariff_row(connection, DEMO_TARIFF_ID) is None:
             store_tariff_version(connection, tariff_from_json(DEMO_TARIFF), now, create_only=True)
             assign_tariff(connection, DEMO_TARIFF_ID, None, None, now)

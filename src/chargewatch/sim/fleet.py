@@ -6,9 +6,11 @@ import asyncio
 import logging
 import random
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 
 from .charger import Behaviour, SimulatedCharger, Stats
+from .ocmf import OcmfSigner
 
 log = logging.getLogger(__name__)
 
@@ -50,15 +52,24 @@ def _percentile(values: list[float], q: float) -> float:
 
 async def run_fleet(url: str, chargers: int, scenario: str = "normal", *, duration: float | None = None,
                     prefix: str = "SIM", password: str | None = None, connect_rate: float = 200.0,
-                    stop: asyncio.Event | None = None) -> FleetReport:
-    """Connect ``chargers`` simulated chargers (ramping at ``connect_rate``/s) and run until stopped."""
+                    stop: asyncio.Event | None = None, signers: Mapping[str, OcmfSigner] | None = None) -> FleetReport:
+    """Connect ``chargers`` simulated chargers (ramping at ``connect_rate``/s) and run until stopped.
+
+    ``signers`` gives chargers by id a meter that signs its begin and end readings (Eichrecht chargers).
+    """
     behaviour = SCENARIOS[scenario]
     stop = stop or asyncio.Event()
     stats = Stats()
     cpu_start = time.process_time()
     started = time.perf_counter()
-    fleet = [SimulatedCharger(url, f"{prefix}-{i:05d}", behaviour=behaviour, password=password, stats=stats,
-                              rng=random.Random(i)) for i in range(1, chargers + 1)]
+    signers = signers or {}
+
+    def behaviour_of(charger_id: str) -> Behaviour:
+        signer = signers.get(charger_id)
+        return behaviour if signer is None else replace(behaviour, signer=signer)
+
+    fleet = [SimulatedCharger(url, f"{prefix}-{i:05d}", behaviour=behaviour_of(f"{prefix}-{i:05d}"),
+                              password=password, stats=stats, rng=random.Random(i)) for i in range(1, chargers + 1)]
 
     async def supervise(charger: SimulatedCharger, delay: float) -> None:
         await asyncio.sleep(delay)
