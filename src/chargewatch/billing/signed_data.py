@@ -77,14 +77,14 @@ def check_instructions(lang: str = "en") -> list[str]:
         return [
             f"1. Laden Sie die Transparenzsoftware von S.A.F.E. e.V. herunter: {TRANSPARENCY_SOFTWARE_URL}",
             "2. Öffnen Sie die Datei zur Transparenzsoftware (XML) dieses Belegs, oder fügen Sie die signierten "
-            "Daten (beginnend mit OCMF|) und den öffentlichen Schlüssel unten ein.",
+            "Daten (beginnend mit OCMF|) und den öffentlichen Schlüssel dieses Belegs ein.",
             "3. Die Software prüft die Signatur und zeigt Zählerstände und Zeiten an; vergleichen Sie sie mit "
             "diesem Beleg.",
         ]
     return [
         f"1. Download the S.A.F.E. e.V. Transparenzsoftware (transparency software): {TRANSPARENCY_SOFTWARE_URL}",
         "2. Open this receipt's transparency software file (XML), or paste the signed data (starting with OCMF|) "
-        "and the public key shown below.",
+        "and the public key shown on this receipt.",
         "3. The software checks the signature and shows the meter readings and times; compare them with this "
         "receipt.",
     ]
