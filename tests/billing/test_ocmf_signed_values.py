@@ -249,3 +249,19 @@ def test_the_german_invoice_pdf_carries_the_signed_data_section():
         assert "".join(document.split()) in compact  # each OCMF document as sent
     images = sum(len(page.images) for page in reader.pages)
     assert images >= 2  # a QR code per document
+
+
+def test_an_ocpp_201_signed_meter_value_with_a_base64_der_key_verifies_the_same_way():
+    from chargewatch.ocpp.v201.meter import readings
+
+    signer = OcmfSigner()
+    document = signer.sign(register_wh=10_000, at=T0, transaction="B", id_tag="TAG")
+    der = bytes.fromhex(signer.public_key_hex)
+    meter_value = {"timestamp": "2026-11-02T09:00:00Z", "sampledValue": [{
+        "value": 10_000, "context": "Transaction.Begin", "measurand": "Energy.Active.Import.Register",
+        "signedMeterValue": {"signedMeterData": base64.b64encode(document.encode()).decode(),
+                             "signingMethod": "ECDSA-secp256r1-SHA256", "encodingMethod": "OCMF",
+                             "publicKey": base64.b64encode(der).decode()}}]}
+    signed = [r.signed for r in readings([meter_value]) if r.signed]
+    assert decode_signed_value(signed[0]).public_key == signer.public_key_hex
+    assert verify_documents(signed, signer.public_key_hex).status is VerificationStatus.VALID
