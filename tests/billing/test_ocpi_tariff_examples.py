@@ -369,3 +369,50 @@ def test_step_size_switching_to_free_parking_bills_0_60():
     ]
     priced = price_session(tariff(*STEP_SIZE_TARIFF), periods, time_zone=BERLIN)
     assert priced.total_cost.excl_vat == D("0.60")
+
+
+def _all_totals(priced) -> dict:
+    return {name: getattr(priced, name) for name in (
+        "total_cost", "total_energy_cost", "total_time_cost", "total_parking_cost", "total_fixed_cost",
+        "total_reservation_cost", "total_energy", "total_time", "total_parking_time")}
+
+
+NO_VAT_ZERO = Price(D("0"), D("0"))
+
+
+def test_step_size_example_1_every_cdr_total():
+    s = local(24, 16, 55)
+    periods = [ChargingPeriod(s, time=hours(5)), ChargingPeriod(s + timedelta(minutes=5), time=hours(5)),
+               ChargingPeriod(s + timedelta(minutes=10), parking_time=hours(2))]
+    priced = price_session(tariff(*STEP_SIZE_TARIFF), periods, time_zone=BERLIN, session_start=s,
+                           session_end=s + timedelta(minutes=12))
+    assert _all_totals(priced) == {
+        "total_cost": Price(D("0.55"), D("0.55")), "total_energy_cost": NO_VAT_ZERO,
+        "total_time_cost": Price(D("0.30"), D("0.30")), "total_parking_cost": Price(D("0.25"), D("0.25")),
+        "total_fixed_cost": NO_VAT_ZERO, "total_reservation_cost": NO_VAT_ZERO,
+        "total_energy": D("0"), "total_time": D("0.2"), "total_parking_time": hours(2)}
+
+
+def test_step_size_example_2_every_cdr_total():
+    s = local(24, 16, 35)
+    periods = [ChargingPeriod(s, time=hours(25)), ChargingPeriod(s + timedelta(minutes=25), time=hours(10))]
+    priced = price_session(tariff(*STEP_SIZE_TARIFF), periods, time_zone=BERLIN, session_start=s,
+                           session_end=s + timedelta(minutes=35))
+    assert _all_totals(priced) == {
+        "total_cost": Price(D("1.30"), D("1.30")), "total_energy_cost": NO_VAT_ZERO,
+        "total_time_cost": Price(D("1.30"), D("1.30")), "total_parking_cost": NO_VAT_ZERO,
+        "total_fixed_cost": NO_VAT_ZERO, "total_reservation_cost": NO_VAT_ZERO,
+        "total_energy": D("0"), "total_time": hours(35), "total_parking_time": D("0")}
+
+
+def test_step_size_example_free_parking_every_cdr_total():
+    s = local(24, 19, 55)
+    periods = [ChargingPeriod(s, time=hours(5)), ChargingPeriod(s + timedelta(minutes=5), time=hours(5)),
+               ChargingPeriod(s + timedelta(minutes=10), parking_time=hours(2))]
+    priced = price_session(tariff(*STEP_SIZE_TARIFF), periods, time_zone=BERLIN, session_start=s,
+                           session_end=s + timedelta(minutes=12))
+    assert _all_totals(priced) == {
+        "total_cost": Price(D("0.60"), D("0.60")), "total_energy_cost": NO_VAT_ZERO,
+        "total_time_cost": Price(D("0.60"), D("0.60")), "total_parking_cost": NO_VAT_ZERO,
+        "total_fixed_cost": NO_VAT_ZERO, "total_reservation_cost": NO_VAT_ZERO,
+        "total_energy": D("0"), "total_time": D("0.2"), "total_parking_time": hours(2)}
