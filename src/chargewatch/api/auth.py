@@ -62,7 +62,7 @@ _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _DRIVER_TOKEN = r"\d+-[A-Za-z0-9_-]{22}"
 # Paths anyone may use: the driver's token is the credential, the rest is meant for scrapers and tools.
 _PUBLIC = re.compile(
-    r"^/(?:s/|static/|login$|healthz$|metrics$|openapi\.json$|docs|redoc"
+    r"^/(?:s/|price/|static/|login$|healthz$|metrics$|openapi\.json$|docs|redoc"
     rf"|api/v1/driver/|api/v1/feedback/{_DRIVER_TOKEN}(?:/|$))"
 )
 _hasher = PasswordHasher()

@@ -13,11 +13,13 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query, Request, Response
+from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import IntegrityError
 
+from ..billing.display import unit_price
 from ..billing.ocmf import public_key_der_hex
+from ..billing.price_sheet import PriceSheet
 from ..billing.tariff import TariffValidationError, tariff_from_json, tariff_to_json
 from ..sessions.links import transaction_of
 from ..store import billing as store
@@ -95,6 +97,45 @@ class CostOut(BaseModel):
     tariff_version: int | None = None
     reason: str | None = None
     meter_verification: str | None = None
+
+
+class UnitPriceOut(BaseModel):
+    dimension: Literal["ENERGY", "TIME", "PARKING_TIME", "FLAT"]
+    label: str = Field(description="what is priced, in the requested language")
+    unit: Literal["kWh", "min", "session"] = Field(description="TIME and PARKING_TIME are priced per minute here")
+    excl_vat: Decimal = Field(description="price per unit excluding VAT (4 decimals)")
+    incl_vat: Decimal = Field(description="price per unit including VAT (4 decimals)")
+    vat_rate: Decimal | None = Field(description="percent; null means no VAT applies (not 0 %)")
+    conditions: str = Field(description="when this price applies, in the requested language")
+    billing_step: str = Field(description="how the quantity is rounded up (empty: exact)")
+    in_force_now: bool = Field(description="applies to a session starting now (at the start, for a session)")
+    display: str = Field(description="the price incl. VAT formatted for the language, e.g. '0,39 €/kWh'")
+
+
+class PriceSheetOut(BaseModel):
+    tariff_id: str
+    currency: str
+    time_zone: str = Field(description="the station's IANA zone, which time restrictions are read in")
+    language: Literal["en", "de"]
+    prices: list[UnitPriceOut]
+    min_price: PriceOut | None = None
+    max_price: PriceOut | None = None
+    notes: list[str] = Field(description="the tariff's own explanation (OCPI tariff_alt_text) in the language")
+
+
+def price_sheet_out(sheet: PriceSheet) -> dict[str, Any]:
+    units = {"kWh": "/kWh", "min": "/min", "session": ""}
+    return {
+        "tariff_id": sheet.tariff_id, "currency": sheet.currency, "time_zone": sheet.time_zone,
+        "language": sheet.language, "notes": list(sheet.notes),
+        "min_price": sheet.min_price._asdict() if sheet.min_price else None,
+        "max_price": sheet.max_price._asdict() if sheet.max_price else None,
+        "prices": [{"dimension": p.dimension.value, "label": p.label, "unit": p.unit, "excl_vat": p.excl_vat,
+                    "incl_vat": p.incl_vat, "vat_rate": p.vat_rate, "conditions": p.conditions,
+                    "billing_step": p.billing_step, "in_force_now": p.in_force_now,
+                    "display": unit_price(p.incl_vat, sheet.currency, sheet.language) + units[p.unit]}
+                   for p in sheet.prices],
+    }
 
 
 class PartyOut(BaseModel):
@@ -391,6 +432,33 @@ def billing_router(biller: Biller, services: Services) -> APIRouter:
         if cost is None:
             raise HTTPException(404, "no such session")
         return cost
+
+    @router.get("/driver/chargers/{charger_id}/connectors/{connector_id}/tariff", responses=error_responses(404),
+                response_model=PriceSheetOut, tags=["driver"])
+    def connector_prices(charger_id: str, connector_id: Annotated[int, Path(ge=1)],
+                         lang: Annotated[Literal["en", "de"], Query()] = "en") -> dict[str, Any]:
+        """Public, no login: the unit prices incl. VAT a session starting now on this connector is billed with.
+
+        AFIR Art. 5 / 23 CFR 680.116(a): price per kWh, per minute, parking and session fee before the start,
+        the conditions of each price in the driver's language, and which apply right now.
+        """
+        try:
+            sheet = biller.price_sheet(charger_id, connector_id, lang)
+        except LookupError:
+            raise HTTPException(404, f"charger {charger_id!r} not found") from None
+        if sheet is None:
+            raise HTTPException(404, f"no tariff is assigned to charger {charger_id!r} connector {connector_id}")
+        return price_sheet_out(sheet)
+
+    @router.get("/driver/{token}/tariff", responses=error_responses(404), response_model=PriceSheetOut,
+                tags=["driver"])
+    def driver_prices(token: str, lang: Annotated[Literal["en", "de"], Query()] = "en") -> dict[str, Any]:
+        """The unit prices of the driver's session: the tariff version in force at its start, fixed for it."""
+        transaction_id = transaction_of(services.secret, token)
+        sheet = biller.session_price_sheet(transaction_id, lang) if transaction_id is not None else None
+        if sheet is None:
+            raise HTTPException(404, "no prices for this session")
+        return price_sheet_out(sheet)
 
     def _invoice_out(number: str) -> dict[str, Any] | None:
         with engine.connect() as connection:

@@ -24,6 +24,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response, Streamin
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import Engine, func, select
 
+from ..billing import display
 from ..billing.price import round_money
 from ..billing.signed_data import SignedDataSection
 from ..sessions.links import transaction_of
@@ -54,6 +55,8 @@ GUIDANCE = "/api/v1/driver/{token}/guidance"
 DRIVER_REPORTS = "/api/v1/driver/reports"
 LIVE_COST = "/api/v1/sessions/{transaction_id}/cost"
 DRIVER_COST = "/api/v1/driver/{token}/cost"
+DRIVER_TARIFF = "/api/v1/driver/{token}/tariff"
+CONNECTOR_PRICES = "/api/v1/driver/chargers/{charger_id}/connectors/{connector_id}/tariff"
 BILL = "/api/v1/sessions/{transaction_id}/invoice"
 INVOICES = "/api/v1/invoices"
 INVOICE_PDF = "/api/v1/invoices/{number}.pdf"
@@ -81,6 +84,13 @@ DRIVER_TEXT: dict[str, dict[str, Any]] = {
         "all_ok": "Everything works as it should. If the car does not charge, check the cable is plugged in firmly.",
         "report": "Report a problem", "report_what": "What is wrong?", "report_text": "Details (optional)",
         "report_send": "Send report",
+        "prices": "Prices", "prices_unavailable": "Prices cannot be shown right now.",
+        "price_incl_vat": "all prices incl. VAT", "other_prices": "At other times",
+        "price_fixed": "These prices were in force when your session started and apply to all of it.",
+        "price_title": "Prices at this charger", "price_before": "What charging here costs, before you start.",
+        "no_tariff": "No price is set for this connector yet.", "breakdown_energy": "Energy",
+        "breakdown_time": "Charging time", "breakdown_parking": "Parking", "breakdown_fixed": "Session fee",
+        "min_price": "Minimum price per session", "max_price": "Maximum price per session",
         "report_categories": [("not_starting", "Charging does not start"), ("connector_stuck", "Cable is stuck"),
                               ("payment", "Payment or price"), ("screen", "Display"),
                               ("damaged", "Damaged"), ("other", "Something else")],
@@ -106,6 +116,13 @@ DRIVER_TEXT: dict[str, dict[str, Any]] = {
         "all_ok": "Alles funktioniert. Wenn das Auto nicht lädt, prüfen Sie, ob das Kabel fest steckt.",
         "report": "Problem melden", "report_what": "Was ist los?", "report_text": "Details (optional)",
         "report_send": "Meldung senden",
+        "prices": "Preise", "prices_unavailable": "Die Preise können gerade nicht angezeigt werden.",
+        "price_incl_vat": "alle Preise inkl. MwSt.", "other_prices": "Zu anderen Zeiten",
+        "price_fixed": "Diese Preise galten beim Start Ihres Ladevorgangs und gelten für den ganzen Vorgang.",
+        "price_title": "Preise an dieser Ladestation", "price_before": "Was das Laden hier kostet, vor dem Start.",
+        "no_tariff": "Für diesen Anschluss ist noch kein Preis festgelegt.", "breakdown_energy": "Energie",
+        "breakdown_time": "Ladezeit", "breakdown_parking": "Standzeit", "breakdown_fixed": "Startgebühr",
+        "min_price": "Mindestpreis je Ladevorgang", "max_price": "Höchstpreis je Ladevorgang",
         "report_categories": [("not_starting", "Laden startet nicht"), ("connector_stuck", "Kabel steckt fest"),
                               ("payment", "Bezahlung oder Preis"), ("screen", "Display"),
                               ("damaged", "Beschädigt"), ("other", "Etwas anderes")],
@@ -156,6 +173,28 @@ def money(value: Any, currency: str | None = None) -> str:
     except ArithmeticError:
         return str(value)
     return f"{amount} {currency}".strip() if currency else str(amount)
+
+
+def localized_money(value: Any, currency: str | None, lang: str) -> str:
+    """An amount in the driver's locale ("8,80 €"), rounded exactly as the invoice rounds it."""
+    if value is None or not currency:
+        return money(value, currency)
+    try:
+        return display.money(Decimal(str(value)), currency, lang)
+    except ArithmeticError:
+        return str(value)
+
+
+def localized_time(value: datetime | str | None, zone: str | None, lang: str) -> str:
+    """A moment in the station's time zone, in the driver's language."""
+    if value is None:
+        return "–"
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return value
+    return display.local_time(value, zone or "UTC", lang)
 
 
 # ------------------------------------------------------------------------------------------- meter series
@@ -334,7 +373,8 @@ def pages_router(services: Services, auth: OperatorAuth, api: DomainApi) -> APIR
     engine = services.engine
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.filters.update(kw=kilowatts, kwh=kilowatt_hours, when=when, duration=duration, pct=percent,
-                                 money=money)
+                                 money=money, lmoney=localized_money, local=localized_time,
+                                 stop_sentence=display.stop_reason)
 
     def secure_cookie(request: Request) -> bool:
         return request.url.scheme == "https"
@@ -487,13 +527,14 @@ def pages_router(services: Services, auth: OperatorAuth, api: DomainApi) -> APIR
         if data is None:
             return render(request, "driver_unknown.html", {"lang": language}, status=404)
         ended = not data["session"].active
-        cost, guidance, feedback, bill = await asyncio.gather(
+        cost, guidance, feedback, bill, prices = await asyncio.gather(
             api.get(DRIVER_COST, token=token),
             api.get(GUIDANCE, {"lang": language}, token=token),
             api.get(FEEDBACK_DRIVER, {"lang": language}, token=token) if ended else _not_yet(),
-            api.get(BILL, transaction_id=transaction_id) if ended else _not_yet())
+            api.get(BILL, transaction_id=transaction_id) if ended else _not_yet(),
+            api.get(DRIVER_TARIFF, {"lang": language}, token=token))
         return render(request, "driver.html", {
-            **data, "token": token, "lang": language, "t": DRIVER_TEXT[language], "cost": cost,
+            **data, "token": token, "lang": language, "t": DRIVER_TEXT[language], "cost": cost, "prices": prices,
             "guidance": guidance, "feedback": feedback, "reports": api.has(DRIVER_REPORTS, "POST"),
             "feedback_available": api.has(FEEDBACK_DRIVER, "PUT"), "receipt_available": api.has(INVOICE_PDF),
             "signed": driver_view(_signed_data(bill), language)})
@@ -512,6 +553,17 @@ def pages_router(services: Services, auth: OperatorAuth, api: DomainApi) -> APIR
         return Response(SignedDataSection.from_json(signed).transparency_xml(), media_type="application/xml",
                         headers={"Content-Disposition": f'attachment; filename="signed-data-{transaction_id}.xml"',
                                  "Referrer-Policy": "no-referrer", "Cache-Control": "private, no-store"})
+
+    @router.get("/price/{charger_id}/{connector_id}", response_class=HTMLResponse)
+    async def price_page(request: Request, charger_id: str, connector_id: int, lang: str | None = None) -> Response:
+        """Public, no login (the QR code on the charger): the connector's unit prices before a session starts."""
+        language = _language(request, lang)
+        prices = await api.get(CONNECTOR_PRICES, {"lang": language}, charger_id=charger_id,
+                               connector_id=connector_id)
+        status = 404 if prices.status == 404 else 200
+        return render(request, "price.html", {"lang": language, "t": DRIVER_TEXT[language], "prices": prices,
+                                              "charger_id": charger_id, "connector_id": connector_id},
+                      status=status)
 
     @router.get("/s/{token}/receipt.pdf")
     async def driver_receipt(token: str) -> Response:

@@ -340,6 +340,14 @@ class CompiledTariff:
             self._selections[key] = selection
         return selection
 
+    def components_at(self, period: ChargingPeriod, kwh: Decimal = ZERO, seconds: float = 0.0) -> dict[
+            TariffDimensionType, int]:
+        """Which element prices each dimension for `period` (by default: a session starting then)."""
+        selection = self._select(period, period.start_date_time.astimezone(self.zone), kwh, seconds)
+        D = TariffDimensionType
+        return {dimension: cand.element for dimension, cand in zip(
+            (D.ENERGY, D.TIME, D.PARKING_TIME, D.FLAT), selection[:4], strict=True) if cand is not None}
+
     def price(
         self,
         periods: Sequence[ChargingPeriod],

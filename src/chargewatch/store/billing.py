@@ -162,6 +162,20 @@ def assigned_tariff(connection: Connection, charger_id: str, connector_id: int) 
     return found.get(DEFAULT_SCOPE)
 
 
+def connector_tariff(connection: Connection, charger_id: str, connector_id: int, now: datetime) -> tuple[
+        TariffVersion | None, str] | None:
+    """The tariff version a session starting `now` on the connector would be billed with, and the charger's zone.
+
+    None when the charger is not registered.
+    """
+    zone = connection.execute(select(schema.chargers.c.timezone).where(schema.chargers.c.id == charger_id)).first()
+    if zone is None:
+        return None
+    tariff_id = assigned_tariff(connection, charger_id, connector_id)
+    version = version_in_force(connection, tariff_id, now) if tariff_id is not None else None
+    return version, zone.timezone or "UTC"
+
+
 def pin_tariff(connection: Connection, transaction_id: int, now: datetime) -> TariffVersion | None:
     """The tariff version this session is priced with: pinned once, from the assignment at its start."""
     pinned = connection.execute(select(session_tariffs).where(session_tariffs.c.transaction_id == transaction_id)

@@ -33,6 +33,7 @@ from ..billing.invoice_pdf import render_pdf
 from ..billing.ocmf import VerificationStatus
 from ..billing.periods import DEFAULT_IDLE_POWER_W
 from ..billing.price import round_ocpi
+from ..billing.price_sheet import PriceSheet, price_sheet
 from ..billing.settlement import Operator, SessionUsage, Settlement, cost_json, settle
 from ..gateway.events import Event
 from ..store import billing as store
@@ -226,6 +227,29 @@ class Biller:
         if settlement.needs_review or settlement.priced is None:
             return {**out, "status": "needs_review"}
         return {**out, "status": "running" if running else "pending", **cost_json(settlement.priced)}
+
+    def price_sheet(self, charger_id: str, connector_id: int, language: str) -> PriceSheet | None:
+        """Unit prices of the connector's tariff for a session starting now (None: no tariff assigned).
+
+        Raises LookupError for a charger that is not registered.
+        """
+        now = self.now()
+        with self.engine.connect() as connection:
+            found = store.connector_tariff(connection, charger_id, connector_id, now)
+        if found is None:
+            raise LookupError(charger_id)
+        version, zone = found
+        return None if version is None else price_sheet(version.tariff, time_zone=zone, now=now, language=language)
+
+    def session_price_sheet(self, transaction_id: int, language: str) -> PriceSheet | None:
+        """The unit prices a session is billed with: its pinned tariff version, as of its start."""
+        pinned = self.pin(transaction_id)
+        with self.engine.connect() as connection:
+            loaded = store.session_usage(connection, transaction_id)
+        if pinned is None or loaded is None:
+            return None
+        usage = loaded[0]
+        return price_sheet(pinned.tariff, time_zone=usage.time_zone, now=usage.started_at, language=language)
 
     def pdf(self, number: str) -> bytes | None:
         """The invoice PDF, rendered once from the stored invoice and kept."""
