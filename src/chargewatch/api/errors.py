@@ -137,6 +137,11 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
                      "content": _problem_content()} for status in statuses}
 
 
+def csv_responses(description: str) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` for a route answering ``text/csv``."""
+    return {200: {"description": description, "content": {"text/csv": {"schema": {"type": "string"}}}}}
+
+
 def _header(description: str, schema: dict[str, Any]) -> dict[str, Any]:
     return {"description": description, "schema": schema}
 
@@ -172,6 +177,9 @@ def install_openapi(app: FastAPI, guarded: Callable[[str], bool]) -> None:
                 for status, response in responses.items():
                     if status[:1] in {"4", "5"}:
                         response["content"] = _problem_content()
+                    elif "text/csv" in response.get("content", {}):
+                        # A CSV route's response class is PlainTextResponse; what it sends is text/csv only.
+                        response["content"] = {"text/csv": {"schema": {"type": "string"}}}
                 if "429" in responses:
                     responses["429"].setdefault("headers", {})["Retry-After"] = _header(
                         "seconds to wait", {"type": "integer", "minimum": 1})

@@ -26,7 +26,7 @@ from ..faults.remediation import RemedyAction, ocpp_request
 from ..faults.uptime import Port, PortUptime, month_bounds, trailing_year_bounds, uptime_report
 from ..sessions.links import transaction_of
 from ..store import faults as store
-from .errors import error_responses
+from .errors import csv_responses, error_responses
 from .models import ConnectorNumber, RowId, Timestamp
 
 if TYPE_CHECKING:
@@ -458,14 +458,16 @@ def create_router(faults: FaultWorker) -> APIRouter:
         return await faults.run_action(incident.id, incident.charger_id, body.action.value, ocpp_action, payload,
                                        requested_by=_actor(request, body.by))
 
-    @router.put("/chargers/{charger_id}/site", response_model=SiteOut, tags=["incidents"])
+    @router.put("/chargers/{charger_id}/site", response_model=SiteOut, tags=["incidents"],
+                responses=error_responses(404))
     async def set_site(charger_id: str, body: SiteIn) -> dict[str, Any]:
         """Which site a charger belongs to: chargers of one site offline together become one site incident."""
         if not await db(store.set_charger_site, charger_id, body.site_id):
             raise HTTPException(404, {"reason": f"charger {charger_id} not found"})
         return {"charger_id": charger_id, "site_id": body.site_id}
 
-    @router.get("/alerts/deliveries", response_model=DeliveryPage, tags=["incidents"])
+    @router.get("/alerts/deliveries", response_model=DeliveryPage, tags=["incidents"],
+                responses=error_responses(404))
     async def deliveries(
         incident: Annotated[RowId | None, Query(description="incident number")] = None,
         status: Annotated[str | None, Query(pattern="^(pending|retrying|delivered|failed)$")] = None,
@@ -510,7 +512,8 @@ def create_router(faults: FaultWorker) -> APIRouter:
             {"charger_id": row.port.charger_id, "connector_id": row.port.connector_id, "month": _period(row.month),
              "trailing_12_months": _period(row.trailing_year)} for row in report.rows]}
 
-    @router.get("/uptime.csv", response_class=PlainTextResponse, tags=["uptime"])
+    @router.get("/uptime.csv", response_class=PlainTextResponse, tags=["uptime"],
+                responses=csv_responses("NEVI uptime per connector, one row per connector and month"))
     async def uptime_csv(
         year: Annotated[int, Query(ge=2000, le=9999)],
         month: Annotated[int, Query(ge=1, le=12)],
