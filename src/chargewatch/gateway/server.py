@@ -77,6 +77,7 @@ class ChargerLink:
     adapter: Adapter = v16.ADAPTER
     pending: dict[str, asyncio.Future[framing.Message]] = field(default_factory=dict)
     outbound: asyncio.Lock = field(default_factory=asyncio.Lock)
+    provisional: bool = False  # unknown, admitted by --accept-unknown: a charger only once it boots
 
 
 class IdTagDirectory:
@@ -164,7 +165,8 @@ class Gateway:
         if record is None:
             if not self.config.accept_unknown:
                 return self._refuse(connection, HTTPStatus.NOT_FOUND, "unknown_charger")
-            await asyncio.to_thread(self._admit_unknown, charger_id)
+            # No row yet: a handshake that never becomes a charger (wrong subprotocol, closed before a valid
+            # BootNotification) must leave no ghost charger behind, and no offline incident for it.
         elif record.get("password_hash"):
             credentials = basic_credentials(request.headers.get("Authorization"))
             if (
@@ -207,6 +209,7 @@ class Gateway:
         adapter = ADAPTERS.get(str(websocket.subprotocol or ""), v16.ADAPTER)  # no offer at all: 1.6, as before
         try:
             state = await asyncio.to_thread(self._load_state, charger_id)
+            known = await asyncio.to_thread(self._charger_record, charger_id) is not None
         except Exception:  # noqa: BLE001
             log.exception("cannot load state of %s", charger_id)
             await websocket.close(1011, "database unavailable")
@@ -214,10 +217,11 @@ class Gateway:
         previous = self.links.get(charger_id)
         if previous is not None:  # the charger reconnected before we noticed the old socket died
             await previous.websocket.close(1000, "replaced by a new connection")
-        link = ChargerLink(charger_id, websocket, state, adapter)
+        link = ChargerLink(charger_id, websocket, state, adapter, provisional=not known)
         self.links[charger_id] = link
         self.metrics.connected.set(len(self.links))
-        await self._set_connected(charger_id, True, adapter.version)
+        if not link.provisional:
+            await self._set_connected(charger_id, True, adapter.version)
         try:
             async for frame in websocket:
                 await self._on_frame(link, frame)
@@ -230,7 +234,8 @@ class Gateway:
             if self.links.get(charger_id) is link:
                 del self.links[charger_id]
                 self.metrics.connected.set(len(self.links))
-                await self._set_connected(charger_id, False)
+                if not link.provisional:
+                    await self._set_connected(charger_id, False)
 
     def _load_state(self, charger_id: str) -> model.ChargerState:
         with self.engine.connect() as connection:
@@ -261,7 +266,8 @@ class Gateway:
         except FrameError as exc:
             await self._reply(link, now, text, None, None, self._spelled(link, exc.reply))
             return
-        self.bus.publish(Event("charger.seen", {"charger_id": link.charger_id, "at": now.isoformat()}))
+        if not link.provisional:
+            self.bus.publish(Event("charger.seen", {"charger_id": link.charger_id, "at": now.isoformat()}))
         if isinstance(message, Call):
             self.metrics.messages.labels(message.action, "in").inc()
             await self._on_call(link, now, text, message)
@@ -307,8 +313,20 @@ class Gateway:
             await self._reply(link, now, text, call, None,
                               CallError(call.message_id, ErrorCode.INTERNAL_ERROR, "internal error", {}))
             return
+        if link.provisional and call.action == "BootNotification":
+            await self._admit(link)
         reply = CallResult(call.message_id, outcome.reply)
         await self._reply(link, now, text, call, outcome, reply)
+
+    async def _admit(self, link: ChargerLink) -> None:
+        """--accept-unknown: the first valid BootNotification makes the connection a charger."""
+        try:
+            await asyncio.to_thread(self._admit_unknown, link.charger_id)
+        except Exception:  # noqa: BLE001 - stays provisional; the charger retries its BootNotification
+            log.exception("cannot admit %s", link.charger_id)
+            return
+        link.provisional = False
+        await self._set_connected(link.charger_id, True, link.adapter.version)
 
     async def _look_up(self, link: ChargerLink, lookups: list[NeedStartKey | NeedSession]) -> ChargingSession | None:
         """Fetch what the adapter said this call needs: a stored session key into the state, a session."""
