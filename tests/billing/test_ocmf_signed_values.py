@@ -17,11 +17,13 @@ import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import pytest
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from chargewatch.billing import MeterSample, VerificationStatus, tariff_from_json
 from chargewatch.billing.ocmf import (
     decode_signed_value,
+    key_curve,
     public_key_der_hex,
     verify_documents,
     verify_ocmf,
@@ -265,3 +267,11 @@ def test_an_ocpp_201_signed_meter_value_with_a_base64_der_key_verifies_the_same_
     signed = [r.signed for r in readings([meter_value]) if r.signed]
     assert decode_signed_value(signed[0]).public_key == signer.public_key_hex
     assert verify_documents(signed, signer.public_key_hex).status is VerificationStatus.VALID
+
+
+def test_a_meter_key_is_checked_to_be_an_ec_key_on_a_known_curve():
+    _, secp192k1_key = secp192k1_document()
+    assert key_curve(secp192k1_key) == "secp192k1"
+    assert key_curve(OcmfSigner().public_key_hex) == "secp256r1"
+    with pytest.raises(ValueError):
+        key_curve("3059")  # hex, but no key

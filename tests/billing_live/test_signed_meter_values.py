@@ -86,5 +86,8 @@ async def test_a_public_key_that_is_not_one_is_refused(shared_api):
     await shared_api.post("/api/v1/chargers", json={"id": "EICH-BADKEY"})
     response = await shared_api.put("/api/v1/chargers/EICH-BADKEY/ocmf-key", json={"public_key": "not a key"})
     assert response.status_code == 422 and response.json()["errors"][0]["field"] == "public_key"
-    missing = await shared_api.put("/api/v1/chargers/NOBODY/ocmf-key", json={"public_key": "3059"})
+    hex_but_no_key = await shared_api.put("/api/v1/chargers/EICH-BADKEY/ocmf-key", json={"public_key": "3059"})
+    assert hex_but_no_key.status_code == 422
+    missing = await shared_api.put("/api/v1/chargers/NOBODY/ocmf-key",
+                                   json={"public_key": OcmfSigner().public_key_hex})
     assert missing.status_code == 404

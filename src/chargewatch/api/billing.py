@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.exc import IntegrityError
 
 from ..billing.display import unit_price
-from ..billing.ocmf import public_key_der_hex
+from ..billing.ocmf import key_curve
 from ..billing.price_sheet import PriceSheet
 from ..billing.tariff import TariffValidationError, tariff_from_json, tariff_to_json
 from ..sessions.links import transaction_of
@@ -404,8 +404,7 @@ def billing_router(biller: Biller, services: Services) -> APIRouter:
     def put_ocmf_key(charger_id: str, body: OcmfKeyIn) -> dict[str, Any]:
         """Register the public key of the charger's calibrated meter, to verify its OCMF signed values."""
         try:
-            key = public_key_der_hex(body.public_key)
-            bytes.fromhex(key)
+            key_curve(body.public_key)  # an EC key on a curve pyocmf knows (secp192k1 through ecdsa)
         except ValueError as exc:
             raise _invalid("public_key", f"not a usable public key: {exc}") from None
         with engine.begin() as connection:

@@ -32,6 +32,7 @@ from enum import StrEnum
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from pyocmf import OCMF, PyOCMFError, Reading
+from pyocmf.models.public_key import PublicKey
 
 _WH_PER_UNIT = {"Wh": Decimal(1), "kWh": Decimal(1000)}
 _HEX = re.compile(r"^[0-9a-fA-F]+$")
@@ -264,6 +265,14 @@ def public_key_der_hex(public_key: str) -> str:
         return base64.b64decode(compact, validate=True).hex()
     except binascii.Error as exc:
         raise ValueError("neither hex nor base64 nor PEM") from exc
+
+
+def key_curve(public_key: str) -> str:
+    """The curve of an EC public key (hex DER, base64 DER or PEM); ValueError when it is not one."""
+    try:
+        return str(PublicKey.from_string(public_key_der_hex(public_key)).curve.value)
+    except (PyOCMFError, ImportError) as exc:
+        raise ValueError(str(exc)) from exc
 
 
 def _normalised(public_key: str) -> str | None:
