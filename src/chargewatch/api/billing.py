@@ -434,7 +434,7 @@ def billing_router(biller: Biller, services: Services) -> APIRouter:
 
     @router.get("/driver/chargers/{charger_id}/connectors/{connector_id}/tariff", responses=error_responses(404),
                 response_model=PriceSheetOut, tags=["driver"])
-    def connector_prices(charger_id: str, connector_id: Annotated[int, Path(ge=1)],
+    def connector_prices(charger_id: str, connector_id: Annotated[ConnectorNumber, Path(ge=1)],
                          lang: Annotated[Literal["en", "de"], Query()] = "en") -> dict[str, Any]:
         """Public, no login: the unit prices incl. VAT a session starting now on this connector is billed with.
 
