@@ -155,7 +155,8 @@ def _begin(payload: dict[str, Any], key: str, readings: list[Reading], state: Ch
     previous = state.active.pop(evse_id, None)
     if previous is not None:  # the station never ended the previous transaction on this EVSE
         changes.append(SessionChanged(machine.close_missing_stop(previous)))
-    start_wh = _register_at(readings, "Transaction.Begin")
+    begun = any(r.context == "Transaction.Begin" and r.is_energy_register for r in readings)
+    start_wh = _register_at(readings, "Transaction.Begin")  # without a Begin reading: this event's first register
     id_token = payload.get("idToken") or {}
     session = machine.start(
         transaction_id=env.allocate_transaction_id(), charger_id=state.charger_id, connector_id=evse_id,
@@ -163,7 +164,7 @@ def _begin(payload: dict[str, Any], key: str, readings: list[Reading], state: Ch
         meter_start_wh=start_wh or 0, reservation_id=payload.get("reservationId"),
     )
     session = replace(session, transaction_ref=key)
-    if start_wh is None:
+    if not begun:
         session = replace(session, flags=(*session.flags, Flag.START_FROM_FIRST_SAMPLE))
     state.start_keys[key] = session.transaction_id
     return session
