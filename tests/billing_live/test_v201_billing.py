@@ -1,4 +1,5 @@
-"""A 2.0.1 station's session is billed exactly like the same session from a 1.6 charger (both engines)."""
+"""A 2.0.1 station's session is billed exactly like the same session from a 1.6 charger (both engines), and the
+Ended event's answer carries the invoice's total as totalCost."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from gateway.v201_peer import boot, energy, station, transaction_event
 from helpers import connect, ocpp_url
 
 
-async def _evening_session_201(cp, reference: str) -> None:
+async def _evening_session_201(cp, reference: str) -> float | None:
     """The 1.6 helpers' session in 2.0.1 words: 21:30–22:30 Berlin at 11 kW, parked until 23:00 (kWh × 10^3)."""
     await boot(cp)
     register = METER_START_WH / 1000
@@ -30,8 +31,10 @@ async def _evening_session_201(cp, reference: str) -> None:
         seq += 1
         await cp.call(transaction_event("Updated", seq, minutes, reference, charging_state="SuspendedEV",
                                         meter=[energy(register, minutes, power_w=0)]))
-    await cp.call(transaction_event("Ended", seq + 1, 780, reference, trigger="EVCommunicationLost",
-                                    stopped_reason="EVDisconnected", meter=[energy(register, 780, "Transaction.End")]))
+    ended = await cp.call(transaction_event("Ended", seq + 1, 780, reference, trigger="EVCommunicationLost",
+                                            stopped_reason="EVDisconnected",
+                                            meter=[energy(register, 780, "Transaction.End")]))
+    return ended.total_cost
 
 
 async def test_a_201_session_gets_the_same_invoice_as_the_same_session_from_a_16_charger(server, api):
@@ -45,7 +48,7 @@ async def test_a_201_session_gets_the_same_invoice_as_the_same_session_from_a_16
     finally:
         await cp16.close()
     async with station(ocpp_url(server), "BILL-201") as cp201:
-        await _evening_session_201(cp201, "4f1c2d7e-201")
+        total_cost = await _evening_session_201(cp201, "4f1c2d7e-201")
     sessions = (await api.get("/api/v1/sessions", params={"charger_id": "BILL-201"})).json()["items"]
     assert [s["transaction_ref"] for s in sessions] == ["4f1c2d7e-201"]
     tx201 = sessions[0]["transaction_id"]
@@ -53,6 +56,7 @@ async def test_a_201_session_gets_the_same_invoice_as_the_same_session_from_a_16
     bill16 = await wait_for_bill(api, tx16)
     bill201 = await wait_for_bill(api, tx201)
     invoice16, invoice201 = bill16["invoice"], bill201["invoice"]
+    assert total_cost == float(invoice201["total_gross"])  # the station showed the driver the invoiced total
     assert invoice201["lines"] == invoice16["lines"]
     assert (invoice201["total_net"], invoice201["total_vat"], invoice201["total_gross"]) == (
         invoice16["total_net"], invoice16["total_vat"], invoice16["total_gross"]) == ("3.95", "0.75", "4.70")

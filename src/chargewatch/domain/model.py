@@ -106,3 +106,6 @@ class Outcome:
     reply: dict[str, Any]
     changes: list[Change] = field(default_factory=list)
     state: ChargerState | None = None  # the state after the call; adopt it only once the changes are stored
+    # The session whose final cost the reply should carry (2.0.1 TransactionEventResponse.totalCost), priced by
+    # the shell from the committed session with the billing engine; None: no cost in this reply.
+    cost_for: int | None = None

@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import unquote
@@ -109,6 +110,8 @@ class Gateway:
         self._passwords = PasswordCheck()
         self._server: Server | None = None
         self.now: Callable[[], datetime] = utcnow
+        # Final cost (incl. VAT, as invoiced) of a completed session, or None; set by the billing worker.
+        self.total_cost: Callable[[int], Decimal | None] | None = None
         self.relay = CommandRelay(engine, config.node_id, lambda: self.now())
 
     # ------------------------------------------------------------------ lifecycle
@@ -367,16 +370,20 @@ class Gateway:
         unit.add("message", writes.message_row(charger_id, now, "in", inbound, 2 if call else None,
                                                call.message_id if call else None, action, self.config.node_id,
                                                protocol))
-        unit.add("message", writes.message_row(charger_id, now, "out", out_text,
-                                               3 if isinstance(reply, CallResult) else 4, reply.message_id,
-                                               action, self.config.node_id, protocol))
+        priced = outcome.cost_for if outcome is not None and self.total_cost is not None else None
+        if priced is None:
+            unit.add("message", writes.message_row(charger_id, now, "out", out_text,
+                                                   3 if isinstance(reply, CallResult) else 4, reply.message_id,
+                                                   action, self.config.node_id, protocol))
         writes.stage_outcome(unit, charger_id, outcome, link.state, now)
         try:
             await self.writer.submit(unit)
         except Exception:  # noqa: BLE001 - not stored, so not acknowledged: the charger will retry
             reply = CallError(reply.message_id, ErrorCode.INTERNAL_ERROR, "storage unavailable, retry later", {})
             out_text = framing.serialize(reply)
-            outcome = None
+            outcome, priced = None, None
+        if priced is not None and isinstance(reply, CallResult):
+            reply, out_text = await self._with_total_cost(link, now, action, reply, priced)
         if outcome is not None and outcome.state is not None:
             link.state = outcome.state
             assert call is not None
@@ -388,6 +395,27 @@ class Gateway:
             await link.websocket.send(out_text)
         except ConnectionClosed:
             pass
+
+    async def _with_total_cost(self, link: ChargerLink, now: datetime, action: str | None, reply: CallResult,
+                               transaction_id: int) -> tuple[CallResult, str]:
+        """Price the (now committed) ended session with the billing engine, then log the answer carrying it."""
+        assert self.total_cost is not None
+        try:
+            cost = await asyncio.to_thread(self.total_cost, transaction_id)
+        except Exception:  # noqa: BLE001 - totalCost is optional; the invoice follows as usual
+            log.exception("pricing session %d for its TransactionEvent answer failed", transaction_id)
+            cost = None
+        if cost is not None:
+            reply = CallResult(reply.message_id, {**reply.payload, "totalCost": float(cost)})
+        out_text = framing.serialize(reply)
+        unit = Unit()
+        unit.add("message", writes.message_row(link.charger_id, now, "out", out_text, 3, reply.message_id, action,
+                                               self.config.node_id, link.adapter.version))
+        try:
+            await self.writer.submit(unit)
+        except Exception:  # noqa: BLE001 - the data is committed; only the log of our answer is missing
+            log.warning("could not log the answer to %s", link.charger_id)
+        return reply, out_text
 
     def _publish(self, charger_id: str, call: Call, outcome: model.Outcome, now: datetime) -> None:
         """Tell the live views and the fault detector what this (now stored) message changed."""

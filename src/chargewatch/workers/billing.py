@@ -34,7 +34,7 @@ from ..billing.ocmf import VerificationStatus
 from ..billing.periods import DEFAULT_IDLE_POWER_W
 from ..billing.price import round_ocpi
 from ..billing.price_sheet import PriceSheet, price_sheet
-from ..billing.settlement import Operator, SessionUsage, Settlement, cost_json, settle
+from ..billing.settlement import Operator, SessionUsage, Settlement, cost_json, issue_documents, settle
 from ..gateway.events import Event
 from ..store import billing as store
 
@@ -108,6 +108,19 @@ class Biller:
         settlement = settle(usage, pinned.tariff, public_key=charger.get("ocmf_public_key"),
                             stated_energy_wh=stated_energy_wh, idle_power_w=self.config.idle_power_w)
         return usage, charger, pinned, settlement
+
+    def total_cost(self, transaction_id: int) -> Decimal | None:
+        """What the invoice of this completed session will say in total (gross), or None when it cannot be
+        billed without review: the figure a 2.0.1 station shows the driver as totalCost."""
+        settled = self.settle(transaction_id)
+        if settled is None or settled[0].stopped_at is None or settled[2] is None or settled[3].needs_review:
+            return None
+        usage, charger, pinned, settlement = settled
+        now = self.now()
+        invoice, _ = issue_documents(usage, settlement, pinned.tariff, self.operator, number="PREVIEW",
+                                     issued_at=now, issue_date=now.date(), feedback_url=None,
+                                     public_key=charger.get("ocmf_public_key"))
+        return invoice.total_gross
 
     def bill(self, transaction_id: int) -> str | None:
         """Issue the bill of a completed session once; None if it waits for review or already has a bill."""
@@ -285,6 +298,7 @@ def install(cw: Chargewatch) -> None:
 
     biller = Biller(cw.engine, config, driver_url, cw.gateway.now)
     cw.app.state.billing = biller
+    cw.gateway.total_cost = biller.total_cost
     cw.app.include_router(billing_router(biller, cw.services))
     queue: asyncio.Queue[tuple[str, int]] = asyncio.Queue()
     workers: list[asyncio.Task[None]] = []

@@ -241,7 +241,8 @@ def _transaction_event(payload: dict[str, Any], state: ChargerState, env: Enviro
         changes.append(SessionChanged(session))
     if fresh:  # the raw log then names the internal id, so a replay gives the session the same one
         reply["customData"] = {"vendorId": CUSTOM_DATA_VENDOR, "sessionId": session.transaction_id}
-    return Outcome(reply, changes)
+    ended = payload["eventType"] == "Ended" and not session.active
+    return Outcome(reply, changes, cost_for=session.transaction_id if ended else None)
 
 
 def _meter_values(payload: dict[str, Any], state: ChargerState, env: Environment) -> Outcome:
