@@ -1,5 +1,6 @@
 """Invoices, credit notes, their JSON and their PDF."""
 
+import io
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
@@ -146,3 +147,25 @@ def test_invoice_totals_are_the_cdr_total_rounded_once(first_wh, second_wh, seco
 def test_5_865_eur_is_5_87_on_the_invoice_as_on_every_page():
     assert round_money(Decimal("5.8650"), "EUR") == Decimal("5.87")
     assert round_money(Decimal("5.8649"), "EUR") == Decimal("5.86")
+
+
+def _pdf_text(data: bytes) -> str:
+    from pypdf import PdfReader
+
+    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(data)).pages)
+
+
+def test_german_pdf_has_german_labels_amounts_and_local_times():
+    text = _pdf_text(render_pdf(invoice(), "de"))
+    assert "Rechnung CW-2026-000042" in text
+    assert "Zu zahlen" in text and "Energie" in text and "Standzeit" in text
+    assert "Beginn" in text and "24. Nov. 2026, 18:05 MEZ" in text  # 17:05 UTC in Berlin
+    total = invoice().total_gross
+    assert f"{total:.2f}".replace(".", ",") + " EUR" in text.replace("\xa0", " ")
+
+
+def test_english_pdf_has_english_labels_amounts_and_local_times():
+    text = _pdf_text(render_pdf(invoice(), "en"))
+    assert "Invoice CW-2026-000042" in text and "Total to pay" in text
+    assert "24 Nov 2026, 18:05 CET" in text
+    assert f"EUR {invoice().total_gross:.2f}" in text.replace("\xa0", " ")

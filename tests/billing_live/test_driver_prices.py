@@ -68,3 +68,29 @@ async def test_driver_page_shows_unit_prices_and_the_running_cost_broken_down_in
     assert 'data-part="total_parking_cost">1,43\xa0€<' in finished  # 0.5 h parking x 2.40 x 1.19 = 1.428
     assert 'id="live-cost">4,70\xa0€<' in finished
     assert 'id="stop-reason">Das Kabel wurde vom Auto getrennt.<' in finished
+
+
+async def test_the_receipt_pdf_is_in_the_driver_language_with_station_times(server, api):
+    import io
+
+    from pypdf import PdfReader
+
+    await ensure_tariff(api)
+    await register_berlin_charger(api, "PUB-3")
+    cp = await connect(server, "PUB-3")
+    tx = await start_evening_session(cp)
+    await idle_and_stop(cp, tx)
+    await cp.close()
+    await wait_for_bill(api, tx)
+    path = (await api.get(f"/api/v1/sessions/{tx}")).json()["driver_path"]
+    german = await api.get(f"{path}/receipt.pdf", params={"lang": "de"})
+    english = await api.get(f"{path}/receipt.pdf", headers={"Accept-Language": "en-GB,en;q=0.8"})
+    assert german.status_code == 200 and german.headers["content-type"] == "application/pdf"
+
+    def text(data: bytes) -> str:
+        return "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(data)).pages).replace("\xa0", " ")
+
+    de, en = text(german.content), text(english.content)
+    assert "Rechnung CW-" in de and "Zu zahlen" in de and "4,70 EUR" in de
+    assert "2. Nov. 2026, 21:30 MEZ" in de  # the session started 20:30 UTC, in Berlin
+    assert "Invoice CW-" in en and "Total to pay" in en and "EUR 4.70" in en and "2 Nov 2026, 21:30 CET" in en

@@ -515,8 +515,9 @@ def billing_router(biller: Biller, services: Services) -> APIRouter:
 
     @router.get("/invoices/{number}.pdf", response_class=Response,
                 responses={**_PDF_RESPONSE, **error_responses(404)}, tags=["billing"])
-    async def invoice_pdf(number: str) -> Response:
-        pdf = await asyncio.to_thread(biller.pdf, number)
+    async def invoice_pdf(number: str, lang: Annotated[Literal["en", "de"], Query()] = "en") -> Response:
+        """The invoice or credit note as PDF, in English or German (`?lang=de`)."""
+        pdf = await asyncio.to_thread(biller.pdf, number, lang)
         if pdf is None:
             raise HTTPException(404, f"invoice {number} not found")
         return Response(pdf, media_type="application/pdf",

@@ -70,12 +70,12 @@ class DomainApi:
         except ValueError:
             return Fetched(True, response.text, response.status_code)
 
-    async def raw(self, template: str, **path: Any) -> bytes | None:
+    async def raw(self, template: str, params: Mapping[str, Any] | None = None, **path: Any) -> bytes | None:
         """A document (PDF, CSV) as bytes, or None if the route is missing or answers with an error."""
         if not self.has(template):
             return None
         try:
-            response = await self.client.get(template.format(**path))
+            response = await self.client.get(template.format(**path), params=dict(params or {}))
         except Exception as exc:  # noqa: BLE001 - reported as missing, like an error status
             log.warning("in-process GET %s failed: %s", template, exc)
             return None

@@ -566,14 +566,16 @@ def pages_router(services: Services, auth: OperatorAuth, api: DomainApi) -> APIR
                       status=status)
 
     @router.get("/s/{token}/receipt.pdf")
-    async def driver_receipt(token: str) -> Response:
-        """The invoice PDF for the driver: the invoice API is the operator's, the token opens only this one."""
+    async def driver_receipt(request: Request, token: str, lang: str | None = None) -> Response:
+        """The invoice PDF for the driver (in their language): the invoice API is the operator's, the token opens
+        only this one."""
         transaction_id = _transaction(token)
+        language = _language(request, lang)
         bill = await api.get(BILL, transaction_id=transaction_id)
         number = bill.data.get("invoice_number") if bill.ok and isinstance(bill.data, dict) else None
         if number is None:
             raise HTTPException(404, "no receipt for this session (yet)")
-        pdf = await api.raw(INVOICE_PDF, number=number)
+        pdf = await api.raw(INVOICE_PDF, {"lang": language}, number=number)
         if pdf is None:
             raise HTTPException(404, "no receipt for this session (yet)")
         return Response(pdf, media_type="application/pdf", headers={

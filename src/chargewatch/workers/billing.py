@@ -264,12 +264,15 @@ class Biller:
         usage = loaded[0]
         return price_sheet(pinned.tariff, time_zone=usage.time_zone, now=usage.started_at, language=language)
 
-    def pdf(self, number: str) -> bytes | None:
-        """The invoice PDF, rendered once from the stored invoice and kept."""
+    def pdf(self, number: str, lang: str = "en") -> bytes | None:
+        """The invoice PDF: the English one rendered once from the stored invoice and kept; another language
+        rendered from the same stored invoice on request (same figures, only the words and formats differ)."""
         with self.engine.connect() as connection:
             record = store.invoice_record(connection, number)
         if record is None:
             return None
+        if lang != "en":
+            return render_pdf(invoice_from_json(json.loads(record["body"])), lang)
         if record["pdf"] is not None:
             return bytes(record["pdf"])
         rendered = render_pdf(invoice_from_json(json.loads(record["body"])))
