@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
-from chargewatch.api.auth import AccountError, LoginThrottle, put_operator
+from chargewatch.api.auth import AccountError, put_operator
 from chargewatch.runtime import Chargewatch
 from chargewatch.store.database import create_single_use_engine, migrate
 from conftest import make_options
@@ -147,17 +147,6 @@ async def test_api_login_off_leaves_the_operator_api_open_but_not_the_pages(sqli
             assert (await anonymous.get("/")).status_code == 303
     finally:
         await app.stop()
-
-
-def test_repeated_failed_logins_are_throttled_per_name_and_per_address():
-    now = [0.0]
-    throttle = LoginThrottle(limit=3, window=60, clock=lambda: now[0])
-    for _ in range(3):
-        throttle.failed("ada", "10.0.0.1")
-    assert throttle.blocked("ada", "10.0.0.2") and throttle.blocked("bob", "10.0.0.1")
-    assert not throttle.blocked("bob", "10.0.0.2")
-    now[0] = 61
-    assert not throttle.blocked("ada", "10.0.0.1")
 
 
 @pytest.mark.parametrize("bad", [("", "long-enough-pw", "admin"), ("ok", "short", "admin"),

@@ -29,11 +29,10 @@ import hashlib
 import hmac
 import ipaddress
 import json
+import math
 import re
 import secrets
 import socket
-import time
-from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -42,10 +41,11 @@ from urllib.parse import quote
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Connection, Engine, delete, insert, select, update
+from sqlalchemy import Connection, Engine, case, delete, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ..store.operators_tables import operator_sessions, operators
+from ..store.operators_tables import login_throttle, operator_sessions, operators
 from .errors import PROBLEM_MEDIA_TYPE, problem_body
 
 SESSION_COOKIE = "cw_session"
@@ -191,31 +191,89 @@ def bind_refusal(engine: Engine, host: str) -> str | None:
 # ---------------------------------------------------------------------------------------------- sessions
 
 
+FREE_ATTEMPTS = 5  # per account and address before the backoff starts
+FREE_ATTEMPTS_PER_ADDRESS = 30  # failures from one address over all accounts (password spraying)
+MAX_BACKOFF = timedelta(minutes=5)
+THROTTLE_MEMORY = timedelta(hours=1)  # failures older than this are forgotten
+
+
+def backoff(failures: int, free: int) -> timedelta:
+    """0 for the first ``free`` failures, then 1 s, 2 s, 4 s … up to `MAX_BACKOFF`: slows guessing to a few
+    tries an hour without ever locking the account (a wait always ends, and only for that address)."""
+    if failures <= free:
+        return timedelta(0)
+    return min(timedelta(seconds=2 ** min(failures - free - 1, 20)), MAX_BACKOFF)
+
+
+@dataclass(frozen=True)
+class LoginOutcome:
+    operator: Operator | None
+    retry_after: int | None = None  # seconds, when the attempt was not even checked
+
+
 class LoginThrottle:
-    """At most ``limit`` failed logins per name and per client address in ``window``: slows password guessing."""
+    """One throttle for HTTP Basic on ``/api`` and the login form, keyed by account and client address, kept in
+    the database (`login_throttle`) so every process and node sharing it backs off together.
 
-    def __init__(self, limit: int = 10, window: float = 900.0, clock: Callable[[], float] = time.monotonic):
-        self.limit = limit
-        self.window = window
+    An attempt is counted *before* its password is checked (`admit` claims it atomically: an upsert that only
+    succeeds while the key is not backing off), so parallel guesses cannot slip through together; a correct
+    password then clears the account's count for that address (`settle`).
+    """
+
+    def __init__(self, engine: Engine, clock: Callable[[], datetime]):
+        self.engine = engine
         self.clock = clock
-        self._failures: dict[str, deque[float]] = {}
 
-    def _recent(self, key: str) -> deque[float]:
-        failures = self._failures.setdefault(key, deque())
-        horizon = self.clock() - self.window
-        while failures and failures[0] < horizon:
-            failures.popleft()
-        return failures
+    @staticmethod
+    def _keys(username: str, client: str) -> tuple[str, str]:
+        return f"{username[:64]}|{client[:100]}", f"*|{client[:100]}"
 
-    def blocked(self, username: str, client: str) -> bool:
-        return any(len(self._recent(key)) >= self.limit for key in (f"u:{username}", f"c:{client}"))
+    def _count(self, connection: Connection, key: str, now: datetime, free: int, *, only_if_open: bool) -> bool:
+        t = login_throttle
+        module = postgresql if connection.dialect.name == "postgresql" else sqlite
+        statement = module.insert(t).values(key=key, failures=1, last_failure_at=now, blocked_until=now)
+        statement = statement.on_conflict_do_update(
+            index_elements=[t.c.key],
+            set_={"failures": case((t.c.last_failure_at < now - THROTTLE_MEMORY, 1), else_=t.c.failures + 1),
+                  "last_failure_at": now},
+            where=(t.c.blocked_until <= now) if only_if_open else None,
+        ).returning(t.c.failures)
+        failures = connection.execute(statement).scalar()
+        if failures is None:
+            return False
+        connection.execute(update(t).where(t.c.key == key).values(blocked_until=now + backoff(failures, free)))
+        return True
 
-    def failed(self, username: str, client: str) -> None:
-        for key in (f"u:{username}", f"c:{client}"):
-            self._recent(key).append(self.clock())
+    def admit(self, username: str, client: str) -> int | None:
+        """None if this attempt may check its password (it is counted as a failure until `settle`), else the
+        seconds to wait."""
+        pair, address = self._keys(username, client)
+        now = self.clock()
+        t = login_throttle
+        with self.engine.connect() as connection:
+            if self._count(connection, pair, now, FREE_ATTEMPTS, only_if_open=True):
+                blocked = connection.execute(select(t.c.blocked_until).where(
+                    t.c.key == address, t.c.blocked_until > now)).scalar()
+                if blocked is None:
+                    connection.commit()
+                    return None
+                connection.rollback()  # the address is backing off: this attempt is not made, nor counted
+            else:
+                blocked = connection.execute(select(t.c.blocked_until).where(t.c.key == pair)).scalar()
+                connection.rollback()
+        wait = ((blocked or now) - now).total_seconds()
+        return max(1, math.ceil(wait))
 
-    def succeeded(self, username: str) -> None:
-        self._failures.pop(f"u:{username}", None)
+    def settle(self, username: str, client: str, succeeded: bool) -> None:
+        pair, address = self._keys(username, client)
+        now = self.clock()
+        with self.engine.begin() as connection:
+            if succeeded:
+                connection.execute(delete(login_throttle).where(login_throttle.c.key == pair))
+            else:
+                self._count(connection, address, now, FREE_ATTEMPTS_PER_ADDRESS, only_if_open=False)
+                connection.execute(delete(login_throttle).where(
+                    login_throttle.c.last_failure_at < now - THROTTLE_MEMORY))
 
 
 class OperatorAuth:
@@ -227,7 +285,7 @@ class OperatorAuth:
         self.clock = clock
         self.api_login = api_login
         self.loopback_only = loopback_only
-        self.throttle = LoginThrottle()
+        self.throttle = LoginThrottle(engine, clock)
         self.internal_key = secrets.token_urlsafe(32)  # lets the pages call the domain APIs in-process
         self._key = hmac.new(secret, b"chargewatch operator sessions", hashlib.sha256).digest()
         self._accounts_seen = False
@@ -249,15 +307,24 @@ class OperatorAuth:
                     password_hash=_hasher.hash(password)))
         return Operator(row.username, Role(row.role))
 
-    def basic_operator(self, authorization: str) -> Operator | None:
+    def login(self, username: str, password: str, client: str) -> LoginOutcome:
+        """A login attempt through the shared throttle (the form and HTTP Basic both come here)."""
+        wait = self.throttle.admit(username, client)
+        if wait is not None:
+            return LoginOutcome(None, wait)
+        operator = self.authenticate(username, password)
+        self.throttle.settle(username, client, operator is not None)
+        return LoginOutcome(operator)
+
+    def basic_login(self, authorization: str, client: str) -> LoginOutcome:
         scheme, _, encoded = authorization.partition(" ")
         if scheme.lower() != "basic":
-            return None
+            return LoginOutcome(None)
         try:
             username, _, password = base64.b64decode(encoded, validate=True).decode().partition(":")
         except (binascii.Error, UnicodeDecodeError):
-            return None
-        return self.authenticate(username, password)
+            return LoginOutcome(None)
+        return self.login(username, password, client)
 
     # -- sessions
 
@@ -385,7 +452,13 @@ class OperatorGuard:
         operator = session.operator if session else None
         by_basic = False
         if operator is None and "authorization" in headers:
-            operator = await asyncio.to_thread(self.auth.basic_operator, headers["authorization"])
+            client = scope["client"][0] if scope.get("client") else "?"
+            outcome = await asyncio.to_thread(self.auth.basic_login, headers["authorization"], client)
+            if outcome.retry_after is not None:
+                await _json(send, 429, f"too many failed logins; try again in {outcome.retry_after} s",
+                            {"Retry-After": str(outcome.retry_after)})
+                return
+            operator = outcome.operator
             if operator is None:
                 await _json(send, 401, "wrong operator name or password")
                 return

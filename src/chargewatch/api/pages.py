@@ -408,18 +408,18 @@ def pages_router(services: Services, auth: OperatorAuth, api: DomainApi) -> APIR
         operator = None
         if not expected or not csrf_matches(expected, csrf_token):
             error = "The login form expired. Please try again."
-        elif auth.throttle.blocked(username, client):
-            error = "Too many failed attempts. Wait a few minutes and try again."
         else:
-            operator = await asyncio.to_thread(auth.authenticate, username, password)
-            if operator is None:
-                auth.throttle.failed(username, client)
+            outcome = await asyncio.to_thread(auth.login, username, password, client)
+            operator = outcome.operator
+            if outcome.retry_after is not None:
+                error = f"Too many failed attempts. Try again in {outcome.retry_after} seconds."
+            elif operator is None:
                 error = "Wrong name or password."
         if operator is None:
             has_accounts = await asyncio.to_thread(auth.accounts_exist)
+            status = 429 if error and error.startswith("Too many") else 401
             return render(request, "login.html", {"next": _safe_next(next), "login_csrf": expected, "error": error,
-                                                  "has_accounts": has_accounts, "username": username}, status=401)
-        auth.throttle.succeeded(username)
+                                                  "has_accounts": has_accounts, "username": username}, status=status)
         cookie, _ = await asyncio.to_thread(auth.open_session, operator)
         response = RedirectResponse(_safe_next(next), status_code=303)
         response.set_cookie(SESSION_COOKIE, cookie, httponly=True, samesite="lax", secure=secure_cookie(request),

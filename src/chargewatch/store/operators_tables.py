@@ -6,7 +6,7 @@ an account, ends them at once, on every node.
 
 from __future__ import annotations
 
-from sqlalchemy import Column, ForeignKey, Index, String, Table
+from sqlalchemy import Column, ForeignKey, Index, Integer, String, Table
 
 from .schema import metadata
 from .types import UtcDateTime
@@ -33,4 +33,16 @@ operator_sessions = Table(
     Column("expires_at", UtcDateTime, nullable=False),
     Index(None, "username"),
     Index(None, "expires_at"),
+)
+
+# Failed logins (HTTP Basic on /api and the login form alike), in the database so that every process and node
+# behind one database backs off together. ``key`` is "account|client address" or "*|client address".
+login_throttle = Table(
+    "login_throttle",
+    metadata,
+    Column("key", String(200), primary_key=True),
+    Column("failures", Integer, nullable=False),
+    Column("last_failure_at", UtcDateTime, nullable=False),
+    Column("blocked_until", UtcDateTime, nullable=False),
+    Index(None, "last_failure_at"),
 )
