@@ -29,10 +29,9 @@ def _tag(server, tag: str = "RFID-201") -> None:
 
 async def _session_by_ref(server, charger_id: str, reference: str) -> dict:
     async with httpx.AsyncClient(base_url=http_url(server)) as api:
-        items = (await api.get("/api/v1/sessions", params={"charger_id": charger_id})).json()["items"]
-        match = [s for s in items if s["transaction_ref"] == reference]
-        assert len(match) == 1, items
-        return (await api.get(f"/api/v1/sessions/{match[0]['transaction_id']}")).json()
+        response = await api.get(f"/api/v1/chargers/{charger_id}/transactions/{reference}")
+    assert response.status_code == 200, response.text
+    return response.json()
 
 
 async def test_a_201_station_with_basic_auth_boots_reports_status_and_is_authorized(server):
@@ -76,6 +75,15 @@ async def test_a_transaction_event_session_counts_energy_from_the_begin_and_end_
     assert session["id_tag"] == "RFID-201" and session["connector_id"] == 1
     assert session["max_power_w"] == 11_000 and session["charging_seconds"] == 3600
     assert session["flags"] == []
+    assert [r["context"] for r in session["meter_readings"]][::len(session["meter_readings"]) - 1] == [
+        "Transaction.Begin", "Transaction.End"]
+
+
+async def test_an_unknown_transaction_reference_is_a_404_in_the_one_error_shape(server):
+    async with httpx.AsyncClient(base_url=http_url(server)) as api:
+        response = await api.get("/api/v1/chargers/NOBODY/transactions/TX-NONE")
+    problem = response.json()
+    assert response.status_code == 404 and problem["status"] == 404 and "TX-NONE" in problem["detail"]
 
 
 async def test_a_skipped_seq_no_flags_the_session_and_a_redelivered_event_changes_nothing(server):
@@ -211,3 +219,21 @@ async def test_operator_commands_in_16_words_reach_a_201_station_as_their_201_eq
     assert cp.received[2] == ("UnlockConnector", {"evse_id": 1, "connector_id": 1})
     assert cp.received[3][1]["get_variable_data"] == [
         {"component": {"name": "OCPPCommCtrlr"}, "variable": {"name": "HeartbeatInterval"}}]
+
+
+async def test_security_firmware_log_and_data_transfer_messages_are_answered_and_kept(server):
+    async with station(ocpp_url(server), "V201-SEC") as cp:
+        await boot(cp)
+        await cp.call(call.SecurityEventNotification(type="TamperDetectionActivated", timestamp=ts(1),
+                                                     tech_info="enclosure opened"))
+        await cp.call(call.LogStatusNotification(status="Uploaded", request_id=4))
+        await cp.call(call.FirmwareStatusNotification(status="InvalidSignature", request_id=3))
+        transfer = await cp.call(call.DataTransfer(vendor_id="com.example", message_id="x", data="{}"))
+    assert transfer.status == "UnknownVendorId"
+    with server.engine.connect() as connection:
+        events = connection.execute(select(schema.security_events.c.type, schema.security_events.c.tech_info).where(
+            schema.security_events.c.charger_id == "V201-SEC")).all()
+        firmware = connection.execute(select(schema.chargers.c.firmware_status).where(
+            schema.chargers.c.id == "V201-SEC")).scalar_one()
+    assert [tuple(e) for e in events] == [("TamperDetectionActivated", "enclosure opened")]
+    assert firmware == "InvalidSignature"

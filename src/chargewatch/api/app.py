@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import FastAPI, HTTPException, Query, Request
+from fastapi import FastAPI, HTTPException, Path, Query, Request
 from fastapi.responses import PlainTextResponse, StreamingResponse
 from prometheus_client import generate_latest
-from sqlalchemy import Engine, insert, select, tuple_, update
+from sqlalchemy import Connection, Engine, insert, select, tuple_, update
 
 from ..gateway.events import EventBus
 from ..gateway.server import Gateway
@@ -200,14 +200,29 @@ def create_app(services: Services) -> FastAPI:
     @app.get("/api/v1/sessions/{transaction_id}", response_model=models.SessionDetail, tags=["sessions"],
              responses=error_responses(404))
     def get_session(transaction_id: TransactionId) -> dict[str, Any]:
-        m = schema.meter_readings
         with engine.connect() as connection:
             session = reads.session(connection, transaction_id)
             if session is None:
                 raise HTTPException(404, f"session {transaction_id} not found")
-            readings = connection.execute(
-                select(m).where(m.c.transaction_id == transaction_id).order_by(m.c.timestamp, m.c.id)
-            ).all()
+            return _session_detail(connection, session)
+
+    @app.get("/api/v1/chargers/{charger_id}/transactions/{reference}", response_model=models.SessionDetail,
+             tags=["sessions"], responses=error_responses(404))
+    def get_session_by_reference(charger_id: Annotated[str, Path(max_length=64)],
+                                 reference: Annotated[str, Path(max_length=64)]) -> dict[str, Any]:
+        """A session by the charger's own transaction reference (OCPP 2.0.1 transactionId, or a 1.6 id)."""
+        with engine.connect() as connection:
+            session = reads.session_by_reference(connection, charger_id, reference)
+            if session is None:
+                raise HTTPException(404, f"charger {charger_id} has no transaction {reference}")
+            return _session_detail(connection, session)
+
+    def _session_detail(connection: Connection, session: ChargingSession) -> dict[str, Any]:
+        transaction_id = session.transaction_id
+        m = schema.meter_readings
+        readings = connection.execute(
+            select(m).where(m.c.transaction_id == transaction_id).order_by(m.c.timestamp, m.c.id)
+        ).all()
         detail = _session_out(session)
         detail["driver_path"] = services.driver_path(transaction_id)
         detail["meter_readings"] = [
