@@ -204,3 +204,21 @@ async def test_the_driver_can_download_the_transparency_software_file_and_the_re
     assert receipt.status_code == 200
     text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(receipt.content)).pages)
     assert "Signed meter values (Eichrecht)" in text and "Transparenzsoftware" in text
+
+
+async def test_the_german_invoice_pdf_and_receipt_carry_the_signed_data_section(server, api):
+    signer = OcmfSigner(shape="OCA")
+    await prepare(api, "OCA-DE-1", signer.public_key_hex)
+    tx = await session_from_raw_frames(server, "OCA-DE-1", signer)
+    bill = await wait_for_bill(api, tx)
+    token = (await api.get(f"/api/v1/sessions/{tx}")).json()["driver_path"].rsplit("/", 1)[1]
+    for url in (f"/api/v1/invoices/{bill['invoice_number']}.pdf?lang=de", f"/s/{token}/receipt.pdf?lang=de"):
+        pdf = await api.get(url)
+        assert pdf.status_code == 200, url
+        text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.content)).pages)
+        compact = "".join(text.split())
+        assert "Signierte Messwerte (Eichrecht)" in text and "So prüfen Sie" in text, url
+        assert "synchronisiert" in text and "Transparenzsoftware" in text, url
+        assert signer.public_key_hex.upper() in compact, url
+        for document in bill["invoice"]["signed_data"]["documents"]:
+            assert "".join(document["ocmf"].split()) in compact, url
