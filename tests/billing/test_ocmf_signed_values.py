@@ -275,3 +275,14 @@ def test_a_meter_key_is_checked_to_be_an_ec_key_on_a_known_curve():
     assert key_curve(OcmfSigner().public_key_hex) == "secp256r1"
     with pytest.raises(ValueError):
         key_curve("3059")  # hex, but no key
+
+
+def test_the_oca_envelope_reads_a_printed_key_with_spaces_and_0x_and_a_base64_printed_key():
+    signer = oca()
+    value = json.loads(signer.signed_value(register_wh=10_000, at=T0, transaction="B", id_tag="TAG")["value"])
+    key = signer.public_key_hex.upper()
+    printed = "0x" + " ".join(key[i:i + 4] for i in range(0, len(key), 4))
+    der_base64 = base64.b64encode(bytes.fromhex(key)).decode()
+    for envelope in (f"oca:base16:asn1:{printed}", f"oca:base64:asn1:{der_base64}"):
+        value["publicKey"] = base64.b64encode(envelope.encode()).decode()
+        assert decode_signed_value(json.dumps(value)).public_key == signer.public_key_hex, envelope
