@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import select
 
 from chargewatch.store import billing as billing_store
+from chargewatch.store import feedback as feedback_store
 from chargewatch.store import schema
 from faults_live.live import Recorder, api, eventually, incidents
 from faults_live.peers import START, RawCharger, Timeline, VirtualClock
@@ -217,6 +218,18 @@ async def test_each_fault_pattern_is_one_incident_with_one_alert(db_url, start_s
                                                                                  "RCD trip 30mA DC")
     found = (await api(app).get("/api/v1/incidents", params={"q": "e0803"})).json()["items"]
     assert [i["number"] for i in found] == [ground["number"]]
+    session = (await api(app).get(f"/api/v1/sessions/{gf_tx[0]}")).json()
+    driver = (await api(app).get(session["driver_path"], params={"lang": "de"})).text
+    assert "Ladevorgang mit Störung beendet" in driver and "✓ Ladevorgang beendet" not in driver
+    token = session["driver_path"].rsplit("/", 1)[-1]
+    guidance = (await api(app).get(f"/api/v1/driver/{token}/guidance", params={"lang": "de"})).json()
+    assert [item["key"] for item in guidance["items"]] == ["GroundFailure"]
+    with app.engine.connect() as connection:
+        facts = feedback_store.session_facts(connection, feedback_store.session_row(connection, gf_tx[0]))
+    assert "GroundFailure" in facts.incident_codes
+    with app.engine.connect() as connection:
+        frozen_facts = feedback_store.session_facts(connection, feedback_store.session_row(connection, frozen_tx[0]))
+    assert "frozen_meter" in frozen_facts.incident_codes
     gf_hook = next(h for h in webhook.of_type("incident.alert") if h.payload["incident"]["charger_id"] == "GF-1")
     assert "E0803" in gf_hook.payload["guidance"]["title"] and "RCD trip 30mA DC" in gf_hook.payload["guidance"][
         "technical"]

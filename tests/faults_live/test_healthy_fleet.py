@@ -276,5 +276,9 @@ async def test_healthy_fleet_raises_no_alert_and_no_incident_above_info(db_url, 
     assert above_info == []
     assert alerts == [] and webhook.received == []
     assert library.remote_stops and len(library.remote_stops) == 2
+    # The full EV's driver is not told the session "ended unexpectedly".
+    session = (await api(app).get(f"/api/v1/sessions/{full_tx[0]}")).json()
+    token = session["driver_path"].rsplit("/", 1)[-1]
+    assert (await api(app).get(f"/api/v1/driver/{token}/guidance")).json()["ok"] is True
     for cp in cps.values():
         await cp.close()

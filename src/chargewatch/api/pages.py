@@ -65,6 +65,7 @@ INVOICE_PDF = "/api/v1/invoices/{number}.pdf"
 DRIVER_TEXT: dict[str, dict[str, Any]] = {
     "en": {
         "title": "Your charging session", "charging": "Charging", "finished": "Charging finished",
+        "ended_by_fault": "Charging ended with a fault",
         "charger": "Charger", "connector": "connector", "started": "started", "power": "Power", "energy": "Energy",
         "duration": "Duration", "soc": "Battery", "cost": "Cost so far", "total": "Total",
         "incl_vat": "incl. VAT", "running": "updates while you charge",
@@ -97,6 +98,7 @@ DRIVER_TEXT: dict[str, dict[str, Any]] = {
     },
     "de": {
         "title": "Ihr Ladevorgang", "charging": "Lädt", "finished": "Ladevorgang beendet",
+        "ended_by_fault": "Ladevorgang mit Störung beendet",
         "charger": "Ladestation", "connector": "Anschluss", "started": "begonnen", "power": "Leistung",
         "energy": "Energie", "duration": "Dauer", "soc": "Akku", "cost": "Bisherige Kosten", "total": "Gesamt",
         "incl_vat": "inkl. MwSt.", "running": "wird beim Laden aktualisiert",

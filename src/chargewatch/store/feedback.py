@@ -24,6 +24,7 @@ from ..feedback.records import FeedbackRecord
 from ..feedback.submission import Contact, Feedback
 from ..feedback.surveys import Survey, parse_survey
 from . import schema
+from .faults_tables import fault_incidents
 from .feedback_tables import feedback, feedback_contacts, surveys
 
 NO_ERROR = "NoError"
@@ -60,7 +61,8 @@ def connector_rating_w(connection: Connection, charger_id: str, connector_id: in
 
 
 def incident_codes(
-    connection: Connection, charger_id: str, connector_id: int, start: datetime, end: datetime
+    connection: Connection, charger_id: str, connector_id: int, start: datetime, end: datetime,
+    transaction_id: int | None = None,
 ) -> frozenset[str]:
     """Error codes the charger reported for this connector (or the whole charger, connector 0) in the window.
 
@@ -77,7 +79,12 @@ def incident_codes(
             e.c.timestamp <= end,
         )
     ).scalars()
-    return frozenset(rows)
+    codes = set(rows)
+    if transaction_id is not None:  # what faults tied to this session (a ground fault, a frozen meter)
+        f = fault_incidents
+        codes.update(row.code or row.kind for row in connection.execute(
+            select(f.c.code, f.c.kind).where(f.c.session_id == str(transaction_id))))
+    return frozenset(codes)
 
 
 def _billing(connection: Connection) -> tuple[TableClause, TableClause] | None:
@@ -141,7 +148,8 @@ def session_facts(connection: Connection, session: Row[Any]) -> SessionFacts:
         price=priced[0] if priced else None,
         currency=priced[1] if priced else None,
         incident_codes=incident_codes(
-            connection, session.charger_id, session.connector_id, session.started_at, max(ended, session.started_at)
+            connection, session.charger_id, session.connector_id, session.started_at, max(ended, session.started_at),
+            session.transaction_id,
         ),
         stop_reason=session.stop_reason,
     )
