@@ -83,7 +83,8 @@ def incident_codes(
     if transaction_id is not None:  # what faults tied to this session (a ground fault, a frozen meter)
         f = fault_incidents
         codes.update(row.code or row.kind for row in connection.execute(
-            select(f.c.code, f.c.kind).where(f.c.session_id == str(transaction_id))))
+            select(f.c.code, f.c.kind).where(f.c.session_id == str(transaction_id),
+                                             f.c.kind.in_(("connector_error", "frozen_meter")))))
     return frozenset(codes)
 
 
