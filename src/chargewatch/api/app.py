@@ -167,7 +167,7 @@ def create_app(services: Services) -> FastAPI:
     def list_sessions(
         charger_id: str | None = None,
         connector_id: ConnectorNumber | None = None,
-        status: Annotated[str | None, Query(pattern="^(active|completed)$")] = None,
+        status: Annotated[str | None, Query(pattern="^(active|completed|rejected)$")] = None,
         since: Timestamp | None = None,
         until: Timestamp | None = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,

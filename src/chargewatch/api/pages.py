@@ -28,6 +28,7 @@ from ..billing import display
 from ..billing.price import round_money
 from ..billing.signed_data import SignedDataSection
 from ..sessions.links import transaction_of
+from ..sessions.meter import Reading, register_series, summarise
 from ..store import reads, schema
 from .app import Services
 from .auth import LOGIN_CSRF_COOKIE, SESSION_COOKIE, SESSION_LIFETIME, OperatorAuth, csrf_matches
@@ -209,39 +210,15 @@ class Sample:
     energy_wh: int | None
 
 
-def _watts(value: Decimal, unit: str) -> int:
-    return int(value * 1000) if unit.lower() == "kw" else int(value)
-
-
-def _watt_hours(value: Decimal, unit: str) -> int:
-    return int(value * 1000) if unit.lower() == "kwh" else int(value)
-
-
 def session_samples(readings: Iterable[Any], meter_start_wh: int) -> list[Sample]:
-    """Power and delivered energy per sample time, from stored meter readings.
-
-    A charger reports either a total (no phase) or one value per phase; the total wins when both are there.
-    Energy is the import register minus the session's start reading.
-    """
-    power: dict[datetime, dict[str, int]] = {}
-    energy: dict[datetime, dict[str, int]] = {}
-    for r in readings:
-        if r.measurand == "Power.Active.Import":
-            power.setdefault(r.timestamp, {})[r.phase or ""] = _watts(Decimal(r.value), r.unit)
-        elif r.measurand == "Energy.Active.Import.Register":
-            energy.setdefault(r.timestamp, {})[r.phase or ""] = _watt_hours(Decimal(r.value), r.unit)
-
-    def total(values: dict[str, int] | None) -> int | None:
-        if not values:
-            return None
-        return values[""] if "" in values else sum(v for k, v in values.items() if k in ("L1", "L2", "L3")) or None
-
-    samples = []
-    for at in sorted(set(power) | set(energy)):
-        register = total(energy.get(at))
-        samples.append(Sample(at, total(power.get(at)),
-                              max(0, register - meter_start_wh) if register is not None else None))
-    return samples
+    """Power and delivered energy per sample time, from stored meter readings, read as the session machine
+    reads them (sessions/meter.py): phases summed, the Outlet before the Inlet, intervals integrated."""
+    samples = summarise([Reading(r.timestamp, r.measurand, Decimal(r.value), r.unit, r.phase, r.location, r.context)
+                         for r in readings if r.signed_data is None])
+    levels = {at: wh for at, wh, _ in register_series(samples, meter_start_wh)}
+    return [Sample(s.timestamp, s.power_w,
+                   max(0, int(levels[s.timestamp]) - meter_start_wh) if s.timestamp in levels else None)
+            for s in samples]
 
 
 def chart_points(samples: Sequence[Sample]) -> list[dict[str, Any]]:

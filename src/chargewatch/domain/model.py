@@ -37,6 +37,7 @@ class ChargerState:
     # fingerprint, or the 2.0.1 transactionId. Stored as sessions.start_key.
     start_keys: dict[str, int] = field(default_factory=dict)
     connector_status: dict[int, str] = field(default_factory=dict)
+    connector_ratings_w: dict[int, int] = field(default_factory=dict)  # rated power by connector, where known
 
     def session(self, transaction_id: int) -> ChargingSession | None:
         for session in self.active.values():
@@ -46,7 +47,8 @@ class ChargerState:
 
     def copy(self) -> ChargerState:
         return replace(self, active=dict(self.active), start_keys=dict(self.start_keys),
-                       connector_status=dict(self.connector_status))
+                       connector_status=dict(self.connector_status),
+                       connector_ratings_w=dict(self.connector_ratings_w))
 
 
 # ---------------------------------------------------------------- changes for the store

@@ -25,7 +25,7 @@ from websockets.http11 import Request, Response
 
 from ..domain import model
 from ..ocpp import framing, v16, v201
-from ..ocpp.adapter import Adapter, CallRejected, Environment, NeedSession, NeedStartKey
+from ..ocpp.adapter import Adapter, CallRejected, Environment, Lookup, NeedStartKey, NeedStoredSampleTimes
 from ..ocpp.framing import Call, CallError, CallResult, ErrorCode, FrameError
 from ..sessions.machine import ChargingSession
 from ..store import reads, schema, writes
@@ -292,7 +292,7 @@ class Gateway:
     async def _on_call(self, link: ChargerLink, now: datetime, text: str, call: Call) -> None:
         adapter = link.adapter
         try:
-            fetched = await self._look_up(link, adapter.lookups(call.action, call.payload, link.state))
+            fetched, stored = await self._look_up(link, adapter.lookups(call.action, call.payload, link.state))
         except Exception:  # noqa: BLE001 - database down: the charger keeps the message and retries
             log.exception("lookup for %s from %s failed", call.action, link.charger_id)
             await self._reply(link, now, text, call, None,
@@ -304,6 +304,7 @@ class Gateway:
             allocate_transaction_id=self.transaction_ids.allocate,
             heartbeat_interval=self.config.heartbeat_interval,
             fetched_session=fetched,
+            stored_sample_times=stored,
         )
         try:
             outcome = adapter.handle(call.action, call.payload, link.state, env)
@@ -331,18 +332,23 @@ class Gateway:
         link.provisional = False
         await self._set_connected(link.charger_id, True, link.adapter.version)
 
-    async def _look_up(self, link: ChargerLink, lookups: list[NeedStartKey | NeedSession]) -> ChargingSession | None:
-        """Fetch what the adapter said this call needs: a stored session key into the state, a session."""
+    async def _look_up(self, link: ChargerLink,
+                       lookups: list[Lookup]) -> tuple[ChargingSession | None, frozenset[datetime]]:
+        """Fetch what the adapter said this call needs: a stored session key into the state, a session, which
+        late sample times are stored already."""
         if not lookups:
-            return None
+            return None, frozenset()
         charger_id = link.charger_id
 
-        def fetch() -> tuple[dict[str, int], ChargingSession | None]:
+        def fetch() -> tuple[dict[str, int], ChargingSession | None, frozenset[datetime]]:
             keys: dict[str, int] = {}
             found: ChargingSession | None = None
+            stored: frozenset[datetime] = frozenset()
             with self.engine.connect() as connection:
                 for need in lookups:
-                    if isinstance(need, NeedStartKey):
+                    if isinstance(need, NeedStoredSampleTimes):
+                        stored = reads.stored_sample_times(connection, need.transaction_id, list(need.times))
+                    elif isinstance(need, NeedStartKey):
                         transaction_id = reads.session_by_start_key(connection, charger_id, need.key)
                         if transaction_id is not None:
                             keys[need.key] = transaction_id
@@ -350,11 +356,11 @@ class Gateway:
                         found = reads.session(connection, need.transaction_id)
                     elif need.start_key is not None and need.start_key in keys:
                         found = reads.session(connection, keys[need.start_key])
-            return keys, found if found is not None and found.charger_id == charger_id else None
+            return keys, found if found is not None and found.charger_id == charger_id else None, stored
 
-        keys, found = await asyncio.to_thread(fetch)
+        keys, found, stored = await asyncio.to_thread(fetch)
         link.state.start_keys.update(keys)
-        return found
+        return found, stored
 
     def _spelled(self, link: ChargerLink, error: CallError) -> CallError:
         return CallError(error.message_id, link.adapter.spell(error.error_code), error.description, error.details)

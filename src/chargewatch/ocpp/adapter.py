@@ -40,6 +40,8 @@ class Environment:
     allocate_transaction_id: Callable[[], int]
     heartbeat_interval: int = DEFAULT_HEARTBEAT_INTERVAL
     fetched_session: ChargingSession | None = None  # a session not in memory (completed, or before restart)
+    # Of the times a NeedStoredSampleTimes asked about, those whose readings are already stored (a re-send).
+    stored_sample_times: frozenset[datetime] = frozenset()
 
 
 # ---------------------------------------------------------------- what the shell must fetch first
@@ -60,7 +62,16 @@ class NeedSession:
     start_key: str | None = None
 
 
-Lookup = NeedStartKey | NeedSession
+@dataclass(frozen=True)
+class NeedStoredSampleTimes:
+    """Say which of these sample times of the transaction already have stored readings (into
+    ``Environment.stored_sample_times``): samples older than the session's last one may be a re-send."""
+
+    transaction_id: int
+    times: tuple[datetime, ...]
+
+
+Lookup = NeedStartKey | NeedSession | NeedStoredSampleTimes
 
 
 

@@ -23,10 +23,18 @@ from ..domain.model import (
 )
 from ..sessions import machine
 from ..sessions.machine import ChargingSession
-from ..sessions.meter import MeterValueError, normalise, summarise
+from ..sessions.meter import MeterValueError, Sample, normalise, summarise
 from ..timeutil import format_timestamp, parse_timestamp
 from . import schemas
-from .adapter import CallRejected, Environment, Lookup, NeedSession, NeedStartKey, RenderedCommand
+from .adapter import (
+    CallRejected,
+    Environment,
+    Lookup,
+    NeedSession,
+    NeedStartKey,
+    NeedStoredSampleTimes,
+    RenderedCommand,
+)
 from .framing import ErrorCode
 
 VERSION = "ocpp1.6"
@@ -97,9 +105,15 @@ def _status(payload: dict[str, Any], state: ChargerState, env: Environment) -> O
         raise ValueError("connectorId: must be 0 (the charger) or a connector number")
     timestamp = parse_timestamp(payload["timestamp"]) if payload.get("timestamp") else env.now
     state.connector_status[connector_id] = payload["status"]
+    changes: list[Change] = []
+    refused = state.active.get(connector_id)
+    if payload["status"] == "Available" and refused is not None and machine.Flag.START_REFUSED in refused.flags:
+        del state.active[connector_id]  # the refused start's connector is free again: it never charged
+        changes.append(SessionChanged(machine.close_refused(refused, timestamp)))
     return Outcome(
         {},
         [
+            *changes,
             ConnectorStatusChanged(
                 connector_id=connector_id,
                 status=payload["status"],
@@ -132,18 +146,22 @@ def _start_transaction(payload: dict[str, Any], state: ChargerState, env: Enviro
     if connector_id < 1:
         raise ValueError("connectorId: a transaction needs a connector number ≥ 1")
     changes: list[Change] = []
+    started_at = parse_timestamp(payload["timestamp"])
     previous = state.active.pop(connector_id, None)
     if previous is not None:  # the charger never stopped the previous session on this connector
-        changes.append(SessionChanged(machine.close_missing_stop(previous)))
+        closed = (machine.close_refused(previous, started_at) if machine.Flag.START_REFUSED in previous.flags
+                  else machine.close_missing_stop(previous))
+        changes.append(SessionChanged(closed))
     transaction_id = env.allocate_transaction_id()
     session = machine.start(
         transaction_id=transaction_id,
         charger_id=state.charger_id,
         connector_id=connector_id,
         id_tag=payload["idTag"],
-        started_at=parse_timestamp(payload["timestamp"]),
+        started_at=started_at,
         meter_start_wh=payload["meterStart"],
         reservation_id=payload.get("reservationId"),
+        refused=id_tag_info.get("status") != "Accepted",
     )
     state.active[connector_id] = session
     state.start_keys[key] = transaction_id
@@ -160,6 +178,28 @@ def _find_session(transaction_id: int | None, state: ChargerState, env: Environm
     return session
 
 
+def _late_sample_times(call_action: str, payload: dict[str, Any], state: ChargerState) -> NeedStoredSampleTimes | None:
+    """Samples of an open session older than its last one may be late or a re-send: ask which are stored."""
+    transaction_id = payload.get("transactionId")
+    session = state.session(transaction_id) if isinstance(transaction_id, int) else None
+    if session is None or session.last_sample_at is None:
+        return None
+    values = payload.get("meterValue" if call_action == "MeterValues" else "transactionData")
+    times = []
+    for value in values if isinstance(values, list) else []:
+        try:
+            timestamp = parse_timestamp(value["timestamp"])
+        except (KeyError, TypeError, ValueError):
+            continue  # the handler rejects it
+        if timestamp < session.last_sample_at:
+            times.append(timestamp)
+    return NeedStoredSampleTimes(session.transaction_id, tuple(times)) if times else None
+
+
+def _fresh(samples: list[Sample], env: Environment) -> list[Sample]:
+    return [s for s in samples if s.timestamp not in env.stored_sample_times]
+
+
 def _meter_values(payload: dict[str, Any], state: ChargerState, env: Environment) -> Outcome:
     readings = normalise(payload["meterValue"])
     transaction_id = payload.get("transactionId")
@@ -167,8 +207,9 @@ def _meter_values(payload: dict[str, Any], state: ChargerState, env: Environment
     session = _find_session(transaction_id, state, env)
     if session is not None and session.active:
         updated = session
-        for sample in summarise(readings):
-            updated = machine.apply_sample(updated, sample)
+        rating = state.connector_ratings_w.get(session.connector_id)
+        for sample in _fresh(summarise(readings), env):
+            updated = machine.apply_sample(updated, sample, rating)
         if updated != session:
             state.active[updated.connector_id] = updated
             changes.append(SessionChanged(updated))
@@ -194,7 +235,8 @@ def _stop_transaction(payload: dict[str, Any], state: ChargerState, env: Environ
         stopped_at=parse_timestamp(payload["timestamp"]),
         meter_stop_wh=payload["meterStop"],
         reason=payload.get("reason") or "Local",
-        final_samples=summarise(readings),
+        final_samples=_fresh(summarise(readings), env),
+        rating_w=state.connector_ratings_w.get(session.connector_id),
     )
     state.active.pop(session.connector_id, None)
     changes.append(SessionChanged(stopped))
@@ -250,9 +292,11 @@ class V16Adapter:
                 return []
             return [] if key in state.start_keys else [NeedStartKey(key)]
         transaction_id = payload.get("transactionId")
-        if action in ("MeterValues", "StopTransaction") and isinstance(transaction_id, int) \
-                and state.session(transaction_id) is None:
-            return [NeedSession(transaction_id=transaction_id)]
+        if action in ("MeterValues", "StopTransaction") and isinstance(transaction_id, int):
+            if state.session(transaction_id) is None:
+                return [NeedSession(transaction_id=transaction_id)]
+            late = _late_sample_times(action, payload, state)
+            return [late] if late is not None else []
         return []
 
     def handle(self, action: str, payload: dict[str, Any], state: ChargerState, env: Environment) -> Outcome:

@@ -25,10 +25,13 @@ class Flag:
     MISSING_STOP = "missing_stop"  # never stopped by the charger: closed at the last sample
     UNIT_SUSPECT = "unit_suspect"  # a kWh figure labelled Wh: scaled by 1000
     NO_METER_DATA = "no_meter_data"  # neither samples nor a plausible stop value
-    LATE_SAMPLES = "late_samples"  # samples older than ones already applied were ignored
     SEQUENCE_GAP = "sequence_gap"  # OCPP 2.0.1: a TransactionEvent seqNo was skipped (a message is missing)
     DELIVERED_OFFLINE = "delivered_offline"  # OCPP 2.0.1: events were queued while offline and delivered late
     START_FROM_FIRST_SAMPLE = "start_from_first_sample"  # no reading at the start: energy counts from the first
+    LATE_SAMPLES = "late_samples"  # samples older than ones already applied arrived (applied where order allows)
+    INLET_REGISTER = "inlet_register"  # energy from the grid-side (Inlet) register: the charger sent no Outlet
+    POWER_ESTIMATED = "power_estimated"  # no Power.Active.Import reported: power is estimated from energy
+    START_REFUSED = "start_refused"  # StartTransaction answered with an idTagInfo other than Accepted
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +42,7 @@ class ChargingSession:
     id_tag: str
     started_at: datetime
     meter_start_wh: int
-    status: str = "active"  # active | completed
+    status: str = "active"  # active | completed | rejected (a refused start the charger never stopped)
     stopped_at: datetime | None = None
     meter_stop_wh: int | None = None
     stop_reason: str | None = None
@@ -76,7 +79,9 @@ def start(
     started_at: datetime,
     meter_start_wh: int,
     reservation_id: int | None = None,
+    refused: bool = False,
 ) -> ChargingSession:
+    """A new session; ``refused`` when the StartTransaction was answered with anything but Accepted."""
     return ChargingSession(
         transaction_id=transaction_id,
         charger_id=charger_id,
@@ -87,7 +92,12 @@ def start(
         last_register_wh=meter_start_wh,
         baseline_wh=meter_start_wh,
         reservation_id=reservation_id,
+        flags=(Flag.START_REFUSED,) if refused else (),
     )
+
+
+def _without_flag(flags: tuple[str, ...], flag: str) -> tuple[str, ...]:
+    return tuple(f for f in flags if f != flag)
 
 
 def _with_flag(flags: tuple[str, ...], flag: str) -> tuple[str, ...]:
@@ -96,7 +106,8 @@ def _with_flag(flags: tuple[str, ...], flag: str) -> tuple[str, ...]:
 
 # Below this register value a kWh-as-Wh figure cannot be told from a register reset.
 _KWH_DETECTABLE_FROM_WH = 10_000
-# The most a connector can plausibly deliver; a larger jump is a reset, not a unit slip.
+# The most a connector can plausibly deliver (high-power DC); a larger jump is a reset, not a unit slip, and
+# power estimated from energy is never above it when the connector's own rating is not known.
 _MAX_POWER_W = 400_000
 # A kWh figure with few decimals is up to half a kWh off the true register.
 _KWH_ROUNDING_WH = 1_000
@@ -134,7 +145,32 @@ def _register(
     return updated, energy
 
 
-def _advance(session: ChargingSession, at: datetime, energy: int, power_w: int | None) -> ChargingSession:
+def _power(session: ChargingSession, reported: int | None, delivered_wh: int, seconds: int,
+           rating_w: int | None) -> ChargingSession:
+    """Live and maximum power: the charger's Power.Active.Import when it sends one; else estimated from energy.
+
+    An estimate is only made for a session whose charger has reported no power so far, and it is bounded by
+    the connector's rating (or, with none known, by what any connector can deliver): energy deltas over short
+    or bursty intervals are not a power measurement.
+    """
+    flags = session.flags
+    if reported is not None:
+        if Flag.POWER_ESTIMATED in flags:  # the first real value replaces the estimates
+            return replace(session, power_w=reported, max_power_w=reported,
+                           flags=_without_flag(flags, Flag.POWER_ESTIMATED))
+        return replace(session, power_w=reported, max_power_w=max(session.max_power_w, reported))
+    if session.power_w is not None and Flag.POWER_ESTIMATED not in flags:
+        return session  # the charger reports power, just not in this sample: its last value stands
+    if not seconds:
+        return session
+    bound = min(rating_w, _MAX_POWER_W) if rating_w else _MAX_POWER_W
+    estimate = min(delivered_wh * 3600 // seconds, bound)
+    return replace(session, power_w=estimate, max_power_w=max(session.max_power_w, estimate),
+                   flags=_with_flag(flags, Flag.POWER_ESTIMATED))
+
+
+def _advance(session: ChargingSession, at: datetime, energy: int, power_w: int | None,
+             rating_w: int | None = None) -> ChargingSession:
     """Account the interval since the previous sample as charging or idle, by its average power."""
     since = session.last_sample_at or session.started_at
     seconds = max(0, int((at - since).total_seconds()))
@@ -143,33 +179,51 @@ def _advance(session: ChargingSession, at: datetime, energy: int, power_w: int |
     drawing = average_w >= IDLE_POWER_THRESHOLD_W or (power_w is not None and power_w >= IDLE_POWER_THRESHOLD_W)
     charging = session.charging_seconds + (seconds if drawing else 0)
     idle = session.idle_seconds + (0 if drawing else seconds)
-    live_power = power_w if power_w is not None else (average_w if seconds else session.power_w)
+    session = _power(session, power_w, delivered, seconds, rating_w)
     return replace(
         session,
         energy_wh=max(session.energy_wh, energy),
         last_sample_at=max(at, since),
-        power_w=live_power,
-        max_power_w=max(session.max_power_w, live_power or 0),
         charging_seconds=charging,
         idle_seconds=idle,
     )
 
 
-def apply_sample(session: ChargingSession, sample: Sample) -> ChargingSession:
-    """Apply one timestamp's readings. Samples at or before the last applied one are replays: ignored."""
-    if not session.active:
+def _interval_energy(session: ChargingSession, interval_wh: Decimal) -> int:
+    # Integer Wh: each interval is rounded to the nearest Wh (half to even); an interval never takes energy back.
+    return session.energy_wh + max(0, int(interval_wh.to_integral_value()))
+
+
+def apply_sample(session: ChargingSession, sample: Sample, rating_w: int | None = None) -> ChargingSession:
+    """Apply one timestamp's readings.
+
+    A sample at the last applied time is a replay (ignored). One older than that is late: it is flagged, and
+    what does not depend on order is applied (interval energy, reported power); a register older than the last
+    one says nothing new. The caller keeps samples it has already stored out (the machine keeps no history).
+    """
+    if not session.active or sample.timestamp < session.started_at:
         return session
-    if sample.timestamp < session.started_at or (
-        session.last_sample_at is not None and sample.timestamp <= session.last_sample_at
-    ):
-        return session
+    if session.last_sample_at is not None and sample.timestamp <= session.last_sample_at:
+        return session if sample.timestamp == session.last_sample_at else _apply_late(session, sample)
     energy = session.energy_wh
     if sample.register_wh is not None:
         session, energy = _register(session, sample.register_wh, sample.declared_unit, sample.timestamp)
-    session = _advance(session, sample.timestamp, energy, sample.power_w)
+        if sample.inlet:
+            session = replace(session, flags=_with_flag(session.flags, Flag.INLET_REGISTER))
+    elif sample.interval_wh is not None:
+        energy = _interval_energy(session, sample.interval_wh)
+    session = _advance(session, sample.timestamp, energy, sample.power_w, rating_w)
     if sample.soc is not None:
         session = replace(session, soc=sample.soc)
     return session
+
+
+def _apply_late(session: ChargingSession, sample: Sample) -> ChargingSession:
+    energy = session.energy_wh
+    if sample.register_wh is None and sample.interval_wh is not None:
+        energy = _interval_energy(session, sample.interval_wh)
+    peak = max(session.max_power_w, sample.power_w) if sample.power_w is not None else session.max_power_w
+    return replace(session, flags=_with_flag(session.flags, Flag.LATE_SAMPLES), energy_wh=energy, max_power_w=peak)
 
 
 def stop(
@@ -178,12 +232,13 @@ def stop(
     meter_stop_wh: int,
     reason: str,
     final_samples: list[Sample] = (),  # type: ignore[assignment]
+    rating_w: int | None = None,
 ) -> ChargingSession:
     """Close the session with the charger's meterStop, repairing the known field bugs by rule."""
     if not session.active:
         return session
     for sample in final_samples:
-        session = apply_sample(session, sample)
+        session = apply_sample(session, sample, rating_w)
     had_samples = session.last_sample_at is not None
     last = session.last_register_wh if session.last_register_wh is not None else session.meter_start_wh
     flags = session.flags
@@ -201,7 +256,7 @@ def stop(
     if not had_samples and energy == 0 and meter_stop_wh == 0:
         flags = _with_flag(flags, Flag.NO_METER_DATA)
     end = max(stopped_at, session.started_at)
-    session = _advance(replace(session, flags=flags), end, energy, None)
+    session = _advance(replace(session, flags=flags), end, energy, None, rating_w)
     return replace(
         session,
         status="completed",
@@ -224,4 +279,23 @@ def close_missing_stop(session: ChargingSession, reason: str = "Other") -> Charg
         stop_reason=reason,
         power_w=0,
         flags=_with_flag(session.flags, Flag.MISSING_STOP),
+    )
+
+
+def close_refused(session: ChargingSession, at: datetime) -> ChargingSession:
+    """A start the server refused and the charger never stopped ends when its connector is free again (Available,
+    or a new transaction on it): rejected, with no energy, so it is never billed."""
+    if not session.active:
+        return session
+    return replace(
+        session,
+        status="rejected",
+        stopped_at=max(at, session.started_at),
+        stop_reason="DeAuthorized",
+        energy_wh=0,
+        power_w=0,
+        max_power_w=0,
+        charging_seconds=0,
+        idle_seconds=0,
+        flags=_without_flag(session.flags, Flag.POWER_ESTIMATED),
     )

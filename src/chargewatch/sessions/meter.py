@@ -13,6 +13,7 @@ from typing import Any
 from ..timeutil import parse_timestamp
 
 ENERGY_IMPORT = "Energy.Active.Import.Register"
+ENERGY_INTERVAL = "Energy.Active.Import.Interval"
 POWER_IMPORT = "Power.Active.Import"
 SOC = "SoC"
 
@@ -117,10 +118,22 @@ class Sample:
     power_w: int | None
     soc: int | None
     declared_unit: str = "Wh"
+    interval_wh: Decimal | None = None  # Energy.Active.Import.Interval: energy of the interval ending here
+    inlet: bool = False  # register_wh is the grid-side (Inlet) register: the charger sent no Outlet one
+
+
+# Where the energy the EV received is measured, best first (OCPP 1.6 Location; absent means Outlet). The Inlet
+# is the grid side (losses, other loads): only a fallback, and the session says so.
+_LOCATIONS = (("", "Outlet"), ("EV",), ("Inlet",))
+# Line phases whose values add up to the total (L1-N style is the same phase measured against neutral).
+_LINE_PHASES = (("L1", "L2", "L3"), ("L1-N", "L2-N", "L3-N"))
 
 
 def summarise(readings: list[Reading]) -> list[Sample]:
-    """Group readings by timestamp: energy register, total active power (sum of phases if no total), SoC."""
+    """Group readings by timestamp: energy register, interval energy, total active power, SoC.
+
+    A total is the phase-less value, else the sum of the line phases; the Outlet side wins over the Inlet.
+    """
     by_time: dict[datetime, list[Reading]] = {}
     for reading in readings:
         if reading.signed is None:
@@ -128,31 +141,61 @@ def summarise(readings: list[Reading]) -> list[Sample]:
     samples = []
     for timestamp in sorted(by_time):
         group = by_time[timestamp]
-        register = _pick(group, ENERGY_IMPORT, sum_phases=False)
-        power = _pick(group, POWER_IMPORT, sum_phases=True)
-        soc = _pick(group, SOC, sum_phases=False)
+        register = _pick(group, ENERGY_IMPORT)
+        interval = _pick(group, ENERGY_INTERVAL)
+        power = _pick(group, POWER_IMPORT)
+        soc = [r for r in group if r.measurand == SOC]
         samples.append(
             Sample(
                 timestamp=timestamp,
                 register_wh=register[0] if register else None,
                 power_w=int(power[0]) if power else None,
-                soc=int(soc[0]) if soc else None,
+                soc=int(soc[-1].value) if soc else None,
                 declared_unit=register[1] if register else "Wh",
+                interval_wh=interval[0] if interval else None,
+                inlet=register is not None and register[2] == "Inlet",
             )
         )
     return samples
 
 
-def _pick(group: list[Reading], measurand: str, *, sum_phases: bool) -> tuple[Decimal, str] | None:
-    """Prefer the phase-less (total) value; for power fall back to the sum of line phases."""
-    matching = [r for r in group if r.measurand == measurand and r.location in ("", "Outlet", "EV", "Inlet")]
-    if not matching:
-        return None
+def _pick(group: list[Reading], measurand: str) -> tuple[Decimal, str, str] | None:
+    """The total of ``measurand`` at the best location: (value, unit, location)."""
+    for locations in _LOCATIONS:
+        total = _total([r for r in group if r.measurand == measurand and r.location in locations])
+        if total is not None:
+            return (*total, locations[-1])
+    return None
+
+
+def _total(matching: list[Reading]) -> tuple[Decimal, str] | None:
     totals = [r for r in matching if r.phase == ""]
     if totals:
         return totals[-1].value, totals[-1].unit
-    if sum_phases:
-        line_phases = [r for r in matching if r.phase in ("L1", "L2", "L3", "L1-N", "L2-N", "L3-N")]
-        if line_phases:
-            return sum((r.value for r in line_phases), Decimal(0)), line_phases[0].unit
-    return matching[-1].value, matching[-1].unit
+    for names in _LINE_PHASES:
+        phases = {r.phase: r for r in matching if r.phase in names}
+        if phases:
+            return sum((r.value for r in phases.values()), Decimal(0)), next(iter(phases.values())).unit
+    return None  # only neutral or line-to-line values: not a total
+
+
+def register_series(samples: list[Sample], meter_start_wh: int) -> list[tuple[datetime, Decimal, int | None]]:
+    """The register curve (timestamp, register Wh, power W) of a session's samples in time order.
+
+    Interval energy extends the curve from the last register reading, as in the session machine, so a charger
+    that sends only ``Energy.Active.Import.Interval`` gets a rising curve; a register that did not move since
+    the last one (a static or absent meter) leaves the interval sum standing. Registers stay raw otherwise, so
+    resets remain visible to whoever repairs them.
+    """
+    curve: list[tuple[datetime, Decimal, int | None]] = []
+    register, level = Decimal(meter_start_wh), Decimal(meter_start_wh)
+    for sample in samples:
+        if sample.register_wh is not None:
+            if sample.register_wh != register:
+                register = level = sample.register_wh
+        elif sample.interval_wh is not None:
+            level += max(Decimal(0), sample.interval_wh)
+        else:
+            continue
+        curve.append((sample.timestamp, level, sample.power_w))
+    return curve

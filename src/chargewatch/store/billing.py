@@ -23,7 +23,7 @@ from ..billing.invoice import Invoice, credit_note, invoice_from_json
 from ..billing.periods import MeterSample
 from ..billing.settlement import Operator, SessionUsage, Settlement, issue_documents
 from ..billing.tariff import Tariff, tariff_from_json, tariff_to_json
-from ..sessions.meter import ENERGY_IMPORT, Reading, summarise
+from ..sessions.meter import ENERGY_IMPORT, Reading, register_series, summarise
 from . import schema
 from .billing_tables import (
     cdrs,
@@ -228,8 +228,8 @@ def session_usage(connection: Connection, transaction_id: int) -> tuple[SessionU
                                   .order_by(m.c.timestamp, m.c.id)).all()
     unsigned = [Reading(r.timestamp, r.measurand, r.value, r.unit, r.phase, r.location, r.context)
                 for r in readings if r.signed_data is None]
-    samples = tuple(MeterSample(sample.timestamp, int(sample.register_wh), sample.power_w)
-                    for sample in summarise(unsigned) if sample.register_wh is not None)
+    samples = tuple(MeterSample(at, int(register_wh), power_w)
+                    for at, register_wh, power_w in register_series(summarise(unsigned), row.meter_start_wh))
     # Signed energy documents in the order the meter produced them (begin before end).
     signed = tuple(r.signed_data for r in readings if r.signed_data and r.measurand == ENERGY_IMPORT)
     usage = SessionUsage(

@@ -42,11 +42,21 @@ def charger_state(connection: Connection, charger_id: str, heartbeat_interval: i
         state.active[session.connector_id] = session
         state.start_keys[row.start_key] = session.transaction_id
     c = schema.connectors
-    for connector_id, status in connection.execute(
-        select(c.c.connector_id, c.c.status).where(c.c.charger_id == charger_id)
+    for connector_id, status, rating in connection.execute(
+        select(c.c.connector_id, c.c.status, c.c.max_power_w).where(c.c.charger_id == charger_id)
     ):
         state.connector_status[connector_id] = status
+        if rating:
+            state.connector_ratings_w[connector_id] = rating
     return state
+
+
+def stored_sample_times(connection: Connection, transaction_id: int, times: list[datetime]) -> frozenset[datetime]:
+    """Which of ``times`` already have readings of the transaction stored (a late sample sent once more)."""
+    m = schema.meter_readings
+    return frozenset(connection.execute(
+        select(m.c.timestamp).where(m.c.transaction_id == transaction_id, m.c.timestamp.in_(times)).distinct()
+    ).scalars())
 
 
 def session_by_start_key(connection: Connection, charger_id: str, start_key: str) -> int | None:

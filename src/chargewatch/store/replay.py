@@ -11,14 +11,14 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, delete, select
+from sqlalchemy import Engine, delete, select, update
 
 from ..domain import model
 from ..ocpp import v16, v201
-from ..ocpp.adapter import Adapter, CallRejected, Environment, NeedSession
+from ..ocpp.adapter import Adapter, CallRejected, Environment, NeedSession, NeedStoredSampleTimes
 from ..ocpp.framing import CALL, CALLRESULT
 from ..sessions.machine import ChargingSession
-from . import schema, writes
+from . import reads, schema, writes
 from .writer import Unit, write_units
 
 _ADAPTERS: dict[str, Adapter] = {v16.VERSION: v16.ADAPTER, v201.VERSION: v201.ADAPTER}
@@ -38,8 +38,13 @@ def replay(engine: Engine, chunk: int = 5000) -> ReplayReport:
     states: dict[str, model.ChargerState] = {}
     sessions: dict[int, ChargingSession] = {}
     waiting: dict[tuple[str, str], Any] = {}
-    m = schema.ocpp_messages
+    m, k = schema.ocpp_messages, schema.connectors
     with engine.begin() as connection:
+        # A connector's rating is configuration, not derived: keep it, and let the core see it as live.
+        ratings = connection.execute(select(k.c.charger_id, k.c.connector_id, k.c.max_power_w)
+                                     .where(k.c.max_power_w.is_not(None))).all()
+        for charger_id, connector_id, rating in ratings:
+            states.setdefault(charger_id, model.ChargerState(charger_id)).connector_ratings_w[connector_id] = rating
         for table in DERIVED_TABLES:
             connection.execute(delete(table))
         last_id = 0
@@ -57,6 +62,9 @@ def replay(engine: Engine, chunk: int = 5000) -> ReplayReport:
                     inbound = waiting.pop(key)
                     if row.message_type == CALLRESULT:
                         _apply(connection, inbound, json.loads(row.payload)[2], states, sessions, report)
+        for charger_id, connector_id, rating in ratings:
+            connection.execute(update(k).where(k.c.charger_id == charger_id, k.c.connector_id == connector_id)
+                               .values(max_power_w=rating))
     report.sessions = len(sessions)
     return report
 
@@ -68,15 +76,19 @@ def _apply(connection: Any, inbound: Any, reply: dict[str, Any], states: dict[st
     adapter = _ADAPTERS.get(inbound.protocol or v16.VERSION, v16.ADAPTER)
     state = states.setdefault(charger_id, model.ChargerState(charger_id))
     fetched = None
+    stored: frozenset[Any] = frozenset()
     for need in adapter.lookups(action, payload, state):  # the replay's state already holds every key
         if isinstance(need, NeedSession):
             transaction_id = need.transaction_id if need.start_key is None else state.start_keys.get(need.start_key)
             fetched = sessions.get(transaction_id) if transaction_id is not None else None
+        elif isinstance(need, NeedStoredSampleTimes):
+            stored = reads.stored_sample_times(connection, need.transaction_id, list(need.times))
     env = Environment(
         now=inbound.at,
         id_tag_info=lambda _tag: reply.get("idTagInfo", {"status": "Accepted"}),
         allocate_transaction_id=lambda: _logged_transaction_id(reply),
         fetched_session=fetched,
+        stored_sample_times=stored,
     )
     try:
         outcome = adapter.handle(action, payload, state, env)
