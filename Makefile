@@ -12,7 +12,13 @@ $(STAMP): pyproject.toml
 	$(VENV)/bin/pip install -q -e '.[test]'
 	touch $(STAMP)
 
-install: $(STAMP)
+# An independent OCPP client (npm ocpp-rpc, strict mode) the tests drive; skipped where there is no npm.
+PEER_RPC = tests/peers/ocpp_rpc
+$(PEER_RPC)/node_modules/.package-lock.json: $(PEER_RPC)/package.json $(PEER_RPC)/package-lock.json
+	@if command -v npm >/dev/null; then npm ci --prefix $(PEER_RPC) --no-audit --no-fund --loglevel=error; \
+	else echo "npm not found: the ocpp-rpc peer tests will be skipped"; fi
+
+install: $(STAMP) $(PEER_RPC)/node_modules/.package-lock.json
 
 run: install
 	$(VENV)/bin/chargewatch demo
@@ -32,4 +38,4 @@ bench: install
 	$(PY) bench/run.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache demo-data
+	rm -rf $(VENV) build *.egg-info .pytest_cache demo-data $(PEER_RPC)/node_modules
