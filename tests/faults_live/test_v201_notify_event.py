@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from ocpp.v201 import call
+import asyncio
+
+from ocpp.routing import on
+from ocpp.v201 import ChargePoint, call, call_result
 
 from faults_live.live import api, eventually, fast_config, incident, incidents
-from gateway.v201_peer import boot, station
+from gateway.v201_peer import boot, energy, station, transaction_event
 from helpers import ocpp_url, ts
 
 
@@ -42,3 +45,28 @@ async def test_a_notify_event_ground_fault_opens_one_incident_and_its_clearing_r
     assert detail["resolution"]["data"]["payload"]["eventData"][0]["cleared"] is True
     assert detail["guidance"]["en"]["operator_checklist"]
     assert await incidents(app) == [resolved], "exactly one incident for the fault"
+
+
+class ScreenStation(ChargePoint):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.shown: asyncio.Queue = asyncio.Queue()
+
+    @on("SetDisplayMessage")
+    def on_display(self, message, **kwargs):
+        self.shown.put_nowait(message)
+        return call_result.SetDisplayMessage(status="Accepted")
+
+
+async def test_a_fault_during_a_201_session_puts_the_guidance_on_the_station_screen(db_url, start_server):
+    app = await start_server(db_url, fast_config(driver_screen={"enabled": True, "vendor_id": "com.vendor",
+                                                                "language": "de"}))
+    async with station(ocpp_url(app), "V201-SCREEN", cls=ScreenStation) as cp:
+        await boot(cp)
+        await cp.call(transaction_event("Started", 0, 0, "TX-SCREEN", trigger="Authorized", charging_state="Charging",
+                                        meter=[energy(100.0, 0, "Transaction.Begin")]))
+        await cp.call(call.NotifyEvent(generated_at=ts(1), seq_no=0, event_data=[rcd_event(1, 1, cleared=False)]))
+        shown = await asyncio.wait_for(cp.shown.get(), 10)
+    assert shown["priority"] == "InFront" and shown["transaction_id"] == "TX-SCREEN"
+    assert shown["message"]["language"] == "de" and shown["message"]["content"]
+    assert shown["display"]["evse"] == {"id": 1}

@@ -225,3 +225,18 @@ def test_a_native_201_command_passes_through_and_an_invalid_one_names_the_field(
         ADAPTER.render("ChangeAvailability", {"operationalStatus": "Sideways"}, ChargerState("CS-1"))
     with pytest.raises(ValueError, match="no transaction"):
         ADAPTER.render("RemoteStopTransaction", {"transactionId": 7}, ChargerState("CS-1"))
+
+
+def test_driver_screen_guidance_sent_by_datatransfer_to_16_is_a_display_message_in_201():
+    cs = Station()
+    cs.send("TransactionEvent", event("Started", 0, 0, tx="TX-SCREEN", meter=[register("1.0", 0, "Transaction.Begin")]))
+    guidance = {"vendorId": "com.vendor", "messageId": "DisplayMessage",
+                "data": json.dumps({"text": "Bitte Kabel neu einstecken", "language": "de", "connectorId": 1})}
+    command = ADAPTER.render("DataTransfer", guidance, cs.state)
+    assert (command.action, command.mapped_from) == ("SetDisplayMessage", "DataTransfer")
+    assert command.payload == {"message": {
+        "id": 1, "priority": "InFront", "transactionId": "TX-SCREEN",
+        "message": {"format": "UTF8", "content": "Bitte Kabel neu einstecken", "language": "de"},
+        "display": {"name": "Display", "evse": {"id": 1}}}}
+    vendor = ADAPTER.render("DataTransfer", {"vendorId": "com.vendor", "data": "raw"}, cs.state)
+    assert vendor.action == "DataTransfer" and vendor.mapped_from is None

@@ -1,12 +1,14 @@
 """Operator commands rendered for an OCPP 2.0.1 station.
 
 The command API speaks the 1.6 action names operators and scripts already use; where 2.0.1 has a
-message with the same intent, it is rendered as that message (the reply says which). Native 2.0.1
+message with the same intent, it is rendered as that message (the reply says which). The driver-screen
+guidance that 1.6 chargers get by vendor DataTransfer becomes a standard SetDisplayMessage. Native 2.0.1
 actions pass through unchanged. Every rendered payload is checked against the official 2.0.1 schema.
 """
 
 from __future__ import annotations
 
+import json
 import secrets
 from typing import Any
 
@@ -63,7 +65,37 @@ def _evse(connector_id: Any, with_connector: bool = False) -> dict[str, Any]:
     return {"evse": {"id": connector_id, **({"connectorId": 1} if with_connector else {})}}
 
 
+def _screen_text(payload: dict[str, Any]) -> dict[str, Any] | None:
+    """The driver-screen guidance the fault worker sends a 1.6 charger by DataTransfer ({text, language,
+    connectorId?} as data), or None for any other DataTransfer."""
+    try:
+        data = json.loads(payload.get("data") or "")
+    except (TypeError, ValueError):
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("text"), str) or set(data) - {"text", "language",
+                                                                                          "connectorId"}:
+        return None
+    return data
+
+
+def _display_message(screen: dict[str, Any], state: ChargerState) -> dict[str, Any]:
+    """SetDisplayMessage: one message per EVSE (its id), in front while that EVSE's transaction runs."""
+    evse_id = screen.get("connectorId") if isinstance(screen.get("connectorId"), int) else 0
+    content: dict[str, Any] = {"format": "UTF8", "content": screen["text"][:512]}
+    if screen.get("language"):
+        content["language"] = str(screen["language"])[:8]
+    message: dict[str, Any] = {"id": max(evse_id, 0), "priority": "InFront", "message": content}
+    session = state.active.get(evse_id) if evse_id else None
+    if session is not None and session.transaction_ref:
+        message["transactionId"] = session.transaction_ref
+    if evse_id:
+        message["display"] = {"name": "Display", "evse": {"id": evse_id}}
+    return {"message": message}
+
+
 def _translate(action: str, payload: dict[str, Any], state: ChargerState) -> tuple[str, dict[str, Any]]:
+    if action == "DataTransfer" and (screen := _screen_text(payload)) is not None:
+        return "SetDisplayMessage", _display_message(screen, state)  # 2.0.1 has a standard screen message
     if action == "Reset" and payload.get("type") in ("Hard", "Soft"):
         return "Reset", {"type": "Immediate" if payload["type"] == "Hard" else "OnIdle"}
     if action == "RemoteStartTransaction":
