@@ -80,11 +80,12 @@ def _screen_text(payload: dict[str, Any]) -> dict[str, Any] | None:
 
 def _display_message(screen: dict[str, Any], state: ChargerState) -> dict[str, Any]:
     """SetDisplayMessage: one message per EVSE (its id), in front while that EVSE's transaction runs."""
-    evse_id = screen.get("connectorId") if isinstance(screen.get("connectorId"), int) else 0
+    connector = screen.get("connectorId")
+    evse_id = connector if isinstance(connector, int) and connector > 0 else 0
     content: dict[str, Any] = {"format": "UTF8", "content": screen["text"][:512]}
     if screen.get("language"):
         content["language"] = str(screen["language"])[:8]
-    message: dict[str, Any] = {"id": max(evse_id, 0), "priority": "InFront", "message": content}
+    message: dict[str, Any] = {"id": evse_id, "priority": "InFront", "message": content}
     session = state.active.get(evse_id) if evse_id else None
     if session is not None and session.transaction_ref:
         message["transactionId"] = session.transaction_ref
