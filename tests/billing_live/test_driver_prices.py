@@ -66,6 +66,8 @@ async def test_driver_page_shows_unit_prices_and_the_running_cost_broken_down_in
     # Started 21:30 in Berlin (20:30 UTC), shown in the station's zone.
     assert 'id="started-at">2. Nov. 2026, 21:30 MEZ<' in running
     assert 'data-part="total_parking_cost">1,43\xa0€<' in finished  # 0.5 h parking x 2.40 x 1.19 = 1.428
+    assert '<dt>Standzeit <span class="muted small">30 min</span></dt>' in finished
+    assert '<dt>Energie <span class="muted small">11 kWh</span></dt>' in finished
     assert 'id="live-cost">4,70\xa0€<' in finished
     assert 'id="stop-reason">Das Kabel wurde vom Auto getrennt.<' in finished
 

@@ -188,6 +188,13 @@ def localized_money(value: Any, currency: str | None, lang: str) -> str:
         return str(value)
 
 
+def localized_number(value: Any, lang: str) -> str:
+    try:
+        return display.quantity(Decimal(str(value)), lang)
+    except ArithmeticError:
+        return str(value)
+
+
 def localized_time(value: datetime | str | None, zone: str | None, lang: str) -> str:
     """A moment in the station's time zone, in the driver's language."""
     if value is None:
@@ -353,7 +360,7 @@ def pages_router(services: Services, auth: OperatorAuth, api: DomainApi) -> APIR
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.filters.update(kw=kilowatts, kwh=kilowatt_hours, when=when, duration=duration, pct=percent,
                                  money=money, lmoney=localized_money, local=localized_time,
-                                 stop_sentence=display.stop_reason)
+                                 stop_sentence=display.stop_reason, lnum=localized_number)
 
     def secure_cookie(request: Request) -> bool:
         return request.url.scheme == "https"

@@ -13,7 +13,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime
-from babel.numbers import format_currency
+from babel.numbers import format_currency, format_decimal
 
 from chargewatch.billing.price import round_money
 
@@ -34,6 +34,11 @@ def unit_price(amount: Decimal, currency: str, language: str | None = "en") -> s
     locale = locale_of(language)
     pattern = "#,##0.00##\xa0¤" if locale.startswith("de") else "¤#,##0.00##"
     return str(format_currency(amount, currency, format=pattern, locale=locale, currency_digits=False))
+
+
+def quantity(value: Decimal, language: str | None = "en") -> str:
+    """A quantity (kWh, minutes) with at most 3 decimals in the driver's locale: "5,5" / "5.5"."""
+    return str(format_decimal(value, format="#,##0.###", locale=locale_of(language)))
 
 
 def local_time(moment: datetime, time_zone: str, language: str | None = "en") -> str:
