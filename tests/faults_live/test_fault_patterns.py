@@ -18,6 +18,7 @@ from faults_live.live import Recorder, api, eventually, incidents
 from faults_live.peers import START, RawCharger, Timeline, VirtualClock
 from faults_live.test_healthy_fleet import field_config, heartbeats
 from helpers import ocpp_url
+from web.conftest import ADMIN, add_operators, logged_in
 
 END = 40 * 60.0
 TRIP_RULE = {"name": "inoperative-after-repeat-trips", "kind": "connector_error", "code": "OverCurrentFailure",
@@ -233,5 +234,17 @@ async def test_each_fault_pattern_is_one_incident_with_one_alert(db_url, start_s
     gf_hook = next(h for h in webhook.of_type("incident.alert") if h.payload["incident"]["charger_id"] == "GF-1")
     assert "E0803" in gf_hook.payload["guidance"]["title"] and "RCD trip 30mA DC" in gf_hook.payload["guidance"][
         "technical"]
+
+    # The operator's incident list shows the vendor's words and finds the incident by them; the session page
+    # shows the incident of its session.
+    add_operators(app)
+    operator = await logged_in(app, ADMIN)
+    try:
+        page = (await operator.get("/incidents", params={"q": "E0803"})).text
+        assert "Alfen BV E0803" in page and "RCD trip 30mA DC" in page and "Boot loop" not in page
+        session_page = (await operator.get(f"/sessions/{gf_tx[0]}")).text
+        assert "GroundFailure" in session_page and f'data-incident="{ground["number"]}"' in session_page
+    finally:
+        await operator.aclose()
     for cp in cps.values():
         await cp.close()

@@ -483,10 +483,11 @@ def pages_router(services: Services, auth: OperatorAuth, api: DomainApi) -> APIR
                                                 "actions_available": api.has(INCIDENT_ACTIONS, "POST")})
 
     @router.get("/incidents", response_class=HTMLResponse)
-    async def incidents_page(request: Request, status: str | None = None) -> Response:
+    async def incidents_page(request: Request, status: str | None = None, q: str | None = None) -> Response:
         status = status if status in ("open", "acknowledged", "resolved", "active") else None
-        incidents = await api.get(INCIDENTS, {"status": status, "limit": 200})
-        return render(request, "incidents.html", {"incidents": incidents, "status": status,
+        q = (q or "").strip()[:50] or None
+        incidents = await api.get(INCIDENTS, {"status": status, "limit": 200, "q": q})
+        return render(request, "incidents.html", {"incidents": incidents, "status": status, "q": q,
                                                   "actions_available": api.has(INCIDENT_ACTIONS, "POST")})
 
     @router.get("/feedback", response_class=HTMLResponse)
