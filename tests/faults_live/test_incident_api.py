@@ -136,8 +136,8 @@ async def test_driver_report_opens_then_joins_an_incident_with_session_telemetry
     assert detail["session"]["transaction_id"] == transaction_id and detail["session"]["meter_readings"]
     assert "d@example.org" not in json.dumps(detail["evidence"]), "contact details stay out of alert evidence"
 
-    by_charger = await http.post("/api/v1/driver/reports", json={"charger_id": "NOPE", "category": "other"})
-    assert by_charger.status_code == 422 and by_charger.json()["errors"][0]["field"] == "charger_id"
+    by_charger = await http.post("/api/v1/driver/reports", json={"charger_id": "DRV-1", "category": "other"})
+    assert by_charger.status_code == 422 and by_charger.json()["errors"][0]["field"] == "token"
     nowhere = await http.post("/api/v1/driver/reports", json={"category": "other"})
     assert nowhere.status_code == 422
     assert (await http.post("/api/v1/driver/reports", json={"token": "1-forged", "category": "x"})).status_code == 422

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import PlainTextResponse
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field
 
 from ..faults.alerts import guidance_to_dict
 from ..faults.catalog import Guidance
@@ -263,19 +263,13 @@ class DriverGuidanceOut(BaseModel):
 
 
 class DriverReportIn(BaseModel):
-    token: str | None = Field(default=None, description="the session token of the driver link /s/<token>")
-    charger_id: str | None = Field(default=None, min_length=1, max_length=64)
-    connector_id: ConnectorNumber | None = Field(default=None, ge=1)
+    # The session token is the driver's credential (the link /s/<token> on the receipt and the charger's screen):
+    # without it anyone could open incidents for any charger.
+    token: str = Field(min_length=1, max_length=200, description="the session token of the driver link /s/<token>")
     category: str = Field(min_length=1, max_length=40, pattern=r"^[a-z0-9_]+$",
                           description="e.g. not_starting, connector_stuck, payment, screen, damaged, other")
     text: str = Field(default="", max_length=2000)
     contact: str | None = Field(default=None, max_length=255)
-
-    @model_validator(mode="after")
-    def _where(self) -> DriverReportIn:
-        if not self.token and not self.charger_id:
-            raise ValueError("token or charger_id: say which session or charger has the problem")
-        return self
 
 
 class SiteIn(BaseModel):
@@ -574,16 +568,11 @@ def create_router(faults: FaultWorker) -> APIRouter:
     async def driver_report(body: DriverReportIn,
                             lang: Annotated[str, Query(min_length=2, max_length=10)] = "en") -> dict[str, Any]:
         """"Report a problem": opens an incident for the operator, or joins the one already open."""
-        charger_id, connector_id, transaction_id = body.charger_id, body.connector_id, None
-        if body.token:
-            transaction_id = transaction_of(faults.secret, body.token)
-            session = None if transaction_id is None else await db(store.session_row, transaction_id)
-            if session is None:
-                raise HTTPException(422, {"field": "token", "reason": "not a session link of this site"})
-            charger_id, connector_id = session["charger_id"], session["connector_id"]
-        assert charger_id is not None
-        if not await db(store.charger_exists, charger_id):
-            raise HTTPException(422, {"field": "charger_id", "reason": f"unknown charger {charger_id!r}"})
+        transaction_id = transaction_of(faults.secret, body.token)
+        session = None if transaction_id is None else await db(store.session_row, transaction_id)
+        if session is None:
+            raise HTTPException(422, {"field": "token", "reason": "not a session link of this site"})
+        charger_id, connector_id = session["charger_id"], session["connector_id"]
         row, joined = await faults.report_problem(charger_id, connector_id, transaction_id, body.category,
                                                   body.text, body.contact)
         guidance = faults.catalog.guidance_for("DriverReport", lang=lang)
