@@ -195,6 +195,22 @@ def cmd_chargers_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_chargers_site(args: argparse.Namespace) -> int:
+    """Which site a charger stands at: chargers of one site offline together are one site incident."""
+    from .store.faults import set_charger_site
+
+    site = None if args.none else args.site
+    if site is not None and not 1 <= len(site) <= 64:
+        print("chargewatch: site: 1 to 64 characters", file=sys.stderr)
+        return 2
+    with _engine(args).begin() as connection:
+        if not set_charger_site(connection, args.id, site):
+            print(f"chargewatch: charger {args.id} not found", file=sys.stderr)
+            return 2
+    print(f"{args.id}: site {site or '(none)'}")
+    return 0
+
+
 def cmd_id_tags_add(args: argparse.Namespace) -> int:
     from .store.registry import put_id_tag
 
@@ -459,6 +475,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = chargers.add_parser("list")
     p.add_argument("--db")
     p.set_defaults(func=cmd_chargers_list)
+    p = chargers.add_parser("site", help="set the site a charger belongs to (groups outages of one site)")
+    p.add_argument("id")
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument("site", nargs="?")
+    where.add_argument("--none", action="store_true", help="the charger belongs to no site")
+    p.add_argument("--db")
+    p.set_defaults(func=cmd_chargers_site)
 
     tags = sub.add_parser("id-tags", help="RFID / app tokens").add_subparsers(dest="action", required=True)
     p = tags.add_parser("add")

@@ -18,6 +18,13 @@ Signals from events (``at`` is the central system's receive time):
   SessionProgress with the connector's last reported status; ``session.stopped`` →
   SessionStopped (``was_charging`` = the connector was Charging just before).
 - ``feedback.fault_reported`` and ``POST /api/v1/driver/reports`` → DriverReport.
+- ``command.answered`` for an accepted Reset or TriggerMessage BootNotification → RebootRequested (that
+  reboot is no boot loop and no outage); ``connector.status`` carries the charger's timestamp, so a queued
+  older report is applied in charger-time order.
+- Each tick: chargers' sites from ``chargers.site_id`` → SiteAssigned (changes only); chargers the detector
+  says are silent for 1.5 heartbeat intervals are probed (WebSocket ping + TriggerMessage Heartbeat);
+  no OCPP answer within ``probe_timeout`` → ProbeUnanswered.
+- A frozen-meter incident flags its session (``frozen_meter``) and holds it in billing review.
 
 Configuration: ``CHARGEWATCH_FAULTS`` is a path to a JSON or TOML file (``.toml``), or inline JSON
 (starting with ``{``). Durations are seconds. Every key is optional::
