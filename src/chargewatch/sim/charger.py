@@ -2,6 +2,10 @@
 
 Charging curve: ramp up to the connector's power, taper above 80 % state of charge, then the car sits
 idle for a while before it is unplugged (so idle/parking time is real). Scenarios inject faults.
+
+Physics is real: the register grows by the reported power times the time that really passed between two
+samples, so energy ≈ power × time on every screen. What a demo speeds up is the scenario's clock (sessions,
+plug-in gaps and idle times of seconds to minutes), never the energy per second.
 """
 
 from __future__ import annotations
@@ -30,7 +34,6 @@ class Behaviour:
     charge_time: tuple[float, float] = (20.0, 90.0)  # seconds of real time
     idle_time: tuple[float, float] = (3.0, 15.0)
     power_w: int = 22_000
-    speedup: float = 60.0  # simulated energy per real second: one real second ≈ a minute of charging
     fault_probability: float = 0.0
     id_tags: tuple[str, ...] = DEMO_ID_TAGS
     signer: OcmfSigner | None = None  # a meter that signs begin/end readings as OCMF (Eichrecht chargers)
@@ -59,6 +62,7 @@ class SimulatedCharger:
         self.stats = stats or Stats()
         self.rng = rng or random.Random(charger_id)
         self.register_wh = {c: self.rng.randint(1_000_000, 5_000_000) for c in range(1, connectors + 1)}
+        self._meter_wh = {c: float(wh) for c, wh in self.register_wh.items()}  # the exact count behind the register
         self.transactions: dict[int, int] = {}
         self.heartbeat_interval = 60
         self.connection: ChargePointConnection | None = None
@@ -135,13 +139,17 @@ class SimulatedCharger:
         charge_until = asyncio.get_running_loop().time() + self.rng.uniform(*b.charge_time)
         reason = "EVDisconnected"
         faulted = False
-        while asyncio.get_running_loop().time() < charge_until and connector not in self._stop_requested:
+        loop = asyncio.get_running_loop()
+        sampled_at = loop.time()
+        while loop.time() < charge_until and connector not in self._stop_requested:
             await asyncio.sleep(b.meter_interval)
             taper = 1.0 if soc < 80 else max(0.1, (100 - soc) / 20)
             power = int(b.power_w * taper * self.rng.uniform(0.93, 1.0))
-            energy = int(power * b.meter_interval * b.speedup / 3600)
-            self.register_wh[connector] += energy
-            soc = min(100, soc + max(1, energy // 600))
+            now = loop.time()
+            self._meter_wh[connector] += power * (now - sampled_at) / 3600  # energy = power × the time that passed
+            sampled_at = now
+            self.register_wh[connector] = int(self._meter_wh[connector])
+            soc = min(100, soc + 1)  # the scenario's clock: a battery fills in a demo's minutes
             await self._meter_values(connector, transaction_id, power, soc)
             if b.fault_probability and self.rng.random() < b.fault_probability:
                 await self.status(connector, "Faulted", "GroundFailure", info="RCD tripped",
