@@ -240,3 +240,10 @@ def test_driver_screen_guidance_sent_by_datatransfer_to_16_is_a_display_message_
         "display": {"name": "Display", "evse": {"id": 1}}}}
     vendor = ADAPTER.render("DataTransfer", {"vendorId": "com.vendor", "data": "raw"}, cs.state)
     assert vendor.action == "DataTransfer" and vendor.mapped_from is None
+
+
+def test_no_lookup_is_asked_for_a_transaction_event_the_schema_refuses():
+    too_long = event("Updated", 1, 1, tx="T" * 37)
+    assert ADAPTER.lookups("TransactionEvent", too_long, ChargerState("CS-1")) == []
+    with pytest.raises(CallRejected):
+        ADAPTER.handle("TransactionEvent", too_long, ChargerState("CS-1"), env())

@@ -52,8 +52,8 @@ _TOKEN_STATUS = {"Accepted": "Accepted", "Blocked": "Blocked", "Expired": "Expir
                  "ConcurrentTx": "ConcurrentTx"}
 
 
-def handle(action: str, payload: dict[str, Any], state: ChargerState, env: Environment) -> Outcome:
-    """Validate and handle one inbound CALL. Raises :class:`CallRejected` for a CALLERROR reply."""
+def validate(action: str, payload: dict[str, Any]) -> None:
+    """Raise :class:`CallRejected` unless a station may send this call and its payload meets the 2.0.1 schema."""
     if action not in HANDLED:
         if schemas.validator(VERSION, f"{action}Request") is not None:  # a 2.0.1 message, not one we take
             raise CallRejected(ErrorCode.NOT_SUPPORTED, f"{action} is not supported by this CSMS")
@@ -65,6 +65,11 @@ def handle(action: str, payload: dict[str, Any], state: ChargerState, env: Envir
         if code == ErrorCode.PROTOCOL_ERROR:  # a required field is missing: 2.0.1 calls that an occurrence
             code = ErrorCode.OCCURENCE_CONSTRAINT_VIOLATION
         raise CallRejected(code, exc.description, {"field": exc.field}) from None
+
+
+def handle(action: str, payload: dict[str, Any], state: ChargerState, env: Environment) -> Outcome:
+    """Validate and handle one inbound CALL. Raises :class:`CallRejected` for a CALLERROR reply."""
+    validate(action, payload)
     new_state = state.copy()
     try:
         outcome = _HANDLERS[action](payload, new_state, env)
