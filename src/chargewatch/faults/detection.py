@@ -329,6 +329,7 @@ class FaultDetector:
         self._chargers: dict[str, _ChargerState] = {}
         self._connectors: dict[str, _ConnectorState] = {}
         self._sessions: dict[str, _SessionState] = {}
+        self._session_of_connector: dict[str, str] = {}  # derived from _sessions (not saved): an index
         self._open: dict[str, Incident] = {}
 
     @property
@@ -540,10 +541,12 @@ class FaultDetector:
         return int(connector) if connector else None
 
     def _session_on(self, charger_id: str, connector_id: int) -> str | None:
-        for session in self._sessions.values():
-            if session.charger_id == charger_id and session.connector_id == connector_id:
-                return session.session_id
-        return None
+        session = self._sessions.get(self._session_of_connector.get(_connector_key(charger_id, connector_id), ""))
+        return None if session is None else session.session_id
+
+    def _index_session(self, session: _SessionState) -> None:
+        key = _session_key(session.charger_id, session.session_id)
+        self._session_of_connector[_connector_key(session.charger_id, session.connector_id)] = key
 
     def _forget_statuses(self, charger_id: str, rebooted: bool = False) -> None:
         """After a reboot or reconnect the last known status is stale: the first report is not a
@@ -711,12 +714,14 @@ class FaultDetector:
         )
         evidence = replace(evidence, data={**signal.evidence, **evidence.data})
         events = self._alive(signal.charger_id, now, evidence)
-        self._sessions[_session_key(signal.charger_id, signal.session_id)] = _SessionState(
+        opened_session = _SessionState(
             charger_id=signal.charger_id,
             connector_id=signal.connector_id,
             session_id=signal.session_id,
             last_flow_at=now,
         )
+        self._sessions[_session_key(signal.charger_id, signal.session_id)] = opened_session
+        self._index_session(opened_session)
         connector = self._connector(signal.charger_id, signal.connector_id)
         connector.preparing_since = None
         connector.failures = []
@@ -737,9 +742,12 @@ class FaultDetector:
         )
         events = self._alive(signal.charger_id, now, evidence)
         key = _session_key(signal.charger_id, signal.session_id)
+        known = key in self._sessions
         session = self._sessions.setdefault(
             key, _SessionState(signal.charger_id, signal.connector_id, signal.session_id, last_flow_at=now)
         )
+        if not known:
+            self._index_session(session)
         energy_rose = (
             signal.energy_wh is not None
             and session.last_energy_wh is not None
@@ -1238,6 +1246,8 @@ class FaultDetector:
         ]
         for target, decode, name in decoders:
             target.update({key: decode(value) for key, value in raw[name].items()})
+        for key in sorted(detector._sessions, key=lambda k: detector._sessions[k].last_flow_at):
+            detector._index_session(detector._sessions[key])
         for item in raw["open_incidents"]:
             incident = Incident.from_dict(item)
             detector._open[incident.key] = incident
