@@ -73,3 +73,23 @@ async def test_a_late_interval_sent_twice_counts_once(server):
     await cp.close()
     [session] = await sessions_of(server, "SHAPE-LATE-INTERVAL")
     assert (session["energy_wh"], session["flags"]) == (3_000, ["power_estimated", "late_samples"])
+
+
+async def test_a_refused_start_closing_is_not_an_aborted_session(server):
+    shape, [refused] = await run(server, "refused_then_available")
+    cp = await connect(server, shape.charger_id)  # then a real session that ends with nothing delivered
+    tx = (await cp.call("StartTransaction", {"connectorId": 1, "idTag": TAG, "meterStart": 7_000_000,
+                                             "timestamp": minutes(3)}))["transactionId"]
+    await cp.call("StopTransaction", {"transactionId": tx, "meterStop": 7_000_000, "timestamp": minutes(4),
+                                      "reason": "Other"})
+    await cp.close()
+    async with httpx.AsyncClient(base_url=http_url(server), timeout=10) as api:
+        async def aborted():  # type: ignore[no-untyped-def]
+            items = (await api.get("/api/v1/incidents", params={"charger_id": shape.charger_id,
+                                                                "kind": "aborted_session"})).json()["items"]
+            return items if any(i["session_id"] == str(tx) for i in items) else None
+
+        found = await eventually(aborted)
+        everything = (await api.get("/api/v1/incidents")).json()["items"]
+    assert found is not None, f"the zero-energy session after it raised no incident: {everything}"
+    assert [i["session_id"] for i in found] == [str(tx)]

@@ -650,6 +650,8 @@ class FaultWorker:
         action = evidence.get("action")
         if kind == "session.stopped":
             self._sessions.pop((charger_id, connector_id), None)
+            if data.get("status") == "rejected":  # a refused start closing: never charged, so never aborted
+                return []
             return [SessionStopped(
                 charger_id=charger_id, connector_id=connector_id, session_id=session_id, at=at,
                 reason=data.get("stop_reason") or "Local", energy_wh=int(data.get("energy_wh") or 0),
