@@ -317,7 +317,7 @@ def cmd_uptime(args: argparse.Namespace) -> int:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from .store.replay import replay
+    from .gateway.replay import replay
 
     report = replay(_engine(args))
     print(f"replayed {report.messages} messages, {report.calls_applied} calls applied, {report.sessions} sessions")

@@ -17,7 +17,7 @@ from billing_live.live_billing import (
     wait_for_bill,
 )
 from chargewatch.billing.settlement import issue_documents
-from chargewatch.store.replay import replay
+from chargewatch.gateway.replay import replay
 from helpers import boot, connect, ts
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")

@@ -2,8 +2,8 @@
 
 from sqlalchemy import select
 
+from chargewatch.gateway.replay import replay
 from chargewatch.store import schema
-from chargewatch.store.replay import replay
 from helpers import boot, connect, meter, ts
 
 

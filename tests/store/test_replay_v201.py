@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chargewatch.store.replay import replay
+from chargewatch.gateway.replay import replay
 from gateway.v201_peer import boot, charge, station
 from helpers import boot as boot_16
 from helpers import connect, meter, ocpp_url, ts

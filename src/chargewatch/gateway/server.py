@@ -24,7 +24,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from ..domain import model
-from ..ocpp import framing, v16, v201
+from ..ocpp import framing, v16, versions
 from ..ocpp.adapter import Adapter, CallRejected, Environment, Lookup, NeedStartKey, NeedStoredSampleTimes
 from ..ocpp.framing import Call, CallError, CallResult, ErrorCode, FrameError
 from ..sessions.machine import ChargingSession
@@ -40,8 +40,7 @@ from .relay import CommandRelay
 log = logging.getLogger(__name__)
 
 # One endpoint, one adapter per subprotocol; the first the charger offers that we speak wins.
-ADAPTERS: dict[str, Adapter] = {v16.VERSION: v16.ADAPTER, v201.VERSION: v201.ADAPTER}
-SUBPROTOCOLS = list(ADAPTERS)
+SUBPROTOCOLS = list(versions.ADAPTERS)
 PATH_PREFIX = "/ocpp/"
 MAX_CHARGER_ID = 64
 
@@ -209,7 +208,7 @@ class Gateway:
             # OCPP-J 1.6 §3.1.2: an offer we cannot serve ends the connection right after the handshake.
             await websocket.close(1002, f"unsupported OCPP version; this server speaks {', '.join(SUBPROTOCOLS)}")
             return
-        adapter = ADAPTERS.get(str(websocket.subprotocol or ""), v16.ADAPTER)  # no offer at all: 1.6, as before
+        adapter = versions.adapter_for(websocket.subprotocol)  # no offer at all: 1.6, as before
         try:
             state = await asyncio.to_thread(self._load_state, charger_id)
             known = await asyncio.to_thread(self._charger_record, charger_id) is not None

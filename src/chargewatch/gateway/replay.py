@@ -1,5 +1,8 @@
 """Rebuild all derived state (sessions, readings, connector status) from the raw OCPP log.
 
+Part of ingest (frame → adapter → commit), so the store itself needs nothing of ``ocpp``: each logged call is
+run through the adapter of the subprotocol it arrived on (``ocpp_messages.protocol``).
+
 Each logged inbound CALL is run through the same protocol core as live traffic, with the answer we
 logged back then (so transaction ids and id-tag verdicts are those the charger received). Running it
 twice gives the same result: derived tables are cleared first and every write is keyed.
@@ -14,14 +17,13 @@ from typing import Any
 from sqlalchemy import Engine, delete, select, update
 
 from ..domain import model
-from ..ocpp import v16, v201
-from ..ocpp.adapter import Adapter, CallRejected, Environment, NeedSession, NeedStoredSampleTimes
+from ..ocpp import versions
+from ..ocpp.adapter import CallRejected, Environment, NeedSession, NeedStoredSampleTimes
 from ..ocpp.framing import CALL, CALLRESULT
 from ..sessions.machine import ChargingSession
-from . import reads, schema, writes
-from .writer import Unit, write_units
+from ..store import reads, schema, writes
+from ..store.writer import Unit, write_units
 
-_ADAPTERS: dict[str, Adapter] = {v16.VERSION: v16.ADAPTER, v201.VERSION: v201.ADAPTER}
 DERIVED_TABLES = (schema.meter_readings, schema.status_events, schema.security_events, schema.connectors,
                   schema.sessions)
 
@@ -73,7 +75,7 @@ def _apply(connection: Any, inbound: Any, reply: dict[str, Any], states: dict[st
            sessions: dict[int, ChargingSession], report: ReplayReport) -> None:
     _, _, action, payload = json.loads(inbound.payload)
     charger_id = inbound.charger_id
-    adapter = _ADAPTERS.get(inbound.protocol or v16.VERSION, v16.ADAPTER)
+    adapter = versions.adapter_for(inbound.protocol)
     state = states.setdefault(charger_id, model.ChargerState(charger_id))
     fetched = None
     stored: frozenset[Any] = frozenset()
