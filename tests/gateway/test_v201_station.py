@@ -237,3 +237,17 @@ async def test_security_firmware_log_and_data_transfer_messages_are_answered_and
             schema.chargers.c.id == "V201-SEC")).scalar_one()
     assert [tuple(e) for e in events] == [("TamperDetectionActivated", "enclosure opened")]
     assert firmware == "InvalidSignature"
+
+
+async def test_an_ended_event_redelivered_on_a_new_connection_is_found_in_the_store_and_changes_nothing(server):
+    async with station(ocpp_url(server), "V201-RECON") as cp:
+        await boot(cp)
+        answers = await charge(cp, "TX-RECON")
+    ended_again = transaction_event("Ended", len(answers) - 1, 60, "TX-RECON", stopped_reason="EVDisconnected",
+                                    offline=True)
+    async with station(ocpp_url(server), "V201-RECON") as cp:  # state reloaded: the ended session is not in it
+        again = await cp.call(ended_again)
+    assert again.custom_data is None  # no new session was opened for it
+    async with httpx.AsyncClient(base_url=http_url(server)) as api:
+        items = (await api.get("/api/v1/sessions", params={"charger_id": "V201-RECON"})).json()["items"]
+    assert [(s["transaction_ref"], s["energy_wh"], s["flags"]) for s in items] == [("TX-RECON", 11_000, [])]
