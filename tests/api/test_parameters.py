@@ -68,3 +68,15 @@ async def test_every_integer_parameter_in_the_openapi_document_has_both_bounds(s
                     if option.get("type") == "integer" and not {"minimum", "maximum"} <= set(option):
                         unbounded.append(f"{method.upper()} {path} {parameter['name']}")
     assert unbounded == []
+
+
+async def test_nul_characters_in_a_path_query_or_json_body_are_a_422_not_a_database_error(server):
+    """PostgreSQL cannot hold NUL in text; it raised inside the routes (500). Refused up front on both engines."""
+    async with httpx.AsyncClient(base_url=http_url(server)) as api:
+        in_path = await api.get("/api/v1/chargers/CP%00X")
+        in_query = await api.get("/api/v1/sessions", params={"charger_id": "a\x00b"})
+        in_body = await api.post("/api/v1/chargers", json={"id": "CP\x00X", "timezone": "UTC"})
+        escaped_backslash = await api.get("/api/v1/chargers/CP-1", params={"x": "\\u0000"})
+    assert [r.json()["errors"][0]["field"] for r in (in_path, in_query, in_body)] == ["path", "charger_id", "body"]
+    assert {r.status_code for r in (in_path, in_query, in_body)} == {422}
+    assert escaped_backslash.status_code == 404, "a literal backslash-u0000 is text, not a NUL"

@@ -14,10 +14,13 @@ handlers here turn each into this shape, so no router builds error bodies itself
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
+from urllib.parse import parse_qsl
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -25,6 +28,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger(__name__)
 
@@ -110,10 +114,72 @@ async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
     return problem_response(500, "internal error; the server log has the details")
 
 
+_JSON_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
+
+
+class RefuseNul:
+    """NUL characters in a path, a query parameter or a JSON string are refused with 422 before any route sees
+    them: PostgreSQL cannot store or even compare text containing NUL (it raised, and the client got a 500)."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith("/api/"):
+            await self.app(scope, receive, send)
+            return
+        field = None
+        if "\x00" in scope["path"]:
+            field = "path"
+        else:
+            query = scope.get("query_string", b"").decode("latin-1")
+            field = next((name for name, value in parse_qsl(query, keep_blank_values=True)
+                          if "\x00" in name or "\x00" in value), None)
+        if field is not None:
+            await _send_nul_refusal(send, field)
+            return
+        content_type = dict(scope["headers"]).get(b"content-type", b"")
+        if b"json" not in content_type:
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            chunks.append(message.get("body", b""))
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        if _JSON_NUL.search(body):
+            await _send_nul_refusal(send, "body")
+            return
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+
+async def _send_nul_refusal(send: Send, field: str) -> None:
+    reason = "must not contain NUL characters"
+    body = json.dumps(problem_body(422, f"{field}: {reason}", [{"field": field, "reason": reason}])).encode()
+    await send({"type": "http.response.start", "status": 422,
+                "headers": [(b"content-type", PROBLEM_MEDIA_TYPE.encode()),
+                            (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_exception)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(Exception, _unexpected)
+    app.add_middleware(RefuseNul)
 
 
 # ---------------------------------------------------------------------------------------------- OpenAPI
