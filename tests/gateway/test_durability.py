@@ -150,3 +150,50 @@ async def test_database_outage_is_answered_with_internal_error_never_a_false_ack
         await app.stop()
 
 
+
+
+async def test_database_outage_never_closes_the_connection_and_reconnects_get_in(pg_url):
+    """Issue 10 item 6: the calls that need a lookup first (StartTransaction's start key, a session no longer in
+    memory) are answered InternalError like the rest; a known charger reconnecting mid-outage is let in."""
+    from chargewatch.runtime import Chargewatch
+    from conftest import make_options
+
+    app = Chargewatch(make_options(pg_url, accept_unknown=True))
+    await app.start()
+    name = pg_url.rsplit("/", 1)[1]
+    admin = pg_url.rsplit("/", 1)[0] + "/postgres"
+    url = f"ws://127.0.0.1:{app.ocpp_port}/ocpp"
+    cp = await ChargePointConnection.open(url, "CP-OUTAGE")
+    try:
+        tx = (await cp.call("StartTransaction", {"connectorId": 1, "idTag": "T", "meterStart": 0,
+                                                 "timestamp": ts(0)}))["transactionId"]
+        stop = {"transactionId": tx, "meterStop": 900, "timestamp": ts(10)}
+        await cp.call("StopTransaction", stop)  # the session leaves memory
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+            conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
+        calls = [
+            ("StartTransaction", {"connectorId": 2, "idTag": "T", "meterStart": 0, "timestamp": ts(20)}),
+            ("MeterValues", {"connectorId": 1, "transactionId": tx, "meterValue": meter(800, 9)}),
+            ("StopTransaction", stop),
+        ]
+        for action, payload in calls:
+            with pytest.raises(OcppError) as caught:
+                await cp.call(action, payload)
+            assert caught.value.code == "InternalError", action
+        await cp.close()
+        cp = await ChargePointConnection.open(url, "CP-OUTAGE")  # a reconnect during the outage: not 503
+        with pytest.raises(OcppError) as caught:
+            await cp.call("StopTransaction", stop)
+        assert caught.value.code == "InternalError"
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+        assert await cp.call("StopTransaction", stop) == {}
+        started = await cp.call("StartTransaction", calls[0][1])
+        with app.engine.connect() as connection:
+            session = connection.execute(select(schema.sessions).where(
+                schema.sessions.c.transaction_id == started["transactionId"])).one()
+        assert (session.connector_id, session.status) == (2, "active")
+    finally:
+        await cp.close()
+        await app.stop()

@@ -119,3 +119,19 @@ def test_state_is_not_mutated_in_place():
     state = v16.ChargerState("CP-1")
     run("StartTransaction", start_payload(), state)
     assert state.active == {}
+
+
+@pytest.mark.parametrize("connector_id", [1.0, 1e308])
+def test_a_float_is_not_an_integer_in_the_draft_04_schemas(connector_id):
+    with pytest.raises(v16.CallRejected) as caught:
+        v16.validate("StatusNotification", {"connectorId": connector_id, "errorCode": "NoError",
+                                            "status": "Available"})
+    assert caught.value.error_code == "TypeConstraintViolation"
+
+
+def test_a_sampled_value_too_large_for_the_store_is_refused_before_it_is_converted():
+    payload = {"connectorId": 1, "meterValue": [{"timestamp": "2026-11-02T09:00:00Z", "sampledValue": [
+        {"value": "9e999999", "measurand": "Power.Active.Import"}]}]}
+    with pytest.raises(v16.CallRejected) as caught:
+        v16.validate("MeterValues", payload)
+    assert caught.value.details == {"field": "meterValue[0].sampledValue[0].value"}

@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from ..ocpp import v16
+from ..ocpp.v201 import commands as v201_commands
+from ..ocpp.v201 import core as v201_core
+
+# Label values come from chargers; only actions of the protocol become labels, anything else is "unknown", so a
+# charger inventing 20,000 action names cannot grow /metrics (each label set is a time series kept forever).
+KNOWN_ACTIONS = (v16.CHARGER_ACTIONS | v16.CENTRAL_ACTIONS | {"DataTransfer"} | v201_core.HANDLED
+                 | v201_commands.CSMS_ACTIONS)
 
 
 class GatewayMetrics:
-    def __init__(self, registry: CollectorRegistry | None = None):
+    def __init__(self, registry: CollectorRegistry | None = None, known_actions: Iterable[str] = KNOWN_ACTIONS):
         self.registry = registry or CollectorRegistry()
+        self.known_actions = frozenset(known_actions)
         self.connected = Gauge("chargewatch_connected_chargers", "Chargers with an open OCPP connection",
                                registry=self.registry)
         self.messages = Counter("chargewatch_ocpp_messages", "OCPP messages by action and direction",
@@ -24,6 +36,9 @@ class GatewayMetrics:
         )
         self.rejected_handshakes = Counter("chargewatch_rejected_handshakes", "Refused WebSocket handshakes",
                                            ["reason"], registry=self.registry)
+
+    def action_label(self, action: str) -> str:
+        return action if action in self.known_actions else "unknown"
 
     def on_commit(self, size: int, seconds: float) -> None:
         self.commit_seconds.observe(seconds)

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import unicodedata
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -43,6 +45,39 @@ log = logging.getLogger(__name__)
 SUBPROTOCOLS = list(versions.ADAPTERS)
 PATH_PREFIX = "/ocpp/"
 MAX_CHARGER_ID = 64
+# Charger records remembered for handshakes during a database outage (a reconnect storm then still gets in).
+MAX_REMEMBERED_CHARGERS = 100_000
+
+
+class _RedactCredentials(logging.Filter):
+    """``-v`` logs every handshake header; a charger's ``Authorization: Basic …`` is its password."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if (isinstance(args, tuple) and len(args) == 2 and isinstance(args[0], str)
+                and args[0].lower() in ("authorization", "proxy-authorization")):
+            record.args = (args[0], "[redacted]")
+        return True
+
+
+logging.getLogger("websockets.server").addFilter(_RedactCredentials())
+
+
+def charger_id_from_path(path: str) -> str | None:
+    """The charge point identity of ``/ocpp/{id}``, or None if it is not one we accept.
+
+    Refused even with --accept-unknown: ``.``/``..`` and separators (they name paths in logs, files and URLs),
+    control, format and unassigned characters (NUL, newlines, U+202E), and undecodable percent-escapes.
+    """
+    if not path.startswith(PATH_PREFIX):
+        return None
+    charger_id = unquote(path[len(PATH_PREFIX):].split("?", 1)[0], errors="replace")
+    if not charger_id or len(charger_id) > MAX_CHARGER_ID or charger_id in (".", ".."):
+        return None
+    for ch in charger_id:
+        if ch in "/\\\ufffd" or unicodedata.category(ch)[0] == "C" or unicodedata.category(ch) in ("Zl", "Zp"):
+            return None
+    return charger_id
 
 
 def utcnow() -> datetime:
@@ -57,6 +92,8 @@ class GatewayConfig:
     command_timeout: float = 30.0
     ping_interval: float | None = 60.0
     node_id: str = "node-1"
+    # A charger without a password connecting again is let in only if its live connection fails a ping this fast.
+    replace_probe_timeout: float = 5.0
 
 
 @dataclass
@@ -78,6 +115,7 @@ class ChargerLink:
     pending: dict[str, asyncio.Future[framing.Message]] = field(default_factory=dict)
     outbound: asyncio.Lock = field(default_factory=asyncio.Lock)
     provisional: bool = False  # unknown, admitted by --accept-unknown: a charger only once it boots
+    loaded: bool = True  # False: the database was down at connect; the state is loaded before the next call
 
 
 class IdTagDirectory:
@@ -107,6 +145,7 @@ class Gateway:
         self.id_tags = IdTagDirectory(engine)
         self.links: dict[str, ChargerLink] = {}
         self._passwords = PasswordCheck()
+        self._remembered: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._server: Server | None = None
         self.now: Callable[[], datetime] = utcnow
         # Final cost (incl. VAT, as invoiced) of a completed session, or None; set by the billing worker.
@@ -156,20 +195,23 @@ class Gateway:
     async def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         if not request.path.startswith(PATH_PREFIX):
             return self._refuse(connection, HTTPStatus.NOT_FOUND, "path")
-        charger_id = unquote(request.path[len(PATH_PREFIX):].split("?", 1)[0])
-        if not charger_id or "/" in charger_id or len(charger_id) > MAX_CHARGER_ID:
-            return self._refuse(connection, HTTPStatus.NOT_FOUND, "charger_id")
+        charger_id = charger_id_from_path(request.path)
+        if charger_id is None:
+            return self._refuse(connection, HTTPStatus.BAD_REQUEST, "charger_id")
         try:
             record = await asyncio.to_thread(self._charger_record, charger_id)
-        except Exception:  # noqa: BLE001 - database down: refuse politely, the charger retries
-            log.exception("charger lookup failed")
-            return self._refuse(connection, HTTPStatus.SERVICE_UNAVAILABLE, "database")
+        except Exception as exc:  # noqa: BLE001 - database down: a charger we know still gets in
+            record = self._remembered.get(charger_id)
+            if record is None:
+                log.warning("charger lookup for %s failed (%s); refused with 503", charger_id, exc)
+                return self._refuse(connection, HTTPStatus.SERVICE_UNAVAILABLE, "database")
         if record is None:
             if not self.config.accept_unknown:
                 return self._refuse(connection, HTTPStatus.NOT_FOUND, "unknown_charger")
             # No row yet: a handshake that never becomes a charger (wrong subprotocol, closed before a valid
             # BootNotification) must leave no ghost charger behind, and no offline incident for it.
-        elif record.get("password_hash"):
+            record = {"id": charger_id, "password_hash": None, "provisional": True}
+        if record.get("password_hash"):
             credentials = basic_credentials(request.headers.get("Authorization"))
             if (
                 credentials is None
@@ -181,7 +223,30 @@ class Gateway:
                 response = self._refuse(connection, HTTPStatus.UNAUTHORIZED, "bad_credentials")
                 response.headers["WWW-Authenticate"] = 'Basic realm="chargewatch", charset="UTF-8"'
                 return response
+        elif await self._still_connected(charger_id):
+            # Without a password anyone can claim the id: a live charger is not evicted by a newcomer.
+            return self._refuse(connection, HTTPStatus.CONFLICT, "already_connected")
+        if not record.get("provisional"):
+            self._remember(charger_id, record)
         return None
+
+    async def _still_connected(self, charger_id: str) -> bool:
+        """Whether the charger's current connection (if any) answers a ping; a dead one is replaced."""
+        previous = self.links.get(charger_id)
+        if previous is None:
+            return False
+        try:
+            pong = await previous.websocket.ping()
+            await asyncio.wait_for(pong, self.config.replace_probe_timeout)
+        except (TimeoutError, ConnectionClosed):
+            return False
+        return True
+
+    def _remember(self, charger_id: str, record: dict[str, Any]) -> None:
+        self._remembered[charger_id] = record
+        self._remembered.move_to_end(charger_id)
+        while len(self._remembered) > MAX_REMEMBERED_CHARGERS:
+            self._remembered.popitem(last=False)
 
     def _refuse(self, connection: ServerConnection, status: HTTPStatus, reason: str) -> Response:
         self.metrics.rejected_handshakes.labels(reason).inc()
@@ -202,31 +267,38 @@ class Gateway:
 
     async def _handle(self, websocket: ServerConnection) -> None:
         assert websocket.request is not None
-        charger_id = unquote(websocket.request.path[len(PATH_PREFIX):].split("?", 1)[0])
+        charger_id = charger_id_from_path(websocket.request.path)
+        assert charger_id is not None  # the handshake refused every other path
         offered = websocket.request.headers.get("Sec-WebSocket-Protocol")
         if websocket.subprotocol is None and offered:
             # OCPP-J 1.6 §3.1.2: an offer we cannot serve ends the connection right after the handshake.
             await websocket.close(1002, f"unsupported OCPP version; this server speaks {', '.join(SUBPROTOCOLS)}")
             return
         adapter = versions.adapter_for(websocket.subprotocol)  # no offer at all: 1.6, as before
+        loaded = True
         try:
             state = await asyncio.to_thread(self._load_state, charger_id)
             known = await asyncio.to_thread(self._charger_record, charger_id) is not None
-        except Exception:  # noqa: BLE001
-            log.exception("cannot load state of %s", charger_id)
-            await websocket.close(1011, "database unavailable")
-            return
+        except Exception as exc:  # noqa: BLE001 - database down: its calls get InternalError until it is back
+            log.warning("cannot load state of %s yet (%s)", charger_id, exc)
+            state, loaded = model.ChargerState(charger_id, self.config.heartbeat_interval), False
+            known = charger_id in self._remembered
         previous = self.links.get(charger_id)
         if previous is not None:  # the charger reconnected before we noticed the old socket died
             await previous.websocket.close(1000, "replaced by a new connection")
-        link = ChargerLink(charger_id, websocket, state, adapter, provisional=not known)
+        link = ChargerLink(charger_id, websocket, state, adapter, provisional=not known, loaded=loaded)
         self.links[charger_id] = link
         self.metrics.connected.set(len(self.links))
         if not link.provisional:
             await self._set_connected(charger_id, True, adapter.version)
         try:
             async for frame in websocket:
-                await self._on_frame(link, frame)
+                try:
+                    await self._on_frame(link, frame)
+                except ConnectionClosed:
+                    raise
+                except Exception:  # noqa: BLE001 - a bug on one frame must not end the charger's connection
+                    log.exception("frame from %s could not be handled", charger_id)
         except ConnectionClosed:
             pass
         finally:
@@ -271,7 +343,7 @@ class Gateway:
         if not link.provisional:
             self.bus.publish(Event("charger.seen", {"charger_id": link.charger_id, "at": now.isoformat()}))
         if isinstance(message, Call):
-            self.metrics.messages.labels(message.action, "in").inc()
+            self.metrics.messages.labels(self.metrics.action_label(message.action), "in").inc()
             await self._on_call(link, now, text, message)
             return
         # A peer's answer to one of our CALLs.
@@ -291,11 +363,21 @@ class Gateway:
     async def _on_call(self, link: ChargerLink, now: datetime, text: str, call: Call) -> None:
         adapter = link.adapter
         try:
-            fetched, stored = await self._look_up(link, adapter.lookups(call.action, call.payload, link.state))
-        except Exception:  # noqa: BLE001 - database down: the charger keeps the message and retries
-            log.exception("lookup for %s from %s failed", call.action, link.charger_id)
-            await self._reply(link, now, text, call, None,
-                              CallError(call.message_id, ErrorCode.INTERNAL_ERROR, "storage unavailable", {}))
+            lookups = adapter.lookups(call.action, call.payload, link.state)  # validates first
+        except CallRejected as exc:
+            await self._reply(link, now, text, call, None, CallError(
+                call.message_id, adapter.spell(exc.error_code), exc.description, exc.details))
+            return
+        try:
+            if not link.loaded:
+                link.state = await asyncio.to_thread(self._load_state, link.charger_id)
+                link.loaded = True
+                lookups = adapter.lookups(call.action, call.payload, link.state)
+            fetched, stored = await self._look_up(link, lookups)
+        except Exception as exc:  # noqa: BLE001 - database down: the charger keeps the message and retries
+            log.warning("lookup for %s from %s failed (%s)", call.action, link.charger_id, exc)
+            await self._reply(link, now, text, call, None, CallError(
+                call.message_id, ErrorCode.INTERNAL_ERROR, "storage unavailable, retry later", {}))
             return
         env = Environment(
             now=now,
@@ -368,6 +450,14 @@ class Gateway:
                      outcome: model.Outcome | None, reply: CallResult | CallError) -> None:
         """Commit the inbound frame, our answer and the derived changes; then, and only then, answer."""
         charger_id = link.charger_id
+        staged = Unit()
+        try:
+            writes.stage_outcome(staged, charger_id, outcome, link.state, now)
+        except writes.Unstorable as exc:  # allowed by the schema, not by a column: refuse it once, precisely
+            staged, outcome = Unit(), None
+            reply = self._spelled(link, CallError(reply.message_id, ErrorCode.PROPERTY_CONSTRAINT_VIOLATION,
+                                                  str(exc), {"field": exc.column}))
+            writes.stage_outcome(staged, charger_id, None, link.state, now)
         out_text = framing.serialize(reply)
         unit = Unit()
         action = call.action if call else None
@@ -380,7 +470,9 @@ class Gateway:
             unit.add("message", writes.message_row(charger_id, now, "out", out_text,
                                                    3 if isinstance(reply, CallResult) else 4, reply.message_id,
                                                    action, self.config.node_id, protocol))
-        writes.stage_outcome(unit, charger_id, outcome, link.state, now)
+        for key, rows in staged.rows.items():
+            unit.rows.setdefault(key, []).extend(rows)
+        unit.apply = staged.apply
         try:
             await self.writer.submit(unit)
         except Exception:  # noqa: BLE001 - not stored, so not acknowledged: the charger will retry
@@ -395,7 +487,7 @@ class Gateway:
             self._publish(charger_id, call, outcome, now)
         if isinstance(reply, CallError):
             self.metrics.call_errors.labels(reply.error_code).inc()
-        self.metrics.messages.labels(action or "invalid", "out").inc()
+        self.metrics.messages.labels(self.metrics.action_label(action) if action else "invalid", "out").inc()
         try:
             await link.websocket.send(out_text)
         except ConnectionClosed:

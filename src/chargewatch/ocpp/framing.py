@@ -7,6 +7,7 @@ Pure functions over text: the WebSocket server hands us a frame, we hand back a 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +19,11 @@ CALLERROR = 4
 # codifies "-1"; 1.6 is silent, and peers accept it).
 UNKNOWN_MESSAGE_ID = "-1"
 MAX_MESSAGE_ID_LENGTH = 36
+# The deepest OCPP payload (a charging profile's schedule periods) is six levels down; anything far deeper is
+# an attack on the parsers and serialisers behind us, refused before it reaches them.
+MAX_DEPTH = 32
+# What a column and a peer can hold: signed 64-bit integers (PostgreSQL BIGINT, SQLite INTEGER).
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 
 class ErrorCode:
@@ -89,26 +95,33 @@ def parse(text: str | bytes) -> Message:
         raise FrameError(
             UNKNOWN_MESSAGE_ID, ErrorCode.FORMATION_VIOLATION, f"frame is not valid JSON: {exc}"
         ) from None
+    except RecursionError:
+        raise FrameError(
+            UNKNOWN_MESSAGE_ID, ErrorCode.FORMATION_VIOLATION, f"frame is nested deeper than {MAX_DEPTH} levels"
+        ) from None
     if not isinstance(frame, list) or len(frame) < 3:
         raise FrameError(
             UNKNOWN_MESSAGE_ID, ErrorCode.FORMATION_VIOLATION, "frame must be a JSON array [type, id, ...]"
         )
     message_type, message_id = frame[0], frame[1]
-    if not isinstance(message_id, str) or not message_id or len(message_id) > MAX_MESSAGE_ID_LENGTH:
+    if (not isinstance(message_id, str) or not message_id or len(message_id) > MAX_MESSAGE_ID_LENGTH
+            or _unsendable(message_id)):
         raise FrameError(
             UNKNOWN_MESSAGE_ID,
             ErrorCode.FORMATION_VIOLATION,
-            f"message id must be a non-empty string of at most {MAX_MESSAGE_ID_LENGTH} characters",
+            f"message id must be a non-empty string of at most {MAX_MESSAGE_ID_LENGTH} printable characters",
         )
     if message_type == CALL:
-        if len(frame) != 4 or not isinstance(frame[2], str):
+        if len(frame) != 4 or not isinstance(frame[2], str) or _unsendable(frame[2]):
             raise FrameError(message_id, ErrorCode.FORMATION_VIOLATION, "CALL must be [2, id, action, payload]")
         if not isinstance(frame[3], dict):
             raise FrameError(message_id, ErrorCode.FORMATION_VIOLATION, "CALL payload must be a JSON object")
+        check_values(message_id, frame[3])
         return Call(message_id, frame[2], frame[3])
     if message_type == CALLRESULT:
         if len(frame) != 3 or not isinstance(frame[2], dict):
             raise FrameError(message_id, ErrorCode.FORMATION_VIOLATION, "CALLRESULT must be [3, id, payload]")
+        check_values(message_id, frame[2])
         return CallResult(message_id, frame[2])
     if message_type == CALLERROR:
         if len(frame) not in (4, 5) or not isinstance(frame[2], str):
@@ -116,9 +129,58 @@ def parse(text: str | bytes) -> Message:
                 message_id, ErrorCode.FORMATION_VIOLATION, "CALLERROR must be [4, id, code, description, details]"
             )
         details = frame[4] if len(frame) == 5 and isinstance(frame[4], dict) else {}
+        check_values(message_id, [frame[2], frame[3], details])
         code = _PEER_SPELLINGS.get(frame[2], frame[2])
         return CallError(message_id, code, str(frame[3]), details)
     raise FrameError(message_id, ErrorCode.FORMATION_VIOLATION, f"unknown message type {message_type!r}")
+
+
+# NUL (no PostgreSQL text holds it) and lone UTF-16 surrogates (no UTF-8 encoder writes them).
+_UNSENDABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def _unsendable(text: str) -> bool:
+    return _UNSENDABLE.search(text) is not None
+
+
+def check_values(message_id: str, value: Any) -> None:
+    """Refuse what no store or peer can hold, naming the field: NUL characters and lone surrogates in any
+    key or string, integers beyond 64 bits, nesting past :data:`MAX_DEPTH`.
+
+    JSON allows all of these (``"\\u0000"``, ``"\\ud800"``, ``1e400``-digit integers); the schemas do not
+    forbid them, so without this they would pass validation and fail in the database or on the way out.
+    """
+    stack: list[tuple[str, Any, int]] = [("", value, 0)]
+    while stack:
+        path, item, depth = stack.pop()
+        if isinstance(item, str):
+            if _unsendable(item):
+                raise FrameError(message_id, ErrorCode.PROPERTY_CONSTRAINT_VIOLATION,
+                                 f"{path or '(payload)'}: NUL characters and lone surrogates are not allowed",
+                                 {"field": path})
+        elif isinstance(item, bool):
+            continue
+        elif isinstance(item, int):
+            if not INT64_MIN <= item <= INT64_MAX:
+                raise FrameError(message_id, ErrorCode.PROPERTY_CONSTRAINT_VIOLATION,
+                                 f"{path or '(payload)'}: integer out of the 64-bit range", {"field": path})
+        elif isinstance(item, float):
+            if item != item or item in (float("inf"), float("-inf")):  # 1e400 parses as inf
+                raise FrameError(message_id, ErrorCode.PROPERTY_CONSTRAINT_VIOLATION,
+                                 f"{path or '(payload)'}: number out of range", {"field": path})
+        elif isinstance(item, dict | list):
+            if depth >= MAX_DEPTH:
+                raise FrameError(message_id, ErrorCode.FORMATION_VIOLATION,
+                                 f"frame is nested deeper than {MAX_DEPTH} levels")
+            if isinstance(item, dict):
+                for key, child in item.items():
+                    if _unsendable(key):
+                        raise FrameError(message_id, ErrorCode.PROPERTY_CONSTRAINT_VIOLATION,
+                                         "field names must not contain NUL characters or lone surrogates",
+                                         {"field": path})
+                    stack.append((f"{path}.{key}" if path else key, child, depth + 1))
+            else:
+                stack.extend((f"{path}[{i}]", child, depth + 1) for i, child in enumerate(item))
 
 
 def serialize(message: Message) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from collections.abc import Callable
 from functools import cache
 from importlib import resources
@@ -45,18 +46,36 @@ def _relax(schema: Any) -> Any:
     return schema
 
 
-@cache
-def _load(version: str, name: str) -> dict[str, Any] | None:
+def _directory(version: str) -> Any:
     package = {"ocpp1.6": "ocpp.v16", "ocpp2.0.1": "ocpp.v201"}[version]
-    path = resources.files(package).joinpath("schemas", f"{name}.json")
-    if not path.is_file():
-        return None
-    return json.loads(path.read_text(encoding="utf-8"))
+    return resources.files(package).joinpath("schemas")
 
 
 @cache
+def _names(version: str) -> frozenset[str]:
+    """The schemas a version has; a name outside it is answered without touching (or growing) any cache."""
+    return frozenset(entry.name.removesuffix(".json") for entry in _directory(version).iterdir()
+                     if entry.name.endswith(".json"))
+
+
+def _load(version: str, name: str) -> dict[str, Any] | None:
+    if name not in _names(version):
+        return None
+    return json.loads(_directory(version).joinpath(f"{name}.json").read_text(encoding="utf-8"))
+
+
 def validator(version: str, name: str, strict: bool = False) -> Validator | None:
-    """Compiled validator for ``name`` (e.g. ``MeterValues`` or ``MeterValuesResponse``), or None if unknown."""
+    """Compiled validator for ``name`` (e.g. ``MeterValues`` or ``MeterValuesResponse``), or None if unknown.
+
+    Names come from chargers: only real schema names reach the cache, so invented actions cannot grow it.
+    """
+    if name not in _names(version):
+        return None
+    return _compiled(version, name, strict)
+
+
+@cache
+def _compiled(version: str, name: str, strict: bool) -> Validator | None:
     schema = _load(version, name)
     if schema is None:
         return None
@@ -64,7 +83,24 @@ def validator(version: str, name: str, strict: bool = False) -> Validator | None
     schema.pop("$schema", None)  # fastjsonschema picks draft-04 semantics without the URI lookup
     if not strict:
         schema = _relax(schema)
-    return fastjsonschema.compile(schema)
+    return _compile_draft04(schema)
+
+
+# fastjsonschema lets 1.0 and 1e308 pass as "integer" (the draft-06 reading: a number with no fractional part).
+# OCPP's schemas are draft-04, whose "integer" is "a JSON number without a fraction or exponent part" — the
+# reading of the `ocpp` library and of jsonschema's Draft4Validator, and what a database integer column needs.
+# After json.loads that is exactly Python's int, so the float allowance is cut out of the generated check.
+_FLOAT_AS_INTEGER = re.compile(r" and not \(isinstance\((\w+), float\) and \1\.is_integer\(\)\)")
+
+
+def _compile_draft04(schema: dict[str, Any]) -> Validator:
+    code, count = _FLOAT_AS_INTEGER.subn("", fastjsonschema.compile_to_code(schema))
+    if count == 0 and '"integer"' in json.dumps(schema):
+        raise RuntimeError("fastjsonschema's integer check changed; update _FLOAT_AS_INTEGER")
+    namespace: dict[str, Any] = {}
+    exec(code, namespace)  # noqa: S102 - fastjsonschema's own generated validator, as fastjsonschema.compile does
+    validate: Validator = namespace["validate"]
+    return validate
 
 
 def validate(version: str, name: str, payload: dict[str, Any], strict: bool = False) -> None:

@@ -8,6 +8,7 @@ changes before it sends the reply (ack after commit).
 from __future__ import annotations
 
 from collections.abc import Callable
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from ..domain.model import (
@@ -70,20 +71,59 @@ DATA_ACTIONS = frozenset(
 # ---------------------------------------------------------------- handlers
 
 
-def handle(call_action: str, payload: dict[str, Any], state: ChargerState, env: Environment) -> Outcome:
-    """Validate and handle one inbound CALL. Raises :class:`CallRejected` for a CALLERROR reply."""
+def validate(call_action: str, payload: dict[str, Any]) -> None:
+    """Raise :class:`CallRejected` unless a charger may send this call and its payload is one we can store.
+
+    :meth:`V16Adapter.lookups` runs this before it names any lookup (a session by transactionId, a start key),
+    so no database query ever sees an unvalidated value (``true`` or 10^20 as a transaction id).
+    """
     if call_action not in CHARGER_ACTIONS:
         if call_action in CENTRAL_ACTIONS:
             raise CallRejected(ErrorCode.NOT_SUPPORTED, f"{call_action} is sent by a central system, not to it")
-        raise CallRejected(ErrorCode.NOT_IMPLEMENTED, f"unknown action {call_action!r}")
+        raise CallRejected(ErrorCode.NOT_IMPLEMENTED, f"unknown action {call_action[:64]!r}")
     try:
         schemas.validate(VERSION, call_action, payload)
     except schemas.SchemaViolation as exc:
         raise CallRejected(exc.error_code, exc.description, {"field": exc.field}) from None
+    _check_ranges(payload)
+
+
+# Integer fields that land in 32-bit columns (the schemas say only "integer"; framing bounds the rest to 64 bits).
+_INT32_FIELDS = ("connectorId", "reservationId")
+_INT32_MAX = 2**31 - 1
+# A sampled value must fit NUMERIC(20, 4) even after kWh → Wh; bounding the exponent first also keeps
+# int(Decimal("9e999999")) — minutes of CPU — from ever being computed.
+_MAX_SAMPLE_EXPONENT = 12
+
+
+def _check_ranges(payload: dict[str, Any]) -> None:
+    for name in _INT32_FIELDS:
+        value = payload.get(name)
+        if isinstance(value, int) and not -_INT32_MAX - 1 <= value <= _INT32_MAX:
+            raise CallRejected(ErrorCode.PROPERTY_CONSTRAINT_VIOLATION, f"{name}: out of range",
+                               {"field": name})
+    for list_name in ("meterValue", "transactionData"):
+        for i, meter_value in enumerate(payload.get(list_name) or ()):
+            for j, sampled in enumerate(meter_value.get("sampledValue") or ()):
+                if sampled.get("format") == "SignedData":
+                    continue
+                try:
+                    value = Decimal(str(sampled.get("value", "")).strip())
+                except InvalidOperation:
+                    continue  # not a number: the meter normaliser names it
+                if value.is_finite() and value and value.adjusted() > _MAX_SAMPLE_EXPONENT:
+                    field = f"{list_name}[{i}].sampledValue[{j}].value"
+                    raise CallRejected(ErrorCode.PROPERTY_CONSTRAINT_VIOLATION, f"{field}: out of range",
+                                       {"field": field})
+
+
+def handle(call_action: str, payload: dict[str, Any], state: ChargerState, env: Environment) -> Outcome:
+    """Validate and handle one inbound CALL. Raises :class:`CallRejected` for a CALLERROR reply."""
+    validate(call_action, payload)
     new_state = state.copy()
     try:
         outcome = _HANDLERS[call_action](payload, new_state, env)
-    except (MeterValueError, ValueError) as exc:
+    except (MeterValueError, ValueError, ArithmeticError) as exc:  # ArithmeticError: year-0 timestamps, Decimal
         raise CallRejected(ErrorCode.PROPERTY_CONSTRAINT_VIOLATION, str(exc)) from None
     outcome.state = new_state
     return outcome
@@ -285,6 +325,7 @@ class V16Adapter:
     version = VERSION
 
     def lookups(self, action: str, payload: dict[str, Any], state: ChargerState) -> list[Lookup]:
+        validate(action, payload)  # raises CallRejected: a refused call needs no lookup, a lookup no bad value
         if action == "StartTransaction":
             try:
                 key = start_key(payload)

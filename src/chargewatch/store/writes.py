@@ -6,7 +6,7 @@ from dataclasses import fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Table, bindparam, insert, update
+from sqlalchemy import BigInteger, Connection, Integer, Numeric, String, Table, bindparam, insert, update
 
 from ..domain import model
 from ..sessions.machine import ChargingSession
@@ -72,14 +72,78 @@ STATEMENTS = {
 _CONNECTOR_FIELDS = ("charger_id", "connector_id", "status", "error_code", "info", "vendor_id", "vendor_error_code")
 
 
+_ACTION_LENGTH = schema.ocpp_messages.c.action.type.length
+
+
 def message_row(
     charger_id: str, at: datetime, direction: str, frame: str, message_type: int | None,
     message_id: str | None, action: str | None, node_id: str | None, protocol: str | None = None,
 ) -> dict[str, Any]:
+    """One raw-log row. The frame is kept as received, except that a NUL (only ever in a frame that is not JSON,
+    which forbids it unescaped) is written as ``\\u0000``: PostgreSQL text cannot hold it. An action longer
+    than the column is cut (it is an unknown one, answered NotImplemented; the frame keeps it whole)."""
+    if "\x00" in frame:
+        frame = frame.replace("\x00", "\\u0000")
+    if action is not None and len(action) > _ACTION_LENGTH:
+        action = action[:_ACTION_LENGTH]
     return {
         "charger_id": charger_id, "at": at, "direction": direction, "message_type": message_type,
         "message_id": message_id, "action": action, "payload": frame, "node_id": node_id, "protocol": protocol,
     }
+
+
+class Unstorable(ValueError):
+    """A value the protocol allows but a column cannot hold; the charger gets PropertyConstraintViolation."""
+
+    def __init__(self, column: str, reason: str):
+        super().__init__(f"{column}: {reason}")
+        self.column = column
+
+
+_INT_LIMITS = {"int32": (-(2**31), 2**31 - 1), "int64": (-(2**63), 2**63 - 1)}
+
+
+def _limits(table: Table) -> dict[str, tuple[str, Any]]:
+    """What each column of ``table`` holds, read off its SQLAlchemy type: integer width, text length, digits."""
+    limits: dict[str, tuple[str, Any]] = {}
+    for column in table.columns:
+        kind = column.type
+        if isinstance(kind, BigInteger):
+            limits[column.name] = ("int", _INT_LIMITS["int64"])
+        elif isinstance(kind, Integer):
+            limits[column.name] = ("int", _INT_LIMITS["int32"])
+        elif isinstance(kind, String):  # Text is a String without a length
+            limits[column.name] = ("text", kind.length)
+        elif isinstance(getattr(kind, "impl", None), Numeric):
+            numeric = kind.impl
+            limits[column.name] = ("decimal", 10 ** ((numeric.precision or 20) - (numeric.scale or 0)))
+    return limits
+
+
+_TABLE_LIMITS = {table.name: _limits(table) for table in (
+    schema.meter_readings, schema.status_events, schema.security_events, schema.sessions, schema.connectors,
+    schema.chargers)}
+
+
+def check_row(table: Table, row: dict[str, Any]) -> None:
+    """Raise :class:`Unstorable` if a value of ``row`` does not fit its column on SQLite and PostgreSQL."""
+    limits = _TABLE_LIMITS[table.name]
+    for name, value in row.items():
+        limit = limits.get(name)
+        if limit is None or value is None:
+            continue
+        kind, bound = limit
+        if kind == "int":
+            if isinstance(value, int) and not bound[0] <= value <= bound[1]:
+                raise Unstorable(f"{table.name}.{name}", "out of range")
+        elif kind == "text":
+            if isinstance(value, str):
+                if bound is not None and len(value) > bound:
+                    raise Unstorable(f"{table.name}.{name}", f"longer than {bound} characters")
+                if "\x00" in value:
+                    raise Unstorable(f"{table.name}.{name}", "NUL characters are not allowed")
+        elif kind == "decimal" and not -bound < value < bound:
+            raise Unstorable(f"{table.name}.{name}", "out of range")
 
 
 def session_row(session: ChargingSession, start_key: str, now: datetime) -> dict[str, Any]:
@@ -98,13 +162,15 @@ def add_changes(unit: Unit, charger_id: str, changes: list[model.Change], start_
     for change in changes:
         if isinstance(change, model.ReadingsRecorded):
             for r in change.readings:
-                unit.add("reading", {
+                reading = {
                     "charger_id": charger_id, "connector_id": change.connector_id,
                     "transaction_id": change.transaction_id, "timestamp": r.timestamp,
                     "measurand": r.measurand, "phase": r.phase, "location": r.location, "context": r.context,
                     "unit": r.unit, "value": r.value, "signed_data": r.signed,
                     "format": "Raw" if r.signed is None else "SignedData",
-                })
+                }
+                check_row(schema.meter_readings, reading)
+                unit.add("reading", reading)
         elif isinstance(change, model.ConnectorStatusChanged):
             row = {
                 "charger_id": charger_id, "connector_id": change.connector_id, "status": change.status,
@@ -112,18 +178,25 @@ def add_changes(unit: Unit, charger_id: str, changes: list[model.Change], start_
                 "vendor_error_code": change.vendor_error_code, "timestamp": change.timestamp,
                 "received_at": change.received_at,
             }
+            check_row(schema.status_events, row)
             unit.add("status_event", row)
             upserts.append(("connector", row))
         elif isinstance(change, model.SessionChanged):
             key = start_keys.get(change.session.transaction_id, "")
-            upserts.append(("session", session_row(change.session, key, now)))
+            session = session_row(change.session, key, now)
+            check_row(schema.sessions, session)
+            upserts.append(("session", session))
         elif isinstance(change, model.ChargerBooted):
+            check_row(schema.chargers, _boot_values(change))
             upserts.append(("boot", change))
         elif isinstance(change, model.ChargerFirmwareStatus):
+            check_row(schema.chargers, {"firmware_status": change.status})
             upserts.append(("firmware", change))
         elif isinstance(change, model.SecurityEvent):
-            unit.add("security_event", {"charger_id": charger_id, "type": change.type,
-                                        "timestamp": change.timestamp, "tech_info": change.tech_info})
+            event = {"charger_id": charger_id, "type": change.type, "timestamp": change.timestamp,
+                     "tech_info": change.tech_info}
+            check_row(schema.security_events, event)
+            unit.add("security_event", event)
     return upserts
 
 
