@@ -165,6 +165,7 @@ async def test_database_outage_never_closes_the_connection_and_reconnects_get_in
     url = f"ws://127.0.0.1:{app.ocpp_port}/ocpp"
     cp = await ChargePointConnection.open(url, "CP-OUTAGE")
     try:
+        await cp.call("BootNotification", boot())
         tx = (await cp.call("StartTransaction", {"connectorId": 1, "idTag": "T", "meterStart": 0,
                                                  "timestamp": ts(0)}))["transactionId"]
         stop = {"transactionId": tx, "meterStop": 900, "timestamp": ts(10)}

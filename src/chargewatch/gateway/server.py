@@ -411,6 +411,7 @@ class Gateway:
             log.exception("cannot admit %s", link.charger_id)
             return
         link.provisional = False
+        self._remember(link.charger_id, {"id": link.charger_id, "password_hash": None})
         await self._set_connected(link.charger_id, True, link.adapter.version)
 
     async def _look_up(self, link: ChargerLink,
