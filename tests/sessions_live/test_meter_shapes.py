@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from sqlalchemy import insert
 
+from chargewatch.store import schema
 from helpers import connect, http_url
 from sessions_live.live import add_shape_tags, assert_shape, eventually, sessions_of
 from sessions_live.shapes import SHAPES, TAG, drive, minutes, sv
@@ -93,3 +95,17 @@ async def test_a_refused_start_closing_is_not_an_aborted_session(server):
         everything = (await api.get("/api/v1/incidents")).json()["items"]
     assert found is not None, f"the zero-energy session after it raised no incident: {everything}"
     assert [i["session_id"] for i in found] == [str(tx)]
+
+
+async def test_estimated_power_is_bounded_by_the_connectors_configured_rating(server):
+    shape = BY_NAME["interval_only"]
+    with server.engine.begin() as connection:  # an 11 kW connector (connectors.max_power_w) sending 21.6 kW intervals
+        connection.execute(insert(schema.chargers).values(id=shape.charger_id, registered=True, timezone="UTC",
+                                                          heartbeat_interval=300, connected=False,
+                                                          created_at=server.gateway.now()))
+        connection.execute(insert(schema.connectors).values(charger_id=shape.charger_id, connector_id=1,
+                                                            status="Available", error_code="NoError",
+                                                            status_at=server.gateway.now(), max_power_w=11_000))
+    _, [tx] = await run(server, "interval_only")
+    [session] = await sessions_of(server, shape.charger_id)
+    assert (session["energy_wh"], session["max_power_w"], session["flags"]) == (270, 11_000, ["power_estimated"])
