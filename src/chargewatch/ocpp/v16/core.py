@@ -11,7 +11,7 @@ from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from ..domain.model import (
+from ...domain.model import (
     Change,
     ChargerBooted,
     ChargerFirmwareStatus,
@@ -22,12 +22,12 @@ from ..domain.model import (
     SecurityEvent,
     SessionChanged,
 )
-from ..sessions import machine
-from ..sessions.machine import ChargingSession
-from ..sessions.meter import MeterValueError, Sample, normalise, summarise
-from ..timeutil import format_timestamp, parse_timestamp
-from . import schemas
-from .adapter import (
+from ...sessions import machine
+from ...sessions.machine import ChargingSession
+from ...sessions.meter import MeterValueError, Sample, normalise, summarise
+from ...timeutil import format_timestamp, parse_timestamp
+from .. import schemas
+from ..adapter import (
     CallRejected,
     Environment,
     Lookup,
@@ -36,7 +36,7 @@ from .adapter import (
     NeedStoredSampleTimes,
     RenderedCommand,
 )
-from .framing import ErrorCode
+from ..framing import ErrorCode
 
 VERSION = "ocpp1.6"
 
