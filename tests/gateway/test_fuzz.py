@@ -27,7 +27,7 @@ from helpers import boot, meter, ocpp_url, ts
 __all__ = ["start_server"]  # the live-faults fixture: a server with fast detection timings
 
 DOCUMENTED_CLOSE_CODES = {1009}  # frame over the size limit (the only close a charger's frame may cause)
-BATCH = 8
+BATCH = 16
 SEED = int(os.environ.get("CHARGEWATCH_FUZZ_SEED", "20261202"))
 
 

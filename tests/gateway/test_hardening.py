@@ -269,3 +269,14 @@ async def test_verbose_logging_does_not_show_the_chargers_basic_credentials(sqli
     assert "< GET /ocpp/CP-LOGPW" in text  # the handshake is logged …
     assert "Q1AtTE9HUFc6czNjcmV0LXBhc3N3b3Jk" not in text and "s3cret" not in text  # … without the secret
     assert "< Authorization: [redacted]" in text
+
+
+async def test_an_unknown_charger_reporting_status_before_it_boots_is_stored_not_refused_forever(server):
+    cp = await raw(server, "CP-NO-BOOT")
+    frame = '[2,"s1","StatusNotification",{"connectorId":1,"errorCode":"NoError","status":"Available"}]'
+    assert (await cp.exchange(frame))[:2] == [3, "s1"]
+    await cp.websocket.close()
+    with server.engine.connect() as connection:
+        stored = connection.execute(select(schema.connectors.c.status)
+                                    .where(schema.connectors.c.charger_id == "CP-NO-BOOT")).scalars().all()
+    assert stored == ["Available"]

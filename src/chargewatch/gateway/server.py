@@ -398,13 +398,15 @@ class Gateway:
             await self._reply(link, now, text, call, None,
                               CallError(call.message_id, ErrorCode.INTERNAL_ERROR, "internal error", {}))
             return
-        if link.provisional and call.action == "BootNotification":
+        # A valid call carrying data (a StatusNotification before any boot) needs the charger row too: its
+        # connector rows refer to it, and without it the charger would get InternalError forever.
+        if link.provisional and (call.action == "BootNotification" or outcome.changes):
             await self._admit(link)
         reply = CallResult(call.message_id, outcome.reply)
         await self._reply(link, now, text, call, outcome, reply)
 
     async def _admit(self, link: ChargerLink) -> None:
-        """--accept-unknown: the first valid BootNotification makes the connection a charger."""
+        """--accept-unknown: the first valid BootNotification (or data call) makes the connection a charger."""
         try:
             await asyncio.to_thread(self._admit_unknown, link.charger_id)
         except Exception:  # noqa: BLE001 - stays provisional; the charger retries its BootNotification
