@@ -41,8 +41,11 @@ async def test_incident_lifecycle_and_recovery_actions(sqlite_url, start_server)
     assert "budget" in (await incident(app, second["number"]))["remediation_held"]
 
     # The driver at the charger saw the guidance on the screen (DataTransfer), per connector.
-    screens = [p for a, p in cp.received if a == "DataTransfer"]
-    assert {json.loads(p["data"])["connectorId"] for p in screens} == {1, 2}
+    def screens_of() -> list[dict]:
+        return [p for a, p in cp.received if a == "DataTransfer"]
+
+    await eventually(lambda: _async({json.loads(p["data"])["connectorId"] for p in screens_of()} == {1, 2}))
+    screens = screens_of()
     assert all(p["vendorId"] == "com.example.display" and p["messageId"] == "DisplayMessage" for p in screens)
 
     # Remote actions from the incident.
