@@ -4,7 +4,9 @@ import httpx
 
 from chargewatch.runtime import Chargewatch
 from conftest import make_options
-from helpers import boot, connect, http_url
+from gateway.v201_peer import CommandedStation, station
+from gateway.v201_peer import boot as boot_201
+from helpers import boot, connect, http_url, ocpp_url
 
 
 async def test_command_is_relayed_to_the_node_holding_the_charger(db_url):
@@ -54,5 +56,27 @@ async def test_a_relayed_command_times_out_when_the_charger_stays_silent(db_url)
         assert result.status == "timeout"
     finally:
         await cp.close()
+        await node_b.stop()
+        await node_a.stop()
+
+
+async def test_a_command_for_a_201_station_on_another_node_is_rendered_there(db_url):
+    node_a = Chargewatch(make_options(db_url, accept_unknown=True, node_id="node-a"))
+    node_b = Chargewatch(make_options(db_url, accept_unknown=True, node_id="node-b"))
+    await node_a.start()
+    await node_b.start()
+    try:
+        async with station(ocpp_url(node_b), "CS-ON-B", cls=CommandedStation) as cp:
+            await boot_201(cp)
+            reset = await node_a.gateway.call("CS-ON-B", "Reset", {"type": "Hard"}, timeout=5)
+            native = await node_a.gateway.call("CS-ON-B", "GetVariables", {"getVariableData": [
+                {"component": {"name": "OCPPCommCtrlr"}, "variable": {"name": "HeartbeatInterval"}}]}, timeout=5)
+            refused = await node_a.gateway.call("CS-ON-B", "GetConfiguration", {}, timeout=5)
+        assert reset.status == "answered" and reset.response == {"status": "Accepted"}
+        assert native.status == "answered" and native.response["getVariableResult"][0]["attributeValue"] == "300"
+        assert refused.status == "error" and "GetBaseReport" in refused.error["description"]
+        assert [action for action, _ in cp.received] == ["Reset", "GetVariables"]
+        assert cp.received[0][1] == {"type": "Immediate"}
+    finally:
         await node_b.stop()
         await node_a.stop()

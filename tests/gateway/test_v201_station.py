@@ -8,14 +8,13 @@ import asyncio
 import json
 
 import httpx
-from ocpp.routing import on
-from ocpp.v201 import ChargePoint, call, call_result
+from ocpp.v201 import call
 from sqlalchemy import select
 from websockets.asyncio.client import connect as ws_connect
 
 from chargewatch.store import schema
 from chargewatch.store.registry import put_id_tag, register_charger
-from gateway.v201_peer import boot, charge, station, transaction_event
+from gateway.v201_peer import CommandedStation, boot, charge, station, transaction_event
 from helpers import boot as boot_16
 from helpers import connect, http_url, meter, ocpp_url, ts
 
@@ -157,39 +156,6 @@ async def test_bad_201_frames_get_callerrors_spelled_the_201_way_and_the_connect
     assert csms_only[:3] == [4, "m5", "NotSupported"]
     assert no_evse[:3] == [4, "m6", "OccurrenceConstraintViolation"] and no_evse[4] == {"field": "evse"}
     assert alive[0] == 3 and alive[1] == "m7" and "currentTime" in alive[2]
-
-
-class CommandedStation(ChargePoint):
-    """Accepts what the CSMS asks and remembers it."""
-
-    received: list[tuple[str, dict]]
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.received = []
-
-    @on("Reset")
-    def on_reset(self, type, **kwargs):  # noqa: A002 - the OCPP field name
-        self.received.append(("Reset", {"type": type, **kwargs}))
-        return call_result.Reset(status="Accepted")
-
-    @on("RequestStartTransaction")
-    def on_start(self, id_token, remote_start_id, **kwargs):
-        self.received.append(("RequestStartTransaction", {"id_token": id_token, "remote_start_id": remote_start_id,
-                                                          **kwargs}))
-        return call_result.RequestStartTransaction(status="Accepted")
-
-    @on("UnlockConnector")
-    def on_unlock(self, evse_id, connector_id, **kwargs):
-        self.received.append(("UnlockConnector", {"evse_id": evse_id, "connector_id": connector_id}))
-        return call_result.UnlockConnector(status="Unlocked")
-
-    @on("GetVariables")
-    def on_get_variables(self, get_variable_data, **kwargs):
-        self.received.append(("GetVariables", {"get_variable_data": get_variable_data}))
-        return call_result.GetVariables(get_variable_result=[{
-            "attribute_status": "Accepted", "attribute_value": "300", "component": item["component"],
-            "variable": item["variable"]} for item in get_variable_data])
 
 
 async def test_operator_commands_in_16_words_reach_a_201_station_as_their_201_equivalents(server):

@@ -8,7 +8,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from ocpp.v201 import ChargePoint, call
+from ocpp.routing import on
+from ocpp.v201 import ChargePoint, call, call_result
 from websockets.asyncio.client import connect as ws_connect
 
 from helpers import ts
@@ -105,3 +106,36 @@ async def charge(cp: ChargePoint, transaction_id: str, *, start_kwh: float = 200
         "Ended", seq, minutes, transaction_id, trigger="EVCommunicationLost", stopped_reason="EVDisconnected",
         charging_state="Idle", meter=[energy(register, minutes, "Transaction.End")])))
     return answers
+
+
+class CommandedStation(ChargePoint):
+    """Accepts what the CSMS asks and remembers it."""
+
+    received: list[tuple[str, dict]]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.received = []
+
+    @on("Reset")
+    def on_reset(self, type, **kwargs):  # noqa: A002 - the OCPP field name
+        self.received.append(("Reset", {"type": type, **kwargs}))
+        return call_result.Reset(status="Accepted")
+
+    @on("RequestStartTransaction")
+    def on_start(self, id_token, remote_start_id, **kwargs):
+        self.received.append(("RequestStartTransaction", {"id_token": id_token, "remote_start_id": remote_start_id,
+                                                          **kwargs}))
+        return call_result.RequestStartTransaction(status="Accepted")
+
+    @on("UnlockConnector")
+    def on_unlock(self, evse_id, connector_id, **kwargs):
+        self.received.append(("UnlockConnector", {"evse_id": evse_id, "connector_id": connector_id}))
+        return call_result.UnlockConnector(status="Unlocked")
+
+    @on("GetVariables")
+    def on_get_variables(self, get_variable_data, **kwargs):
+        self.received.append(("GetVariables", {"get_variable_data": get_variable_data}))
+        return call_result.GetVariables(get_variable_result=[{
+            "attribute_status": "Accepted", "attribute_value": "300", "component": item["component"],
+            "variable": item["variable"]} for item in get_variable_data])

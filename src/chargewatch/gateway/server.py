@@ -560,7 +560,10 @@ class Gateway:
         if link is not None:
             result = await self._call_connected(link, action, payload, timeout)
         else:
-            v16.ADAPTER.render(action, payload, model.ChargerState(charger_id))  # validated before it is relayed
+            record = await asyncio.to_thread(self._charger_record, charger_id)
+            if versions.adapter_for((record or {}).get("ocpp_version")) is v16.ADAPTER:
+                v16.ADAPTER.render(action, payload, model.ChargerState(charger_id))  # validated before relaying
+            # (a 2.0.1 rendering needs the station's live state: the node holding the connection renders it)
             node = await asyncio.to_thread(self.relay.owner_node, charger_id)
             if node is None:
                 return CommandResult("offline")
@@ -580,7 +583,10 @@ class Gateway:
         link = self.links.get(charger_id)
         if link is None:
             return CommandResult("offline")
-        return await self._call_connected(link, action, payload, timeout)
+        try:
+            return await self._call_connected(link, action, payload, timeout)
+        except ValueError as exc:  # the charger's adapter cannot express it: the requesting node says why
+            return CommandResult("error", error={"code": "NotSupported", "description": str(exc), "details": {}})
 
     async def _call_connected(self, link: ChargerLink, action: str, payload: dict[str, Any],
                               timeout: float | None) -> CommandResult:
