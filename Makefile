@@ -24,7 +24,7 @@ run: install
 	$(VENV)/bin/chargewatch demo
 
 # The domain packages are pure code: they are type-checked (STYLE.md); the whole tree is linted.
-DOMAIN = src/chargewatch/ocpp src/chargewatch/sessions src/chargewatch/billing src/chargewatch/faults \
+DOMAIN = src/chargewatch/domain src/chargewatch/ocpp src/chargewatch/sessions src/chargewatch/billing src/chargewatch/faults \
          src/chargewatch/feedback
 
 test: lint
