@@ -37,6 +37,8 @@ class ChargerState:
     # fingerprint, or the 2.0.1 transactionId. Stored as sessions.start_key.
     start_keys: dict[str, int] = field(default_factory=dict)
     connector_status: dict[int, str] = field(default_factory=dict)
+    # The charger's timestamp of each connector's status: an older report arriving later does not replace it.
+    connector_status_at: dict[int, datetime] = field(default_factory=dict)
     connector_ratings_w: dict[int, int] = field(default_factory=dict)  # rated power by connector, where known
 
     def session(self, transaction_id: int) -> ChargingSession | None:
@@ -45,9 +47,19 @@ class ChargerState:
                 return session
         return None
 
+    def status_is_current(self, connector_id: int, timestamp: datetime) -> bool:
+        """Whether a status the charger reports for ``timestamp`` is its latest (not older than the one held);
+        if so it becomes the connector's status here."""
+        held = self.connector_status_at.get(connector_id)
+        if held is not None and timestamp < held:
+            return False
+        self.connector_status_at[connector_id] = timestamp
+        return True
+
     def copy(self) -> ChargerState:
         return replace(self, active=dict(self.active), start_keys=dict(self.start_keys),
                        connector_status=dict(self.connector_status),
+                       connector_status_at=dict(self.connector_status_at),
                        connector_ratings_w=dict(self.connector_ratings_w))
 
 

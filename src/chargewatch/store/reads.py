@@ -42,10 +42,11 @@ def charger_state(connection: Connection, charger_id: str, heartbeat_interval: i
         state.active[session.connector_id] = session
         state.start_keys[row.start_key] = session.transaction_id
     c = schema.connectors
-    for connector_id, status, rating in connection.execute(
-        select(c.c.connector_id, c.c.status, c.c.max_power_w).where(c.c.charger_id == charger_id)
+    for connector_id, status, status_at, rating in connection.execute(
+        select(c.c.connector_id, c.c.status, c.c.status_at, c.c.max_power_w).where(c.c.charger_id == charger_id)
     ):
         state.connector_status[connector_id] = status
+        state.connector_status_at[connector_id] = status_at
         if rating:
             state.connector_ratings_w[connector_id] = rating
     return state

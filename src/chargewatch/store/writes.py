@@ -43,14 +43,24 @@ def _update_rows(table: Table, key: str):  # type: ignore[no-untyped-def]
     return write
 
 
-def _upsert_rows(table: Table, keys: list[str]):  # type: ignore[no-untyped-def]
-    """INSERT … ON CONFLICT (keys) DO UPDATE for many rows; a key seen twice in one batch keeps its last row."""
+def _upsert_rows(table: Table, keys: list[str], newer_by: str | None = None):  # type: ignore[no-untyped-def]
+    """INSERT … ON CONFLICT (keys) DO UPDATE for many rows; a key seen twice in one batch keeps its last row.
+
+    With ``newer_by`` (a column) the latest row is the one with the greatest value there (the last of equals),
+    and a stored row later than it is kept: a connector's status follows the charger's clock, so a queued older
+    StatusNotification that arrives after a newer one does not overwrite it."""
 
     def write(connection: Connection, rows: list[dict[str, Any]]) -> None:
-        latest = {tuple(row[k] for k in keys): row for row in rows}
+        latest: dict[tuple[Any, ...], dict[str, Any]] = {}
+        for row in rows:
+            key = tuple(row[k] for k in keys)
+            if newer_by is None or key not in latest or latest[key][newer_by] <= row[newer_by]:
+                latest[key] = row
         statement = _insert(connection, table)
+        where = None if newer_by is None else table.c[newer_by] <= statement.excluded[newer_by]
         statement = statement.on_conflict_do_update(
-            index_elements=keys, set_={name: statement.excluded[name] for name in rows[0] if name not in keys})
+            index_elements=keys, set_={name: statement.excluded[name] for name in rows[0] if name not in keys},
+            where=where)
         connection.execute(statement, list(latest.values()))
 
     return write
@@ -67,7 +77,7 @@ STATEMENTS = {
     "charger_booted": _update_rows(schema.chargers, "id"),
     "charger_connected": _update_rows(schema.chargers, "id"),
     "charger_disconnected": _update_rows(schema.chargers, "id"),
-    "connector_status": _upsert_rows(schema.connectors, ["charger_id", "connector_id"]),
+    "connector_status": _upsert_rows(schema.connectors, ["charger_id", "connector_id"], newer_by="status_at"),
 }
 _CONNECTOR_FIELDS = ("charger_id", "connector_id", "status", "error_code", "info", "vendor_id", "vendor_error_code")
 
@@ -221,7 +231,8 @@ def apply_upserts(connection: Connection, charger_id: str, upserts: list[tuple[s
     values: dict[str, Any] = {"last_seen_at": now}
     for kind, item in upserts:
         if kind == "connector":
-            upsert(connection, schema.connectors, _connector_row(item), ["charger_id", "connector_id"])
+            upsert(connection, schema.connectors, _connector_row(item), ["charger_id", "connector_id"],
+                   newer_by="status_at")
         elif kind == "session":
             if item["start_key"]:
                 upsert(connection, schema.sessions, item, ["transaction_id"])

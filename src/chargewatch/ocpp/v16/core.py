@@ -144,10 +144,15 @@ def _status(payload: dict[str, Any], state: ChargerState, env: Environment) -> O
     if connector_id < 0:
         raise ValueError("connectorId: must be 0 (the charger) or a connector number")
     timestamp = parse_timestamp(payload["timestamp"]) if payload.get("timestamp") else env.now
-    state.connector_status[connector_id] = payload["status"]
+    # A queued report older than the status held is kept (raw log, status events) but changes nothing: the
+    # connector's status follows the charger's clock, not the order the reports arrive in.
+    current = state.status_is_current(connector_id, timestamp)
+    if current:
+        state.connector_status[connector_id] = payload["status"]
     changes: list[Change] = []
     refused = state.active.get(connector_id)
-    if payload["status"] == "Available" and refused is not None and machine.Flag.START_REFUSED in refused.flags:
+    if (current and payload["status"] == "Available" and refused is not None
+            and machine.Flag.START_REFUSED in refused.flags):
         del state.active[connector_id]  # the refused start's connector is free again: it never charged
         changes.append(SessionChanged(machine.close_refused(refused, timestamp)))
     return Outcome(

@@ -104,8 +104,9 @@ def _status(payload: dict[str, Any], state: ChargerState, env: Environment) -> O
         session = state.active.get(evse_id)
         status = "Charging" if session is not None and session.active else "Preparing"
     error_code = "OtherError" if status == "Faulted" else "NoError"  # the detail arrives as a NotifyEvent
-    state.connector_status[evse_id] = status
     timestamp = parse_timestamp(payload["timestamp"])
+    if state.status_is_current(evse_id, timestamp):  # an older queued report does not replace a newer one
+        state.connector_status[evse_id] = status
     return Outcome({}, [ConnectorStatusChanged(
         connector_id=evse_id, status=status, error_code=error_code, info=None, vendor_id=None,
         vendor_error_code=None, timestamp=timestamp, received_at=env.now)])
