@@ -41,9 +41,10 @@ from ..feedback.analytics import (
     scores_by_station,
     weekly_trend,
 )
+from ..feedback.classifier import RuleTopics
 from ..feedback.errors import FieldError, FieldValidationError
 from ..feedback.facts import SessionFacts
-from ..feedback.fault_reports import reported_faults
+from ..feedback.fault_reports import fault_report
 from ..feedback.freetext import clean_free_text
 from ..feedback.insights import InsightRule, compare_facts, insights
 from ..feedback.priorities import rank_stations
@@ -97,7 +98,7 @@ class FeedbackConfig:
     rate_limit: RateLimit = field(default_factory=lambda: RateLimit(20, timedelta(minutes=1)))
     mailer: Mailer | None = None
     clock: Callable[[], datetime] = utcnow
-    classifier: KeywordTopics = field(default_factory=KeywordTopics)
+    classifier: KeywordTopics | RuleTopics = field(default_factory=RuleTopics)
 
 
 # ------------------------------------------------------------------ shapes (also the OpenAPI document)
@@ -416,7 +417,7 @@ def _survey_view(survey: Survey, language: str) -> SurveyView:
     return SurveyView(id=survey.id, name=survey.name, language=language, questions=questions, extra_fields=extras)
 
 
-def _row_out(row: Row[Any], contacts: set[int], classifier: KeywordTopics) -> dict[str, Any]:
+def _row_out(row: Row[Any], contacts: set[int], classifier: KeywordTopics | RuleTopics) -> dict[str, Any]:
     data = {name: value for name, value in row._mapping.items() if name in FeedbackOut.model_fields}
     data["answers"] = row.answers or {}
     data["topics"] = sorted(classifier.topics_of(row.comment)) if row.comment else []
@@ -919,10 +920,18 @@ def _reply_message(email: str, row: Row[Any], text: str) -> EmailMessage:
 def _report_faults(
     bus: EventBus, facts: SessionFacts, comment: str, previous_comment: str | None, config: FeedbackConfig
 ) -> None:
-    """Publish ``feedback.fault_reported`` when a comment newly reports a fault; the faults domain opens
-    or joins an incident for it. An edit that repeats a reported fault does not report it twice."""
-    categories = reported_faults(comment, config.classifier)
-    already = set(reported_faults(previous_comment, config.classifier)) if previous_comment else set()
+    """Publish ``feedback.fault_reported`` when a comment newly reports a charger fault (cross-checked with
+    the session's telemetry); the faults domain opens or joins an incident for it. An edit that repeats a
+    reported fault does not report it twice. A billing dispute publishes ``feedback.billing_disputed``
+    instead, for the billing review queue; lighting, glare and negated complaints publish nothing."""
+    report = fault_report(comment, facts, config.classifier)
+    before = fault_report(previous_comment, facts, config.classifier) if previous_comment else None
+    at = config.clock().isoformat()
+    if report.billing_dispute and not (before and before.billing_dispute):
+        bus.publish(Event("feedback.billing_disputed", {
+            "charger_id": facts.charger_id, "transaction_id": int(facts.session_id), "text": comment, "at": at}))
+    categories = report.categories
+    already = set(before.categories) if before else set()
     if not categories or set(categories) <= already:
         return
     bus.publish(Event("feedback.fault_reported", {
@@ -931,7 +940,7 @@ def _report_faults(
         "transaction_id": int(facts.session_id),
         "category": categories[0],
         "categories": list(categories),
+        "corroborated_by": list(report.corroborated),
         "text": comment,
-        "at": config.clock().isoformat(),
+        "at": at,
     }))
-
