@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, func, insert, or_, select, update
 
 from ..faults.incidents import Evidence, ExclusionReason, Incident, IncidentKind, IncidentStatus, Note, Severity
+from ..faults.log import LoggedFrame
 from ..faults.remediation import RemedyCommand
 from . import schema
 from .faults_tables import (
@@ -306,6 +307,13 @@ def reports_of(connection: Connection, incident_id: str) -> list[dict[str, Any]]
 
 
 # ------------------------------------------------------------------ what the faults shell reads elsewhere
+
+
+def logged_frames(connection: Connection) -> list[LoggedFrame]:
+    """The raw OCPP log in the order it was written, as the detection replay reads it."""
+    m = schema.ocpp_messages
+    rows = connection.execute(select(m.c.charger_id, m.c.at, m.c.direction, m.c.payload).order_by(m.c.id))
+    return [LoggedFrame(row.charger_id, row.at, row.direction, row.payload) for row in rows]
 
 
 def connector_statuses(connection: Connection) -> dict[tuple[str, int], str]:

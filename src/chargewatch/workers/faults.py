@@ -98,6 +98,7 @@ from ..faults.incidents import (
     resolve,
     set_exclusion,
 )
+from ..faults.log import requested_reboot
 from ..faults.remediation import RemediationPolicy, RemediationRule, RemedyAction, RemedyCommand, plan_remediation
 from ..faults.signals import (
     AuthorizeRejected,
@@ -627,7 +628,7 @@ class FaultWorker:
         if data.get("status") != "answered" or response.get("status") != "Accepted":
             return []
         action, payload = data.get("action"), data.get("payload") or {}
-        if action == "Reset" or (action == "TriggerMessage" and payload.get("requestedMessage") == "BootNotification"):
+        if requested_reboot(str(action), payload, response):  # the same rule the detection replay reads off the log
             return [RebootRequested(charger_id=charger_id, action=str(action), at=at)]
         return []
 
