@@ -107,6 +107,17 @@ def test_demo_shows_sessions_with_energy_within_30_seconds(tmp_path):
                 continue
             energetic = [s for s in items if s["energy_wh"] > 0]
         assert energetic, "no session with energy within 30 s"
+        # The demo fleet is mixed: DEMO-00004 speaks OCPP 2.0.1, and its TransactionEvent session shows energy too.
+        deadline = time.monotonic() + 30
+        v201: list[dict] = []
+        while time.monotonic() < deadline and not v201:
+            items = httpx.get(f"http://127.0.0.1:{http_port}/api/v1/sessions",
+                              params={"charger_id": "DEMO-00004"}).json()["items"]
+            v201 = [s for s in items if s["energy_wh"] > 0]
+            time.sleep(0 if v201 else 1)
+        assert v201, "no 2.0.1 (DEMO-00004) session with energy within a further 30 s"
+        charger = httpx.get(f"http://127.0.0.1:{http_port}/api/v1/chargers/DEMO-00004").json()
+        assert charger["ocpp_version"] == "ocpp2.0.1"
     finally:
         demo.terminate()
         demo.wait(10)

@@ -99,7 +99,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
               + ("" if loopback else "  (new on every start; the API needs it too, e.g. curl -u)"), flush=True)
         try:
             await run_fleet(f"ws://{_local(args.host)}:{app.ocpp_port}/ocpp", args.chargers, "demo", prefix="DEMO",
-                            signers=demo.eichrecht_signers(args.chargers, "DEMO"))
+                            signers=demo.eichrecht_signers(args.chargers, "DEMO"), ocpp=demo.DEMO_OCPP)
         finally:
             await app.stop()
 
@@ -116,6 +116,10 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     from .sim.scenarios import SCRIPTED, run_scripted
 
     if args.scenario in SCRIPTED:
+        if args.ocpp != "1.6":
+            print(f"scenario {args.scenario} is scripted in OCPP 1.6 only; for 2.0.1 faults (NotifyEvent) run "
+                  f"--scenario faults --ocpp {args.ocpp}", file=sys.stderr)
+            return 2
         asyncio.run(run_scripted(args.scenario, args.url, args.chargers, prefix=args.prefix, password=args.password))
         print(f"scenario {args.scenario} finished on {args.chargers} charger(s)")
         return 0
@@ -126,7 +130,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         report = await run_fleet(args.url, args.chargers, args.scenario, duration=args.duration, prefix=args.prefix,
-                                 password=args.password, stop=stop)
+                                 password=args.password, stop=stop, ocpp=args.ocpp)
         print(report)
 
     asyncio.run(main())
@@ -459,6 +463,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--duration", type=float, help="seconds to run (default: until interrupted)")
     p.add_argument("--prefix", default="SIM")
     p.add_argument("--password")
+    p.add_argument("--ocpp", default="1.6", choices=["1.6", "2.0.1", "mixed"],
+                   help="the OCPP version the random fleet speaks (mixed: every fourth charger 2.0.1)")
     p.set_defaults(func=cmd_simulate)
 
     chargers = sub.add_parser("chargers", help="registered chargers").add_subparsers(dest="action", required=True)

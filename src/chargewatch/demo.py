@@ -17,6 +17,7 @@ from .store.billing import assign_tariff, set_ocmf_key, store_tariff_version, ta
 from .store.registry import put_id_tag, register_charger
 
 DEMO_TIMEZONE = "Europe/Berlin"
+DEMO_OCPP = "mixed"  # every fourth demo charger (DEMO-00004, 00008 …) speaks OCPP 2.0.1, the others 1.6J
 DEMO_TARIFF_ID = "DEMO-AC"
 # OCPI 2.2.1: 0.39 EUR/kWh by day, 0.29 at night, a 0.50 start fee, and 6.00 EUR/h for a car left plugged in
 # after it is full (PARKING_TIME), 19 % VAT on everything.

@@ -73,6 +73,7 @@ class ChargerOut(BaseModel):
     model: str | None = None
     serial_number: str | None = None
     firmware_version: str | None = None
+    ocpp_version: str | None = Field(None, description="subprotocol of its latest connection: ocpp1.6 or ocpp2.0.1")
     connected: bool
     last_seen_at: datetime | None = None
     last_boot_at: datetime | None = None

@@ -52,6 +52,8 @@ class Stats:
 
 
 class SimulatedCharger:
+    subprotocol = "ocpp1.6"
+
     def __init__(self, url: str, charger_id: str, *, connectors: int = 2, behaviour: Behaviour | None = None,
                  password: str | None = None, stats: Stats | None = None, rng: random.Random | None = None):
         self.url = url
@@ -79,7 +81,7 @@ class SimulatedCharger:
     async def connect(self) -> None:
         self.connection = await ChargePointConnection.open(
             self.url, self.charger_id, password=self.password, handler=self._on_server_call,
-            on_latency=self.stats.record)
+            on_latency=self.stats.record, subprotocol=self.subprotocol)
 
     async def boot(self) -> None:
         reply = await self.call("BootNotification", {

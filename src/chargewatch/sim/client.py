@@ -1,4 +1,5 @@
-"""A minimal OCPP-J 1.6 charge-point side connection: send CALLs one at a time, answer the server's CALLs."""
+"""A minimal OCPP-J charge-point side connection (1.6 or 2.0.1 framing is the same): send CALLs one at a time,
+answer the server's CALLs."""
 
 from __future__ import annotations
 
@@ -37,12 +38,12 @@ class ChargePointConnection:
     @classmethod
     async def open(cls, url: str, charger_id: str, *, password: str | None = None, handler: Handler | None = None,
                    on_latency: Callable[[str, float], None] | None = None, open_timeout: float = 10,
-                   ) -> ChargePointConnection:
+                   subprotocol: str = "ocpp1.6") -> ChargePointConnection:
         headers = {}
         if password is not None:
             token = base64.b64encode(f"{charger_id}:{password}".encode()).decode()
             headers["Authorization"] = f"Basic {token}"
-        websocket = await connect(f"{url.rstrip('/')}/{charger_id}", subprotocols=["ocpp1.6"],  # type: ignore[list-item]
+        websocket = await connect(f"{url.rstrip('/')}/{charger_id}", subprotocols=[subprotocol],  # type: ignore[list-item]
                                   additional_headers=headers, open_timeout=open_timeout, compression=None,
                                   ping_interval=None, max_queue=4)
         return cls(websocket, handler, on_latency)

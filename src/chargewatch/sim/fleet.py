@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from .charger import Behaviour, SimulatedCharger, Stats
+from .charger201 import SimulatedStation201
 from .ocmf import OcmfSigner
 
 log = logging.getLogger(__name__)
@@ -21,6 +22,16 @@ SCENARIOS = {
     "faults": Behaviour(fault_probability=0.05),
     "load": Behaviour(meter_interval=1.0, plug_in_delay=(0.1, 1.0), charge_time=(60, 600), idle_time=(1, 2)),
 }
+
+
+OCPP_VERSIONS = ("1.6", "2.0.1", "mixed")  # mixed: every fourth charger (4, 8, …) speaks 2.0.1, the others 1.6
+
+
+def speaks_201(number: int, ocpp: str) -> bool:
+    """Whether charger ``number`` (1-based) of a fleet run with ``ocpp`` speaks 2.0.1."""
+    if ocpp not in OCPP_VERSIONS:
+        raise ValueError(f"ocpp: {ocpp!r} is none of {', '.join(OCPP_VERSIONS)}")
+    return ocpp == "2.0.1" or (ocpp == "mixed" and number % 4 == 0)
 
 
 @dataclass
@@ -52,9 +63,11 @@ def _percentile(values: list[float], q: float) -> float:
 
 async def run_fleet(url: str, chargers: int, scenario: str = "normal", *, duration: float | None = None,
                     prefix: str = "SIM", password: str | None = None, connect_rate: float = 200.0,
-                    stop: asyncio.Event | None = None, signers: Mapping[str, OcmfSigner] | None = None) -> FleetReport:
+                    stop: asyncio.Event | None = None, signers: Mapping[str, OcmfSigner] | None = None,
+                    ocpp: str = "1.6") -> FleetReport:
     """Connect ``chargers`` simulated chargers (ramping at ``connect_rate``/s) and run until stopped.
 
+    ``ocpp`` is the version they speak: ``1.6``, ``2.0.1``, or ``mixed`` (see :func:`speaks_201`).
     ``signers`` gives chargers by id a meter that signs its begin and end readings (Eichrecht chargers).
     """
     behaviour = SCENARIOS[scenario]
@@ -68,8 +81,9 @@ async def run_fleet(url: str, chargers: int, scenario: str = "normal", *, durati
         signer = signers.get(charger_id)
         return behaviour if signer is None else replace(behaviour, signer=signer)
 
-    fleet = [SimulatedCharger(url, f"{prefix}-{i:05d}", behaviour=behaviour_of(f"{prefix}-{i:05d}"),
-                              password=password, stats=stats, rng=random.Random(i)) for i in range(1, chargers + 1)]
+    fleet = [(SimulatedStation201 if speaks_201(i, ocpp) else SimulatedCharger)(
+        url, f"{prefix}-{i:05d}", behaviour=behaviour_of(f"{prefix}-{i:05d}"), password=password, stats=stats,
+        rng=random.Random(i)) for i in range(1, chargers + 1)]
 
     async def supervise(charger: SimulatedCharger, delay: float) -> None:
         await asyncio.sleep(delay)

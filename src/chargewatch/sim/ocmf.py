@@ -93,3 +93,10 @@ class OcmfSigner:
         return {"value": self.oca_value(document) if self.shape == "OCA" else document,
                 "format": "SignedData", "context": context, "measurand": "Energy.Active.Import.Register",
                 "unit": "Wh"}
+
+    def signed_meter_value(self, *, register_wh: int, at: datetime, transaction: str, id_tag: str) -> dict[str, str]:
+        """The OCPP 2.0.1 SignedMeterValueType carrying the document (publicKey: base64 of the DER key, or empty)."""
+        document = self.sign(register_wh=register_wh, at=at, transaction=transaction, id_tag=id_tag)
+        key = base64.b64encode(bytes.fromhex(self.public_key_hex)).decode("ascii") if self.send_public_key else ""
+        return {"signedMeterData": base64.b64encode(document.encode("utf-8")).decode("ascii"),
+                "signingMethod": "ECDSA-secp256r1-SHA256", "encodingMethod": "OCMF", "publicKey": key}

@@ -103,6 +103,8 @@ def _status(payload: dict[str, Any], state: ChargerState, env: Environment) -> O
     if status == "Occupied":  # 1.6 tells Preparing from Charging; 2.0.1 leaves that to TransactionEvent
         session = state.active.get(evse_id)
         status = "Charging" if session is not None and session.active else "Preparing"
+    if status == "Faulted" and state.connector_status.get(evse_id) == "Faulted":
+        return Outcome({})  # a NotifyEvent already reported this fault with its detail; OtherError would hide it
     error_code = "OtherError" if status == "Faulted" else "NoError"  # the detail arrives as a NotifyEvent
     timestamp = parse_timestamp(payload["timestamp"])
     if state.status_is_current(evse_id, timestamp):  # an older queued report does not replace a newer one
