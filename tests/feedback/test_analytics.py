@@ -93,9 +93,12 @@ def history(make_record, now, baseline, recent, station_id="ST-1"):
     return records
 
 
+ONE_CHECK = DropRule(persistence_checks=1)  # these tests are about one window pair, not persistence
+
+
 def test_significant_csat_drop_is_flagged(make_record, now):
     records = history(make_record, now, baseline=[5] * 80 + [2] * 20, recent=[5] * 20 + [2] * 20)
-    check = detect_csat_drop(records, now=now)
+    check = detect_csat_drop(records, now=now, rule=ONE_CHECK)
     assert check.status is TrendStatus.SIGNIFICANT_DROP
     assert (check.baseline.percent, check.recent.percent) == (80.0, 50.0)
     assert check.z < -1.645
@@ -103,7 +106,7 @@ def test_significant_csat_drop_is_flagged(make_record, now):
 
 def test_unchanged_csat_is_stable(make_record, now):
     records = history(make_record, now, baseline=[5] * 80 + [2] * 20, recent=[5] * 32 + [2] * 8)
-    assert detect_csat_drop(records, now=now).status is TrendStatus.STABLE
+    assert detect_csat_drop(records, now=now, rule=ONE_CHECK).status is TrendStatus.STABLE
 
 
 def test_drop_on_a_small_sample_is_not_flagged(make_record, now):
@@ -114,7 +117,7 @@ def test_drop_on_a_small_sample_is_not_flagged(make_record, now):
 def test_drops_by_station_list_dropping_stations_first(make_record, now):
     records = history(make_record, now, [5] * 40, [5] * 40, station_id="ST-A")
     records += history(make_record, now, [5] * 40, [2] * 40, station_id="ST-B")
-    checks = detect_csat_drops_by_station(records, now=now)
+    checks = detect_csat_drops_by_station(records, now=now, rule=ONE_CHECK)
     assert [(check.key, check.status) for check in checks] == [
         ("ST-B", TrendStatus.SIGNIFICANT_DROP),
         ("ST-A", TrendStatus.STABLE),

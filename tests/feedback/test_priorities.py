@@ -38,7 +38,8 @@ def test_score_components_are_exposed_and_sum_with_weights(make_record):
     assert components.reliability == pytest.approx(0.5 * 0.5 + 0.5 * 1.0)
     assert components.revenue == 1.0
     assert first.score == pytest.approx(0.4 * components.rating + 0.3 * components.reliability + 0.3)
-    assert second.components.revenue == 0.0
+    # B's single 5-star rating is shrunk towards the network's 10/11 dissatisfied: not "nothing at risk".
+    assert second.components.revenue == pytest.approx(((10 * 10 / 11) / 11) / ((10 + 10 * 10 / 11) / 20), abs=1e-4)
 
 
 def test_revenue_at_risk_is_sessions_times_price_times_dissatisfied_share(make_record):
@@ -99,3 +100,14 @@ def test_scores_and_components_stay_between_zero_and_one(make_record, ratings, s
         parts = priority.components
         assert 0 <= priority.score <= 1
         assert all(0 <= value <= 1 for value in (parts.rating, parts.reliability, parts.revenue))
+
+
+def test_one_one_star_rating_does_not_put_as_much_revenue_at_risk_as_two_hundred_two_star_ones(make_record):
+    records = [make_record(1, station_id="ONE")]
+    records += [make_record(2, station_id="MANY") for _ in range(200)]
+    records += [make_record(5, station_id="HAPPY") for _ in range(200)]
+    ops = [operations(station, sessions=100, price="10.00") for station in ("ONE", "MANY", "HAPPY")]
+    by_id = {p.station_id: p for p in rank_stations(records, ops)}
+    # Unshrunk, both would be 100 sessions x 10 EUR x 100 % = 1,000 EUR.
+    assert by_id["MANY"].revenue_at_risk == Decimal("976.25")  # (200 + 10 * 201/401) / 210 of 1,000
+    assert by_id["ONE"].revenue_at_risk == Decimal("546.59")  # (1 + 10 * 201/401) / 11 of 1,000

@@ -299,5 +299,7 @@ async def test_the_feedback_page_shows_scores_topics_and_comments(site: Site):
     await page.goto("/feedback")
     await page.wait_for_selector("#feedback-weekly")
     assert "Quick and easy" in await page.inner_text("#feedback-comments")
+    # One rating is one rating: the CSAT carries n and its (wide) 95 % Wilson interval.
+    assert "(21–100 %, n=1)" in await page.inner_text("#feedback-stations")
     await shot(page, "feedback")
     await page.context.close()

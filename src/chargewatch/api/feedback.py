@@ -31,8 +31,10 @@ from sqlalchemy import Connection, Engine, Row
 from sqlalchemy.exc import IntegrityError
 
 from ..feedback.analytics import (
+    Csat,
     DropCheck,
     DropRule,
+    FlagShift,
     Scores,
     detect_csat_drop,
     detect_csat_drops_by_station,
@@ -49,6 +51,7 @@ from ..feedback.freetext import clean_free_text
 from ..feedback.insights import InsightRule, compare_facts, insights
 from ..feedback.priorities import rank_stations
 from ..feedback.records import FeedbackRecord
+from ..feedback.significance import wilson_interval
 from ..feedback.submission import MAX_COMMENT_LENGTH, EditPolicy, SubmissionAction, normalise_email, parse_submission
 from ..feedback.surveys import DEFAULT_SURVEY, Survey, parse_survey, survey_for_session
 from ..feedback.topics import KeywordTopics, TopicOrder, rank_topics
@@ -56,7 +59,7 @@ from ..gateway.events import Event, EventBus
 from ..sessions.links import transaction_of
 from ..store import feedback as store
 from .errors import error_responses
-from .models import ConnectorNumber, Offset, Threshold, Timestamp, TransactionId
+from .models import ConnectorNumber, Offset, SampleFloor, Threshold, Timestamp, TransactionId
 
 log = logging.getLogger(__name__)
 
@@ -282,6 +285,8 @@ class SurveyOut(BaseModel):
 class ScoresOut(BaseModel):
     feedback_count: int
     csat_percent: float | None = Field(description="share of overall ratings 4-5, in percent")
+    csat_low: float | None = Field(None, description="95 % Wilson interval of csat_percent, lower end, in percent")
+    csat_high: float | None = Field(None, description="95 % Wilson interval of csat_percent, upper end, in percent")
     satisfied: int
     nps: float | None = Field(description="promoters minus detractors in percent of would_recommend answers")
     nps_count: int
@@ -309,6 +314,9 @@ class TopicOut(BaseModel):
     label: str
     mentions: int
     share: float
+    commented: int = Field(0, description="feedback with a comment: the n that share is taken of")
+    share_low: float | None = Field(None, description="95 % Wilson interval of share (0..1), lower end")
+    share_high: float | None = Field(None, description="95 % Wilson interval of share (0..1), upper end")
     mean_with: float
     mean_without: float | None
     rating_gap: float | None
@@ -322,7 +330,11 @@ class ComparisonOut(BaseModel):
     mean_with: float | None
     mean_without: float | None
     csat_with: float | None
+    csat_with_low: float | None = None
+    csat_with_high: float | None = None
     csat_without: float | None
+    csat_without_low: float | None = None
+    csat_without_high: float | None = None
     mean_difference: float | None
     p_value: float | None
 
@@ -353,7 +365,10 @@ class PriorityOut(BaseModel):
     feedback_count: int
     mean_overall: float | None
     dissatisfied_share: str
-    revenue_at_risk: str
+    dissatisfied_low: float | None = Field(None, description="95 % Wilson interval of the share (0..1), lower end")
+    dissatisfied_high: float | None = Field(None, description="95 % Wilson interval of the share (0..1), upper end")
+    revenue_at_risk: str = Field(description="sessions × average price × dissatisfied share shrunk towards the "
+                                             "network's share (10 pseudo-ratings), so few ratings count less")
     currency: str | None
     incidents: int
     downtime_seconds: int
@@ -361,16 +376,43 @@ class PriorityOut(BaseModel):
     top_fault: str | None
 
 
+class FlagShiftOut(BaseModel):
+    flag: str
+    since: datetime
+    before_percent: float | None
+    before_count: int
+    after_percent: float | None
+    after_count: int
+
+
+class ChargerShiftOut(FlagShiftOut):
+    charger_id: str
+
+
+class ExplanationOut(BaseModel):
+    text: str = Field(description="e.g. 'since 2 Mar 85 % of rated sessions below half rated power (n=40), "
+                                  "vs 0 % before (n=160)'")
+    station: FlagShiftOut | None
+    chargers: list[ChargerShiftOut]
+
+
 class DropOut(BaseModel):
     station_id: str | None
     status: str
     recent_csat: float | None
+    recent_low: float | None = None
+    recent_high: float | None = None
     recent_count: int
     baseline_csat: float | None
+    baseline_low: float | None = None
+    baseline_high: float | None = None
     baseline_count: int
     change_points: float | None
     z: float | None
     p_value: float | None
+    q_value: float | None = Field(None, description="Benjamini-Hochberg adjusted p-value across stations")
+    persisted_checks: int = Field(0, description="consecutive weekly checks (up to now) at which the drop held")
+    explanation: ExplanationOut | None = None
 
 
 class DropsOut(BaseModel):
@@ -425,10 +467,25 @@ def _row_out(row: Row[Any], contacts: set[int], classifier: KeywordTopics | Rule
     return data
 
 
+def _bounds(csat: Csat) -> tuple[float | None, float | None]:
+    """The 95 % Wilson interval of a share, in percent (None, None for no ratings)."""
+    interval = csat.interval
+    return (None, None) if interval is None else (100 * interval.low, 100 * interval.high)
+
+
+def _shift(shift: FlagShift) -> dict[str, Any]:
+    return {"flag": shift.flag, "since": shift.since, "before_percent": shift.before.percent,
+            "before_count": shift.before.count, "after_percent": shift.after.percent,
+            "after_count": shift.after.count}
+
+
 def _scores(scores: Scores) -> dict[str, Any]:
+    low, high = _bounds(scores.csat)
     return {
         "feedback_count": scores.csat.count,
         "csat_percent": scores.csat.percent,
+        "csat_low": low,
+        "csat_high": high,
         "satisfied": scores.csat.satisfied,
         "nps": scores.nps.score,
         "nps_count": scores.nps.count,
@@ -440,11 +497,29 @@ def _scores(scores: Scores) -> dict[str, Any]:
 
 
 def _drop(check: DropCheck, station: str | None) -> DropOut:
+    recent_low, recent_high = _bounds(check.recent)
+    baseline_low, baseline_high = _bounds(check.baseline)
+    explanation = None
+    if check.explanation is not None:
+        explained = check.explanation
+        explanation = ExplanationOut(
+            text=explained.text,
+            station=FlagShiftOut(**_shift(explained.station)) if explained.station else None,
+            chargers=[ChargerShiftOut(charger_id=charger, **_shift(shift)) for charger, shift in explained.chargers],
+        )
     return DropOut(
-        station_id=station, status=check.status.value, recent_csat=check.recent.percent,
-        recent_count=check.recent.count, baseline_csat=check.baseline.percent, baseline_count=check.baseline.count,
-        change_points=check.change_points, z=check.z, p_value=check.p_value,
+        station_id=station, status=check.status.value, recent_csat=check.recent.percent, recent_low=recent_low,
+        recent_high=recent_high, recent_count=check.recent.count, baseline_csat=check.baseline.percent,
+        baseline_low=baseline_low, baseline_high=baseline_high, baseline_count=check.baseline.count,
+        change_points=check.change_points, z=check.z, p_value=check.p_value, q_value=check.q_value,
+        persisted_checks=check.persisted_checks, explanation=explanation,
     )
+
+
+def _share_bounds(share: Decimal, count: int) -> dict[str, float | None]:
+    interval = wilson_interval(round(share * count), count) if count else None
+    return {"dissatisfied_low": interval.low if interval else None,
+            "dissatisfied_high": interval.high if interval else None}
 
 
 def _unprocessable(errors: Sequence[FieldError]) -> HTTPException:
@@ -549,18 +624,24 @@ def feedback_router(engine: Engine, bus: EventBus, secret: bytes, config: Feedba
         until: Timestamp | None = None,
     ) -> list[dict[str, Any]]:
         """Recurring complaints in comments, ranked by frequency (or rating points lost, ``order=impact``)."""
-        ranked = rank_topics(records(station, since, until), config.classifier, order=order, min_mentions=min_mentions)
+        chosen = records(station, since, until)
+        ranked = rank_topics(chosen, config.classifier, order=order, min_mentions=min_mentions)
+        commented = sum(1 for record in chosen if record.feedback.comment)
         out = []
         for rank in ranked:
             topic = config.classifier.topic(rank.topic_id)
+            interval = wilson_interval(min(rank.mentions, commented), commented) if commented else None
             out.append({**{name: getattr(rank, name) for name in TopicOut.model_fields if hasattr(rank, name)},
-                        "label": topic.label_in(lang) if topic else rank.topic_id})
+                        "label": topic.label_in(lang) if topic else rank.topic_id, "commented": commented,
+                        "share_low": interval.low if interval else None,
+                        "share_high": interval.high if interval else None})
         return out
 
     @router.get("/analytics/insights", response_model=InsightsOut, tags=["feedback analytics"])
     def insight_list(
         station: str | None = None,
-        min_group: Annotated[Threshold, Query(description="ratings needed on each side of a comparison")] = 20,
+        min_group: Annotated[SampleFloor, Query(description="ratings needed on each side of a comparison "
+                                                             "(at least 10)")] = 20,
         since: Timestamp | None = None,
         until: Timestamp | None = None,
     ) -> dict[str, Any]:
@@ -572,6 +653,8 @@ def feedback_router(engine: Engine, bus: EventBus, secret: bytes, config: Feedba
                 "flag": c.flag, "with_count": c.with_flag.count, "without_count": c.without_flag.count,
                 "mean_with": c.with_flag.mean_overall, "mean_without": c.without_flag.mean_overall,
                 "csat_with": c.with_flag.csat.percent, "csat_without": c.without_flag.csat.percent,
+                **dict(zip(("csat_with_low", "csat_with_high"), _bounds(c.with_flag.csat), strict=True)),
+                **dict(zip(("csat_without_low", "csat_without_high"), _bounds(c.without_flag.csat), strict=True)),
                 "mean_difference": c.mean_difference, "p_value": c.p_value,
             }
 
@@ -605,6 +688,7 @@ def feedback_router(engine: Engine, bus: EventBus, secret: bytes, config: Feedba
                                "revenue": p.components.revenue},
                 "sessions": sessions.get(p.station_id, 0),
                 "dissatisfied_share": str(p.dissatisfied_share.quantize(Decimal("0.0001"))),
+                **_share_bounds(p.dissatisfied_share, p.feedback_count),
                 "revenue_at_risk": str(p.revenue_at_risk),
             }
             for p in ranked
@@ -614,12 +698,18 @@ def feedback_router(engine: Engine, bus: EventBus, secret: bytes, config: Feedba
     def drops(
         recent_weeks: Annotated[int, Query(ge=1, le=52)] = 4,
         baseline_weeks: Annotated[int, Query(ge=1, le=104)] = 12,
-        min_sample: Threshold = 30,
+        min_sample: Annotated[SampleFloor, Query(description="ratings needed in each window (at least 10)")] = 30,
+        persistence: Annotated[int, Query(ge=1, le=12, description="weekly checks in a row a drop must hold")] = 2,
     ) -> dict[str, Any]:
-        """Significant CSAT drops: the recent weeks against the baseline weeks before, network and per station."""
+        """Significant CSAT drops: the recent weeks against the baseline weeks before, network and per station.
+
+        Per-station tests are corrected for testing every station at once (Benjamini-Hochberg, 5 % false
+        discovery rate) and a drop must hold at ``persistence`` weekly checks in a row; each drop carries
+        the telemetry change that explains it, per station and charger."""
         now = config.clock()
-        rule = DropRule(recent_weeks=recent_weeks, baseline_weeks=baseline_weeks, min_sample=min_sample)
-        chosen = records(None, now - timedelta(weeks=recent_weeks + baseline_weeks), now)
+        rule = DropRule(recent_weeks=recent_weeks, baseline_weeks=baseline_weeks, min_sample=min_sample,
+                        persistence_checks=persistence)
+        chosen = records(None, now - timedelta(weeks=recent_weeks + baseline_weeks + persistence - 1), now)
         return {
             "network": _drop(detect_csat_drop(chosen, now=now, rule=rule), None),
             "stations": [_drop(check, check.key) for check in detect_csat_drops_by_station(chosen, now=now, rule=rule)],

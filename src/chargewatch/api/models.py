@@ -21,6 +21,8 @@ ConnectorNumber = Annotated[int, Ge(0), Le(INT32_MAX)]
 Offset = Annotated[int, Ge(0), Le(1_000_000)]
 Threshold = Annotated[int, Ge(1), Le(1_000_000)]
 """A minimum count for an analysis (mentions, group size, sample)."""
+SampleFloor = Annotated[int, Ge(10), Le(1_000_000)]
+"""A minimum sample or group size for a statistical test: below 10 (3 against 1 rating) any 'difference' is noise."""
 
 _ISO_8601 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)

@@ -48,6 +48,7 @@ FEEDBACK_WEEKLY = "/api/v1/feedback/analytics/weekly"
 FEEDBACK_TOPICS = "/api/v1/feedback/analytics/topics"
 FEEDBACK_STATIONS = "/api/v1/feedback/analytics/stations"
 FEEDBACK_CONNECTORS = "/api/v1/feedback/analytics/connectors"
+FEEDBACK_DROPS = "/api/v1/feedback/analytics/drops"
 FEEDBACK_DRIVER = "/api/v1/feedback/{token}"
 INCIDENTS = "/api/v1/incidents"
 INCIDENT_ACTIONS = "/api/v1/incidents/{number}/actions"
@@ -492,11 +493,11 @@ def pages_router(services: Services, auth: OperatorAuth, api: DomainApi) -> APIR
 
     @router.get("/feedback", response_class=HTMLResponse)
     async def feedback_page(request: Request) -> Response:
-        weekly, topics, stations, comments = await asyncio.gather(
+        weekly, topics, stations, comments, drops = await asyncio.gather(
             api.get(FEEDBACK_WEEKLY), api.get(FEEDBACK_TOPICS), api.get(FEEDBACK_STATIONS),
-            api.get(FEEDBACK_LIST, {"limit": 50}))
+            api.get(FEEDBACK_LIST, {"limit": 50}), api.get(FEEDBACK_DROPS))
         return render(request, "feedback.html", {"weekly": weekly, "topics": topics, "stations": stations,
-                                                 "comments": comments})
+                                                 "comments": comments, "drops": drops})
 
     # ------------------------------------------------------------------ driver page
 

@@ -16,12 +16,19 @@ import io
 import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, time, timedelta, tzinfo
 from enum import StrEnum
 
+from chargewatch.feedback.facts import INCIDENT_FLAG_PREFIX
 from chargewatch.feedback.records import FeedbackRecord
-from chargewatch.feedback.significance import Z_CRITICAL_ONE_SIDED_5_PERCENT, two_proportion_z_test
+from chargewatch.feedback.significance import (
+    Z_CRITICAL_ONE_SIDED_5_PERCENT,
+    Interval,
+    benjamini_hochberg,
+    two_proportion_z_test,
+    wilson_interval,
+)
 from chargewatch.feedback.timestamps import as_utc
 
 SATISFIED_MIN = 4
@@ -38,6 +45,11 @@ class Csat:
     def percent(self) -> float | None:
         """None for no ratings, so an empty station is not shown as 0 % satisfied."""
         return 100 * self.satisfied / self.count if self.count else None
+
+    @property
+    def interval(self) -> Interval | None:
+        """95 % Wilson interval of the share (0..1); None for no ratings."""
+        return wilson_interval(self.satisfied, self.count)
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,14 +146,24 @@ class TrendStatus(StrEnum):
     SIGNIFICANT_DROP = "significant_drop"
 
 
+MIN_SAMPLE_FLOOR = 10
+"""No window with fewer ratings is ever tested: with 3 against 1 rating any 'drop' is noise."""
+
+
 @dataclass(frozen=True, slots=True)
 class DropRule:
     """When a CSAT drop is worth an alert.
 
     The recent window is the `recent_weeks` × 7 days before `now`; the baseline the `baseline_weeks`
-    × 7 days before that. A drop is flagged when both windows have at least `min_sample` ratings,
-    CSAT fell by at least `min_drop_points` percentage points, and the one-sided two-proportion
-    z-test gives z ≤ -`z_critical` (default: 5 % level).
+    × 7 days before that. A window pair is a candidate when both windows have at least `min_sample`
+    ratings (never below `MIN_SAMPLE_FLOOR`), CSAT fell by at least `min_drop_points` percentage
+    points and the one-sided two-proportion z-test gives z ≤ -`z_critical`.
+
+    Two guards keep a network of many stations from crying wolf:
+    - across stations, the one-sided p-values are corrected with Benjamini–Hochberg at `fdr_q`
+      (the expected share of false alarms among the alarms), instead of testing each at 5 %;
+    - the drop must persist: it must be a (corrected) discovery at `now` and at each of the
+      `persistence_checks - 1` weekly checks before, so one unlucky week does not page anyone.
     """
 
     recent_weeks: int = 4
@@ -149,6 +171,41 @@ class DropRule:
     min_sample: int = 30
     min_drop_points: float = 5.0
     z_critical: float = Z_CRITICAL_ONE_SIDED_5_PERCENT
+    fdr_q: float = 0.05
+    persistence_checks: int = 2
+
+    def __post_init__(self) -> None:
+        if self.recent_weeks < 1 or self.baseline_weeks < 1:
+            raise ValueError("recent_weeks and baseline_weeks must be at least 1")
+        if self.min_sample < MIN_SAMPLE_FLOOR:
+            raise ValueError(f"min_sample must be at least {MIN_SAMPLE_FLOOR}")
+        if not 0 < self.fdr_q < 1:
+            raise ValueError("fdr_q must lie between 0 and 1")
+        if self.persistence_checks < 1:
+            raise ValueError("persistence_checks must be at least 1")
+
+
+@dataclass(frozen=True, slots=True)
+class FlagShift:
+    """How often one telemetry flag occurred in rated sessions before and after `since`."""
+
+    flag: str
+    since: datetime
+    before: Csat  # reused as 'flagged of total': satisfied = sessions with the flag
+    after: Csat
+
+    @property
+    def change_points(self) -> float:
+        return (self.after.percent or 0.0) - (self.before.percent or 0.0)
+
+
+@dataclass(frozen=True, slots=True)
+class DropExplanation:
+    """The telemetry change behind a drop, for the station and per charger, with a sentence."""
+
+    text: str
+    station: FlagShift | None
+    chargers: tuple[tuple[str, FlagShift], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +216,9 @@ class DropCheck:
     baseline: Csat
     z: float | None
     p_value: float | None
+    q_value: float | None = None
+    persisted_checks: int = 0
+    explanation: DropExplanation | None = None
 
     @property
     def change_points(self) -> float | None:
@@ -168,11 +228,8 @@ class DropCheck:
         return self.recent.percent - self.baseline.percent
 
 
-def detect_csat_drop(
-    records: Iterable[FeedbackRecord], *, now: datetime, rule: DropRule = DropRule(), key: str = "network"
-) -> DropCheck:
-    """Compare the recent window's CSAT to the baseline window's, per `rule`."""
-    now = as_utc(now, "now")
+def _window_check(records: Sequence[FeedbackRecord], now: datetime, rule: DropRule, key: str) -> DropCheck:
+    """One window pair, uncorrected: SIGNIFICANT_DROP here means 'a candidate at the z threshold'."""
     recent_start = now - timedelta(weeks=rule.recent_weeks)
     baseline_start = recent_start - timedelta(weeks=rule.baseline_weeks)
     recent: list[int] = []
@@ -190,22 +247,164 @@ def detect_csat_drop(
     check = DropCheck(key, TrendStatus.STABLE, recent_csat, baseline_csat, test.z, test.p_lower)
     change = check.change_points
     if change is not None and -change >= rule.min_drop_points and test.z <= -rule.z_critical:
-        return DropCheck(key, TrendStatus.SIGNIFICANT_DROP, recent_csat, baseline_csat, test.z, test.p_lower)
+        return replace(check, status=TrendStatus.SIGNIFICANT_DROP)
     return check
 
 
+def _check_times(now: datetime, rule: DropRule) -> list[datetime]:
+    """`now` and the weekly checks before it that a drop must also have been found at."""
+    return [now - timedelta(weeks=step) for step in range(rule.persistence_checks)]
+
+
+def detect_csat_drop(
+    records: Iterable[FeedbackRecord], *, now: datetime, rule: DropRule = DropRule(), key: str = "network",
+    tz: tzinfo = UTC,
+) -> DropCheck:
+    """Compare the recent window's CSAT to the baseline window's, per `rule` (one test: no correction,
+    but the persistence requirement applies)."""
+    now = as_utc(now, "now")
+    chosen = list(records)
+    checks = [_window_check(chosen, at, rule, key) for at in _check_times(now, rule)]
+    current = checks[0]
+    persisted = _leading_drops([check.status is TrendStatus.SIGNIFICANT_DROP for check in checks])
+    current = replace(current, q_value=current.p_value, persisted_checks=persisted)
+    if current.status is TrendStatus.SIGNIFICANT_DROP:
+        if persisted < rule.persistence_checks:
+            return replace(current, status=TrendStatus.STABLE)
+        return replace(current, explanation=explain_drop(chosen, now=now, rule=rule, tz=tz))
+    return current
+
+
+def _leading_drops(flags: Sequence[bool]) -> int:
+    count = 0
+    for flag in flags:
+        if not flag:
+            break
+        count += 1
+    return count
+
+
 def detect_csat_drops_by_station(
-    records: Iterable[FeedbackRecord], *, now: datetime, rule: DropRule = DropRule()
+    records: Iterable[FeedbackRecord], *, now: datetime, rule: DropRule = DropRule(), tz: tzinfo = UTC
 ) -> list[DropCheck]:
-    """`detect_csat_drop` per station; significant drops first (strongest z first), then by station id."""
+    """Per station, corrected for testing every station at once (Benjamini–Hochberg at `rule.fdr_q`)
+    and required to persist over `rule.persistence_checks` weekly checks.
+
+    Significant drops first (strongest z first), then by station id; each drop carries its explanation.
+    """
+    now = as_utc(now, "now")
     groups: dict[str, list[FeedbackRecord]] = defaultdict(list)
     for record in records:
         groups[record.facts.station_id].append(record)
-    checks = [detect_csat_drop(groups[station], now=now, rule=rule, key=station) for station in groups]
+    discoveries_per_check: list[set[str]] = []
+    current: dict[str, DropCheck] = {}
+    for step, at in enumerate(_check_times(now, rule)):
+        checks = {station: _window_check(groups[station], at, rule, station) for station in groups}
+        p_values = {s: c.p_value for s, c in checks.items() if c.p_value is not None}
+        q_values = benjamini_hochberg(p_values, rule.fdr_q) if p_values else {}
+        discoveries_per_check.append({
+            station for station, check in checks.items()
+            if check.status is TrendStatus.SIGNIFICANT_DROP and q_values[station] <= rule.fdr_q
+        })
+        if step == 0:
+            current = {s: replace(c, q_value=q_values.get(s)) for s, c in checks.items()}
+    results = []
+    for station, check in current.items():
+        persisted = _leading_drops([station in found for found in discoveries_per_check])
+        check = replace(check, persisted_checks=persisted)
+        if check.status is TrendStatus.SIGNIFICANT_DROP:
+            if persisted < rule.persistence_checks:
+                check = replace(check, status=TrendStatus.STABLE)
+            else:
+                check = replace(check, explanation=explain_drop(groups[station], now=now, rule=rule, tz=tz))
+        results.append(check)
     return sorted(
-        checks,
+        results,
         key=lambda c: (c.status is not TrendStatus.SIGNIFICANT_DROP, c.z if c.z is not None else 0.0, c.key),
     )
+
+
+_FLAG_PHRASES: dict[str, str] = {
+    "slow": "below half rated power",
+    "long_idle": "with a long idle time",
+    "had_incident": "with an incident",
+    "aborted": "stopped abnormally",
+    "zero_energy": "that delivered no energy",
+}
+MIN_SIDE = 5  # sessions needed on each side of a change date
+
+
+def _phrase(flag: str) -> str:
+    if flag.startswith(INCIDENT_FLAG_PREFIX):
+        return f"with a {flag.removeprefix(INCIDENT_FLAG_PREFIX)} incident"
+    return _FLAG_PHRASES.get(flag, f"flagged {flag}")
+
+
+def _shift(flagged: Sequence[tuple[datetime, bool]], since: datetime, flag: str) -> FlagShift:
+    before = [hit for at, hit in flagged if at < since]
+    after = [hit for at, hit in flagged if at >= since]
+    return FlagShift(flag, since, Csat(sum(before), len(before)), Csat(sum(after), len(after)))
+
+
+def _best_split(
+    flagged: Sequence[tuple[datetime, bool]], flag: str, candidates: Sequence[datetime]
+) -> FlagShift | None:
+    """The change date that separates 'flag rare' from 'flag common' best: the largest two-proportion z
+    of 'after' against 'before' (a raw share difference would wander by days with the noise)."""
+    best: FlagShift | None = None
+    best_z = 0.0
+    for since in candidates:
+        shift = _shift(flagged, since, flag)
+        if shift.before.count < MIN_SIDE or shift.after.count < MIN_SIDE:
+            continue
+        z = two_proportion_z_test(shift.before.satisfied, shift.before.count,
+                                  shift.after.satisfied, shift.after.count).z
+        if best is None or z > best_z:
+            best, best_z = shift, z
+    return best
+
+
+def explain_drop(
+    records: Sequence[FeedbackRecord], *, now: datetime, rule: DropRule = DropRule(), tz: tzinfo = UTC,
+    min_change_points: float = 20.0,
+) -> DropExplanation:
+    """What changed in the telemetry of these (one station's) rated sessions over the two windows.
+
+    For every fact flag the session start day that best separates 'before' from 'since' is found;
+    the flag with the largest increase explains the drop, e.g. 'since 2 Mar 85 % of rated sessions
+    below half rated power (n=40), vs 0 % before (n=160)', followed by the chargers where it changed.
+    Dates are shown in `tz` (the station's time zone).
+    """
+    now = as_utc(now, "now")
+    start = now - timedelta(weeks=rule.recent_weeks + rule.baseline_weeks)
+    chosen = sorted((r for r in records if start <= r.facts.started_at < now), key=lambda r: r.facts.started_at)
+    flags = [(r, r.facts.flags()) for r in chosen]
+    candidates = sorted({
+        datetime.combine(r.facts.started_at.astimezone(tz).date(), time(), tzinfo=tz).astimezone(UTC)
+        for r in chosen
+    })
+    best: FlagShift | None = None
+    for flag in sorted(set().union(*(f for _, f in flags))) if flags else []:
+        shift = _best_split([(r.facts.started_at, flag in f) for r, f in flags], flag, candidates)
+        if shift is not None and (best is None or shift.change_points > best.change_points):
+            best = shift
+    if best is None or best.change_points < min_change_points:
+        return DropExplanation("no telemetry change explains it (speed, idle time, incidents, stop reasons "
+                               "look as before): read the comments", None)
+    chargers: list[tuple[str, FlagShift]] = []
+    for charger in sorted({r.facts.charger_id for r in chosen}):
+        shift = _shift([(r.facts.started_at, best.flag in f) for r, f in flags if r.facts.charger_id == charger],
+                       best.since, best.flag)
+        chargers.append((charger, shift))
+    chargers.sort(key=lambda item: (-item[1].change_points, item[0]))
+    day = best.since.astimezone(tz)
+    text = (f"since {day.day} {day:%b} {best.after.percent:.0f} % of rated sessions {_phrase(best.flag)} "
+            f"(n={best.after.count}), vs {best.before.percent:.0f} % before (n={best.before.count})")
+    changed = [f"{charger} {s.after.percent:.0f} % vs {s.before.percent or 0:.0f} %" for charger, s in chargers
+               if s.after.count and s.change_points >= min_change_points]
+    if changed:
+        text += "; by charger: " + ", ".join(changed)
+    return DropExplanation(text, best, tuple(chargers))
 
 
 EXPORT_COLUMNS: tuple[str, ...] = (

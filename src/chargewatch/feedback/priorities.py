@@ -8,7 +8,9 @@ Each station gets three components in [0, 1], combined with `PriorityWeights` in
 - reliability: half the downtime share of the period, half the incidents per session relative to
   the worst station;
 - revenue: revenue at risk (sessions × average price × share of ratings 1-3) relative to the
-  station with the most at risk.
+  station with the most at risk; the share is shrunk towards the network's share by the same
+  `prior_weight` pseudo-ratings, so one 1-star rating does not put a whole station's revenue at risk
+  the way two hundred 2-star ratings do.
 
 The components, the raw numbers behind them, the top complaint topic and the most frequent fault
 are all returned, so the dashboard can explain every position in the ranking.
@@ -110,7 +112,11 @@ def rank_stations(
     stations = sorted(set(ops_by_station) | set(by_station))
     prior = sum(r.overall for r in records) / len(records) if records else 3.0
 
-    at_risk = {station: _revenue_at_risk(by_station[station], ops_by_station.get(station)) for station in stations}
+    network_share = _dissatisfied_share(records)
+    at_risk = {
+        station: _revenue_at_risk(by_station[station], ops_by_station.get(station), network_share, prior_weight)
+        for station in stations
+    }
     incident_rate = {station: ops.incidents / max(ops.sessions, 1) for station, ops in ops_by_station.items()}
     worst_rate = max(incident_rate.values(), default=0.0)
     worst_risk = max(at_risk.values(), default=Decimal(0))
@@ -164,10 +170,20 @@ def _dissatisfied_share(records: Sequence[FeedbackRecord]) -> Decimal:
     return Decimal(sum(1 for r in records if r.overall < SATISFIED_MIN)) / Decimal(len(records))
 
 
-def _revenue_at_risk(records: Sequence[FeedbackRecord], ops: StationOperations | None) -> Decimal:
-    if ops is None:
+def _shrunk_dissatisfied_share(records: Sequence[FeedbackRecord], network_share: Decimal, prior_weight: int) -> Decimal:
+    """Empirical-Bayes style: the station's dissatisfied count plus `prior_weight` pseudo-ratings at the
+    network's share, over its ratings plus `prior_weight` (the same shrinkage as the rating component)."""
+    dissatisfied = sum(1 for r in records if r.overall < SATISFIED_MIN)
+    return (Decimal(dissatisfied) + prior_weight * network_share) / Decimal(len(records) + prior_weight)
+
+
+def _revenue_at_risk(
+    records: Sequence[FeedbackRecord], ops: StationOperations | None, network_share: Decimal, prior_weight: int
+) -> Decimal:
+    if ops is None or (not records and not network_share):
         return Decimal(0)
-    return (ops.sessions * ops.average_price * _dissatisfied_share(records)).quantize(CENT)
+    share = _shrunk_dissatisfied_share(records, network_share, prior_weight)
+    return (ops.sessions * ops.average_price * share).quantize(CENT)
 
 
 def _top_topic(records: Sequence[FeedbackRecord], classifier: TopicClassifier | None) -> str | None:
