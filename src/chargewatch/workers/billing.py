@@ -11,6 +11,14 @@ Operator (seller) details come from the environment, with demo defaults:
 ``CHARGEWATCH_OPERATOR_STREET`` / ``_POSTAL_CODE`` / ``_CITY`` / ``_COUNTRY`` (ISO alpha-3),
 ``CHARGEWATCH_OPERATOR_VAT_ID``, ``CHARGEWATCH_OPERATOR_COUNTRY_CODE`` / ``_PARTY_ID`` (OCPI party),
 ``CHARGEWATCH_INVOICE_PREFIX`` and ``CHARGEWATCH_PUBLIC_URL`` (base of the driver link on invoices).
+
+Running cost on a 2.0.1 station's screen (OCPP 2.0.1 block I, use case I05): every
+``CHARGEWATCH_COST_UPDATE_SECONDS`` (default 60; 0 turns it off) each running session on a 2.0.1
+station whose cost the engine can tell (a tariff applies, nothing held for review) gets a CostUpdated
+with its running total incl. VAT, rounded to the currency's minor unit: the live cost of the driver
+page, by the same engine that bills the session. Only when it changed since the last one sent. 2.0.1
+sends no totalCost in the answer to an Updated TransactionEvent ("SHALL only be sent when charging has
+ended"); the final one goes with Ended.
 """
 
 from __future__ import annotations
@@ -32,7 +40,7 @@ from ..billing.invoice import invoice_from_json
 from ..billing.invoice_pdf import render_pdf
 from ..billing.ocmf import VerificationStatus
 from ..billing.periods import DEFAULT_IDLE_POWER_W
-from ..billing.price import round_ocpi
+from ..billing.price import round_money, round_ocpi
 from ..billing.price_sheet import PriceSheet, price_sheet
 from ..billing.settlement import Operator, SessionUsage, Settlement, cost_json, issue_documents, settle
 from ..gateway.events import Event
@@ -50,6 +58,17 @@ class BillingConfig:
     public_url: str | None = None
     workers: int = 4
     idle_power_w: int = DEFAULT_IDLE_POWER_W
+    cost_update_seconds: float = 60.0
+
+
+@dataclass(frozen=True)
+class RunningCost:
+    """What a CostUpdated tells a 2.0.1 station: its transaction's running total incl. VAT."""
+
+    transaction_id: int
+    charger_id: str
+    transaction_ref: str
+    total_cost: Decimal
 
 
 def config_from_env(env: Mapping[str, str]) -> BillingConfig:
@@ -71,7 +90,14 @@ def config_from_env(env: Mapping[str, str]) -> BillingConfig:
         longitude=get("OPERATOR_LONGITUDE", "13.404954"),
         invoice_prefix=get("INVOICE_PREFIX", "CW"),
     )
-    return BillingConfig(operator=operator, public_url=env.get("CHARGEWATCH_PUBLIC_URL") or None)
+    try:
+        cost_update_seconds = float(get("COST_UPDATE_SECONDS", "60"))
+    except ValueError:
+        raise ValueError("CHARGEWATCH_COST_UPDATE_SECONDS: not a number of seconds") from None
+    if not 0 <= cost_update_seconds <= 86_400:
+        raise ValueError("CHARGEWATCH_COST_UPDATE_SECONDS: must be between 0 (off) and 86400")
+    return BillingConfig(operator=operator, public_url=env.get("CHARGEWATCH_PUBLIC_URL") or None,
+                         cost_update_seconds=cost_update_seconds)
 
 
 class Biller:
@@ -241,6 +267,20 @@ class Biller:
             return {**out, "status": "needs_review"}
         return {**out, "status": "running" if running else "pending", **cost_json(settlement.priced)}
 
+    def running_costs(self, transaction_ids: list[int] | None = None) -> list[RunningCost]:
+        """Running totals (incl. VAT, to the minor unit) of active sessions on 2.0.1 stations, from :meth:`cost`
+        (the driver page's live cost). A session without a tariff, or held for review, has none."""
+        with self.engine.connect() as connection:
+            running = store.running_201_sessions(connection, transaction_ids)
+        costs = []
+        for transaction_id, charger_id, reference in running:
+            cost = self.cost(transaction_id)
+            if cost is None or cost["status"] != "running" or "incl_vat" not in cost["total_cost"]:
+                continue
+            total = round_money(Decimal(cost["total_cost"]["incl_vat"]), cost["currency"])
+            costs.append(RunningCost(transaction_id, charger_id, reference, total))
+        return costs
+
     def price_sheet(self, charger_id: str, connector_id: int, language: str) -> PriceSheet | None:
         """Unit prices of the connector's tariff for a session starting now (None: no tariff assigned).
 
@@ -305,12 +345,35 @@ def install(cw: Chargewatch) -> None:
     cw.app.include_router(billing_router(biller, cw.services))
     queue: asyncio.Queue[tuple[str, int]] = asyncio.Queue()
     workers: list[asyncio.Task[None]] = []
+    sent_costs: dict[int, Decimal] = {}  # the running cost last sent per session (CostUpdated)
 
     def on_event(event: Event) -> None:
         if event.kind == "session.started":
             queue.put_nowait(("pin", event.data["transaction_id"]))
         elif event.kind == "session.stopped":
             queue.put_nowait(("bill", event.data["transaction_id"]))
+            sent_costs.pop(event.data["transaction_id"], None)
+
+    async def send_running_costs() -> None:
+        """CostUpdated to 2.0.1 stations, every ``cost_update_seconds``, for running costs that changed."""
+        while True:
+            await asyncio.sleep(config.cost_update_seconds)
+            try:
+                costs = await asyncio.to_thread(biller.running_costs)
+            except Exception:  # noqa: BLE001 - the next round tries again
+                log.exception("running costs for CostUpdated failed")
+                continue
+            for cost in costs:
+                if sent_costs.get(cost.transaction_id) == cost.total_cost:
+                    continue
+                try:
+                    result = await cw.gateway.call(cost.charger_id, "CostUpdated", {
+                        "totalCost": float(cost.total_cost), "transactionId": cost.transaction_ref})
+                except ValueError as exc:  # the station's adapter cannot express it (e.g. it reconnected as 1.6)
+                    log.warning("CostUpdated to %s: %s", cost.charger_id, exc)
+                    continue
+                if result.status == "answered":
+                    sent_costs[cost.transaction_id] = cost.total_cost
 
     async def work() -> None:
         while True:
@@ -324,6 +387,8 @@ def install(cw: Chargewatch) -> None:
 
     async def start() -> None:
         workers.extend(asyncio.create_task(work()) for _ in range(config.workers))
+        if config.cost_update_seconds > 0:
+            workers.append(asyncio.create_task(send_running_costs(), name="cost-updated"))
         for transaction_id in await asyncio.to_thread(biller.catch_up):
             queue.put_nowait(("bill", transaction_id))
 
