@@ -44,7 +44,8 @@ from ..feedback.analytics import (
     weekly_trend,
 )
 from ..feedback.classifier import RuleTopics
-from ..feedback.errors import FieldError, FieldValidationError
+from ..feedback.discovery import Cluster, Theme, discover_clusters, recurring_themes
+from ..feedback.errors import FieldError, FieldValidationError, TopicDefinitionError
 from ..feedback.facts import SessionFacts
 from ..feedback.fault_reports import fault_report
 from ..feedback.freetext import clean_free_text
@@ -54,7 +55,7 @@ from ..feedback.records import FeedbackRecord
 from ..feedback.significance import wilson_interval
 from ..feedback.submission import MAX_COMMENT_LENGTH, EditPolicy, SubmissionAction, normalise_email, parse_submission
 from ..feedback.surveys import DEFAULT_SURVEY, Survey, parse_survey, survey_for_session
-from ..feedback.topics import KeywordTopics, TopicOrder, rank_topics
+from ..feedback.topics import KeywordTopics, TopicOrder, merge_topics, parse_topics, rank_topics
 from ..gateway.events import Event, EventBus
 from ..sessions.links import transaction_of
 from ..store import feedback as store
@@ -415,9 +416,46 @@ class DropOut(BaseModel):
     explanation: ExplanationOut | None = None
 
 
+class ThemeOut(BaseModel):
+    """A theme no topic covers that recurs in untagged comments over weeks (alerted with the drops)."""
+
+    key: str
+    phrases: list[str]
+    weeks: list[str]
+    stations: list[str]
+    comments: int
+    examples: list[str]
+
+
 class DropsOut(BaseModel):
     network: DropOut
     stations: list[DropOut]
+    themes: list[ThemeOut] = []
+
+
+class ClusterOut(BaseModel):
+    id: str
+    station_id: str
+    week: str
+    key: str
+    phrases: list[str]
+    size: int
+    session_ids: list[str]
+    examples: list[str]
+
+
+class TopicIn(BaseModel):
+    id: str = Field(description="1-64 characters of a-z, 0-9, '_' or '-'")
+    label: dict[str, str] = Field(description="language code -> label")
+    phrases: list[str]
+    source: str | None = Field(default=None, description="the cluster id it was promoted from")
+
+
+class TopicDefinitionOut(BaseModel):
+    id: str
+    label: dict[str, str]
+    phrases: list[str]
+    operator: bool
 
 
 # ------------------------------------------------------------------ presentation helpers
@@ -522,6 +560,17 @@ def _share_bounds(share: Decimal, count: int) -> dict[str, float | None]:
             "dissatisfied_high": interval.high if interval else None}
 
 
+def _cluster(cluster: Cluster) -> dict[str, Any]:
+    return {"id": cluster.id, "station_id": cluster.station_id, "week": cluster.week, "key": cluster.key,
+            "phrases": list(cluster.phrases), "size": cluster.size, "session_ids": list(cluster.session_ids),
+            "examples": list(cluster.examples)}
+
+
+def _theme(theme: Theme) -> dict[str, Any]:
+    return {"key": theme.key, "phrases": list(theme.phrases), "weeks": list(theme.weeks),
+            "stations": list(theme.stations), "comments": theme.comments, "examples": list(theme.examples)}
+
+
 def _unprocessable(errors: Sequence[FieldError]) -> HTTPException:
     return HTTPException(422, [error.as_dict() for error in errors])
 
@@ -556,10 +605,32 @@ def feedback_router(engine: Engine, bus: EventBus, secret: bytes, config: Feedba
     def records(
         station: str | None = None, since: datetime | None = None, until: datetime | None = None
     ) -> list[FeedbackRecord]:
+        with_topics()
         with engine.connect() as connection:
             return store.records(connection, station_id=station, sessions_since=since, sessions_until=until)
 
     # -------------------------------------------------------------- operator: feedback
+
+    # The classifier in use is the configured one (tests may swap it) extended by the stored operator topics.
+    topic_state: dict[str, Any] = {"base": config.classifier, "built": None, "operator_ids": set()}
+    loaded = False
+
+    def refresh_topics() -> None:
+        """Rebuild the classifier from the base topics plus the stored operator topics."""
+        nonlocal loaded
+        with engine.connect() as connection:
+            stored = store.operator_topics(connection)
+        if config.classifier is not topic_state["built"]:
+            topic_state["base"] = config.classifier
+        base = topic_state["base"]
+        built = type(base)(merge_topics(base.topics, stored)) if stored else base
+        topic_state.update(built=built, operator_ids={topic.id for topic in stored})
+        config.classifier = built
+        loaded = True
+
+    def with_topics() -> None:
+        if not loaded:
+            refresh_topics()
 
     @router.get("", response_model=FeedbackPage)
     def list_feedback(
@@ -575,6 +646,7 @@ def feedback_router(engine: Engine, bus: EventBus, secret: bytes, config: Feedba
         offset: Offset = 0,
     ) -> dict[str, Any]:
         """Feedback, newest first. A station is a charger for now."""
+        with_topics()
         where = store.FeedbackFilter(station, connector_id, rating, max_rating, handled, survey_id, since, until)
         with engine.connect() as connection:
             rows, total = store.list_feedback(connection, where, limit=limit, offset=offset)
@@ -713,7 +785,56 @@ def feedback_router(engine: Engine, bus: EventBus, secret: bytes, config: Feedba
         return {
             "network": _drop(detect_csat_drop(chosen, now=now, rule=rule), None),
             "stations": [_drop(check, check.key) for check in detect_csat_drops_by_station(chosen, now=now, rule=rule)],
+            # Recurring themes in the recent weeks' untagged comments: a new complaint nobody has a topic for.
+            "themes": [_theme(theme) for theme in recurring_themes(discover_clusters(
+                [r for r in chosen if r.feedback.submitted_at >= now - timedelta(weeks=recent_weeks)],
+                config.classifier))],
         }
+
+    @router.get("/analytics/clusters", response_model=list[ClusterOut], tags=["feedback analytics"])
+    def clusters(
+        station: str | None = None,
+        since: Timestamp | None = None,
+        until: Timestamp | None = None,
+        min_size: Annotated[int, Query(ge=2, le=100, description="comments a cluster needs at least")] = 3,
+    ) -> list[dict[str, Any]]:
+        """Comments no topic covers, clustered per station and ISO week with example comments (topic discovery).
+        Promote one with ``POST /api/v1/feedback/topics`` (its key and phrases)."""
+        chosen = records(station, since, until)
+        return [_cluster(cluster) for cluster in discover_clusters(chosen, config.classifier, min_size=min_size)]
+
+    @router.get("/topics", response_model=list[TopicDefinitionOut], tags=["feedback analytics"])
+    def list_topics() -> list[dict[str, Any]]:
+        """The topics comments are classified into: the defaults and the operator's own."""
+        with_topics()
+        operator_ids = topic_state["operator_ids"]
+        return [{"id": t.id, "label": dict(t.label), "phrases": list(t.phrases), "operator": t.id in operator_ids}
+                for t in config.classifier.topics]
+
+    @router.post("/topics", response_model=TopicDefinitionOut, status_code=201, responses=error_responses(422),
+                 tags=["feedback analytics"], openapi_extra=_documented_body(TopicIn))
+    async def promote_topic(request: Request) -> dict[str, Any]:
+        """Add an operator topic (or add phrases to a known one), e.g. a discovered cluster promoted in one click:
+        ``{"id": "kein_dach", "label": {"en": "No roof"}, "phrases": ["dach", "regen"], "source": "<cluster id>"}``.
+        Comments are classified with it from now on."""
+        raw = await _json_object(request)
+        source = raw.pop("source", None) if isinstance(raw, dict) else None
+        if source is not None and (not isinstance(source, str) or len(source) > 200):
+            raise _unprocessable([FieldError("source", "must be text of at most 200 characters")])
+        try:
+            (topic,) = parse_topics([raw])
+        except TopicDefinitionError as error:
+            raise _unprocessable([FieldError(e.field.removeprefix("[0]."), e.reason) for e in error.errors]) from None
+
+        def save() -> None:
+            with engine.begin() as connection:
+                store.put_topic(connection, {"id": topic.id, "label": dict(topic.label),
+                                             "phrases": list(topic.phrases)}, source, config.clock())
+            refresh_topics()
+
+        await asyncio.to_thread(save)
+        merged = config.classifier.topic(topic.id) or topic
+        return {"id": merged.id, "label": dict(merged.label), "phrases": list(merged.phrases), "operator": True}
 
     # -------------------------------------------------------------- operator: surveys
 
@@ -799,6 +920,7 @@ def feedback_router(engine: Engine, bus: EventBus, secret: bytes, config: Feedba
             return {"deleted": store.erase_contacts(connection, email)}
 
     def detail(transaction_id: int) -> dict[str, Any]:
+        with_topics()
         with engine.connect() as connection:
             row = store.feedback_row(connection, transaction_id)
             if row is None:
@@ -969,6 +1091,8 @@ def feedback_router(engine: Engine, bus: EventBus, secret: bytes, config: Feedba
         view, facts, comment, previous_comment, created = await asyncio.to_thread(save)
         if created:
             response.status_code = 201
+        if not loaded:
+            await asyncio.to_thread(refresh_topics)
         _report_faults(bus, facts, comment, previous_comment, config)
         return view
 

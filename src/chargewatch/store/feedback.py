@@ -23,9 +23,10 @@ from ..feedback.priorities import StationOperations
 from ..feedback.records import FeedbackRecord
 from ..feedback.submission import Contact, Feedback
 from ..feedback.surveys import Survey, parse_survey
+from ..feedback.topics import Topic, parse_topics
 from . import schema
 from .faults_tables import fault_incidents
-from .feedback_tables import feedback, feedback_contacts, surveys
+from .feedback_tables import feedback, feedback_contacts, feedback_topics, surveys
 
 NO_ERROR = "NoError"
 DEFAULT_CURRENCY = "EUR"
@@ -373,6 +374,26 @@ def put_survey(connection: Connection, survey: Survey, definition: Mapping[str, 
 
 def delete_survey(connection: Connection, survey_id: str) -> bool:
     return bool(connection.execute(delete(surveys).where(surveys.c.id == survey_id)).rowcount)
+
+
+# ------------------------------------------------------------------ operator topics
+
+
+def operator_topics(connection: Connection) -> tuple[Topic, ...]:
+    """Stored operator topics; definitions were validated on the way in."""
+    rows = connection.execute(select(feedback_topics.c.definition).order_by(feedback_topics.c.created_at,
+                                                                            feedback_topics.c.id))
+    return parse_topics([row.definition for row in rows])
+
+
+def put_topic(connection: Connection, definition: Mapping[str, Any], source: str | None, now: datetime) -> bool:
+    """Create or replace an operator topic (keyed by its id); True if it was created."""
+    topic_id = str(definition["id"])
+    values = {"definition": dict(definition), "source": source, "updated_at": now}
+    if connection.execute(update(feedback_topics).where(feedback_topics.c.id == topic_id).values(**values)).rowcount:
+        return False
+    connection.execute(insert(feedback_topics).values(id=topic_id, created_at=now, **values))
+    return True
 
 
 # ------------------------------------------------------------------ operations for the fix-first ranking

@@ -71,3 +71,15 @@ surveys = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
 )
+
+# Operator topics: promoted from discovered clusters or defined by hand; they extend the default topics
+# (a known id gains phrases). `definition` is the JSON accepted by `feedback.topics.parse_topics` for one topic.
+feedback_topics = Table(
+    "feedback_topics",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("definition", JSON, nullable=False),
+    Column("source", String(200)),  # the cluster it was promoted from, if any
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
