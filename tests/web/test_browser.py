@@ -303,3 +303,25 @@ async def test_the_feedback_page_shows_scores_topics_and_comments(site: Site):
     assert "(21–100 %, n=1)" in await page.inner_text("#feedback-stations")
     await shot(page, "feedback")
     await page.context.close()
+
+
+async def test_an_operator_promotes_a_discovered_theme_to_a_topic_in_one_click(site: Site):
+    """Runs last: its ratings would change the station figures the feedback-page test checks."""
+    comments = ["No roof, got soaked in the rain", "A roof would help, rain all day", "Please build a roof"]
+    for index, comment in enumerate(comments):
+        tx = await site.start(connector=1, meter_start=3_000_000 + index * 10_000)
+        await site.stop(tx, 3_000_000 + index * 10_000 + 5_000)
+        token = (await site.driver_path(tx)).removeprefix("/s/")
+        assert (await site.api.put(f"/api/v1/feedback/{token}", json={"overall": 2, "comment": comment})).is_success
+    page = await site.page()
+    await page.goto("/feedback")
+    cluster = page.locator("#feedback-clusters tr.cluster", has_text="roof")
+    await expect(cluster).to_have_count(1)
+    assert "Please build a roof" in await cluster.inner_text()
+    await shot(page, "feedback-themes")
+    await cluster.locator("button.promote").click()
+    await expect(page.locator("#toast")).to_contain_text("Promoted to a topic")
+    await expect(page.locator("#feedback-clusters tr.cluster", has_text="roof")).to_have_count(0)
+    topics = {t["id"]: t for t in (await site.api.get("/api/v1/feedback/topics")).json()}
+    assert topics["roof"]["operator"] is True and "roof" in topics["roof"]["phrases"]
+    await page.context.close()

@@ -44,7 +44,7 @@ from ..feedback.analytics import (
     weekly_trend,
 )
 from ..feedback.classifier import RuleTopics
-from ..feedback.discovery import Cluster, Theme, discover_clusters, recurring_themes
+from ..feedback.discovery import Cluster, Theme, discover_clusters, recurring_themes, topic_id_for
 from ..feedback.errors import FieldError, FieldValidationError, TopicDefinitionError
 from ..feedback.facts import SessionFacts
 from ..feedback.fault_reports import fault_report
@@ -442,6 +442,7 @@ class ClusterOut(BaseModel):
     size: int
     session_ids: list[str]
     examples: list[str]
+    suggested_topic: dict[str, Any] = Field(description="the body that promotes it: POST /api/v1/feedback/topics")
 
 
 class TopicIn(BaseModel):
@@ -563,7 +564,9 @@ def _share_bounds(share: Decimal, count: int) -> dict[str, float | None]:
 def _cluster(cluster: Cluster) -> dict[str, Any]:
     return {"id": cluster.id, "station_id": cluster.station_id, "week": cluster.week, "key": cluster.key,
             "phrases": list(cluster.phrases), "size": cluster.size, "session_ids": list(cluster.session_ids),
-            "examples": list(cluster.examples)}
+            "examples": list(cluster.examples),
+            "suggested_topic": {"id": topic_id_for(cluster.key), "label": {"en": cluster.key, "de": cluster.key},
+                                "phrases": list(cluster.phrases), "source": cluster.id}}
 
 
 def _theme(theme: Theme) -> dict[str, Any]:

@@ -46,6 +46,7 @@ FEEDBACK_LIST = "/api/v1/feedback"
 FEEDBACK_OF_SESSION = "/api/v1/feedback/sessions/{transaction_id}"
 FEEDBACK_WEEKLY = "/api/v1/feedback/analytics/weekly"
 FEEDBACK_TOPICS = "/api/v1/feedback/analytics/topics"
+FEEDBACK_CLUSTERS = "/api/v1/feedback/analytics/clusters"
 FEEDBACK_STATIONS = "/api/v1/feedback/analytics/stations"
 FEEDBACK_CONNECTORS = "/api/v1/feedback/analytics/connectors"
 FEEDBACK_DROPS = "/api/v1/feedback/analytics/drops"
@@ -493,11 +494,11 @@ def pages_router(services: Services, auth: OperatorAuth, api: DomainApi) -> APIR
 
     @router.get("/feedback", response_class=HTMLResponse)
     async def feedback_page(request: Request) -> Response:
-        weekly, topics, stations, comments, drops = await asyncio.gather(
+        weekly, topics, stations, comments, drops, clusters = await asyncio.gather(
             api.get(FEEDBACK_WEEKLY), api.get(FEEDBACK_TOPICS), api.get(FEEDBACK_STATIONS),
-            api.get(FEEDBACK_LIST, {"limit": 50}), api.get(FEEDBACK_DROPS))
+            api.get(FEEDBACK_LIST, {"limit": 50}), api.get(FEEDBACK_DROPS), api.get(FEEDBACK_CLUSTERS))
         return render(request, "feedback.html", {"weekly": weekly, "topics": topics, "stations": stations,
-                                                 "comments": comments, "drops": drops})
+                                                 "comments": comments, "drops": drops, "clusters": clusters})
 
     # ------------------------------------------------------------------ driver page
 
