@@ -50,6 +50,8 @@ FEEDBACK_CLUSTERS = "/api/v1/feedback/analytics/clusters"
 FEEDBACK_STATIONS = "/api/v1/feedback/analytics/stations"
 FEEDBACK_CONNECTORS = "/api/v1/feedback/analytics/connectors"
 FEEDBACK_DROPS = "/api/v1/feedback/analytics/drops"
+SUPPORT_CONVERSATIONS = "/api/v1/support/conversations"
+SUPPORT_TIMES = "/api/v1/support/response-times"
 FEEDBACK_DRIVER = "/api/v1/feedback/{token}"
 INCIDENTS = "/api/v1/incidents"
 INCIDENT_ACTIONS = "/api/v1/incidents/{number}/actions"
@@ -59,6 +61,7 @@ DRIVER_REPORTS = "/api/v1/driver/reports"
 LIVE_COST = "/api/v1/sessions/{transaction_id}/cost"
 DRIVER_COST = "/api/v1/driver/{token}/cost"
 DRIVER_TARIFF = "/api/v1/driver/{token}/tariff"
+DRIVER_SUPPORT = "/api/v1/driver/{token}/support"
 CONNECTOR_PRICES = "/api/v1/driver/chargers/{charger_id}/connectors/{connector_id}/tariff"
 BILL = "/api/v1/sessions/{transaction_id}/invoice"
 INVOICES = "/api/v1/invoices"
@@ -80,6 +83,9 @@ DRIVER_TEXT: dict[str, dict[str, Any]] = {
         "feedback_unavailable": "Feedback is not available yet.", "thanks": "Thank you for your feedback!",
         "operator_reply": "Reply from the operator", "send": "Send feedback",
         "if_wrong": "If something goes wrong",
+        "support": "Help with this session", "support_intro": "Write to us about this charge; we answer here.",
+        "support_send": "Send", "support_helpline": "Helpline", "support_you": "You", "support_operator": "Support",
+        "support_placeholder": "What happened?",
         "guidance_unavailable": "Help for charger errors is not available yet.",
         "guidance_problem": "Help cannot be shown right now.", "contact": "Contact",
         "choose_rating": "Please choose a rating.", "excl_vat": "excl. VAT",
@@ -113,6 +119,10 @@ DRIVER_TEXT: dict[str, dict[str, Any]] = {
         "feedback_unavailable": "Feedback ist noch nicht verfügbar.", "thanks": "Danke für Ihr Feedback!",
         "operator_reply": "Antwort des Betreibers", "send": "Feedback senden",
         "if_wrong": "Wenn etwas nicht funktioniert",
+        "support": "Hilfe zu diesem Ladevorgang",
+        "support_intro": "Schreiben Sie uns zu diesem Ladevorgang; wir antworten hier.",
+        "support_send": "Senden", "support_helpline": "Hotline", "support_you": "Sie", "support_operator": "Support",
+        "support_placeholder": "Was ist passiert?",
         "guidance_unavailable": "Hilfe bei Störungen ist noch nicht verfügbar.",
         "guidance_problem": "Die Hilfe kann gerade nicht angezeigt werden.", "contact": "Kontakt",
         "choose_rating": "Bitte wählen Sie eine Bewertung.", "excl_vat": "zzgl. MwSt.",
@@ -500,6 +510,14 @@ def pages_router(services: Services, auth: OperatorAuth, api: DomainApi) -> APIR
         return render(request, "feedback.html", {"weekly": weekly, "topics": topics, "stations": stations,
                                                  "comments": comments, "drops": drops, "clusters": clusters})
 
+    @router.get("/support", response_class=HTMLResponse)
+    async def support_page(request: Request) -> Response:
+        """Drivers' support conversations, waiting ones first, answered live; response times per station."""
+        waiting, recent, times = await asyncio.gather(
+            api.get(SUPPORT_CONVERSATIONS, {"status": "waiting", "limit": 100}),
+            api.get(SUPPORT_CONVERSATIONS, {"limit": 50}), api.get(SUPPORT_TIMES))
+        return render(request, "support.html", {"waiting": waiting, "recent": recent, "times": times})
+
     # ------------------------------------------------------------------ driver page
 
     def _transaction(token: str) -> int:
@@ -516,17 +534,18 @@ def pages_router(services: Services, auth: OperatorAuth, api: DomainApi) -> APIR
         if data is None:
             return render(request, "driver_unknown.html", {"lang": language}, status=404)
         ended = not data["session"].active
-        cost, guidance, feedback, bill, prices = await asyncio.gather(
+        cost, guidance, feedback, bill, prices, support = await asyncio.gather(
             api.get(DRIVER_COST, token=token),
             api.get(GUIDANCE, {"lang": language}, token=token),
             api.get(FEEDBACK_DRIVER, {"lang": language}, token=token) if ended else _not_yet(),
             api.get(BILL, transaction_id=transaction_id) if ended else _not_yet(),
-            api.get(DRIVER_TARIFF, {"lang": language}, token=token))
+            api.get(DRIVER_TARIFF, {"lang": language}, token=token),
+            api.get(DRIVER_SUPPORT, {"lang": language}, token=token))
         return render(request, "driver.html", {
             **data, "token": token, "lang": language, "t": DRIVER_TEXT[language], "cost": cost, "prices": prices,
             "guidance": guidance, "feedback": feedback, "reports": api.has(DRIVER_REPORTS, "POST"),
             "feedback_available": api.has(FEEDBACK_DRIVER, "PUT"), "receipt_available": api.has(INVOICE_PDF),
-            "signed": driver_view(_signed_data(bill), language)})
+            "signed": driver_view(_signed_data(bill), language), "support": support})
 
     def _signed_data(bill: Fetched) -> dict[str, Any] | None:
         invoice = bill.data.get("invoice") if bill.ok and isinstance(bill.data, dict) else None
@@ -577,6 +596,8 @@ def pages_router(services: Services, auth: OperatorAuth, api: DomainApi) -> APIR
         transaction_id = _transaction(token)
         queue = services.bus.subscribe()
         shown = ("transaction_id", "energy_wh", "power_w", "soc", "status", "stop_reason", "charging_seconds", "at")
+        # Support messages of this session only; the operator's user name stays in the console.
+        support_shown = ("transaction_id", "conversation_id", "message_id", "author", "body", "sent_at", "status")
 
         async def stream() -> AsyncIterator[str]:
             try:
@@ -589,6 +610,9 @@ def pages_router(services: Services, auth: OperatorAuth, api: DomainApi) -> APIR
                         continue
                     if event.kind.startswith("session.") and event.data.get("transaction_id") == transaction_id:
                         data = {k: event.data.get(k) for k in shown}
+                        yield f"event: {event.kind}\ndata: {json.dumps(data, default=str)}\n\n"
+                    elif event.kind.startswith("support.") and event.data.get("transaction_id") == transaction_id:
+                        data = {k: event.data.get(k) for k in support_shown}
                         yield f"event: {event.kind}\ndata: {json.dumps(data, default=str)}\n\n"
             finally:
                 services.bus.unsubscribe(queue)

@@ -21,9 +21,11 @@ def installers() -> list[Installer]:
     from .dashboard import install as install_dashboard
     from .faults import install as install_faults
     from .feedback import install as install_feedback
+    from .support import install as install_support
 
     found: list[Installer] = []
     found.append(install_feedback)
+    found.append(install_support)
     found.append(install_billing)
     found.append(install_dashboard)
     found.append(install_faults)

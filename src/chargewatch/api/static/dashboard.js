@@ -223,8 +223,8 @@
     if (!window.EventSource) { return; }
     var source = new EventSource(url, { withCredentials: true });
     var dot = $("#live-dot");
-    source.onopen = function () { if (dot) { dot.classList.add("on"); } };
-    source.onerror = function () { if (dot) { dot.classList.remove("on"); } };
+    source.onopen = function () { if (dot) { dot.classList.add("on"); } body.dataset.live = "on"; };
+    source.onerror = function () { if (dot) { dot.classList.remove("on"); } body.dataset.live = "off"; };
     Object.keys(handlers).forEach(function (kind) {
       source.addEventListener(kind, function (event) { handlers[kind](JSON.parse(event.data || "{}"), kind); });
     });
@@ -257,7 +257,7 @@
       "lagged": function () { refreshSections(); }
     };
     ["incident.opened", "incident.updated", "incident.acknowledged", "incident.resolved", "incident.escalated",
-     "feedback.submitted", "invoice.issued"].forEach(function (kind) {
+     "feedback.submitted", "invoice.issued", "support.message", "support.resolved"].forEach(function (kind) {
       handlers[kind] = function (data) { if (!charger || !data.charger_id || data.charger_id === charger) { refreshSections(); } };
     });
     listen("/api/v1/events", handlers);
@@ -282,7 +282,8 @@
         refreshSections(500);
         setTimeout(function () { refreshSections(0); }, 4000);
         setTimeout(function () { refreshSections(0); }, 12000);
-      }
+      },
+      "support.message": function (data) { supportAppend($("#support-messages"), data); }
     });
   }
 
@@ -354,14 +355,77 @@
     });
   }
 
+  /* ---------------------------------------------------------------- support conversation */
+
+  function supportAppend(list, message) {
+    if (!list || $('[data-message="' + message.message_id + '"]', list)) { return; }
+    var item = document.createElement("li"), who = document.createElement("span"), text = document.createElement("span");
+    item.className = "support-" + message.author;
+    item.dataset.message = message.message_id;
+    who.className = "muted small";
+    who.textContent = message.author === "driver" ? list.dataset.you : list.dataset.operator;
+    text.className = "support-body";
+    text.textContent = message.body;
+    item.appendChild(who); item.appendChild(document.createTextNode(" ")); item.appendChild(text);
+    list.appendChild(item);
+  }
+
+  function supportForm() {
+    document.addEventListener("submit", function (event) {
+      var form = event.target;
+      if (form.id !== "support-form") { return; }
+      event.preventDefault();
+      var errors = $("#support-errors"), text = form.body.value.trim();
+      errors.textContent = "";
+      if (!text) { return; }
+      fetch("/api/v1/driver/" + encodeURIComponent(body.dataset.token) + "/support/messages", {
+        method: "POST", headers: { "Content-Type": "application/json", "Accept": "application/json" },
+        body: JSON.stringify({ body: text })
+      }).then(function (r) {
+        return r.json().catch(function () { return {}; }).then(function (data) {
+          if (!r.ok) { errors.textContent = typeof data.detail === "string" ? data.detail : "HTTP " + r.status; return; }
+          form.body.value = "";
+          var list = $("#support-messages");
+          (data.messages || []).forEach(function (m) {
+            supportAppend(list, { message_id: m.id, author: m.author, body: m.body });
+          });
+        });
+      }).catch(function () { errors.textContent = "No connection — please try again."; });
+    });
+  }
+
+  function operatorSupport() {
+    document.addEventListener("submit", function (event) {
+      var form = event.target;
+      if (!form.classList.contains("support-reply")) { return; }
+      event.preventDefault();
+      var text = form.body.value.trim(), errors = $(".field-errors", form);
+      if (!text) { return; }
+      var csrf = $('meta[name="csrf-token"]');
+      fetch("/api/v1/support/conversations/" + form.dataset.conversation + "/" + (form.dataset.action || "messages"), {
+        method: "POST", credentials: "same-origin",
+        headers: { "Content-Type": "application/json", "Accept": "application/json",
+                   "X-CSRF-Token": csrf ? csrf.content : "" },
+        body: JSON.stringify({ body: text })
+      }).then(function (r) {
+        if (!r.ok) { errors.textContent = "HTTP " + r.status; return; }
+        form.body.value = "";
+        var section = form.closest("[data-section]");
+        if (section) { delete section.dataset.dirty; }
+        refreshSections(0);
+      }).catch(function () { errors.textContent = "No connection — please try again."; });
+    });
+  }
+
   /* ---------------------------------------------------------------- start */
 
   function start() {
-    if (page === "driver") { driverLive(); feedbackForm(); reportForm(); return; }
+    if (page === "driver") { driverLive(); feedbackForm(); reportForm(); supportForm(); return; }
     if (page === "login" || page === "not_found") { return; }
     sessionChartInit();
     stationChartInit();
     feedbackChartInit();
+    operatorSupport();
     operatorLive();
   }
   if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", start); } else { start(); }

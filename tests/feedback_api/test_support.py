@@ -1,0 +1,89 @@
+"""Support over HTTP with a real charger session: the driver writes, the operator answers, both are timed."""
+
+import asyncio
+import json
+
+import httpx
+
+from helpers import http_url
+
+from .charging import plug, token_of
+
+SITE = {"helpline": "+49 30 1234567", "hours": "Mon-Fri 08:00-20:00", "languages": ["de", "en"]}
+
+
+async def session_with_token(server, api, charger_id="CP-HELP"):
+    charger = await plug(server, charger_id)
+    tx = await charger.charge()
+    await charger.cp.close()
+    return tx, await token_of(api, tx)
+
+
+async def test_a_site_support_record_is_created_read_and_validated(api):
+    created = await api.put("/api/v1/sites/BER-1/support", json=SITE)
+    assert created.status_code == 201 and created.json()["helpline"] == "+49 30 1234567"
+    assert (await api.put("/api/v1/sites/BER-1/support", json={**SITE, "hours": "24/7"})).status_code == 200
+    assert (await api.get("/api/v1/sites/BER-1/support")).json()["hours"] == "24/7"
+    wrong = await api.put("/api/v1/sites/BER-1/support", json={**SITE, "helpline": "call us"})
+    assert wrong.status_code == 422 and wrong.json()["errors"][0]["field"] == "helpline"
+    assert (await api.get("/api/v1/sites/NOPE/support")).status_code == 404
+
+
+async def test_the_driver_sees_the_helpline_of_the_chargers_site_and_a_still_stuck_line(server, api):
+    tx, token = await session_with_token(server, api)
+    assert (await api.put("/api/v1/sites/CP-HELP/support", json=SITE)).status_code == 201  # no site_id: own id
+    view = (await api.get(f"/api/v1/driver/{token}/support", params={"lang": "de"})).json()
+    assert view["transaction_id"] == tx and view["conversation"] is None
+    assert view["site"]["helpline"] == "+49 30 1234567"
+    assert view["still_stuck"].startswith("Immer noch Probleme? Rufen Sie +49 30 1234567 an")
+
+
+async def test_a_forged_token_is_a_404_and_an_empty_message_a_422(server, api):
+    _, token = await session_with_token(server, api)
+    assert (await api.get("/api/v1/driver/1-AAAAAAAAAAAAAAAAAAAAAA/support")).status_code == 404
+    empty = await api.post(f"/api/v1/driver/{token}/support/messages", json={"body": "   "})
+    assert empty.status_code == 422 and empty.json()["errors"][0]["field"] == "body"
+    control = await api.post(f"/api/v1/driver/{token}/support/messages", json={"body": "hi\x1b[2J"})
+    assert control.status_code == 422
+
+
+async def test_driver_and_operator_exchange_messages_timed_and_streamed_live(server, api):
+    tx, token = await session_with_token(server, api)
+    received: list[tuple[str, dict]] = []
+
+    async def listen() -> None:
+        async with httpx.AsyncClient(base_url=http_url(server), timeout=30) as stream_client:
+            async with stream_client.stream("GET", f"/s/{token}/events") as stream:
+                kind = None
+                async for line in stream.aiter_lines():
+                    if line.startswith("event: "):
+                        kind = line.removeprefix("event: ")
+                    elif line.startswith("data: ") and kind and kind.startswith("support."):
+                        received.append((kind, json.loads(line.removeprefix("data: "))))
+                        if kind == "support.message" and received[-1][1]["author"] == "operator":
+                            return
+
+    listener = asyncio.create_task(listen())
+    await asyncio.sleep(0.3)  # let the stream subscribe
+    opened = await api.post(f"/api/v1/driver/{token}/support/messages", json={"body": "Cable is stuck"})
+    assert opened.status_code == 201
+    conversation = opened.json()
+    assert (conversation["transaction_id"], conversation["status"]) == (tx, "waiting")
+    queue = (await api.get("/api/v1/support/conversations", params={"status": "waiting"})).json()
+    assert [c["id"] for c in queue["items"]] == [conversation["id"]]
+    answered = await api.post(f"/api/v1/support/conversations/{conversation['id']}/messages",
+                              json={"body": "Unlocking it remotely now."})
+    assert answered.status_code == 201
+    assert answered.json()["status"] == "answered" and answered.json()["first_response_at"] is not None
+    await asyncio.wait_for(listener, 20)
+    assert [(kind, data["author"]) for kind, data in received] == [("support.message", "driver"),
+                                                                   ("support.message", "operator")]
+    resolved = await api.post(f"/api/v1/support/conversations/{conversation['id']}/resolve", json={"by": "ops"})
+    assert resolved.json()["status"] == "resolved"
+    [times] = (await api.get("/api/v1/support/response-times")).json()
+    assert (times["station_id"], times["conversations"], times["unresolved"]) == ("CP-HELP", 1, 0)
+    assert times["median_first_response_seconds"] >= 0
+    driver_view = (await api.get(f"/api/v1/driver/{token}/support")).json()
+    assert [m["body"] for m in driver_view["conversation"]["messages"]] == ["Cable is stuck",
+                                                                             "Unlocking it remotely now."]
+    assert driver_view["conversation"]["links"] == {"incidents": [], "feedback_overall": None}
