@@ -1,7 +1,7 @@
 """support: site helplines, per-session support conversations and messages
 
 Revision ID: feedback_0003
-Revises: feedback_0001
+Revises: feedback_0002
 Create Date: 2026-12-02 05:24:23.488529
 """
 from alembic import op
@@ -10,7 +10,7 @@ import chargewatch.store.types
 
 
 revision = 'feedback_0003'
-down_revision = 'feedback_0001'
+down_revision = 'feedback_0002'
 branch_labels = None
 depends_on = None
 
