@@ -15,7 +15,7 @@ from prometheus_client import generate_latest
 from sqlalchemy import Connection, Engine, insert, select, tuple_, update
 
 from ..gateway.events import EventBus
-from ..gateway.server import Gateway
+from ..gateway.server import CommandResult, Gateway
 from ..sessions.links import session_token
 from ..sessions.machine import ChargingSession
 from ..store import reads, registry, schema
@@ -23,6 +23,10 @@ from . import models
 from .auth import is_public
 from .errors import error_responses, install_error_handlers, install_openapi
 from .models import ConnectorNumber, RowId, Timestamp, TransactionId
+
+# A 1.6 charger's screen is the vendor's DataTransfer; unless the faults config's driver_screen names the vendor's ids.
+DISPLAY_VENDOR_ID = "org.chargewatch"
+DISPLAY_MESSAGE_ID = "DisplayMessage"
 
 _SAMPLE_TOKEN = "1-" + "A" * 22
 
@@ -137,20 +141,21 @@ def create_app(services: Services) -> FastAPI:
 
     # ------------------------------------------------------------------ commands
 
-    @app.post("/api/v1/chargers/{charger_id}/commands", response_model=models.CommandOut, tags=["commands"])
-    async def send_command(charger_id: str, body: models.CommandIn) -> dict[str, Any]:
+    async def _command(charger_id: str, action: str, payload: dict[str, Any],
+                       timeout: float) -> tuple[int, CommandResult]:
+        """Record the command, send it (the charger's adapter renders it), record the answer."""
         cmd = schema.commands
         now = services.gateway.now()
 
         def record() -> int:
             with engine.begin() as connection:
                 return connection.execute(insert(cmd).values(
-                    charger_id=charger_id, action=body.action, payload=body.payload, status="pending",
+                    charger_id=charger_id, action=action, payload=payload, status="pending",
                     requested_at=now).returning(cmd.c.id)).scalar_one()
 
         command_id = await asyncio.to_thread(record)
         try:
-            result = await services.gateway.call(charger_id, body.action, body.payload, body.timeout)
+            result = await services.gateway.call(charger_id, action, payload, timeout)
         except ValueError as exc:
             await asyncio.to_thread(_finish_command, engine, command_id, "error",
                                     {"reason": str(exc)}, services.gateway.now())
@@ -158,8 +163,59 @@ def create_app(services: Services) -> FastAPI:
         await asyncio.to_thread(_finish_command, engine, command_id, result.status,
                                 result.response if result.response is not None else result.error,
                                 services.gateway.now())
+        return command_id, result
+
+    @app.post("/api/v1/chargers/{charger_id}/commands", response_model=models.CommandOut, tags=["commands"])
+    async def send_command(charger_id: str, body: models.CommandIn) -> dict[str, Any]:
+        command_id, result = await _command(charger_id, body.action, body.payload, body.timeout)
         return {"id": command_id, "status": result.status, "response": result.response, "error": result.error,
                 "sent_action": result.sent_action}
+
+    async def _display(request: Request, charger_id: str, connector_id: int, text: str, language: str | None,
+                       timeout: float) -> dict[str, Any]:
+        """A message on a station's screen (empty text: clear it) as a domain intent: the 2.0.1 adapter renders
+        SetDisplayMessage/ClearDisplayMessage, a 1.6 charger gets the fault worker's vendor DataTransfer."""
+        charger = await asyncio.to_thread(_charger_version, engine, charger_id)
+        if charger is None:
+            raise HTTPException(404, f"charger {charger_id!r} not found")
+        faults = getattr(request.app.state, "faults", None)
+        screen = getattr(getattr(faults, "settings", None), "screen", None)
+        vendor_id = screen.vendor_id if screen is not None else DISPLAY_VENDOR_ID
+        message_id = screen.message_id if screen is not None else DISPLAY_MESSAGE_ID
+        data: dict[str, Any] = {"text": text}
+        if language:
+            data["language"] = language
+        if connector_id:
+            data["connectorId"] = connector_id
+        payload = {"vendorId": vendor_id, "messageId": message_id, "data": json.dumps(data, ensure_ascii=False)}
+        command_id, result = await _command(charger_id, "DataTransfer", payload, timeout)
+        v201 = (result.sent_action or "") in ("SetDisplayMessage", "ClearDisplayMessage") or (
+            result.sent_action is None and charger == "ocpp2.0.1")
+        if v201:
+            sent = "SetDisplayMessage" if text else "ClearDisplayMessage"
+            rendering = f"OCPP 2.0.1 {sent} (message id {connector_id})"
+        else:
+            sent = "DataTransfer"
+            rendering = (f"OCPP 1.6 has no standard display message: sent as DataTransfer vendorId {vendor_id!r} "
+                         f"messageId {message_id!r} with {{text, language, connectorId}} as data, as the fault "
+                         f"worker's driver-screen guidance" + ("" if text else " (an empty text clears it)"))
+        return {"id": connector_id, "command_id": command_id, "status": result.status, "sent_action": sent,
+                "rendering": rendering, "response": result.response, "error": result.error}
+
+    @app.post("/api/v1/chargers/{charger_id}/display-messages", response_model=models.DisplayMessageOut,
+              tags=["commands"], responses=error_responses(404, 422))
+    async def show_display_message(request: Request, charger_id: Annotated[str, Path(max_length=64)],
+                                   body: models.DisplayMessageIn) -> dict[str, Any]:
+        """Show a message on the station's screen (per connector, or the station's own with connector 0)."""
+        return await _display(request, charger_id, body.connector_id, body.text, body.language, body.timeout)
+
+    @app.delete("/api/v1/chargers/{charger_id}/display-messages/{message_id}",
+                response_model=models.DisplayMessageOut, tags=["commands"], responses=error_responses(404, 422))
+    async def clear_display_message(request: Request, charger_id: Annotated[str, Path(max_length=64)],
+                                    message_id: ConnectorNumber,
+                                    timeout: Annotated[float, Query(gt=0, le=300)] = 30.0) -> dict[str, Any]:
+        """Clear the message shown by id (the connector number it was shown for; 0: the station's own screen)."""
+        return await _display(request, charger_id, message_id, "", None, timeout)
 
     # ------------------------------------------------------------------ sessions
 
@@ -285,6 +341,14 @@ def create_app(services: Services) -> FastAPI:
         return {"status": "ok", "connected_chargers": len(services.gateway.links)}
 
     return app
+
+
+def _charger_version(engine: Engine, charger_id: str) -> str | None:
+    """The charger's OCPP version as last seen (ocpp1.6 when unknown), or None when no such charger exists."""
+    c = schema.chargers
+    with engine.connect() as connection:
+        row = connection.execute(select(c.c.ocpp_version).where(c.c.id == charger_id)).first()
+    return None if row is None else (row.ocpp_version or "ocpp1.6")
 
 
 def _finish_command(engine: Engine, command_id: int, status: str, response: Any, now: datetime) -> None:

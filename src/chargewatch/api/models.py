@@ -155,6 +155,26 @@ class CommandOut(BaseModel):
         "version (e.g. RemoteStartTransaction → RequestStartTransaction for OCPP 2.0.1)"))
 
 
+class DisplayMessageIn(BaseModel):
+    text: str = Field(min_length=1, max_length=512, description="what the driver reads (2.0.1 allows 512 characters)")
+    language: str | None = Field(default=None, min_length=2, max_length=8, pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]+)?$",
+                                 description="RFC 5646 language of the text, e.g. de or en-GB")
+    connector_id: ConnectorNumber = Field(default=0, description=(
+        "the connector (2.0.1: EVSE) whose screen shows it; 0 for the station's own screen. It is also the "
+        "message's id: a new message for the same connector replaces the one shown"))
+    timeout: float = Field(default=30.0, gt=0, le=300)
+
+
+class DisplayMessageOut(BaseModel):
+    id: int = Field(description="the message's id on the station (its connector number; 0: the station)")
+    command_id: int
+    status: Literal["answered", "error", "timeout", "offline"]
+    sent_action: Literal["SetDisplayMessage", "ClearDisplayMessage", "DataTransfer"]
+    rendering: str = Field(description="how the charger's OCPP version expresses it")
+    response: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None
+
+
 class IdTagIn(BaseModel):
     id_tag: str = Field(min_length=1, max_length=20)
     status: Literal["Accepted", "Blocked", "Expired", "Invalid", "ConcurrentTx"] = "Accepted"

@@ -66,8 +66,8 @@ def _evse(connector_id: Any, with_connector: bool = False) -> dict[str, Any]:
 
 
 def _screen_text(payload: dict[str, Any]) -> dict[str, Any] | None:
-    """The driver-screen guidance the fault worker sends a 1.6 charger by DataTransfer ({text, language,
-    connectorId?} as data), or None for any other DataTransfer."""
+    """The driver-screen guidance the fault worker (and the display-message API) sends a 1.6 charger by DataTransfer
+    ({text, language, connectorId?} as data; an empty text clears it), or None for any other DataTransfer."""
     try:
         data = json.loads(payload.get("data") or "")
     except (TypeError, ValueError):
@@ -96,6 +96,9 @@ def _display_message(screen: dict[str, Any], state: ChargerState) -> dict[str, A
 
 def _translate(action: str, payload: dict[str, Any], state: ChargerState) -> tuple[str, dict[str, Any]]:
     if action == "DataTransfer" and (screen := _screen_text(payload)) is not None:
+        if not screen["text"]:  # an empty screen text clears that EVSE's message
+            connector = screen.get("connectorId")
+            return "ClearDisplayMessage", {"id": connector if isinstance(connector, int) and connector > 0 else 0}
         return "SetDisplayMessage", _display_message(screen, state)  # 2.0.1 has a standard screen message
     if action == "Reset" and payload.get("type") in ("Hard", "Soft"):
         return "Reset", {"type": "Immediate" if payload["type"] == "Hard" else "OnIdle"}
