@@ -121,3 +121,15 @@ def test_demo_shows_sessions_with_energy_within_30_seconds(tmp_path):
     finally:
         demo.terminate()
         demo.wait(10)
+
+
+def test_sites_support_sets_a_helpline_that_the_site_list_shows(sqlite_url, capsys):
+    assert main(["sites", "support", "BER-1", "--helpline", "+49 30 1234567", "--hours", "Mon-Fri 08:00-20:00",
+                 "--languages", "de,en", "--db", sqlite_url]) == 0
+    assert main(["sites", "list", "--db", sqlite_url]) == 0
+    assert "BER-1\t+49 30 1234567\tMon-Fri 08:00-20:00\tde,en\tchat" in capsys.readouterr().out
+
+
+def test_sites_support_refuses_a_helpline_that_is_no_phone_number(sqlite_url, capsys):
+    assert main(["sites", "support", "BER-1", "--helpline", "ring us", "--hours", "24/7", "--db", sqlite_url]) == 2
+    assert "helpline:" in capsys.readouterr().err

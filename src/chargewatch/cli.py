@@ -215,6 +215,38 @@ def cmd_chargers_site(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sites_support(args: argparse.Namespace) -> int:
+    """Set a site's helpline, support hours and languages (shown on the driver page and with every guidance)."""
+    from .feedback.errors import FieldValidationError
+    from .feedback.support import parse_site_support
+    from .store.support import put_site
+
+    raw = {"helpline": args.helpline, "hours": args.hours,
+           "languages": [code.strip() for code in args.languages.split(",") if code.strip()],
+           "chat": not args.no_chat}
+    try:
+        site = parse_site_support(args.site, raw)
+    except FieldValidationError as error:
+        for problem in error.errors:
+            print(f"chargewatch: {problem.field}: {problem.reason}", file=sys.stderr)
+        return 2
+    with _engine(args).begin() as connection:
+        created = put_site(connection, site, datetime.now(UTC))
+    print(f"site {site.site_id}: helpline {site.helpline}, {site.hours} ({', '.join(site.languages)})"
+          f"{' created' if created else ' updated'}")
+    return 0
+
+
+def cmd_sites_list(args: argparse.Namespace) -> int:
+    from .store.support import sites
+
+    with _engine(args).connect() as connection:
+        for site in sites(connection):
+            print(f"{site.site_id}\t{site.helpline}\t{site.hours}\t{','.join(site.languages)}\t"
+                  f"{'chat' if site.chat else 'phone only'}")
+    return 0
+
+
 def cmd_id_tags_add(args: argparse.Namespace) -> int:
     from .store.registry import put_id_tag
 
@@ -488,6 +520,20 @@ def build_parser() -> argparse.ArgumentParser:
     where.add_argument("--none", action="store_true", help="the charger belongs to no site")
     p.add_argument("--db")
     p.set_defaults(func=cmd_chargers_site)
+
+    sites = sub.add_parser("sites", help="sites' support records (helpline, hours, languages)") \
+        .add_subparsers(dest="action", required=True)
+    p = sites.add_parser("support", help="set a site's helpline, support hours and languages")
+    p.add_argument("site", help="chargers.site_id, or a charger id for a charger without a site")
+    p.add_argument("--helpline", required=True, help="e.g. '+49 30 1234567'")
+    p.add_argument("--hours", required=True, help="as shown to drivers, e.g. 'Mon-Fri 08:00-20:00'")
+    p.add_argument("--languages", default="en", help="comma-separated ISO 639-1 codes, e.g. de,en")
+    p.add_argument("--no-chat", action="store_true", help="phone only: do not offer the session page's chat")
+    p.add_argument("--db")
+    p.set_defaults(func=cmd_sites_support)
+    p = sites.add_parser("list")
+    p.add_argument("--db")
+    p.set_defaults(func=cmd_sites_list)
 
     tags = sub.add_parser("id-tags", help="RFID / app tokens").add_subparsers(dest="action", required=True)
     p = tags.add_parser("add")
