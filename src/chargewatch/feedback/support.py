@@ -135,9 +135,23 @@ def still_stuck(site: SiteSupport | None, language: str = "en") -> str | None:
     return (with_chat if site.chat else without_chat).format(helpline=site.helpline, hours=site.hours)
 
 
-def screen_line(site: SiteSupport | None) -> str | None:
-    """The short form for a charger's display (a few dozen characters): 'Help: +49 30 1234567'."""
-    return None if site is None else f"Help: {site.helpline}"
+def screen_line(site: SiteSupport | None, language: str = "en") -> str | None:
+    """The short form for a charger's display: 'Help: +49 30 1234567' (German: 'Hilfe: …')."""
+    if site is None:
+        return None
+    return f"{'Hilfe' if language == 'de' else 'Help'}: {site.helpline}"
+
+
+def screen_text_with_helpline(text: str, site: SiteSupport | None, limit: int, language: str = "en") -> str:
+    """A charger-screen guidance text that ends with the site's helpline, within `limit` characters: the
+    guidance is shortened (with '…') rather than the number, which is what a stuck driver needs most."""
+    line = screen_line(site, language)
+    if line is None or line in text:
+        return text
+    if len(text) + 1 + len(line) <= limit:
+        return f"{text} {line}"
+    room = limit - len(line) - 2
+    return f"{text[:room].rstrip()}… {line}" if room > 0 else line[:limit]
 
 
 # ---------------------------------------------------------------------------------------------- response times

@@ -83,7 +83,7 @@ from ..api.faults import create_router
 from ..billing.ocmf import VerificationStatus
 from ..billing.settlement import Settlement
 from ..faults.alerts import AlertRouting, Channel, RetrySchedule, build_email, event_type
-from ..faults.catalog import ErrorCatalog, screen_message_request
+from ..faults.catalog import SCREEN_TEXT_MAX, ErrorCatalog, Guidance, screen_message_request
 from ..faults.detection import FaultConfig, FaultDetector, IncidentEvent, Opened, Resolved, Updated
 from ..faults.incidents import Evidence as IncidentEvidence
 from ..faults.incidents import (
@@ -120,11 +120,13 @@ from ..faults.signals import (
     StartRejected,
     StatusReported,
 )
+from ..feedback.support import screen_text_with_helpline
 from ..gateway.events import Event
 from ..notify.email import EmailDeliveryError, EmailSender, SmtpConfig
 from ..notify.webhook import DeliveryAttempt, WebhookSender
 from ..store import billing as billing_store
 from ..store import faults as store
+from ..store import support as support_store
 from ..timeutil import parse_timestamp
 
 if TYPE_CHECKING:
@@ -799,9 +801,16 @@ class FaultWorker:
                 or incident.charger_id not in self.gateway.links):
             return
         guidance = self.catalog.guidance_for_incident(incident, screen.language)
-        payload = screen_message_request(guidance, screen.vendor_id, screen.message_id, incident.connector_id)
-        self._spawn(self.run_action(incident.id, incident.charger_id, "show_guidance", "DataTransfer", payload,
-                                    requested_by="driver-screen"))
+        self._spawn(self._show_guidance(incident, guidance, screen))
+
+    async def _show_guidance(self, incident: Incident, guidance: Guidance, screen: ScreenSettings) -> None:
+        """The guidance ends with the site's helpline when the site has a support record ('Help: +49 …')."""
+        site = await self._db(support_store.site_for_charger, incident.charger_id)
+        text = screen_text_with_helpline(guidance.screen_text, site, SCREEN_TEXT_MAX, guidance.language)
+        payload = screen_message_request(replace(guidance, screen_text=text), screen.vendor_id, screen.message_id,
+                                         incident.connector_id)
+        await self.run_action(incident.id, incident.charger_id, "show_guidance", "DataTransfer", payload,
+                              requested_by="driver-screen")
 
     # ------------------------------------------------------------------ recovery
 
