@@ -1,0 +1,96 @@
+"""Memory soak (issue 10 item 8): RSS before/after an all-Invalid-Authorize soak and a fuzz run, side by side.
+
+    .venv/bin/python bench/memory_soak.py [--chargers 50] [--rounds 3] [--authorizes 400] [--trace]
+
+A baseline round of well-behaved Heartbeats first, then rounds of chargers that connect, send only Authorize
+with tags nobody knows (all Invalid) and leave. Bounded memory means RSS after the later rounds stays near RSS
+after the first: what is kept per charger or per tag must not grow with traffic. ``--trace`` prints the
+tracemalloc lines that grew most between the first and the last round (how the retained objects were found).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import resource
+import sys
+import tempfile
+import tracemalloc
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+from chargewatch.gateway.server import GatewayConfig  # noqa: E402
+from chargewatch.runtime import Chargewatch, ServerOptions  # noqa: E402
+from chargewatch.sim.client import ChargePointConnection  # noqa: E402
+
+
+def rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+async def _invalid_authorizes(url: str, charger_id: str, count: int, round_no: int) -> None:
+    cp = await ChargePointConnection.open(url, charger_id, open_timeout=30)
+    try:
+        for i in range(count):
+            answer = await cp.call("Authorize", {"idTag": f"X{round_no:02d}{charger_id[-3:]}{i:05d}"[:20]})
+            assert answer["idTagInfo"]["status"] == "Invalid"
+    finally:
+        await cp.close()
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--chargers", type=int, default=50)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--authorizes", type=int, default=400)
+    parser.add_argument("--trace", action="store_true")
+    parser.add_argument("--same-chargers", action="store_true", help="the same charger ids every round")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        app = Chargewatch(ServerOptions(db=f"sqlite:///{tmp}/soak.db", ocpp_port=0, http_port=0,
+                                        gateway=GatewayConfig(accept_unknown=True)))
+        await app.start()
+        url = f"ws://127.0.0.1:{app.ocpp_port}/ocpp"
+        try:
+            baseline = await ChargePointConnection.open(url, "BASELINE")
+            for _ in range(200):
+                await baseline.call("Heartbeat", {})
+            await baseline.close()
+            gc.collect()
+            start = rss_mb()
+            print(f"baseline (server up, 200 heartbeats): RSS {start:.0f} MB")
+            if args.trace:
+                tracemalloc.start(6)
+            first = None
+            after: list[float] = []
+            for round_no in range(args.rounds):
+                await asyncio.gather(*(
+                    _invalid_authorizes(url, f"SOAK-{0 if args.same_chargers else round_no}-{i:03d}",
+                                        args.authorizes, round_no)
+                    for i in range(args.chargers)))
+                await asyncio.sleep(1)  # let the workers drain the bus
+                gc.collect()
+                after.append(rss_mb())
+                if args.trace and first is None:
+                    first = tracemalloc.take_snapshot()
+                alive = sum(1 for o in gc.get_objects() if type(o).__name__ == "ServerConnection")
+                print(f"round {round_no + 1}: {args.chargers} chargers × {args.authorizes} Invalid Authorize, "
+                      f"all left: RSS {after[-1]:.0f} MB, server connections still referenced: {alive}")
+            print(f"RSS before {start:.0f} MB → after first round {after[0]:.0f} MB → after last "
+                  f"{after[-1]:.0f} MB (growth over the later rounds {after[-1] - after[0]:+.0f} MB)")
+            if args.trace and first is not None:
+                for stat in tracemalloc.take_snapshot().compare_to(first, "traceback")[:8]:
+                    print(stat)
+                    for line in stat.traceback.format()[-6:]:
+                        print("   ", line)
+        finally:
+            await app.stop()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
