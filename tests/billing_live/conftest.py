@@ -1,5 +1,8 @@
 """Fixtures of the live billing tests: an HTTP client on the running server, and one SQLite server per module.
 
+The drivers' cards the sessions start with are in the id-tag directory (Accepted): a start the server refuses
+is held for billing review, never invoiced, so a session meant to be billed must be an authorised one.
+
 Behaviour that does not depend on the database engine shares a module's server (tests use their own
 charger and tariff ids), which keeps the folder quick; the end-to-end tests run on both engines.
 """
@@ -13,8 +16,25 @@ import pytest
 import pytest_asyncio
 
 from chargewatch.runtime import Chargewatch
+from chargewatch.store.registry import put_id_tag
 from conftest import make_options
 from helpers import http_url
+
+DRIVER_CARDS = ("TAG-BER", "TAG-NEVI", "TAG-R", "TAG-16", "TAG-1", "EICH-TAG", "OCA-TAG", "DEMO-TAG-1")
+
+
+def accept_driver_cards(app: Chargewatch) -> None:
+    with app.engine.begin() as connection:
+        for tag in DRIVER_CARDS:
+            put_id_tag(connection, {"id_tag": tag, "status": "Accepted", "expiry_date": None, "parent_id_tag": None,
+                                    "description": "billing tests"})
+    app.gateway.id_tags.refresh()
+
+
+@pytest.fixture
+def server(server: Chargewatch) -> Chargewatch:
+    accept_driver_cards(server)
+    return server
 
 
 @pytest.fixture
@@ -28,6 +48,7 @@ async def shared_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterat
     url = f"sqlite:///{tmp_path_factory.mktemp('billing')}/chargewatch.db"
     app = Chargewatch(make_options(url, accept_unknown=True, command_timeout=5.0))
     await app.start()
+    accept_driver_cards(app)
     try:
         yield app
     finally:

@@ -123,6 +123,8 @@ async def test_a_billed_sessions_price_is_kept_with_its_feedback(sqlite_server, 
     assert (await api.post("/api/v1/chargers", json={"id": "CP-PAID"})).status_code in (200, 201)
     assigned = await api.put("/api/v1/tariff-assignments", json={"tariff_id": "FLAT-30", "charger_id": "CP-PAID"})
     assert assigned.status_code == 200
+    # The driver's card is known: a start the server refused would wait for billing review, not be invoiced.
+    assert (await api.put("/api/v1/id-tags/TAG-1", json={"id_tag": "TAG-1"})).status_code == 200
     charger = await plug(sqlite_server, "CP-PAID")
     tx = await charger.charge(energy_wh=10_000)
     await charger.cp.close()

@@ -34,6 +34,7 @@ from chargewatch.billing.tariff import Tariff, TariffDimensionType, TariffElemen
 
 # Session flags that mean the meter data is missing altogether (not one of the repairable field bugs).
 NO_METER_DATA = "no_meter_data"
+START_REFUSED = "start_refused"  # the StartTransaction was answered Invalid/Blocked/Expired/ConcurrentTx
 _RESET_FLOOR_WH = 1000  # as anomalies.assess_meter: a drop to at most this is a reboot of the register
 
 
@@ -53,6 +54,7 @@ class SessionUsage:
     samples: tuple[MeterSample, ...]  # time order
     signed_documents: tuple[str, ...] = ()  # SignedData values as sent: raw OCMF texts or OCA JSON objects
     time_zone: str = "UTC"
+    start_status: str | None = None  # a refused start: what its StartTransaction was answered (Invalid, Blocked…)
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +121,12 @@ def settle(
         if assessment.needs_review:
             return Settlement(True, assessment.reason, verification, start=start, stop=stop)
         assert assessment.energy_wh is not None
+        if START_REFUSED in usage.flags and assessment.energy_wh > 0:
+            # The charger charged although chargewatch refused the start: never invoiced without a person.
+            answered = usage.start_status or "not Accepted"
+            return Settlement(True, f"start refused (StartTransaction answered {answered}) but the charger "
+                              f"delivered {assessment.energy_wh} Wh: an unauthorised session", verification,
+                              start=start, stop=stop)
         rule, reason = assessment.rule, assessment.reason
         meter_stop = usage.meter_start_wh + assessment.energy_wh
         if rule is RepairRule.RESET_SUMS_SEGMENTS:

@@ -60,6 +60,7 @@ class ChargingSession:
     reservation_id: int | None = None
     transaction_ref: str | None = None  # the charger's reference: 1.6 id as text, 2.0.1 transactionId
     last_seq_no: int | None = None  # OCPP 2.0.1: the highest TransactionEvent seqNo applied
+    start_status: str | None = None  # a refused start: the idTagInfo status its StartTransaction was answered
 
     @property
     def active(self) -> bool:
@@ -80,8 +81,10 @@ def start(
     meter_start_wh: int,
     reservation_id: int | None = None,
     refused: bool = False,
+    start_status: str | None = None,
 ) -> ChargingSession:
-    """A new session; ``refused`` when the StartTransaction was answered with anything but Accepted."""
+    """A new session; ``refused`` when the StartTransaction was answered with anything but Accepted
+    (``start_status``: what it was answered, e.g. Invalid or Blocked)."""
     return ChargingSession(
         transaction_id=transaction_id,
         charger_id=charger_id,
@@ -93,6 +96,7 @@ def start(
         baseline_wh=meter_start_wh,
         reservation_id=reservation_id,
         flags=(Flag.START_REFUSED,) if refused else (),
+        start_status=start_status if refused else None,
     )
 
 
@@ -257,9 +261,12 @@ def stop(
         flags = _with_flag(flags, Flag.NO_METER_DATA)
     end = max(stopped_at, session.started_at)
     session = _advance(replace(session, flags=flags), end, energy, None, rating_w)
+    # A refused start the charger stopped without delivering anything stays what it was: rejected, never billed.
+    # (One that delivered energy is completed and held for billing review.)
+    refused_empty = Flag.START_REFUSED in session.flags and session.energy_wh == 0
     return replace(
         session,
-        status="completed",
+        status="rejected" if refused_empty else "completed",
         stopped_at=end,
         meter_stop_wh=meter_stop_wh,
         stop_reason=reason,

@@ -238,7 +238,7 @@ def session_usage(connection: Connection, transaction_id: int) -> tuple[SessionU
         stopped_at=row.stopped_at if row.status == "completed" else None,
         meter_start_wh=row.meter_start_wh, meter_stop_wh=row.meter_stop_wh if row.status == "completed" else None,
         flags=tuple(row.flags or ()), samples=samples, signed_documents=signed,
-        time_zone=charger_row.get("timezone") or "UTC",
+        time_zone=charger_row.get("timezone") or "UTC", start_status=row.start_status,
     )
     return usage, charger_row
 

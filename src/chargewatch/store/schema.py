@@ -149,6 +149,8 @@ sessions = Table(
     # The charger's name for the transaction: the 1.6 transactionId as text, the 2.0.1 transactionId string.
     Column("transaction_ref", String(64)),
     Column("last_seq_no", Integer),  # OCPP 2.0.1 TransactionEvent seqNo last applied
+    # The idTagInfo status a refused StartTransaction was answered (Invalid, Blocked, Expired, ConcurrentTx).
+    Column("start_status", String(16)),
     Column("updated_at", UtcDateTime, nullable=False),
     UniqueConstraint("charger_id", "start_key"),
     UniqueConstraint("charger_id", "transaction_ref"),

@@ -207,6 +207,7 @@ def _start_transaction(payload: dict[str, Any], state: ChargerState, env: Enviro
         meter_start_wh=payload["meterStart"],
         reservation_id=payload.get("reservationId"),
         refused=id_tag_info.get("status") != "Accepted",
+        start_status=id_tag_info.get("status"),
     )
     state.active[connector_id] = session
     state.start_keys[key] = transaction_id

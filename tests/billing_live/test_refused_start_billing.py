@@ -1,0 +1,75 @@
+"""A start the server refused is never invoiced silently (issue 17 item 7 follow-up), end to end over OCPP-J:
+charged anyway, it waits in the billing review queue with the refused status named; stopped with nothing
+delivered, it is ``rejected`` and has no bill at all (SQLite + PostgreSQL)."""
+
+from __future__ import annotations
+
+import httpx
+
+from billing_live.live_billing import ensure_tariff, idle_and_stop, register_berlin_charger, wait_for_bill
+from chargewatch.runtime import Chargewatch
+from chargewatch.store.registry import put_id_tag
+from helpers import boot, connect, ts
+
+
+def block_card(app: Chargewatch, tag: str) -> None:
+    with app.engine.begin() as connection:
+        put_id_tag(connection, {"id_tag": tag, "status": "Blocked", "expiry_date": None, "parent_id_tag": None,
+                                "description": "stolen card"})
+    app.gateway.id_tags.refresh()
+
+
+async def _charge(app: Chargewatch, charger_id: str, tag: str, delivered_wh: int) -> tuple[int, str]:
+    cp = await connect(app, charger_id)
+    await cp.call("BootNotification", boot())
+    started = await cp.call("StartTransaction", {"connectorId": 1, "idTag": tag, "meterStart": 5_000,
+                                                 "timestamp": ts(600)})
+    tx = started["transactionId"]
+    if delivered_wh:
+        await cp.call("MeterValues", {"connectorId": 1, "transactionId": tx, "meterValue": [
+            {"timestamp": ts(615), "sampledValue": [
+                {"value": str(5_000 + delivered_wh), "measurand": "Energy.Active.Import.Register", "unit": "Wh"},
+                {"value": "11000", "measurand": "Power.Active.Import", "unit": "W"}]}]})
+    await cp.call("StopTransaction", {"transactionId": tx, "meterStop": 5_000 + delivered_wh, "timestamp": ts(630),
+                                      "reason": "Local"})
+    await cp.close()
+    return tx, started["idTagInfo"]["status"]
+
+
+async def test_a_blocked_start_that_charged_waits_for_review_naming_the_refusal(server, api: httpx.AsyncClient):
+    await ensure_tariff(api)
+    await register_berlin_charger(api, "BER-REFUSED")
+    block_card(server, "STOLEN-1")
+    tx, answered = await _charge(server, "BER-REFUSED", "STOLEN-1", 2_750)
+    assert answered == "Blocked"
+    session = (await api.get(f"/api/v1/sessions/{tx}")).json()
+    assert (session["status"], session["energy_wh"]) == ("completed", 2_750)
+    assert "start_refused" in session["flags"]
+
+    bill = await wait_for_bill(api, tx)
+    assert bill["status"] == "needs_review" and bill["invoice"] is None
+    assert "StartTransaction answered Blocked" in bill["reason"] and "2750 Wh" in bill["reason"]
+    assert tx in [r["transaction_id"] for r in (await api.get("/api/v1/reviews")).json()]
+    assert (await api.get("/api/v1/invoices", params={"transaction_id": tx})).json() == []
+
+
+async def test_an_unknown_card_start_stopped_without_energy_is_rejected_and_never_billed(
+        server, api: httpx.AsyncClient):
+    await ensure_tariff(api)
+    await register_berlin_charger(api, "BER-UNKNOWN")
+    await register_berlin_charger(api, "BER-PAID")
+    tx, answered = await _charge(server, "BER-UNKNOWN", "NEVER-SEEN-CARD", 0)
+    assert answered == "Invalid"
+    session = (await api.get(f"/api/v1/sessions/{tx}")).json()
+    assert (session["status"], session["energy_wh"]) == ("rejected", 0)
+
+    # An authorised session after it is invoiced (the worker has run); the refused one has no bill of any kind.
+    cp = await connect(server, "BER-PAID")
+    await cp.call("BootNotification", boot())
+    paid = (await cp.call("StartTransaction", {"connectorId": 1, "idTag": "TAG-BER", "meterStart": 1_000_000,
+                                               "timestamp": ts(690)}))["transactionId"]
+    await idle_and_stop(cp, paid)
+    await cp.close()
+    assert (await wait_for_bill(api, paid))["status"] == "issued"
+    assert (await api.get(f"/api/v1/sessions/{tx}/invoice")).status_code == 404
+    assert tx not in [r["transaction_id"] for r in (await api.get("/api/v1/reviews")).json()]
