@@ -15,20 +15,10 @@ import httpx
 import pytest
 import pytest_asyncio
 
+from billing_live.live_billing import accept_driver_cards
 from chargewatch.runtime import Chargewatch
-from chargewatch.store.registry import put_id_tag
 from conftest import make_options
 from helpers import http_url
-
-DRIVER_CARDS = ("TAG-BER", "TAG-NEVI", "TAG-R", "TAG-16", "TAG-1", "EICH-TAG", "OCA-TAG", "DEMO-TAG-1")
-
-
-def accept_driver_cards(app: Chargewatch) -> None:
-    with app.engine.begin() as connection:
-        for tag in DRIVER_CARDS:
-            put_id_tag(connection, {"id_tag": tag, "status": "Accepted", "expiry_date": None, "parent_id_tag": None,
-                                    "description": "billing tests"})
-    app.gateway.id_tags.refresh()
 
 
 @pytest.fixture

@@ -7,7 +7,9 @@ from typing import Any
 
 import httpx
 
+from chargewatch.runtime import Chargewatch
 from chargewatch.sim.client import ChargePointConnection
+from chargewatch.store.registry import put_id_tag
 from helpers import boot, ts
 
 # 0.30 EUR/kWh 07:00-22:00, 0.20 EUR/kWh at night, parking 2.40 EUR/h in 1-minute steps, 19 % VAT.
@@ -22,6 +24,16 @@ TOU_IDLE_TARIFF: dict[str, Any] = {
 }
 
 METER_START_WH = 1_000_000
+# The drivers' cards the billed sessions start with (Accepted): a refused start is held for review, never invoiced.
+DRIVER_CARDS = ("TAG-BER", "TAG-NEVI", "TAG-R", "TAG-16", "TAG-1", "EICH-TAG", "OCA-TAG", "DEMO-TAG-1")
+
+
+def accept_driver_cards(app: Chargewatch) -> None:
+    with app.engine.begin() as connection:
+        for tag in DRIVER_CARDS:
+            put_id_tag(connection, {"id_tag": tag, "status": "Accepted", "expiry_date": None, "parent_id_tag": None,
+                                    "description": "billing tests"})
+    app.gateway.id_tags.refresh()
 
 
 async def register_berlin_charger(api: httpx.AsyncClient, charger_id: str, tariff_id: str = "TOU-IDLE") -> None:

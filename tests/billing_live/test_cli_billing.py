@@ -9,6 +9,7 @@ import httpx
 
 from billing_live.live_billing import (
     TOU_IDLE_TARIFF,
+    accept_driver_cards,
     idle_and_stop,
     register_berlin_charger,
     start_evening_session,
@@ -52,6 +53,7 @@ def test_tariffs_assign_and_list(sqlite_url, tmp_path, capsys):
 async def test_invoices_reissue_credits_the_invoice_in_force_and_issues_a_new_one(sqlite_url, capsys):
     app = Chargewatch(make_options(sqlite_url, accept_unknown=True))
     await app.start()
+    accept_driver_cards(app)
     try:
         async with httpx.AsyncClient(base_url=http_url(app), timeout=10) as api:
             await api.post("/api/v1/tariffs", json=TOU_IDLE_TARIFF)

@@ -17,6 +17,7 @@ import httpx
 from billing_live.live_billing import (
     METER_START_WH,
     TOU_IDLE_TARIFF,
+    accept_driver_cards,
     ensure_tariff,
     idle_and_stop,
     register_berlin_charger,
@@ -107,6 +108,7 @@ async def test_sessions_left_unbilled_by_a_crash_are_billed_at_the_next_start(sq
     first = Chargewatch(make_options(sqlite_url, accept_unknown=True))
     monkeypatch.setattr(Biller, "bill", crash)
     await first.start()
+    accept_driver_cards(first)
     try:
         async with httpx.AsyncClient(base_url=http_url(first), timeout=10) as api:
             await ensure_tariff(api)
