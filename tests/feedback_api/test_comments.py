@@ -91,3 +91,33 @@ async def test_a_theme_recurring_over_weeks_is_alerted_with_the_drops(sqlite_ser
     await asyncio.sleep(0)
     themes = (await sqlite_api.get("/api/v1/feedback/analytics/drops")).json()["themes"]
     assert [(t["key"], t["comments"], t["stations"]) for t in themes] == [("dach", 6, ["CP-W"])]
+
+
+FLAT_TARIFF = {
+    "country_code": "DE", "party_id": "CWA", "id": "FLAT-DISPUTE", "currency": "EUR",
+    "elements": [{"price_components": [{"type": "ENERGY", "price": 0.30, "vat": 19.0, "step_size": 1}]}],
+}
+
+
+async def test_a_disputed_session_not_yet_billed_waits_in_the_billing_review_queue(sqlite_server, sqlite_api):
+    assert (await sqlite_api.post("/api/v1/tariffs", json=FLAT_TARIFF)).status_code == 201
+    assert (await sqlite_api.put("/api/v1/tariff-assignments",
+                                 json={"tariff_id": "FLAT-DISPUTE", "charger_id": "CP-H"})).status_code == 200
+    charger = await plug(sqlite_server, "CP-H")
+    tx = await charger.charge(stop=False)
+    # What the feedback API publishes for "charged twice" (the driver disputes before the bill is issued).
+    sqlite_server.bus.publish(Event("feedback.billing_disputed", {
+        "charger_id": "CP-H", "transaction_id": tx, "text": "Zweimal abgebucht!", "at": "2026-12-02T05:00:00Z"}))
+    for _ in range(200):
+        reviews = (await sqlite_api.get("/api/v1/reviews")).json()
+        if any(r["transaction_id"] == tx for r in reviews):
+            break
+        await asyncio.sleep(0.05)
+    held = next(r for r in reviews if r["transaction_id"] == tx)
+    assert held["reason"] == "driver disputes the bill: Zweimal abgebucht!"
+    await charger.cp.call("StopTransaction", {"transactionId": tx, "meterStop": charger.register_wh,
+                                              "timestamp": "2026-12-01T10:00:00Z", "reason": "Local"})
+    await charger.cp.close()
+    await asyncio.sleep(0.3)  # the billing worker gets the stop; the held session must not be billed
+    bill = (await sqlite_api.get(f"/api/v1/sessions/{tx}/invoice")).json()
+    assert (bill["status"], bill["invoice"]) == ("needs_review", None)

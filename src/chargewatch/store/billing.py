@@ -296,6 +296,15 @@ def record_review(connection: Connection, transaction_id: int, settlement: Settl
         "meter_verification": settlement.verification.value, "created_at": now, "updated_at": now})
 
 
+def hold_for_dispute(connection: Connection, transaction_id: int, text: str, now: datetime) -> bool:
+    """A driver disputes the bill (in feedback) before it is issued: the session waits in the review queue
+    instead of being billed. False when it already has a bill (or is already held)."""
+    return _insert_new(connection, session_bills, {
+        "transaction_id": transaction_id, "status": "needs_review",
+        "reason": f"driver disputes the bill: {text[:500]}", "meter_verification": "NOT_SIGNED",
+        "created_at": now, "updated_at": now})
+
+
 def claim_session(connection: Connection, transaction_id: int, now: datetime, *, from_review: bool) -> bool:
     """Take the one right to bill a session (first bill, or the resolution of its review).
 

@@ -170,6 +170,19 @@ class Biller:
         self.pdf(number)
         return number
 
+    def dispute(self, transaction_id: int, text: str) -> bool:
+        """A billing dispute from the driver's feedback: an unbilled session goes to the review queue; an issued
+        bill stays as it is (correcting it is an operator's credit) and the dispute is logged with its number."""
+        with self.engine.begin() as connection:
+            if store.hold_for_dispute(connection, transaction_id, text, self.now()):
+                log.warning("session %d held for review: the driver disputes the bill", transaction_id)
+                return True
+            bill = store.bill_of(connection, transaction_id)
+        if bill is not None and bill["status"] == "issued":
+            log.warning("driver disputes invoice %s of session %d: %s", bill["invoice_number"], transaction_id,
+                        text[:200])
+        return False
+
     def catch_up(self) -> list[int]:
         with self.engine.connect() as connection:
             return store.unbilled_sessions(connection)
@@ -344,6 +357,7 @@ def install(cw: Chargewatch) -> None:
     cw.gateway.total_cost = biller.total_cost
     cw.app.include_router(billing_router(biller, cw.services))
     queue: asyncio.Queue[tuple[str, int]] = asyncio.Queue()
+    disputes: dict[int, str] = {}
     workers: list[asyncio.Task[None]] = []
     sent_costs: dict[int, Decimal] = {}  # the running cost last sent per session (CostUpdated)
 
@@ -352,6 +366,9 @@ def install(cw: Chargewatch) -> None:
             queue.put_nowait(("pin", event.data["transaction_id"]))
         elif event.kind == "session.stopped":
             queue.put_nowait(("bill", event.data["transaction_id"]))
+        elif event.kind == "feedback.billing_disputed":
+            disputes[event.data["transaction_id"]] = str(event.data.get("text") or "")
+            queue.put_nowait(("dispute", event.data["transaction_id"]))
             sent_costs.pop(event.data["transaction_id"], None)
 
     async def send_running_costs() -> None:
@@ -379,7 +396,10 @@ def install(cw: Chargewatch) -> None:
         while True:
             job, transaction_id = await queue.get()
             try:
-                await asyncio.to_thread(biller.pin if job == "pin" else biller.bill, transaction_id)
+                if job == "dispute":
+                    await asyncio.to_thread(biller.dispute, transaction_id, disputes.pop(transaction_id, ""))
+                else:
+                    await asyncio.to_thread(biller.pin if job == "pin" else biller.bill, transaction_id)
             except Exception:  # noqa: BLE001 - the session stays unbilled; catch-up retries at the next start
                 log.exception("billing %s of session %d failed", job, transaction_id)
             finally:
