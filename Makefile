@@ -37,6 +37,7 @@ lint: install
 bench: install
 	$(PY) bench/run.py
 	$(PY) bench/feedback_classifier.py
+	$(PY) bench/drop_alerts.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache demo-data $(PEER_RPC)/node_modules
