@@ -1,9 +1,11 @@
 """Support over HTTP with a real charger session: the driver writes, the operator answers, both are timed."""
 
 import asyncio
+import io
 import json
 
 import httpx
+from pypdf import PdfReader
 
 from helpers import http_url
 
@@ -87,3 +89,29 @@ async def test_driver_and_operator_exchange_messages_timed_and_streamed_live(ser
     assert [m["body"] for m in driver_view["conversation"]["messages"]] == ["Cable is stuck",
                                                                              "Unlocking it remotely now."]
     assert driver_view["conversation"]["links"] == {"incidents": [], "feedback_overall": None}
+
+
+FLAT_TARIFF = {
+    "country_code": "DE", "party_id": "CWS", "id": "FLAT-SUPPORT", "currency": "EUR",
+    "elements": [{"price_components": [{"type": "ENERGY", "price": 0.30, "vat": 19.0, "step_size": 1}]}],
+}
+
+
+async def test_the_receipt_pdf_ends_with_the_sites_helpline(sqlite_server, sqlite_api):
+    api = sqlite_api
+    assert (await api.post("/api/v1/tariffs", json=FLAT_TARIFF)).status_code == 201
+    assert (await api.post("/api/v1/chargers", json={"id": "CP-RECEIPT"})).status_code in (200, 201)
+    assert (await api.put("/api/v1/tariff-assignments",
+                          json={"tariff_id": "FLAT-SUPPORT", "charger_id": "CP-RECEIPT"})).status_code == 200
+    assert (await api.put("/api/v1/sites/CP-RECEIPT/support", json=SITE)).status_code == 201
+    charger = await plug(sqlite_server, "CP-RECEIPT")
+    tx = await charger.charge(energy_wh=10_000)
+    await charger.cp.close()
+    for _ in range(300):
+        bill = await api.get(f"/api/v1/sessions/{tx}/invoice")
+        if bill.status_code == 200:
+            break
+        await asyncio.sleep(0.05)
+    pdf = await api.get(bill.json()["invoice"]["pdf_url"], params={"lang": "de"})
+    text = " ".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.content)).pages)
+    assert "Immer noch Probleme? Rufen Sie +49 30 1234567 an (Mon-Fri 08:00-20:00)" in " ".join(text.split())

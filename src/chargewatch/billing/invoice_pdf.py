@@ -95,8 +95,9 @@ def latin1_text(text: str) -> str:
     return "".join(out)
 
 
-def render_pdf(invoice: Invoice, lang: str = "en") -> bytes:
-    """The invoice as PDF bytes (A4, portrait) in English or German (`lang`): labels, amounts, times, signed data.
+def render_pdf(invoice: Invoice, lang: str = "en", help_line: str | None = None) -> bytes:
+    """The invoice as PDF bytes (A4, portrait) in English or German (`lang`): labels, amounts, times, signed data,
+    and at the end `help_line` (the site's 'Still stuck? Call …' line) when the site has a support record.
 
     Times are the station's local time (the invoice's time zone); amounts are written in the language's
     locale, with the currency as its code where latin-1 has no sign ("8,80 EUR").
@@ -210,6 +211,10 @@ def render_pdf(invoice: Invoice, lang: str = "en") -> bytes:
         pdf.set_xy(pdf.l_margin + 36, top + 10)
         pdf.set_font("Helvetica", "", 9)
         pdf.multi_cell(width - 36, 5, latin1_text(text["feedback"].format(url=invoice.feedback_url)))
+    if help_line:
+        pdf.set_xy(pdf.l_margin, pdf.get_y() + 4)
+        pdf.set_font("Helvetica", "B", 9)
+        pdf.multi_cell(width, 5, latin1_text(help_line), new_x="LMARGIN", new_y="NEXT")
     return bytes(pdf.output())
 
 

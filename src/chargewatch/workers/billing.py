@@ -43,8 +43,10 @@ from ..billing.periods import DEFAULT_IDLE_POWER_W
 from ..billing.price import round_money, round_ocpi
 from ..billing.price_sheet import PriceSheet, price_sheet
 from ..billing.settlement import Operator, SessionUsage, Settlement, cost_json, issue_documents, settle
+from ..feedback.support import still_stuck
 from ..gateway.events import Event
 from ..store import billing as store
+from ..store import support as support_store
 
 if TYPE_CHECKING:
     from ..runtime import Chargewatch
@@ -322,13 +324,14 @@ class Biller:
         rendered from the same stored invoice on request (same figures, only the words and formats differ)."""
         with self.engine.connect() as connection:
             record = store.invoice_record(connection, number)
+            site = support_store.site_for_charger(connection, record["charger_id"]) if record else None
         if record is None:
             return None
         if lang != "en":
-            return render_pdf(invoice_from_json(json.loads(record["body"])), lang)
+            return render_pdf(invoice_from_json(json.loads(record["body"])), lang, still_stuck(site, lang))
         if record["pdf"] is not None:
             return bytes(record["pdf"])
-        rendered = render_pdf(invoice_from_json(json.loads(record["body"])))
+        rendered = render_pdf(invoice_from_json(json.loads(record["body"])), help_line=still_stuck(site, "en"))
         with self.engine.begin() as connection:
             return store.store_pdf(connection, number, rendered)
 
