@@ -124,3 +124,8 @@ def test_billing_dispute_goes_to_billing_review_not_an_incident():
 
 def test_glare_on_the_screen_is_no_fault():
     assert not fault_report("Screen is impossible to read in the sun, glare everywhere", _facts(), RULES).opens_incident
+
+
+def test_fault_reports_understand_negation_without_a_classifier_given():
+    assert reported_faults("Never had a problem, nothing broken") == ()
+    assert reported_faults("Charger broken") == ("broken",)

@@ -45,7 +45,7 @@ _WORD = re.compile(r"[a-z0-9]+")
 _BREAK_WORDS = frozenset({"but", "though", "however", "although", "aber", "doch", "jedoch", "sondern", "then", "dann"})
 NEGATION_CUES = frozenset(
     {
-        "not", "no", "never", "without", "nor", "neither", "none",
+        "not", "no", "never", "without", "nor", "neither", "none", "nothing",
         "dont", "doesnt", "didnt", "isnt", "wasnt", "werent", "arent", "cant", "couldnt", "wouldnt", "wont",
         "shouldnt", "hasnt", "havent", "hadnt", "aint",
         "nicht", "kein", "keine", "keinen", "keiner", "keinem", "keines", "nie", "niemals", "ohne", "nichts", "nix",

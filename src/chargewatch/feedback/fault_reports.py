@@ -15,8 +15,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from chargewatch.feedback.classifier import RuleTopics
 from chargewatch.feedback.facts import DEFAULT_THRESHOLDS, FactThresholds, SessionFacts
-from chargewatch.feedback.topics import KeywordTopics, TopicClassifier
+from chargewatch.feedback.topics import TopicClassifier
 
 # Most urgent first: the first one found names the report's category.
 FAULT_TOPICS: tuple[str, ...] = (
@@ -34,11 +35,21 @@ SLOW = "slow_charging"
 INTERRUPTED = "session_interrupted"
 
 
+_DEFAULT: list[RuleTopics] = []
+
+
+def _default() -> RuleTopics:
+    """One shared default classifier (building one reads every phrase; its typo cache is worth keeping)."""
+    if not _DEFAULT:
+        _DEFAULT.append(RuleTopics())
+    return _DEFAULT[0]
+
+
 def reported_faults(comment: str | None, classifier: TopicClassifier | None = None) -> tuple[str, ...]:
     """The fault topics a comment complains about, most urgent first (empty if it reports none)."""
     if not comment:
         return ()
-    found = (classifier or KeywordTopics()).topics_of(comment)
+    found = (classifier or _default()).topics_of(comment)
     return tuple(topic for topic in FAULT_TOPICS if topic in found)
 
 
@@ -74,7 +85,7 @@ def fault_report(
 ) -> FaultReport:
     if not comment:
         return FaultReport((), (), False)
-    classifier = classifier or KeywordTopics()
+    classifier = classifier or _default()
     complaints = classifier.topics_of(comment)
     categories = [topic for topic in FAULT_TOPICS if topic in complaints]
     corroborated: list[str] = []
