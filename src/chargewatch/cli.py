@@ -116,11 +116,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     from .sim.scenarios import SCRIPTED, run_scripted
 
     if args.scenario in SCRIPTED:
-        if args.ocpp != "1.6":
-            print(f"scenario {args.scenario} is scripted in OCPP 1.6 only; for 2.0.1 faults (NotifyEvent) run "
-                  f"--scenario faults --ocpp {args.ocpp}", file=sys.stderr)
-            return 2
-        asyncio.run(run_scripted(args.scenario, args.url, args.chargers, prefix=args.prefix, password=args.password))
+        asyncio.run(run_scripted(args.scenario, args.url, args.chargers, prefix=args.prefix, password=args.password,
+                                 ocpp=args.ocpp))
         print(f"scenario {args.scenario} finished on {args.chargers} charger(s)")
         return 0
 

@@ -8,8 +8,9 @@ from dataclasses import replace
 from chargewatch.sim.charger import DEMO_ID_TAGS
 from chargewatch.sim.charger201 import SimulatedStation201
 from chargewatch.sim.fleet import SCENARIOS
+from chargewatch.sim.scenarios import ScenarioTiming, ScriptedStation201, ground_failure_mid_session
 from chargewatch.store.registry import put_id_tag
-from faults_live.live import eventually, fast_config, incidents
+from faults_live.live import eventually, fast_config, incident, incidents
 from helpers import ocpp_url
 
 
@@ -33,3 +34,17 @@ async def test_a_simulated_201_rcd_trip_opens_one_incident_that_its_cleared_noti
         await station.connection.close()
     assert [(i["kind"], i["code"], i["connector_id"]) for i in resolved] == [("connector_error", "GroundFailure", 1)]
     assert await incidents(app) == resolved, "exactly one incident for the fault"
+
+
+async def test_the_scripted_ground_failure_in_201_words_is_one_incident_resolved_by_its_cleared_event(
+        sqlite_url, start_server):
+    app = await start_server(sqlite_url, fast_config())
+    cp = ScriptedStation201(ocpp_url(app), "GF-201", timing=ScenarioTiming(heartbeat=0.5, fault_hold=1.5, settle=0.3))
+    session_id = await ground_failure_mid_session(cp)
+    [resolved] = await eventually(lambda: incidents(app, status="resolved"))
+    assert (resolved["kind"], resolved["code"], resolved["connector_id"]) == ("connector_error", "GroundFailure", 1)
+    assert await incidents(app) == [resolved], "exactly one incident for the whole scenario"
+    detail = await incident(app, resolved["number"])
+    assert detail["evidence"][0]["data"]["action"] == "NotifyEvent"
+    assert detail["resolution"]["data"]["payload"]["eventData"][0]["cleared"] is True
+    assert cp.references[session_id] == "GF-201-1"

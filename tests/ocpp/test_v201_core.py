@@ -78,6 +78,17 @@ def test_occupied_is_preparing_without_a_transaction_and_charging_with_one():
     assert cs.send("StatusNotification", occupied).changes[0].status == "Charging"
 
 
+def test_occupied_after_the_transaction_ended_is_finishing_not_preparing():
+    cs = Station()
+    cs.send("TransactionEvent", event("Started", 0, 0, meter=[register("2000", 0, "Transaction.Begin")],
+                                      info={"chargingState": "Charging"}, idToken={"idToken": "GOOD",
+                                                                                   "type": "ISO14443"}))
+    cs.send("TransactionEvent", event("Ended", 1, 10, meter=[register("2001", 10, "Transaction.End")],
+                                      info={"stoppedReason": "Local"}))
+    occupied = {"timestamp": ts(11), "connectorStatus": "Occupied", "evseId": 1, "connectorId": 1}
+    assert cs.send("StatusNotification", occupied).changes[0].status == "Finishing"
+
+
 def test_group_id_token_and_expiry_come_from_the_directory_entry():
     cs = Station()
     cs.env = env(id_tag_info=lambda tag: {"status": "Accepted", "expiryDate": "2027-01-01T00:00:00Z",

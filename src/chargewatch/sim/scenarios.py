@@ -1,6 +1,7 @@
 """Scripted fault scenarios: one charger failing in one well-known way, then recovering.
 
-Unlike the random fleet (``fleet.py``), each script sends an exact sequence of OCPP 1.6 messages,
+Unlike the random fleet (``fleet.py``), each script sends an exact sequence of OCPP 1.6 messages (or their
+2.0.1 equivalents, :class:`ScriptedStation201`),
 so a test (or a demo) knows which incidents must follow: a ground failure mid-session, a charger
 that goes silent, a session that stops drawing energy, a boot loop, a flapping connection. All
 waits come from :class:`ScenarioTiming`, so the same script runs in seconds under test and at a
@@ -114,6 +115,122 @@ class ScriptedCharger:
         return {"status": "Accepted"}
 
 
+@dataclass
+class ScriptedStation201(ScriptedCharger):
+    """The same scripts in OCPP 2.0.1 words: Boot with a reason, connectorStatus per EVSE, TransactionEvent
+    Started/Updated/Ended (seqNo per transaction), and a fault as a NotifyEvent (the RCD tripped, techCode) beside
+    the EVSE's Faulted status; the return to Available after a fault is the cleared NotifyEvent. ``start`` returns
+    the CSMS's session id (the Started answer's customData), which ``meter`` and ``stop`` take like a 1.6 id."""
+
+    references: dict[int, str] = field(default_factory=dict)  # session id → the station's transactionId
+    _seq: dict[int, int] = field(default_factory=dict)
+    _faulted: set[int] = field(default_factory=set)
+    _events: int = 0
+
+    async def connect(self) -> None:
+        self.connection = await ChargePointConnection.open(self.url, self.charger_id, password=self.password,
+                                                           handler=self._answer, subprotocol="ocpp2.0.1")
+
+    async def boot(self, connectors: int = 1) -> None:
+        reply = await self.call("BootNotification", {"reason": "PowerUp", "chargingStation": {
+            "vendorName": "chargewatch-sim", "model": "SIM-SCRIPTED-201"}})
+        interval = reply.get("interval")
+        if isinstance(interval, int) and interval > 0:
+            self.timing = replace(self.timing, heartbeat=float(interval))
+        for evse in range(1, connectors + 1):
+            await self.status(evse, "Available")
+
+    async def status(self, connector: int, status: str, error_code: str = "NoError", **extra: Any) -> None:
+        if connector == 0:
+            return  # 2.0.1 reports per EVSE only
+        if status == "Faulted":
+            await self._notify(connector, error_code, extra, cleared=False)
+            self._faulted.add(connector)
+        elif connector in self._faulted and status == "Available":
+            self._faulted.discard(connector)
+            await self._notify(connector, error_code, extra, cleared=True)
+        connector_status = status if status in ("Available", "Faulted", "Unavailable", "Reserved") else "Occupied"
+        await self.call("StatusNotification", {"timestamp": now_iso(), "connectorStatus": connector_status,
+                                               "evseId": connector, "connectorId": 1})
+
+    async def _notify(self, connector: int, error_code: str, extra: dict[str, Any], *, cleared: bool) -> None:
+        component = {"GroundFailure": "RCD", "ConnectorLockFailure": "ConnectorPlugRetentionLock",
+                     "OverCurrentFailure": "OverCurrentProtection", "HighTemperature": "TemperatureSensor",
+                     }.get(error_code, "ChargingStation")
+        self._events += 1
+        event: dict[str, Any] = {
+            "eventId": self._events, "timestamp": now_iso(), "trigger": "Alerting",
+            "actualValue": "false" if cleared else "true", "eventNotificationType": "HardWiredNotification",
+            "component": {"name": component, "evse": {"id": connector, "connectorId": 1}},
+            "variable": {"name": "Tripped" if component == "RCD" else "Problem"}}
+        if cleared:
+            event["cleared"] = True
+        else:
+            if extra.get("vendorErrorCode"):
+                event["techCode"] = str(extra["vendorErrorCode"])[:50]
+            if extra.get("info"):
+                event["techInfo"] = str(extra["info"])[:500]
+        await self.call("NotifyEvent", {"generatedAt": now_iso(), "seqNo": self._events - 1, "eventData": [event]})
+
+    async def _event(self, event_type: str, session_id: int | None, reference: str, trigger: str,
+                     **fields: Any) -> dict[str, Any]:
+        seq = self._seq.get(session_id or 0, -1) + 1 if session_id is not None else 0
+        info: dict[str, Any] = {"transactionId": reference}
+        for name in ("chargingState", "stoppedReason"):
+            if name in fields:
+                info[name] = fields.pop(name)
+        reply = await self.call("TransactionEvent", {"eventType": event_type, "timestamp": now_iso(),
+                                                     "triggerReason": trigger, "seqNo": seq,
+                                                     "transactionInfo": info, **fields})
+        if session_id is not None:
+            self._seq[session_id] = seq
+        return reply
+
+    def _register(self, context: str) -> list[dict[str, Any]]:
+        return [{"timestamp": now_iso(), "sampledValue": [{"value": self.register_wh, "context": context,
+                                                           "measurand": "Energy.Active.Import.Register"}]}]
+
+    async def start(self, connector: int = 1, id_tag: str = "DEMO-TAG-1") -> int:
+        await self.status(connector, "Preparing")
+        token = {"idToken": id_tag, "type": "ISO14443"}
+        await self.call("Authorize", {"idToken": token})
+        reference = f"{self.charger_id}-{len(self.references) + 1}"
+        reply = await self._event("Started", None, reference, "Authorized", chargingState="Charging",
+                                  idToken=token, evse={"id": connector, "connectorId": 1},
+                                  meterValue=self._register("Transaction.Begin"))
+        session_id = int(reply["customData"]["sessionId"])
+        self.references[session_id] = reference
+        self._seq[session_id] = 0
+        return session_id
+
+    async def meter(self, connector: int, transaction_id: int, power_w: int) -> None:
+        self.register_wh += int(power_w * self.timing.meter_interval * self.timing.speedup / 3600)
+        meter_value = {"timestamp": now_iso(), "sampledValue": [
+            {"value": self.register_wh, "context": "Sample.Periodic", "measurand": "Energy.Active.Import.Register"},
+            {"value": power_w, "context": "Sample.Periodic", "measurand": "Power.Active.Import",
+             "unitOfMeasure": {"unit": "W"}}]}
+        await self._event("Updated", transaction_id, self.references[transaction_id], "MeterValuePeriodic",
+                          chargingState="Charging", meterValue=[meter_value])
+
+    async def stop(self, transaction_id: int, reason: str = "Local", id_tag: str = "DEMO-TAG-1") -> None:
+        stopped = {"Other": "Other", "Local": "Local", "Remote": "Remote", "EVDisconnected": "EVDisconnected",
+                   }.get(reason, "Other")
+        await self._event("Ended", transaction_id, self.references[transaction_id],
+                          "AbnormalCondition" if stopped == "Other" else "StopAuthorized", chargingState="Idle",
+                          stoppedReason=stopped, meterValue=self._register("Transaction.End"))
+
+    async def _answer(self, action: str, payload: dict[str, Any]) -> dict[str, Any]:
+        self.received.append((action, payload))
+        if action == "UnlockConnector":
+            return {"status": "Unlocked"}
+        if action == "CostUpdated":
+            return {}
+        if action == "GetVariables":
+            return {"getVariableResult": [{"attributeStatus": "UnknownVariable", "component": item["component"],
+                                           "variable": item["variable"]} for item in payload["getVariableData"]]}
+        return {"status": "Accepted"}
+
+
 async def ground_failure_mid_session(cp: ScriptedCharger) -> int:
     """The RCD trips while charging: Faulted/GroundFailure, the session ends, the charger is
     reset on site and reports Available/NoError. Returns the transaction id."""
@@ -219,10 +336,14 @@ SCRIPTED: dict[str, Callable[[ScriptedCharger], Awaitable[Any]]] = {
 
 
 async def run_scripted(name: str, url: str, chargers: int, *, prefix: str = "SIM",
-                       password: str | None = None, timing: ScenarioTiming | None = None) -> None:
-    """Run script ``name`` on ``chargers`` chargers at once (ids PREFIX-NAME-00001 …)."""
+                       password: str | None = None, timing: ScenarioTiming | None = None, ocpp: str = "1.6") -> None:
+    """Run script ``name`` on ``chargers`` chargers at once (ids PREFIX-NAME-00001 …), in OCPP ``ocpp``
+    (1.6, 2.0.1, or mixed: every fourth charger 2.0.1)."""
+    from .fleet import speaks_201
+
     script = SCRIPTED[name]
     await asyncio.gather(*(
-        script(ScriptedCharger(url, f"{prefix}-{name}-{i:05d}", password=password, timing=timing or ScenarioTiming()))
+        script((ScriptedStation201 if speaks_201(i, ocpp) else ScriptedCharger)(
+            url, f"{prefix}-{name}-{i:05d}", password=password, timing=timing or ScenarioTiming()))
         for i in range(1, chargers + 1)
     ))

@@ -47,6 +47,8 @@ DATA_ACTIONS = HANDLED - {"Heartbeat", "Authorize"}
 # 2.0.1 chargingState → the neutral (1.6) connector status it means while a transaction runs.
 _CHARGING_STATE_STATUS = {"Charging": "Charging", "SuspendedEV": "SuspendedEV", "SuspendedEVSE": "SuspendedEVSE",
                           "EVConnected": "Preparing"}
+# Statuses after which an Occupied EVSE without a transaction is Finishing (plugged in after it), not Preparing.
+_AFTER_TRANSACTION = frozenset({"Charging", "SuspendedEV", "SuspendedEVSE", "Finishing"})
 # 1.6 IdTagInfo.status → 2.0.1 AuthorizationStatusEnumType (the same names, plus ones 1.6 lacks).
 _TOKEN_STATUS = {"Accepted": "Accepted", "Blocked": "Blocked", "Expired": "Expired", "Invalid": "Invalid",
                  "ConcurrentTx": "ConcurrentTx"}
@@ -102,7 +104,12 @@ def _status(payload: dict[str, Any], state: ChargerState, env: Environment) -> O
     status = payload["connectorStatus"]
     if status == "Occupied":  # 1.6 tells Preparing from Charging; 2.0.1 leaves that to TransactionEvent
         session = state.active.get(evse_id)
-        status = "Charging" if session is not None and session.active else "Preparing"
+        if session is not None and session.active:
+            status = "Charging"
+        elif state.connector_status.get(evse_id) in _AFTER_TRANSACTION:
+            status = "Finishing"  # still plugged in after the transaction ended
+        else:
+            status = "Preparing"
     if status == "Faulted" and state.connector_status.get(evse_id) == "Faulted":
         return Outcome({})  # a NotifyEvent already reported this fault with its detail; OtherError would hide it
     error_code = "OtherError" if status == "Faulted" else "NoError"  # the detail arrives as a NotifyEvent
