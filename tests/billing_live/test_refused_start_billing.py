@@ -73,3 +73,17 @@ async def test_an_unknown_card_start_stopped_without_energy_is_rejected_and_neve
     assert (await wait_for_bill(api, paid))["status"] == "issued"
     assert (await api.get(f"/api/v1/sessions/{tx}/invoice")).status_code == 404
     assert tx not in [r["transaction_id"] for r in (await api.get("/api/v1/reviews")).json()]
+
+
+async def test_an_operator_can_bill_a_refused_start_as_measured_after_review(server, api: httpx.AsyncClient):
+    await ensure_tariff(api)
+    await register_berlin_charger(api, "BER-REVIEWED")
+    block_card(server, "STOLEN-2")
+    tx, _ = await _charge(server, "BER-REVIEWED", "STOLEN-2", 2_750)
+    assert (await wait_for_bill(api, tx))["status"] == "needs_review"
+    resolved = await api.post(f"/api/v1/reviews/{tx}/resolve", json={
+        "resolved_by": "ops", "note": "driver identified on CCTV, card was a replacement"})
+    assert resolved.status_code == 200, resolved.text
+    bill = await wait_for_bill(api, tx)
+    assert (bill["status"], bill["resolved_by"]) == ("issued", "ops")
+    assert (bill["invoice"]["session"]["energy_kwh"], bill["meter_rule"]) == ("2.75", "as_measured")

@@ -89,12 +89,14 @@ def settle(
     public_key: str | None = None,
     stated_energy_wh: int | None = None,
     idle_power_w: int = DEFAULT_IDLE_POWER_W,
+    refusal_reviewed: bool = False,
 ) -> Settlement:
     """Price `usage` with `tariff`, or say why it cannot be billed without review.
 
     A running session (no `stopped_at`) is priced up to its latest sample. `stated_energy_wh` is an
     operator's resolution of a review: it replaces the meter assessment, and disagreeing signatures no
-    longer hold the bill back (the invoice still shows that they did not verify).
+    longer hold the bill back (the invoice still shows that they did not verify). A session whose start was
+    refused but that delivered energy needs review unless `refusal_reviewed` (an operator decided to bill it).
     """
     running = usage.stopped_at is None
     verification = VerificationStatus.NOT_SIGNED
@@ -121,7 +123,7 @@ def settle(
         if assessment.needs_review:
             return Settlement(True, assessment.reason, verification, start=start, stop=stop)
         assert assessment.energy_wh is not None
-        if START_REFUSED in usage.flags and assessment.energy_wh > 0:
+        if START_REFUSED in usage.flags and assessment.energy_wh > 0 and not refusal_reviewed:
             # The charger charged although chargewatch refused the start: never invoiced without a person.
             answered = usage.start_status or "not Accepted"
             return Settlement(True, f"start refused (StartTransaction answered {answered}) but the charger "

@@ -121,8 +121,8 @@ class Biller:
             return store.pin_tariff(connection, transaction_id, self.now())
 
     def settle(self, transaction_id: int, *, stated_energy_wh: int | None = None,
-               tariff: store.TariffVersion | None = None) -> tuple[SessionUsage, dict[str, Any],
-                                                                    store.TariffVersion | None, Settlement] | None:
+               tariff: store.TariffVersion | None = None, refusal_reviewed: bool = False
+               ) -> tuple[SessionUsage, dict[str, Any], store.TariffVersion | None, Settlement] | None:
         """The session as it would be billed now (with its pinned tariff unless `tariff` is given)."""
         pinned = tariff or self.pin(transaction_id)
         with self.engine.connect() as connection:
@@ -134,7 +134,8 @@ class Biller:
             reason = "no tariff is assigned to this connector or charger and there is no default tariff"
             return usage, charger, None, Settlement(True, reason, VerificationStatus.NOT_SIGNED)
         settlement = settle(usage, pinned.tariff, public_key=charger.get("ocmf_public_key"),
-                            stated_energy_wh=stated_energy_wh, idle_power_w=self.config.idle_power_w)
+                            stated_energy_wh=stated_energy_wh, idle_power_w=self.config.idle_power_w,
+                            refusal_reviewed=refusal_reviewed)
         return usage, charger, pinned, settlement
 
     def total_cost(self, transaction_id: int) -> Decimal | None:
@@ -202,7 +203,8 @@ class Biller:
                 if not store.waive(connection, transaction_id, resolved_by, note, now):
                     raise store.BillingConflict(f"session {transaction_id} is not waiting for review")
             return None
-        settled = self.settle(transaction_id, stated_energy_wh=energy_wh)
+        # An operator's decision to bill covers a refused start that charged: it is billed as measured.
+        settled = self.settle(transaction_id, stated_energy_wh=energy_wh, refusal_reviewed=True)
         assert settled is not None
         usage, charger, pinned, settlement = settled
         if pinned is None or settlement.needs_review:
@@ -234,7 +236,8 @@ class Biller:
                 if target is None:
                     raise store.BillingConflict(f"tariff {tariff_id!r} does not exist")
         transaction_id = record["transaction_id"]
-        settled = self.settle(transaction_id, stated_energy_wh=energy_wh, tariff=target) if reissue else None
+        settled = (self.settle(transaction_id, stated_energy_wh=energy_wh, tariff=target, refusal_reviewed=True)
+                   if reissue else None)  # it was invoiced once, so any refused start was already reviewed
         if settled is not None and (settled[2] is None or settled[3].needs_review):
             raise store.BillingConflict(f"cannot re-issue session {transaction_id}: {settled[3].reason}")
         with self.engine.begin() as connection:
