@@ -34,6 +34,9 @@ class GatewayMetrics:
             "chargewatch_commit_batch_size", "Messages per group commit",
             buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000), registry=self.registry,
         )
+        self.quarantined = Counter("chargewatch_worker_quarantined", "Items a background worker set aside because "
+                                   "the store refused them (the others went on), by worker",
+                                   ["worker"], registry=self.registry)
         self.rejected_handshakes = Counter("chargewatch_rejected_handshakes", "Refused WebSocket handshakes",
                                            ["reason"], registry=self.registry)
 

@@ -70,6 +70,7 @@ import os
 import time
 import tomllib
 import uuid
+from collections import deque
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timedelta
@@ -424,6 +425,7 @@ class FaultWorker:
         self._last_save = time.monotonic()
         self._wake = asyncio.Event()
         self._flush_lock = asyncio.Lock()
+        self.quarantined: deque[dict[str, Any]] = deque(maxlen=1000)  # incidents the store refused (newest 1000)
         self._loop_task: asyncio.Task[None] | None = None
         self._stopping = False
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -692,6 +694,13 @@ class FaultWorker:
             now = self.now()
             try:
                 numbers = await self._db(self._commit, events, state, now)
+            except Exception:
+                if not events:
+                    self._dirty = True
+                    raise
+                # One unstorable incident must not stop the fleet's: commit them one by one, quarantine the ones
+                # the store refuses while the database itself answers (an outage keeps them all pending).
+                events, numbers = await self._commit_one_by_one(events, state, now)
             except BaseException:
                 self._pending[:0] = events
                 self._dirty = True
@@ -699,6 +708,47 @@ class FaultWorker:
             self._last_save = time.monotonic()
         for event in events:
             self._after_commit(event, numbers.get(event.incident.id))
+
+    async def _commit_one_by_one(self, events: list[IncidentEvent], state: dict[str, Any],
+                                 now: datetime) -> tuple[list[IncidentEvent], dict[str, int]]:
+        committed: list[IncidentEvent] = []
+        numbers: dict[str, int] = {}
+        for index, event in enumerate(events):
+            try:
+                numbers.update(await self._db(self._commit, [event], state, now))
+            except Exception as error:
+                try:  # is it this incident, or is the database gone?
+                    await self._db(self._commit, [], state, now)
+                except BaseException:
+                    self._pending[:0] = events[index:]
+                    self._dirty = True
+                    self._publish_committed(committed, numbers)
+                    raise
+                self._quarantine(event, error)
+                continue
+            except BaseException:
+                self._pending[:0] = events[index:]
+                self._dirty = True
+                self._publish_committed(committed, numbers)
+                raise
+            committed.append(event)
+        return committed, numbers
+
+    def _publish_committed(self, events: Sequence[IncidentEvent], numbers: Mapping[str, int]) -> None:
+        for event in events:
+            self._after_commit(event, numbers.get(event.incident.id))
+
+    def _quarantine(self, event: IncidentEvent, error: Exception) -> None:
+        incident = event.incident
+        if any(item["incident_id"] == incident.id for item in self.quarantined):
+            return  # logged and counted once per incident; its later events are refused alike
+        self.quarantined.append({"incident_id": incident.id, "charger_id": incident.charger_id,
+                                 "kind": incident.kind.value, "event": type(event).__name__,
+                                 "error": f"{type(error).__name__}: {error}"[:500]})
+        self.gateway.metrics.quarantined.labels(worker="faults").inc()
+        log.error("fault worker quarantined %s of incident %s (charger %s, %s): the store refused it (%s: %s); "
+                  "the other chargers' incidents go on", type(event).__name__, incident.id, incident.charger_id,
+                  incident.kind.value, type(error).__name__, error)
 
     def _commit(self, connection: Connection, events: Sequence[IncidentEvent], state: dict[str, Any],
                 now: datetime) -> dict[str, int]:
