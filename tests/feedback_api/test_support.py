@@ -115,3 +115,13 @@ async def test_the_receipt_pdf_ends_with_the_sites_helpline(sqlite_server, sqlit
     pdf = await api.get(bill.json()["invoice"]["pdf_url"], params={"lang": "de"})
     text = " ".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.content)).pages)
     assert "Immer noch Probleme? Rufen Sie +49 30 1234567 an (Mon-Fri 08:00-20:00)" in " ".join(text.split())
+
+
+async def test_a_driver_writing_more_than_thirty_messages_a_minute_gets_a_429_with_retry_after(sqlite_server,
+                                                                                               sqlite_api):
+    _, token = await session_with_token(sqlite_server, sqlite_api, "CP-CHATTY")
+    answers = [await sqlite_api.post(f"/api/v1/driver/{token}/support/messages", json={"body": f"hello {n}"})
+               for n in range(31)]
+    assert [a.status_code for a in answers[:30]] == [201] * 30
+    assert answers[30].status_code == 429 and int(answers[30].headers["Retry-After"]) >= 1
+    assert (await sqlite_api.get(f"/api/v1/driver/{token}/support")).status_code == 200  # reading stays open

@@ -172,11 +172,11 @@ def support_router(engine: Engine, bus: EventBus, secret: bytes, config: Feedbac
     # -------------------------------------------------------------- driver
 
     @router.get("/api/v1/driver/{token}/support", response_model=DriverSupportOut,
-                responses=error_responses(404, 429), tags=["support (driver)"])
-    def driver_support(token: str, request: Request,
-                       lang: Annotated[str, Query(pattern="^[a-z]{2}$")] = "en") -> dict[str, Any]:
-        """The site's helpline and hours, and this session's support conversation (null until the driver writes)."""
-        limited(request, token)
+                responses=error_responses(404), tags=["support (driver)"])
+    def driver_support(token: str, lang: Annotated[str, Query(pattern="^[a-z]{2}$")] = "en") -> dict[str, Any]:
+        """The site's helpline and hours, and this session's support conversation (null until the driver writes).
+
+        Not rate-limited: the driver page reads it on every live refresh; only writing is (30 a minute)."""
         with engine.connect() as connection:
             session = session_of(connection, token)
             site = store.site_for_charger(connection, session.charger_id)
