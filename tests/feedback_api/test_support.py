@@ -104,6 +104,8 @@ async def test_the_receipt_pdf_ends_with_the_sites_helpline(sqlite_server, sqlit
     assert (await api.put("/api/v1/tariff-assignments",
                           json={"tariff_id": "FLAT-SUPPORT", "charger_id": "CP-RECEIPT"})).status_code == 200
     assert (await api.put("/api/v1/sites/CP-RECEIPT/support", json=SITE)).status_code == 201
+    # The driver's card is known: a start the server refused would wait for billing review, not be invoiced.
+    assert (await api.put("/api/v1/id-tags/TAG-1", json={"id_tag": "TAG-1"})).status_code == 200
     charger = await plug(sqlite_server, "CP-RECEIPT")
     tx = await charger.charge(energy_wh=10_000)
     await charger.cp.close()
