@@ -243,16 +243,13 @@ def session_usage(connection: Connection, transaction_id: int) -> tuple[SessionU
     return usage, charger_row
 
 
-def running_201_sessions(connection: Connection, transaction_ids: list[int] | None = None
-                         ) -> list[tuple[int, str, str]]:
-    """(transaction id, charger id, the station's transactionId) of active sessions on OCPP 2.0.1 stations (of
-    ``transaction_ids`` when given): those whose station can show a running cost (CostUpdated)."""
+def running_201_sessions(connection: Connection) -> list[tuple[int, str, str]]:
+    """(transaction id, charger id, the station's transactionId) of active sessions on OCPP 2.0.1 stations: those
+    whose station can show a running cost (CostUpdated)."""
     s, c = schema.sessions, schema.chargers
     query = (select(s.c.transaction_id, s.c.charger_id, s.c.transaction_ref).join(c, c.c.id == s.c.charger_id)
              .where(s.c.status == "active", c.c.ocpp_version == "ocpp2.0.1", s.c.transaction_ref.is_not(None))
              .order_by(s.c.transaction_id))
-    if transaction_ids is not None:
-        query = query.where(s.c.transaction_id.in_(transaction_ids))
     return [(r.transaction_id, r.charger_id, r.transaction_ref) for r in connection.execute(query)]
 
 

@@ -16,7 +16,8 @@ Running cost on a 2.0.1 station's screen (OCPP 2.0.1 block I, use case I05): eve
 ``CHARGEWATCH_COST_UPDATE_SECONDS`` (default 60; 0 turns it off) each running session on a 2.0.1
 station whose cost the engine can tell (a tariff applies, nothing held for review) gets a CostUpdated
 with its running total incl. VAT, rounded to the currency's minor unit: the live cost of the driver
-page, by the same engine that bills the session. Only when it changed since the last one sent. 2.0.1
+page, by the same engine that bills the session. Only when it changed since the last one sent, and
+by the node holding the station's connection. 2.0.1
 sends no totalCost in the answer to an Updated TransactionEvent ("SHALL only be sent when charging has
 ended"); the final one goes with Ended.
 """
@@ -27,7 +28,7 @@ import asyncio
 import json
 import logging
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -285,13 +286,15 @@ class Biller:
             return {**out, "status": "needs_review"}
         return {**out, "status": "running" if running else "pending", **cost_json(settlement.priced)}
 
-    def running_costs(self, transaction_ids: list[int] | None = None) -> list[RunningCost]:
-        """Running totals (incl. VAT, to the minor unit) of active sessions on 2.0.1 stations, from :meth:`cost`
-        (the driver page's live cost). A session without a tariff, or held for review, has none."""
+    def running_costs(self, chargers: Collection[str] | None = None) -> list[RunningCost]:
+        """Running totals (incl. VAT, to the minor unit) of active sessions on 2.0.1 stations (of ``chargers``), from
+        :meth:`cost` (the driver page's live cost). A session without a tariff, or held for review, has none."""
         with self.engine.connect() as connection:
-            running = store.running_201_sessions(connection, transaction_ids)
+            running = store.running_201_sessions(connection)
         costs = []
         for transaction_id, charger_id, reference in running:
+            if chargers is not None and charger_id not in chargers:
+                continue
             cost = self.cost(transaction_id)
             if cost is None or cost["status"] != "running" or "incl_vat" not in cost["total_cost"]:
                 continue
@@ -382,21 +385,24 @@ def install(cw: Chargewatch) -> None:
         while True:
             await asyncio.sleep(config.cost_update_seconds)
             try:
-                costs = await asyncio.to_thread(biller.running_costs)
+                costs = await asyncio.to_thread(biller.running_costs, set(cw.gateway.links))
             except Exception:  # noqa: BLE001 - the next round tries again
                 log.exception("running costs for CostUpdated failed")
                 continue
-            for cost in costs:
-                if sent_costs.get(cost.transaction_id) == cost.total_cost:
-                    continue
-                try:
-                    result = await cw.gateway.call(cost.charger_id, "CostUpdated", {
-                        "totalCost": float(cost.total_cost), "transactionId": cost.transaction_ref})
-                except ValueError as exc:  # the station's adapter cannot express it (e.g. it reconnected as 1.6)
-                    log.warning("CostUpdated to %s: %s", cost.charger_id, exc)
-                    continue
-                if result.status == "answered":
-                    sent_costs[cost.transaction_id] = cost.total_cost
+            # Each node tells the stations connected to it, all at once (one slow station delays no other).
+            due = [c for c in costs if c.charger_id in cw.gateway.links and sent_costs.get(c.transaction_id)
+                   != c.total_cost]
+            await asyncio.gather(*(send_cost(cost) for cost in due))
+
+    async def send_cost(cost: RunningCost) -> None:
+        try:
+            result = await cw.gateway.call(cost.charger_id, "CostUpdated", {
+                "totalCost": float(cost.total_cost), "transactionId": cost.transaction_ref})
+        except ValueError as exc:  # the station's adapter cannot express it (e.g. it reconnected as 1.6)
+            log.warning("CostUpdated to %s: %s", cost.charger_id, exc)
+            return
+        if result.status == "answered":
+            sent_costs[cost.transaction_id] = cost.total_cost
 
     async def work() -> None:
         while True:
