@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
+import ctypes
 import gc
+import json
 import resource
 import sys
 import tempfile
@@ -49,6 +52,9 @@ async def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--authorizes", type=int, default=400)
     parser.add_argument("--trace", action="store_true")
+    parser.add_argument("--trim", action="store_true",
+                        help="also print RSS after glibc malloc_trim(0) and the object types that grew: memory "
+                             "returned by the trim was fragmentation, what stays is retained")
     parser.add_argument("--same-chargers", action="store_true", help="the same charger ids every round")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
@@ -68,6 +74,8 @@ async def main() -> None:
                 tracemalloc.start(6)
             first = None
             after: list[float] = []
+            trimmed: list[float] = []
+            counts0 = collections.Counter(type(o).__name__ for o in gc.get_objects())
             for round_no in range(args.rounds):
                 await asyncio.gather(*(
                     _invalid_authorizes(url, f"SOAK-{0 if args.same_chargers else round_no}-{i:03d}",
@@ -78,11 +86,24 @@ async def main() -> None:
                 after.append(rss_mb())
                 if args.trace and first is None:
                     first = tracemalloc.take_snapshot()
+                if args.trim:
+                    ctypes.CDLL("libc.so.6").malloc_trim(0)
+                    trimmed.append(rss_mb())
+                    print(f"   after malloc_trim(0): RSS {trimmed[-1]:.0f} MB")
+                if args.trim:
+                    state = json.dumps(app.app.state.faults.detector.to_dict())
+                    print(f"   fault detector state saved with each incident change: {len(state) / 1e6:.2f} MB JSON")
                 alive = sum(1 for o in gc.get_objects() if type(o).__name__ == "ServerConnection")
                 print(f"round {round_no + 1}: {args.chargers} chargers × {args.authorizes} Invalid Authorize, "
                       f"all left: RSS {after[-1]:.0f} MB, server connections still referenced: {alive}")
             print(f"RSS before {start:.0f} MB → after first round {after[0]:.0f} MB → after last "
                   f"{after[-1]:.0f} MB (growth over the later rounds {after[-1] - after[0]:+.0f} MB)")
+            if args.trim:
+                grown = collections.Counter(type(o).__name__ for o in gc.get_objects())
+                grown.subtract(counts0)
+                print(f"after malloc_trim: first round {trimmed[0]:.0f} MB → last {trimmed[-1]:.0f} MB "
+                      f"({trimmed[-1] - trimmed[0]:+.0f} MB); object types that grew most since the baseline:",
+                      ", ".join(f"{name} {n:+d}" for name, n in grown.most_common(8)))
             if args.trace and first is not None:
                 for stat in tracemalloc.take_snapshot().compare_to(first, "traceback")[:8]:
                     print(stat)
