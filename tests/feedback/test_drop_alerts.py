@@ -3,7 +3,7 @@
 from datetime import timedelta
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from chargewatch.feedback.analytics import DropRule, TrendStatus, detect_csat_drop, detect_csat_drops_by_station
@@ -36,14 +36,17 @@ def test_the_planted_cause_is_still_found_in_most_runs(outcomes):
     assert sum(o.detected for o in outcomes) >= 10
 
 
-@settings(max_examples=10, deadline=None)
-@given(st.integers(min_value=1000, max_value=10**6))
-def test_a_network_of_only_stable_stations_rarely_alarms(seed):
-    # Property over seeds: stable stations only (the planted charger's cause never arrives in the window).
-    built = scenario(seed, stations=8, slow_share=0.78)
-    alarms = sum(bool(flagged([r for r in built.records if r.facts.started_at < now], now))
-                 for now in built.check_times[::3])
-    assert alarms <= 1
+def test_networks_of_only_stable_stations_alarm_in_at_most_five_percent_of_checks():
+    # Seeded loop (deterministic, bounded): 20 networks of 8 stable stations (the "planted" charger is rated like
+    # the rest), 4 checks each. BH at 5 % bounds the chance that a check of an all-stable network alarms at 5 %;
+    # persistence only lowers it. Measured: 2 of 80 checks.
+    checks = alarmed = 0
+    for seed in range(1000, 1020):
+        built = scenario(seed, stations=8, slow_share=0.78)
+        for now in built.check_times[::3]:
+            alarmed += bool(flagged([r for r in built.records if r.facts.started_at < now], now))
+            checks += 1
+    assert checks == 80 and alarmed <= 4
 
 
 def test_a_drop_carries_the_telemetry_before_and_after_per_charger():
