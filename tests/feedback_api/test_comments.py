@@ -34,6 +34,10 @@ async def test_only_comments_reporting_a_charger_fault_publish_a_fault_report(se
     await charger.cp.close()
     assert [(e.data["transaction_id"], e.data["category"]) for e in faults] == [(interrupted, "session_interrupted")]
     assert faults[0].data["corroborated_by"] == ["stop_reason:EmergencyStop"]
+    listed = {item["comment"]: item for item in (await api.get("/api/v1/feedback")).json()["items"]}
+    praise = listed["Cable not too short, price not too high, speed not slow"]
+    assert (praise["topics"], praise["praised"]) == ([], ["cable_too_short", "price_too_high", "slow_charging"])
+    assert listed["Beleuchtung kaputt seit Wochen"]["topics"] == ["lighting"]
 
 
 async def test_a_billing_dispute_goes_to_billing_review_not_to_an_incident(sqlite_server, sqlite_api):

@@ -204,7 +204,8 @@ class FeedbackOut(BaseModel):
     comment: str
     answers: dict[str, Any]
     survey_id: str | None
-    topics: list[str]
+    topics: list[str] = Field(description="topics the comment complains about")
+    praised: list[str] = Field([], description="topics the comment praises (or denies a problem with)")
     session_started_at: datetime
     submitted_at: datetime
     updated_at: datetime
@@ -501,7 +502,11 @@ def _survey_view(survey: Survey, language: str) -> SurveyView:
 def _row_out(row: Row[Any], contacts: set[int], classifier: KeywordTopics | RuleTopics) -> dict[str, Any]:
     data = {name: value for name, value in row._mapping.items() if name in FeedbackOut.model_fields}
     data["answers"] = row.answers or {}
-    data["topics"] = sorted(classifier.topics_of(row.comment)) if row.comment else []
+    if isinstance(classifier, RuleTopics) and row.comment:
+        analysis = classifier.analyse(row.comment)
+        data["topics"], data["praised"] = sorted(analysis.complaints), sorted(analysis.praised)
+    else:
+        data["topics"] = sorted(classifier.topics_of(row.comment)) if row.comment else []
     data["has_contact"] = row.transaction_id in contacts
     return data
 

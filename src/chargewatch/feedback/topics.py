@@ -6,7 +6,9 @@ A phrase matches when its words appear in order with at most `MAX_GAP` other wor
 so "cable too short" also finds "the cable was way too short". A phrase word also matches the end
 of a longer word, for German compounds ("kabel" in "Ladekabel"), when it has at least
 `COMPOUND_MIN` letters.
-Known limit: negation is not understood ("cable not too short" matches).
+Known limit of `KeywordTopics`: negation is not understood ("cable not too short" matches); the
+default classifier of the API is `classifier.RuleTopics`, which reads the same topics with negation,
+per-topic sentiment and typo tolerance.
 
 Anything with a `topics_of(comment) -> frozenset[str]` method is a `TopicClassifier`, so an
 embedding-based grouping can replace `KeywordTopics` without changing the ranking code.
