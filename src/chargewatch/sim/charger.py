@@ -145,13 +145,7 @@ class SimulatedCharger:
         sampled_at = loop.time()
         while loop.time() < charge_until and connector not in self._stop_requested:
             await asyncio.sleep(b.meter_interval)
-            taper = 1.0 if soc < 80 else max(0.1, (100 - soc) / 20)
-            power = int(b.power_w * taper * self.rng.uniform(0.93, 1.0))
-            now = loop.time()
-            self._meter_wh[connector] += power * (now - sampled_at) / 3600  # energy = power × the time that passed
-            sampled_at = now
-            self.register_wh[connector] = int(self._meter_wh[connector])
-            soc = min(100, soc + 1)  # the scenario's clock: a battery fills in a demo's minutes
+            power, soc, sampled_at = self._charge_step(connector, soc, sampled_at)
             await self._meter_values(connector, transaction_id, power, soc)
             if b.fault_probability and self.rng.random() < b.fault_probability:
                 await self.status(connector, "Faulted", "GroundFailure", info="RCD tripped",
@@ -180,6 +174,19 @@ class SimulatedCharger:
             await self.status(connector, "Finishing")
             await self.status(connector, "Available")
         return transaction_id
+
+    def _charge_step(self, connector: int, soc: int, sampled_at: float) -> tuple[int, int, float]:
+        """One meter interval of charging → (power W, new SoC, when it was sampled).
+
+        Power tapers above 80 % SoC; energy is that power × the time that really passed. The SoC is the
+        scenario's clock (a battery fills in a demo's minutes), the physics is not sped up.
+        """
+        taper = 1.0 if soc < 80 else max(0.1, (100 - soc) / 20)
+        power = int(self.behaviour.power_w * taper * self.rng.uniform(0.93, 1.0))
+        now = asyncio.get_running_loop().time()
+        self._meter_wh[connector] += power * (now - sampled_at) / 3600
+        self.register_wh[connector] = int(self._meter_wh[connector])
+        return power, min(100, soc + 1), now
 
     async def _meter_values(self, connector: int, transaction_id: int, power_w: int, soc: int) -> None:
         await self.call("MeterValues", {"connectorId": connector, "transactionId": transaction_id, "meterValue": [{

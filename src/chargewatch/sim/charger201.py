@@ -73,13 +73,7 @@ class SimulatedStation201(SimulatedCharger):
         stopped_reason, faulted = "EVDisconnected", False
         while loop.time() < charge_until and connector not in self._stop_requested:
             await asyncio.sleep(b.meter_interval)
-            taper = 1.0 if soc < 80 else max(0.1, (100 - soc) / 20)
-            power = int(b.power_w * taper * self.rng.uniform(0.93, 1.0))
-            now = loop.time()
-            self._meter_wh[connector] += power * (now - sampled_at) / 3600  # energy = power × the time that passed
-            sampled_at = now
-            self.register_wh[connector] = int(self._meter_wh[connector])
-            soc = min(100, soc + 1)
+            power, soc, sampled_at = self._charge_step(connector, soc, sampled_at)
             await self._event("Updated", next(seq), reference, "MeterValuePeriodic", "Charging",
                               meter=[self._periodic(connector, power, soc)])
             if b.fault_probability and self.rng.random() < b.fault_probability:
