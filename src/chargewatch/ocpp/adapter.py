@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from ..domain.model import DEFAULT_HEARTBEAT_INTERVAL, ChargerState, Outcome
+from ..domain.model import DEFAULT_HEARTBEAT_INTERVAL, ChargerBooted, ChargerState, Outcome
 from ..sessions.machine import ChargingSession
+from ..timeutil import format_timestamp
 
 
 class CallRejected(Exception):
@@ -42,6 +43,21 @@ class Environment:
     fetched_session: ChargingSession | None = None  # a session not in memory (completed, or before restart)
     # Of the times a NeedStoredSampleTimes asked about, those whose readings are already stored (a re-send).
     stored_sample_times: frozenset[datetime] = frozenset()
+
+
+# ---------------------------------------------------------------- replies alike in every version
+
+
+def accept_boot(info: dict[str, Any], state: ChargerState, env: Environment) -> Outcome:
+    """BootNotification accepted (its reply has one shape in 1.6 and 2.0.1); the charger adopts our interval."""
+    state.heartbeat_interval = env.heartbeat_interval
+    reply = {"status": "Accepted", "currentTime": format_timestamp(env.now), "interval": env.heartbeat_interval}
+    return Outcome(reply, [ChargerBooted(info, env.now)])
+
+
+def heartbeat(payload: dict[str, Any], state: ChargerState, env: Environment) -> Outcome:
+    """Heartbeat: the reply is the current time, in every version."""
+    return Outcome({"currentTime": format_timestamp(env.now)})
 
 
 # ---------------------------------------------------------------- what the shell must fetch first

@@ -7,4 +7,5 @@ during the transition.
 
 from __future__ import annotations
 
+from ...domain.model import ChargerBooted  # noqa: F401 - built by the shared accept_boot, still named here
 from .core import *  # noqa: F403 - the package is the adapter: every public name of core, as before the move

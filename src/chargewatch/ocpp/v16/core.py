@@ -13,7 +13,6 @@ from typing import Any
 
 from ...domain.model import (
     Change,
-    ChargerBooted,
     ChargerFirmwareStatus,
     ChargerState,
     ConnectorStatusChanged,
@@ -25,7 +24,7 @@ from ...domain.model import (
 from ...sessions import machine
 from ...sessions.machine import ChargingSession
 from ...sessions.meter import MeterValueError, Sample, normalise, summarise
-from ...timeutil import format_timestamp, parse_timestamp
+from ...timeutil import parse_timestamp
 from .. import schemas
 from ..adapter import (
     CallRejected,
@@ -35,6 +34,8 @@ from ..adapter import (
     NeedStartKey,
     NeedStoredSampleTimes,
     RenderedCommand,
+    accept_boot,
+    heartbeat,
 )
 from ..framing import ErrorCode
 
@@ -130,13 +131,7 @@ def handle(call_action: str, payload: dict[str, Any], state: ChargerState, env: 
 
 
 def _boot(payload: dict[str, Any], state: ChargerState, env: Environment) -> Outcome:
-    state.heartbeat_interval = env.heartbeat_interval
-    reply = {"status": "Accepted", "currentTime": format_timestamp(env.now), "interval": env.heartbeat_interval}
-    return Outcome(reply, [ChargerBooted(payload, env.now)])
-
-
-def _heartbeat(payload: dict[str, Any], state: ChargerState, env: Environment) -> Outcome:
-    return Outcome({"currentTime": format_timestamp(env.now)})
+    return accept_boot(payload, state, env)
 
 
 def _status(payload: dict[str, Any], state: ChargerState, env: Environment) -> Outcome:
@@ -311,7 +306,7 @@ _HANDLERS: dict[str, Callable[[dict[str, Any], ChargerState, Environment], Outco
     "DataTransfer": _data_transfer,
     "DiagnosticsStatusNotification": _firmware_like("diagnostics"),
     "FirmwareStatusNotification": _firmware_like("firmware"),
-    "Heartbeat": _heartbeat,
+    "Heartbeat": heartbeat,
     "MeterValues": _meter_values,
     "StartTransaction": _start_transaction,
     "StatusNotification": _status,

@@ -15,7 +15,6 @@ from typing import Any
 
 from ...domain.model import (
     Change,
-    ChargerBooted,
     ChargerFirmwareStatus,
     ChargerState,
     ConnectorStatusChanged,
@@ -27,9 +26,9 @@ from ...domain.model import (
 from ...sessions import machine
 from ...sessions.machine import ChargingSession, Flag
 from ...sessions.meter import MeterValueError, Reading, summarise
-from ...timeutil import format_timestamp, parse_timestamp
+from ...timeutil import parse_timestamp
 from .. import schemas
-from ..adapter import CallRejected, Environment
+from ..adapter import CallRejected, Environment, accept_boot, heartbeat
 from ..framing import ErrorCode
 from . import faults, meter
 
@@ -88,13 +87,7 @@ def _boot(payload: dict[str, Any], state: ChargerState, env: Environment) -> Out
         "chargePointSerialNumber": station.get("serialNumber"), "firmwareVersion": station.get("firmwareVersion"),
         "reason": payload.get("reason"),
     }
-    state.heartbeat_interval = env.heartbeat_interval
-    reply = {"status": "Accepted", "currentTime": format_timestamp(env.now), "interval": env.heartbeat_interval}
-    return Outcome(reply, [ChargerBooted(info, env.now)])
-
-
-def _heartbeat(payload: dict[str, Any], state: ChargerState, env: Environment) -> Outcome:
-    return Outcome({"currentTime": format_timestamp(env.now)})
+    return accept_boot(info, state, env)
 
 
 def _status(payload: dict[str, Any], state: ChargerState, env: Environment) -> Outcome:
@@ -294,7 +287,7 @@ _HANDLERS: dict[str, Callable[[dict[str, Any], ChargerState, Environment], Outco
     "BootNotification": _boot,
     "DataTransfer": _data_transfer,
     "FirmwareStatusNotification": _status_of("firmware"),
-    "Heartbeat": _heartbeat,
+    "Heartbeat": heartbeat,
     "LogStatusNotification": _status_of("log"),
     "MeterValues": _meter_values,
     "NotifyEvent": _notify_event,
