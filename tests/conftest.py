@@ -77,3 +77,9 @@ async def server(db_url: str) -> AsyncIterator[Chargewatch]:
         yield app
     finally:
         await app.stop()
+
+
+@pytest.fixture(params=["ocpp1.6", "ocpp2.0.1"])
+def ocpp_version(request: pytest.FixtureRequest) -> str:
+    """Every test using this runs once with a 1.6 charger and once with a 2.0.1 station (peers/chargers.py)."""
+    return str(request.param)

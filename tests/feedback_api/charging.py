@@ -1,4 +1,7 @@
-"""Real chargers over WebSocket, real HTTP: charge a session on a timeline, rate it as a driver would."""
+"""Real chargers over WebSocket, real HTTP: charge a session on a timeline, rate it as a driver would.
+
+The chargers are the `ocpp` library's 1.6 or 2.0.1 charge point (``peers.chargers``): the ``plug`` fixture plugs in
+one of the version the test runs for, so each feedback test proves the same behaviour for both."""
 
 from __future__ import annotations
 
@@ -10,27 +13,26 @@ import httpx
 from sqlalchemy import func, select
 
 from chargewatch.runtime import Chargewatch
-from chargewatch.sim.client import ChargePointConnection
 from chargewatch.store.feedback_tables import feedback, feedback_contacts
-from helpers import boot, connect
+from helpers import ocpp_url
+from peers.chargers import LibraryCharger
 
 # Sessions are placed just before the real clock: the server refuses feedback on sessions older than
 # its collection window, and fix-first ranks the last 90 days.
 BASE = datetime.now(UTC).replace(microsecond=0) - timedelta(days=2)
 
 
-def iso(instant: datetime) -> str:
-    return instant.isoformat().replace("+00:00", "Z")
-
-
 @dataclass
 class Charger:
     """A connected charge point that charges sessions one after another on a timeline of its own."""
 
-    cp: ChargePointConnection
+    cp: LibraryCharger
     charger_id: str
     clock: datetime = BASE
-    register_wh: int = 1_000_000
+
+    @property
+    def register_wh(self) -> int:
+        return self.cp.register_wh
 
     async def charge(
         self,
@@ -43,33 +45,25 @@ class Charger:
         stop: bool = True,
         reason: str = "EVDisconnected",
     ) -> int:
-        """Start, 30 minutes of charging (one MeterValues), optional idle time and fault, Stop."""
+        """Start, 30 minutes of charging (one meter sample), optional idle time and fault, stop; the session id."""
         start = self.clock
-        begin = await self.cp.call("StartTransaction", {
-            "connectorId": connector, "idTag": "TAG-1", "meterStart": self.register_wh, "timestamp": iso(start)})
-        tx = begin["transactionId"]
+        tx = await self.cp.start(connector, "TAG-1", at=start, statuses=False, authorize=False)
         if error_code is not None:
-            for minutes, code, status in ((5, error_code, "Faulted"), (6, "NoError", "Charging")):
-                await self.cp.call("StatusNotification", {
-                    "connectorId": connector, "errorCode": code, "status": status,
-                    "timestamp": iso(start + timedelta(minutes=minutes))})
-        self.register_wh += energy_wh
+            await self.cp.status(connector, "Faulted", error_code, at=start + timedelta(minutes=5))
+            await self.cp.status(connector, "Charging", at=start + timedelta(minutes=6))
         charged = start + timedelta(minutes=30)
-        await self.cp.call("MeterValues", {"connectorId": connector, "transactionId": tx, "meterValue": [{
-            "timestamp": iso(charged), "sampledValue": [
-                {"value": str(self.register_wh), "measurand": "Energy.Active.Import.Register", "unit": "Wh"},
-                {"value": str(power_w), "measurand": "Power.Active.Import", "unit": "W"}]}]})
+        await self.cp.meter(connector, tx, power_w, register_wh=self.cp.register_wh + energy_wh, at=charged)
         end = charged + timedelta(minutes=idle_minutes)
         if stop:
-            await self.cp.call("StopTransaction", {"transactionId": tx, "meterStop": self.register_wh,
-                                                   "timestamp": iso(end), "reason": reason})
+            await self.cp.stop(tx, reason, id_tag=None, at=end)
         self.clock = end + timedelta(minutes=10)
         return tx
 
 
-async def plug(server: Chargewatch, charger_id: str) -> Charger:
-    cp = await connect(server, charger_id)
-    await cp.call("BootNotification", boot())
+async def plug_in(server: Chargewatch, charger_id: str, version: str) -> Charger:
+    cp = LibraryCharger(ocpp_url(server), charger_id, version)
+    await cp.connect()
+    await cp.boot(connectors=0)
     return Charger(cp, charger_id)
 
 

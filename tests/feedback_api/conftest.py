@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import httpx
 import pytest
@@ -10,6 +10,8 @@ import pytest
 from chargewatch.gateway.server import GatewayConfig
 from chargewatch.runtime import Chargewatch, ServerOptions
 from helpers import http_url
+
+from .charging import Charger, plug_in
 
 
 def start_options(db_url: str) -> ServerOptions:
@@ -38,3 +40,12 @@ async def sqlite_server(sqlite_url: str) -> AsyncIterator[Chargewatch]:
 async def sqlite_api(sqlite_server: Chargewatch) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=http_url(sqlite_server), timeout=10) as client:
         yield client
+
+
+Plug = Callable[[Chargewatch, str], Awaitable[Charger]]
+
+
+@pytest.fixture
+def plug(ocpp_version: str) -> Plug:
+    """plug(server, charger_id) → a booted charger of the version the test runs for (1.6 and 2.0.1)."""
+    return lambda server, charger_id: plug_in(server, charger_id, ocpp_version)

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from chargewatch.gateway.events import Event
 
-from .charging import plug, rate
+from .charging import rate
 
 ROOF = ["Kein Dach, bei Regen nass geworden", "Bitte ein Dach, es regnet ständig rein",
         "Dach fehlt, im Regen laden nervt"]
@@ -21,7 +21,7 @@ def _collect(server, kind: str) -> list[Event]:
     return events
 
 
-async def test_only_comments_reporting_a_charger_fault_publish_a_fault_report(server, api):
+async def test_only_comments_reporting_a_charger_fault_publish_a_fault_report(server, api, plug):
     faults = _collect(server, "feedback.fault_reported")
     charger = await plug(server, "CP-F")
     quiet = ["Beleuchtung kaputt seit Wochen", "Funktioniert einwandfrei, keine Störung wie letzte Woche",
@@ -40,7 +40,7 @@ async def test_only_comments_reporting_a_charger_fault_publish_a_fault_report(se
     assert listed["Beleuchtung kaputt seit Wochen"]["topics"] == ["lighting"]
 
 
-async def test_a_billing_dispute_goes_to_billing_review_not_to_an_incident(sqlite_server, sqlite_api):
+async def test_a_billing_dispute_goes_to_billing_review_not_to_an_incident(sqlite_server, sqlite_api, plug):
     faults = _collect(sqlite_server, "feedback.fault_reported")
     disputes = _collect(sqlite_server, "feedback.billing_disputed")
     charger = await plug(sqlite_server, "CP-D")
@@ -51,7 +51,7 @@ async def test_a_billing_dispute_goes_to_billing_review_not_to_an_incident(sqlit
     assert [(e.data["transaction_id"], e.data["charger_id"]) for e in disputes] == [(tx, "CP-D")]
 
 
-async def test_untagged_comments_cluster_and_a_promoted_cluster_becomes_a_topic(server, api):
+async def test_untagged_comments_cluster_and_a_promoted_cluster_becomes_a_topic(server, api, plug):
     charger = await plug(server, "CP-R")
     for comment in [*ROOF, "Toller Ausblick"]:
         assert (await rate(api, await charger.charge(), overall=2, comment=comment)).status_code == 201
@@ -81,7 +81,7 @@ async def test_a_promoted_topic_with_a_bad_id_is_refused_naming_the_field(sqlite
     assert "id" in response.text and "Traceback" not in response.text
 
 
-async def test_a_theme_recurring_over_weeks_is_alerted_with_the_drops(sqlite_server, sqlite_api):
+async def test_a_theme_recurring_over_weeks_is_alerted_with_the_drops(sqlite_server, sqlite_api, plug):
     charger = await plug(sqlite_server, "CP-W")
     comments = [*ROOF, "Kein Dach über der Säule", "Dach wäre schön", "Wieder kein Dach"]
     sessions = [await charger.charge() for _ in comments]
@@ -103,7 +103,8 @@ FLAT_TARIFF = {
 }
 
 
-async def test_a_disputed_session_not_yet_billed_waits_in_the_billing_review_queue(sqlite_server, sqlite_api):
+async def test_a_disputed_session_not_yet_billed_waits_in_the_billing_review_queue(sqlite_server, sqlite_api,
+                                                                                     plug):
     assert (await sqlite_api.post("/api/v1/tariffs", json=FLAT_TARIFF)).status_code == 201
     assert (await sqlite_api.put("/api/v1/tariff-assignments",
                                  json={"tariff_id": "FLAT-DISPUTE", "charger_id": "CP-H"})).status_code == 200
@@ -119,8 +120,7 @@ async def test_a_disputed_session_not_yet_billed_waits_in_the_billing_review_que
         await asyncio.sleep(0.05)
     held = next(r for r in reviews if r["transaction_id"] == tx)
     assert held["reason"] == "driver disputes the bill: Zweimal abgebucht!"
-    await charger.cp.call("StopTransaction", {"transactionId": tx, "meterStop": charger.register_wh,
-                                              "timestamp": "2026-12-01T10:00:00Z", "reason": "Local"})
+    await charger.cp.stop(tx, "Local", id_tag=None, at=charger.clock)
     await charger.cp.close()
     await asyncio.sleep(0.3)  # the billing worker gets the stop; the held session must not be billed
     bill = (await sqlite_api.get(f"/api/v1/sessions/{tx}/invoice")).json()

@@ -9,10 +9,10 @@ from chargewatch.api.feedback import RateLimit
 from chargewatch.sessions.links import session_token
 from chargewatch.workers.feedback import config_from_env
 
-from .charging import plug, rate, stored_counts, token_of
+from .charging import rate, stored_counts, token_of
 
 
-async def test_bad_input_is_refused_with_the_field_and_stores_nothing(server, api):
+async def test_bad_input_is_refused_with_the_field_and_stores_nothing(server, api, plug):
     charger = await plug(server, "CP-BAD")
     done = await charger.charge()
     running = await charger.charge(stop=False)
@@ -40,7 +40,7 @@ async def test_bad_input_is_refused_with_the_field_and_stores_nothing(server, ap
     assert stored_counts(server) == (0, 0)
 
 
-async def test_racing_first_submissions_make_one_feedback(server, api):
+async def test_racing_first_submissions_make_one_feedback(server, api, plug):
     charger = await plug(server, "CP-RACE")
     tx = await charger.charge()
     await charger.cp.close()
@@ -50,7 +50,7 @@ async def test_racing_first_submissions_make_one_feedback(server, api):
     assert stored_counts(server) == (1, 0)
 
 
-async def test_a_second_submission_edits_within_the_window_and_is_refused_after(server, api):
+async def test_a_second_submission_edits_within_the_window_and_is_refused_after(server, api, plug):
     charger = await plug(server, "CP-EDIT")
     tx = await charger.charge()
     await charger.cp.close()
@@ -78,7 +78,7 @@ def test_the_edit_window_is_configured_from_the_environment():
     assert config_from_env({}).mailer is None
 
 
-async def test_the_form_shows_the_default_survey_in_the_drivers_language(sqlite_server, sqlite_api):
+async def test_the_form_shows_the_default_survey_in_the_drivers_language(sqlite_server, sqlite_api, plug):
     charger = await plug(sqlite_server, "CP-FORM")
     tx = await charger.charge()
     await charger.cp.close()
@@ -93,7 +93,7 @@ async def test_the_form_shows_the_default_survey_in_the_drivers_language(sqlite_
     assert "overall" in documented["requestBody"]["content"]["application/json"]["schema"]["properties"]
 
 
-async def test_driver_requests_are_rate_limited_per_address_and_link(sqlite_server, sqlite_api):
+async def test_driver_requests_are_rate_limited_per_address_and_link(sqlite_server, sqlite_api, plug):
     charger = await plug(sqlite_server, "CP-RATE")
     tx = await charger.charge()
     await charger.cp.close()

@@ -9,7 +9,7 @@ import io
 
 from chargewatch.gateway.events import Event
 
-from .charging import plug, rate
+from .charging import rate
 
 CABLE_COMPLAINTS = [
     (2, 3, "The cable was way too short for my car."),
@@ -21,7 +21,7 @@ CABLE_COMPLAINTS = [
 ]
 
 
-async def test_feedback_on_simulated_sessions_feeds_station_analytics(server, api):
+async def test_feedback_on_simulated_sessions_feeds_station_analytics(server, api, plug):
     faults: list[Event] = []
     server.bus.listen(lambda event: faults.append(event) if event.kind == "feedback.fault_reported" else None)
     station_a, station_b, station_c = await plug(server, "CP-A"), await plug(server, "CP-B"), await plug(server, "CP-C")
@@ -116,7 +116,7 @@ FLAT_TARIFF = {
 }
 
 
-async def test_a_billed_sessions_price_is_kept_with_its_feedback(sqlite_server, sqlite_api):
+async def test_a_billed_sessions_price_is_kept_with_its_feedback(sqlite_server, sqlite_api, plug):
     """Billing is read through its tables only when they exist; here it runs and invoices the session."""
     api = sqlite_api
     assert (await api.post("/api/v1/tariffs", json=FLAT_TARIFF)).status_code == 201

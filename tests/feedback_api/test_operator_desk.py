@@ -18,7 +18,7 @@ from chargewatch.runtime import Chargewatch
 from chargewatch.store.feedback_tables import feedback_contacts
 from helpers import http_url
 
-from .charging import plug, rate, stored_counts, token_of
+from .charging import rate, stored_counts, token_of
 from .conftest import start_options
 
 
@@ -58,7 +58,7 @@ async def mailing_server(sqlite_url, mailbox, monkeypatch) -> AsyncIterator[Char
         await app.stop()
 
 
-async def test_a_reply_is_stored_and_mailed_to_the_driver(mailing_server, mailbox):
+async def test_a_reply_is_stored_and_mailed_to_the_driver(mailing_server, mailbox, plug):
     box, _ = mailbox
     charger = await plug(mailing_server, "CP-MAIL")
     with_address, anonymous = await charger.charge(), await charger.charge()
@@ -83,7 +83,7 @@ async def test_a_reply_is_stored_and_mailed_to_the_driver(mailing_server, mailbo
     assert driver_view["submission"]["reply"] == "Thanks! A longer cable is ordered."
 
 
-async def test_without_smtp_a_reply_is_stored_and_not_mailed(sqlite_server, sqlite_api):
+async def test_without_smtp_a_reply_is_stored_and_not_mailed(sqlite_server, sqlite_api, plug):
     charger = await plug(sqlite_server, "CP-NOMAIL")
     tx = await charger.charge()
     await charger.cp.close()
@@ -93,7 +93,7 @@ async def test_without_smtp_a_reply_is_stored_and_not_mailed(sqlite_server, sqli
     assert (await sqlite_api.post("/api/v1/feedback/sessions/424242/reply", json={"text": "x"})).status_code == 404
 
 
-async def test_operators_filter_and_mark_feedback_handled(sqlite_server, sqlite_api):
+async def test_operators_filter_and_mark_feedback_handled(sqlite_server, sqlite_api, plug):
     charger = await plug(sqlite_server, "CP-DESK")
     sessions = [await charger.charge() for _ in range(3)]
     await charger.cp.close()
@@ -113,7 +113,7 @@ async def test_operators_filter_and_mark_feedback_handled(sqlite_server, sqlite_
     assert naive.status_code == 422 and naive.json()["errors"][0]["field"] == "since"
 
 
-async def test_contact_data_is_deletable_and_never_exported(server, api):
+async def test_contact_data_is_deletable_and_never_exported(server, api, plug):
     charger = await plug(server, "CP-PRIV")
     first, second, third, fourth = [await charger.charge() for _ in range(4)]
     await charger.cp.close()
@@ -153,7 +153,7 @@ SURVEY = {
 }
 
 
-async def test_surveys_are_validated_targeted_and_answered(sqlite_server, sqlite_api):
+async def test_surveys_are_validated_targeted_and_answered(sqlite_server, sqlite_api, plug):
     api = sqlite_api
     broken = {**SURVEY, "questions": [{**SURVEY["questions"][1], "kind": "dropdown"}]}
     refused = await api.post("/api/v1/feedback/surveys", json=broken)

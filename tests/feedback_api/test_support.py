@@ -9,12 +9,12 @@ from pypdf import PdfReader
 
 from helpers import http_url
 
-from .charging import plug, token_of
+from .charging import token_of
 
 SITE = {"helpline": "+49 30 1234567", "hours": "Mon-Fri 08:00-20:00", "languages": ["de", "en"]}
 
 
-async def session_with_token(server, api, charger_id="CP-HELP"):
+async def session_with_token(server, api, plug, charger_id="CP-HELP"):
     charger = await plug(server, charger_id)
     tx = await charger.charge()
     await charger.cp.close()
@@ -31,8 +31,8 @@ async def test_a_site_support_record_is_created_read_and_validated(api):
     assert (await api.get("/api/v1/sites/NOPE/support")).status_code == 404
 
 
-async def test_the_driver_sees_the_helpline_of_the_chargers_site_and_a_still_stuck_line(server, api):
-    tx, token = await session_with_token(server, api)
+async def test_the_driver_sees_the_helpline_of_the_chargers_site_and_a_still_stuck_line(server, api, plug):
+    tx, token = await session_with_token(server, api, plug)
     assert (await api.put("/api/v1/sites/CP-HELP/support", json=SITE)).status_code == 201  # no site_id: own id
     view = (await api.get(f"/api/v1/driver/{token}/support", params={"lang": "de"})).json()
     assert view["transaction_id"] == tx and view["conversation"] is None
@@ -40,8 +40,8 @@ async def test_the_driver_sees_the_helpline_of_the_chargers_site_and_a_still_stu
     assert view["still_stuck"].startswith("Immer noch Probleme? Rufen Sie +49 30 1234567 an")
 
 
-async def test_a_forged_token_is_a_404_and_an_empty_message_a_422(server, api):
-    _, token = await session_with_token(server, api)
+async def test_a_forged_token_is_a_404_and_an_empty_message_a_422(server, api, plug):
+    _, token = await session_with_token(server, api, plug)
     assert (await api.get("/api/v1/driver/1-AAAAAAAAAAAAAAAAAAAAAA/support")).status_code == 404
     empty = await api.post(f"/api/v1/driver/{token}/support/messages", json={"body": "   "})
     assert empty.status_code == 422 and empty.json()["errors"][0]["field"] == "body"
@@ -49,8 +49,8 @@ async def test_a_forged_token_is_a_404_and_an_empty_message_a_422(server, api):
     assert control.status_code == 422
 
 
-async def test_driver_and_operator_exchange_messages_timed_and_streamed_live(server, api):
-    tx, token = await session_with_token(server, api)
+async def test_driver_and_operator_exchange_messages_timed_and_streamed_live(server, api, plug):
+    tx, token = await session_with_token(server, api, plug)
     received: list[tuple[str, dict]] = []
 
     async def listen() -> None:
@@ -97,7 +97,7 @@ FLAT_TARIFF = {
 }
 
 
-async def test_the_receipt_pdf_ends_with_the_sites_helpline(sqlite_server, sqlite_api):
+async def test_the_receipt_pdf_ends_with_the_sites_helpline(sqlite_server, sqlite_api, plug):
     api = sqlite_api
     assert (await api.post("/api/v1/tariffs", json=FLAT_TARIFF)).status_code == 201
     assert (await api.post("/api/v1/chargers", json={"id": "CP-RECEIPT"})).status_code in (200, 201)
@@ -119,9 +119,9 @@ async def test_the_receipt_pdf_ends_with_the_sites_helpline(sqlite_server, sqlit
     assert "Immer noch Probleme? Rufen Sie +49 30 1234567 an (Mon-Fri 08:00-20:00)" in " ".join(text.split())
 
 
-async def test_a_driver_writing_more_than_thirty_messages_a_minute_gets_a_429_with_retry_after(sqlite_server,
-                                                                                               sqlite_api):
-    _, token = await session_with_token(sqlite_server, sqlite_api, "CP-CHATTY")
+async def test_a_driver_writing_more_than_thirty_messages_a_minute_gets_a_429_with_retry_after(
+        sqlite_server, sqlite_api, plug):
+    _, token = await session_with_token(sqlite_server, sqlite_api, plug, "CP-CHATTY")
     answers = [await sqlite_api.post(f"/api/v1/driver/{token}/support/messages", json={"body": f"hello {n}"})
                for n in range(31)]
     assert [a.status_code for a in answers[:30]] == [201] * 30
