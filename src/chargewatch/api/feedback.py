@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -103,6 +104,7 @@ class FeedbackConfig:
     mailer: Mailer | None = None
     clock: Callable[[], datetime] = utcnow
     classifier: KeywordTopics | RuleTopics = field(default_factory=RuleTopics)
+    topics_check_seconds: float = 2.0  # how stale another node's promoted topic may be here (0: every request)
 
 
 # ------------------------------------------------------------------ shapes (also the OpenAPI document)
@@ -620,24 +622,35 @@ def feedback_router(engine: Engine, bus: EventBus, secret: bytes, config: Feedba
     # -------------------------------------------------------------- operator: feedback
 
     # The classifier in use is the configured one (tests may swap it) extended by the stored operator topics.
-    topic_state: dict[str, Any] = {"base": config.classifier, "built": None, "operator_ids": set()}
-    loaded = False
+    # Another node may promote a topic: the topics version row is read at most every topics_check_seconds and
+    # the classifier rebuilt when it moved, so every node classifies with it within that bound.
+    topic_state: dict[str, Any] = {"base": config.classifier, "built": None, "operator_ids": set(),
+                                   "version": None, "checked": None}
 
     def refresh_topics() -> None:
         """Rebuild the classifier from the base topics plus the stored operator topics."""
-        nonlocal loaded
         with engine.connect() as connection:
+            version = store.topics_version(connection)
             stored = store.operator_topics(connection)
         if config.classifier is not topic_state["built"]:
             topic_state["base"] = config.classifier
         base = topic_state["base"]
         built = type(base)(merge_topics(base.topics, stored)) if stored else base
-        topic_state.update(built=built, operator_ids={topic.id for topic in stored})
+        topic_state.update(built=built, operator_ids={topic.id for topic in stored}, version=version,
+                           checked=time.monotonic())
         config.classifier = built
-        loaded = True
 
     def with_topics() -> None:
-        if not loaded:
+        checked = topic_state["checked"]
+        if checked is None or config.classifier is not topic_state["built"]:
+            refresh_topics()
+            return
+        if time.monotonic() - checked < config.topics_check_seconds:
+            return
+        with engine.connect() as connection:
+            version = store.topics_version(connection)
+        topic_state["checked"] = time.monotonic()
+        if version != topic_state["version"]:
             refresh_topics()
 
     @router.get("", response_model=FeedbackPage)
@@ -1099,8 +1112,7 @@ def feedback_router(engine: Engine, bus: EventBus, secret: bytes, config: Feedba
         view, facts, comment, previous_comment, created = await asyncio.to_thread(save)
         if created:
             response.status_code = 201
-        if not loaded:
-            await asyncio.to_thread(refresh_topics)
+        await asyncio.to_thread(with_topics)
         _report_faults(bus, facts, comment, previous_comment, config)
         return view
 

@@ -26,7 +26,7 @@ from ..feedback.surveys import Survey, parse_survey
 from ..feedback.topics import Topic, parse_topics
 from . import schema
 from .faults_tables import fault_incidents
-from .feedback_tables import feedback, feedback_contacts, feedback_topics, surveys
+from .feedback_tables import feedback, feedback_contacts, feedback_topics, feedback_topics_version, surveys
 
 NO_ERROR = "NoError"
 DEFAULT_CURRENCY = "EUR"
@@ -390,10 +390,23 @@ def put_topic(connection: Connection, definition: Mapping[str, Any], source: str
     """Create or replace an operator topic (keyed by its id); True if it was created."""
     topic_id = str(definition["id"])
     values = {"definition": dict(definition), "source": source, "updated_at": now}
+    _bump_topics_version(connection)
     if connection.execute(update(feedback_topics).where(feedback_topics.c.id == topic_id).values(**values)).rowcount:
         return False
     connection.execute(insert(feedback_topics).values(id=topic_id, created_at=now, **values))
     return True
+
+
+def topics_version(connection: Connection) -> int:
+    """The operator topics' version: every change bumps it in its own transaction (one row, read cheaply)."""
+    t = feedback_topics_version
+    return int(connection.execute(select(t.c.version).where(t.c.id == 1)).scalar() or 0)
+
+
+def _bump_topics_version(connection: Connection) -> None:
+    t = feedback_topics_version
+    if not connection.execute(update(t).where(t.c.id == 1).values(version=t.c.version + 1)).rowcount:
+        connection.execute(insert(t).values(id=1, version=1))
 
 
 # ------------------------------------------------------------------ operations for the fix-first ranking

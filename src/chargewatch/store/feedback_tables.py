@@ -83,3 +83,12 @@ feedback_topics = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
 )
+
+# One row: bumped in the transaction of every topic change, so each node (process) sees a change made on another
+# by reading one integer on a bounded interval instead of re-reading the topics.
+feedback_topics_version = Table(
+    "feedback_topics_version",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("version", BigInteger, nullable=False),
+)

@@ -39,6 +39,7 @@ support_conversations = _Table(
     Column("first_response_at", UtcDateTime),
     Column("resolved_at", UtcDateTime),
     Column("resolved_by", String(64)),
+    Column("driver_email", String(254)),  # where operator answers are mailed (from an e-mail or the feedback)
     Index(None, "status", "updated_at"),
     Index(None, "station_id", "opened_at"),
 )
@@ -53,5 +54,38 @@ support_messages = _Table(
     Column("operator", String(64)),
     Column("body", Text, nullable=False),
     Column("sent_at", UtcDateTime, nullable=False),
+    Column("source", String(8), nullable=False, default="web", server_default="web"),  # web | email
     Index(None, "conversation_id", "id"),
+)
+
+# E-mail threading: every Message-ID the conversation's mails carried (ours out, the driver's in), so a reply
+# whose recipient lost its token (a forward, an old client) still finds its conversation by In-Reply-To.
+support_email_ids = _Table(
+    "support_email_ids",
+    metadata,
+    Column("message_id", String(255), primary_key=True),
+    Column("conversation_id", BigInteger, ForeignKey("support_conversations.id", ondelete="CASCADE"),
+           nullable=False),
+    Column("direction", String(3), nullable=False),  # out | in
+    Column("at", UtcDateTime, nullable=False),
+)
+
+# A driver's dispute of an issued invoice (from feedback or support), decided by the operator: rejected with a
+# reason the driver sees, or accepted with a credit note (and a reissued invoice when the session is billable).
+billing_disputes = _Table(
+    "billing_disputes",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("transaction_id", BigInteger, nullable=False),
+    Column("invoice_number", String(64), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("status", String(16), nullable=False),  # open | rejected | accepted
+    Column("opened_at", UtcDateTime, nullable=False),
+    Column("decided_at", UtcDateTime),
+    Column("decided_by", String(64)),
+    Column("reason", Text),  # shown to the driver
+    Column("credit_note", String(64)),
+    Column("reissued_invoice", String(64)),
+    Index(None, "status", "opened_at"),
+    Index(None, "transaction_id"),
 )
