@@ -24,7 +24,7 @@ async def test_a_topic_promoted_on_one_node_is_used_by_the_classifier_on_another
     try:
         async with (httpx.AsyncClient(base_url=http_url(node_a), timeout=10) as api_a,
                     httpx.AsyncClient(base_url=http_url(node_b), timeout=10) as api_b):
-            charger = await plug_in(node_b, "CP-ROOF", "1.6")  # the topics do not depend on the OCPP version
+            charger = await plug_in(node_b, "CP-ROOF", "ocpp1.6")  # the topics do not depend on the OCPP version
             for comment in ROOF:
                 assert (await rate(api_b, await charger.charge(), overall=2, comment=comment)).status_code == 201
 
