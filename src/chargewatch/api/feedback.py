@@ -58,6 +58,7 @@ from ..feedback.submission import MAX_COMMENT_LENGTH, EditPolicy, SubmissionActi
 from ..feedback.surveys import DEFAULT_SURVEY, Survey, parse_survey, survey_for_session
 from ..feedback.topics import KeywordTopics, TopicOrder, merge_topics, parse_topics, rank_topics
 from ..gateway.events import Event, EventBus
+from ..notify.inbound import SupportAddress
 from ..sessions.links import transaction_of
 from ..store import feedback as store
 from .errors import error_responses
@@ -105,6 +106,7 @@ class FeedbackConfig:
     clock: Callable[[], datetime] = utcnow
     classifier: KeywordTopics | RuleTopics = field(default_factory=RuleTopics)
     topics_check_seconds: float = 2.0  # how stale another node's promoted topic may be here (0: every request)
+    support_address: SupportAddress | None = None  # Reply-To/Message-ID of driver mail (support by e-mail)
 
 
 # ------------------------------------------------------------------ shapes (also the OpenAPI document)
@@ -988,7 +990,7 @@ def feedback_router(engine: Engine, bus: EventBus, secret: bytes, config: Feedba
             status = "not_configured"
         elif email and config.mailer is not None:
             try:
-                await asyncio.to_thread(config.mailer, _reply_message(email, row, text))
+                await asyncio.to_thread(config.mailer, _reply_message(email, row, text, config.support_address))
             except Exception:  # noqa: BLE001 - the reply is stored; delivery is best effort and logged
                 log.warning("reply e-mail for session %s could not be sent", transaction_id, exc_info=True)
                 status = "failed"
@@ -1140,7 +1142,9 @@ def _mark_emailed(engine: Engine, transaction_id: int, now: datetime) -> None:
         store.mark_reply_emailed(connection, transaction_id, now)
 
 
-def _reply_message(email: str, row: Row[Any], text: str) -> EmailMessage:
+def _reply_message(email: str, row: Row[Any], text: str, support: SupportAddress | None = None) -> EmailMessage:
+    """The operator's answer to a feedback; with support by e-mail set up, a reply to it opens the session's
+    support conversation (Reply-To support+<token>@…, threaded by its Message-ID)."""
     message = EmailMessage()
     message["To"] = email
     message["Subject"] = f"Re: your feedback on charging session {row.transaction_id}"
@@ -1148,6 +1152,8 @@ def _reply_message(email: str, row: Row[Any], text: str) -> EmailMessage:
     started = row.session_started_at.strftime("%Y-%m-%d %H:%M UTC")
     body = f"{text}\n\n--\nYour feedback on the session at {row.charger_id} on {started}"
     message.set_content(f"{body}:\n{quoted}\n" if quoted else f"{body}.\n")
+    if support is not None:
+        support.thread(message, row.transaction_id)
     return message
 
 

@@ -597,7 +597,8 @@ def pages_router(services: Services, auth: OperatorAuth, api: DomainApi) -> APIR
         queue = services.bus.subscribe()
         shown = ("transaction_id", "energy_wh", "power_w", "soc", "status", "stop_reason", "charging_seconds", "at")
         # Support messages of this session only; the operator's user name stays in the console.
-        support_shown = ("transaction_id", "conversation_id", "message_id", "author", "body", "sent_at", "status")
+        support_shown = ("transaction_id", "conversation_id", "message_id", "author", "body", "sent_at", "status",
+                         "source")
 
         async def stream() -> AsyncIterator[str]:
             try:

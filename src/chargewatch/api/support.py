@@ -11,8 +11,10 @@ The driver's routes (``/api/v1/driver/{token}/support…``) are authenticated by
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 from datetime import datetime, timedelta
+from email.message import EmailMessage
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
@@ -39,6 +41,8 @@ from .errors import error_responses
 from .feedback import FeedbackConfig, RateLimit
 from .models import Offset, RowId, Timestamp
 
+log = logging.getLogger(__name__)
+
 SiteId = Annotated[str, Path(max_length=64, description="chargers.site_id, or a charger id for a charger without one")]
 
 # ------------------------------------------------------------------ shapes
@@ -54,6 +58,7 @@ class MessageOut(BaseModel):
     operator: str | None = None
     body: str
     sent_at: datetime
+    source: Literal["web", "email"] = Field("web", description="written on the session page/console, or e-mailed")
 
 
 class SiteIn(BaseModel):
@@ -87,6 +92,7 @@ class ConversationOut(BaseModel):
     first_response_at: datetime | None
     resolved_at: datetime | None
     resolved_by: str | None
+    reachable_by_email: bool = Field(False, description="operator answers are e-mailed to the driver too")
     messages: list[MessageOut] = []
     links: LinksOut | None = None
 
@@ -127,11 +133,14 @@ def _site_out(site: SiteSupport) -> dict[str, Any]:
 
 
 def _message_out(row: Row[Any]) -> dict[str, Any]:
-    return {"id": row.id, "author": row.author, "operator": row.operator, "body": row.body, "sent_at": row.sent_at}
+    return {"id": row.id, "author": row.author, "operator": row.operator, "body": row.body, "sent_at": row.sent_at,
+            "source": row.source}
 
 
 def _conversation_out(connection: Connection, row: Row[Any], *, full: bool = True) -> dict[str, Any]:
     out = {name: value for name, value in row._mapping.items() if name in ConversationOut.model_fields}
+    out["reachable_by_email"] = bool(row.driver_email) or feedback_store.contact_email(
+        connection, row.transaction_id) is not None
     if full:
         out["messages"] = [_message_out(m) for m in store.messages(connection, row.id)]
         out["links"] = store.links(connection, row.transaction_id)
@@ -142,18 +151,59 @@ def _unprocessable(error: FieldValidationError) -> HTTPException:
     return HTTPException(422, error.as_dicts())
 
 
+def publish(bus: EventBus, kind: str, conversation: Row[Any], message: Row[Any] | None = None) -> None:
+    """``support.message`` / ``support.resolved`` on the bus: the console and the driver page update live."""
+    data: dict[str, Any] = {"conversation_id": conversation.id, "transaction_id": conversation.transaction_id,
+                            "charger_id": conversation.charger_id, "station_id": conversation.station_id,
+                            "status": conversation.status}
+    if message is not None:
+        data.update(message_id=message.id, author=message.author, operator=message.operator, body=message.body,
+                    sent_at=message.sent_at, source=message.source)
+    bus.publish(Event(kind, data))
+
+
+def driver_email_of(connection: Connection, conversation: Row[Any]) -> str | None:
+    """Where the driver reads mail: the address they e-mailed from, else the contact left with their feedback."""
+    return conversation.driver_email or feedback_store.contact_email(connection, conversation.transaction_id)
+
+
+def session_subject(transaction_id: int, charger_id: str) -> str:
+    return f"Your charging session {transaction_id} at {charger_id}"
+
+
+def answer_mail(connection: Connection, config: FeedbackConfig, conversation: Row[Any], text: str,
+                now: datetime) -> EmailMessage | None:
+    """The operator's answer as an e-mail to the driver, threaded under the conversation's earlier mails and
+    with the session's reply address (None when there is no address or no mail set up)."""
+    to = driver_email_of(connection, conversation)
+    if to is None or config.mailer is None or config.support_address is None:
+        return None
+    message = EmailMessage()
+    message["To"] = to
+    message["Subject"] = f"Re: {session_subject(conversation.transaction_id, conversation.charger_id)}"
+    message.set_content(f"{text}\n\n-- \nReply to this e-mail to answer: your reply reaches us in the support "
+                        f"conversation of charging session {conversation.transaction_id}.\n")
+    message_id = config.support_address.thread(message, conversation.transaction_id,
+                                               store.email_thread(connection, conversation.id))
+    store.remember_email(connection, conversation.id, message_id, "out", now)
+    return message
+
+
+def send_mail(config: FeedbackConfig, message: EmailMessage | None, what: str) -> bool:
+    """Deliver (blocking, in a worker thread); a failure is logged, the stored message stays."""
+    if message is None or config.mailer is None:
+        return False
+    try:
+        config.mailer(message)
+    except Exception:  # noqa: BLE001 - delivery is best effort; the conversation has the message
+        log.warning("%s could not be e-mailed", what, exc_info=True)
+        return False
+    return True
+
+
 def support_router(engine: Engine, bus: EventBus, secret: bytes, config: FeedbackConfig) -> APIRouter:
     router = APIRouter()
     driver_limit = RateLimit(30, timedelta(minutes=1))
-
-    def publish(kind: str, conversation: Row[Any], message: Row[Any] | None = None) -> None:
-        data: dict[str, Any] = {"conversation_id": conversation.id, "transaction_id": conversation.transaction_id,
-                                "charger_id": conversation.charger_id, "station_id": conversation.station_id,
-                                "status": conversation.status}
-        if message is not None:
-            data.update(message_id=message.id, author=message.author, operator=message.operator, body=message.body,
-                        sent_at=message.sent_at)
-        bus.publish(Event(kind, data))
 
     def session_of(connection: Connection, token: str) -> Row[Any]:
         transaction_id = transaction_of(secret, token)
@@ -205,7 +255,7 @@ def support_router(engine: Engine, bus: EventBus, secret: bytes, config: Feedbac
                 return _conversation_out(connection, row), row, message
 
         out, row, message = await asyncio.to_thread(save)
-        publish("support.message", row, message)
+        publish(bus, "support.message", row, message)
         return out
 
     # -------------------------------------------------------------- operator: conversations
@@ -249,15 +299,17 @@ def support_router(engine: Engine, bus: EventBus, secret: bytes, config: Feedbac
         name = operator.username if operator is not None else None
         now = config.clock()
 
-        def save() -> tuple[dict[str, Any], Row[Any], Row[Any]]:
+        def save() -> tuple[dict[str, Any], Row[Any], Row[Any], EmailMessage | None]:
             with engine.begin() as connection:
                 row = conversation_or_404(connection, conversation_id)
                 message = store.add_message(connection, row, Author.OPERATOR, text, name, now)
                 row = conversation_or_404(connection, conversation_id)
-                return _conversation_out(connection, row), row, message
+                mail = answer_mail(connection, config, row, text, now)
+                return _conversation_out(connection, row), row, message, mail
 
-        out, row, message = await asyncio.to_thread(save)
-        publish("support.message", row, message)
+        out, row, message, mail = await asyncio.to_thread(save)
+        publish(bus, "support.message", row, message)
+        await asyncio.to_thread(send_mail, config, mail, f"answer in support conversation {conversation_id}")
         return out
 
     @router.post("/api/v1/support/conversations/{conversation_id}/resolve", response_model=ConversationOut,
@@ -276,7 +328,7 @@ def support_router(engine: Engine, bus: EventBus, secret: bytes, config: Feedbac
                 return _conversation_out(connection, row), row
 
         out, row = await asyncio.to_thread(save)
-        publish("support.resolved", row)
+        publish(bus, "support.resolved", row)
         return out
 
     @router.get("/api/v1/support/response-times", response_model=list[ResponseTimesOut], tags=["support"])

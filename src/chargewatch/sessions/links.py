@@ -29,3 +29,25 @@ def transaction_of(secret: bytes, token: str) -> int | None:
         return None
     transaction_id = int(number)
     return transaction_id if hmac.compare_digest(tag, _tag(secret, transaction_id)) else None
+
+
+_REPLY_TAG_LENGTH = 26  # 130 bits of the HMAC, base32: case-insensitive, as e-mail local parts may be folded
+
+
+def _reply_tag(secret: bytes, transaction_id: int) -> str:
+    digest = hmac.new(secret, f"support-reply:{transaction_id}".encode(), hashlib.sha256).digest()
+    return base64.b32encode(digest).decode().lower()[:_REPLY_TAG_LENGTH]
+
+
+def reply_token(secret: bytes, transaction_id: int) -> str:
+    """The session's token in support e-mail addresses (``support+<token>@…``) and Message-IDs: another HMAC
+    than the driver link's, so an e-mail address never opens the driver page."""
+    return f"{transaction_id}-{_reply_tag(secret, transaction_id)}"
+
+
+def transaction_of_reply_token(secret: bytes, token: str) -> int | None:
+    number, _, tag = token.strip().lower().partition("-")
+    if not number.isdigit() or len(tag) != _REPLY_TAG_LENGTH:
+        return None
+    transaction_id = int(number)
+    return transaction_id if hmac.compare_digest(tag, _reply_tag(secret, transaction_id)) else None

@@ -13,7 +13,7 @@ from ..feedback.support import Author, ConversationStatus, ConversationTimes, Si
 from . import schema
 from .faults_tables import fault_incidents
 from .feedback_tables import feedback
-from .support_tables import support_conversations, support_messages, support_sites
+from .support_tables import support_conversations, support_email_ids, support_messages, support_sites
 
 # ------------------------------------------------------------------ sites
 
@@ -95,11 +95,13 @@ def open_conversation(connection: Connection, transaction_id: int, charger_id: s
 
 
 def add_message(connection: Connection, conversation_row: Row[Any], author: Author, body: str,
-                operator: str | None, now: datetime) -> Row[Any]:
-    """Append a message; the conversation's status follows, and an operator's first answer is timed."""
+                operator: str | None, now: datetime, source: str = "web") -> Row[Any]:
+    """Append a message (``source`` web or email); the conversation's status follows, and an operator's first
+    answer is timed."""
     m, t = support_messages, support_conversations
     message_id = connection.execute(insert(m).values(
         conversation_id=conversation_row.id, author=author.value, operator=operator, body=body, sent_at=now,
+        source=source,
     ).returning(m.c.id)).scalar_one()
     values: dict[str, Any] = {"status": status_after(author).value, "updated_at": now, "resolved_at": None,
                               "resolved_by": None}
@@ -149,3 +151,33 @@ def conversation_times(connection: Connection, since: datetime | None, until: da
         query = query.where(t.c.opened_at < until)
     return [ConversationTimes(r.station_id, r.opened_at, r.first_response_at, r.resolved_at)
             for r in connection.execute(query)]
+
+
+# ------------------------------------------------------------------ e-mail
+
+
+def email_seen(connection: Connection, message_id: str) -> bool:
+    e = support_email_ids
+    return connection.execute(select(e.c.message_id).where(e.c.message_id == message_id[:255])).first() is not None
+
+
+def remember_email(connection: Connection, conversation_id: int, message_id: str, direction: str,
+                   now: datetime) -> None:
+    """Keep a Message-ID of the conversation's mail (``out``: ours, ``in``: the driver's) for threading and to
+    take a redelivered mail once."""
+    if email_seen(connection, message_id):
+        return
+    connection.execute(insert(support_email_ids).values(message_id=message_id[:255], conversation_id=conversation_id,
+                                                        direction=direction, at=now))
+
+
+def email_thread(connection: Connection, conversation_id: int) -> list[str]:
+    """The conversation's Message-IDs, oldest first (for In-Reply-To / References of the next mail)."""
+    e = support_email_ids
+    return [row.message_id for row in connection.execute(
+        select(e.c.message_id).where(e.c.conversation_id == conversation_id).order_by(e.c.at, e.c.message_id))]
+
+
+def set_driver_email(connection: Connection, conversation_id: int, email: str) -> None:
+    t = support_conversations
+    connection.execute(update(t).where(t.c.id == conversation_id).values(driver_email=email[:254]))
