@@ -19,6 +19,7 @@ conversation: answering it would start a mail loop.
 
 from __future__ import annotations
 
+import functools
 import re
 import secrets
 import unicodedata
@@ -30,13 +31,11 @@ from email.message import EmailMessage
 from email.parser import BytesParser
 from email.utils import getaddresses, parseaddr
 from html.parser import HTMLParser
-
-from mailparser_reply import EmailReplyParser
+from typing import Any
 
 from ..sessions.links import reply_token, transaction_of_reply_token
 
 _LANGUAGES = ["en", "de"]
-_reply_parser = EmailReplyParser(languages=_LANGUAGES)
 
 # Mobile clients' sign-offs that mailparser_reply leaves in (it knows "Sent from my iPhone" only in English).
 _MOBILE_SIGNOFF = re.compile(
@@ -226,11 +225,19 @@ def body_text(message: EmailMessage) -> str:
     return html_text(text) if part.get_content_subtype() == "html" else text
 
 
+@functools.cache
+def _reply_parser() -> Any:
+    # Imported on first use: a server without inbound mail (or a work tree not yet reinstalled) starts without it.
+    from mailparser_reply import EmailReplyParser
+
+    return EmailReplyParser(languages=_LANGUAGES)
+
+
 def latest_reply(text: str) -> str:
     """Only what the driver wrote now: quoted earlier messages, reply headers and the signature removed."""
     text = unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
     text = "".join(char for char in text if char in "\n\t" or unicodedata.category(char) != "Cc")
-    parsed = _reply_parser.read(text=text)
+    parsed = _reply_parser().read(text=text)
     reply = parsed.replies[0].body if parsed.replies else text
     lines = reply.strip().splitlines()
     while lines and (not lines[-1].strip() or _MOBILE_SIGNOFF.match(lines[-1])):
