@@ -267,6 +267,12 @@ def test_driver_screen_guidance_sent_by_datatransfer_to_16_is_a_display_message_
 
 def test_no_lookup_is_asked_for_a_transaction_event_the_schema_refuses():
     too_long = event("Updated", 1, 1, tx="T" * 37)
-    assert ADAPTER.lookups("TransactionEvent", too_long, ChargerState("CS-1")) == []
+    with pytest.raises(CallRejected) as refused:  # as in 1.6: lookups validate first, a refused call has none
+        ADAPTER.lookups("TransactionEvent", too_long, ChargerState("CS-1"))
+    assert refused.value.error_code == "PropertyConstraintViolation"
     with pytest.raises(CallRejected):
         ADAPTER.handle("TransactionEvent", too_long, ChargerState("CS-1"), env())
+    huge_seq = {**event("Updated", 1, 1), "seqNo": 2**40}
+    with pytest.raises(CallRejected) as refused:
+        ADAPTER.lookups("TransactionEvent", huge_seq, ChargerState("CS-1"))
+    assert (refused.value.error_code, refused.value.details) == ("PropertyConstraintViolation", {"field": "seqNo"})

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...domain.model import ChargerState, Outcome
-from ..adapter import CallRejected, Environment, Lookup, NeedSession, NeedStartKey, RenderedCommand
+from ..adapter import Environment, Lookup, NeedSession, NeedStartKey, RenderedCommand
 from ..framing import ErrorCode
 from . import commands, core
 
@@ -24,11 +24,8 @@ class V201Adapter:
     version = VERSION
 
     def lookups(self, action: str, payload: dict[str, Any], state: ChargerState) -> list[Lookup]:
+        core.validate(action, payload)  # raises CallRejected: a refused call needs no lookup, a lookup no bad value
         if action != "TransactionEvent":
-            return []
-        try:  # no lookup ever sees a value the schema refuses (handle then answers the CALLERROR)
-            core.validate(action, payload)
-        except CallRejected:
             return []
         key = (payload.get("transactionInfo") or {}).get("transactionId")
         if not isinstance(key, str):

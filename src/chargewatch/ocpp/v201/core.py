@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from ...domain.model import (
@@ -66,6 +67,42 @@ def validate(action: str, payload: dict[str, Any]) -> None:
         if code == ErrorCode.PROTOCOL_ERROR:  # a required field is missing: 2.0.1 calls that an occurrence
             code = ErrorCode.OCCURENCE_CONSTRAINT_VIOLATION
         raise CallRejected(code, exc.description, {"field": exc.field}) from None
+    _check_ranges(payload)
+
+
+# OCPP 2.0.1 part 2 §2.1: an ``integer`` is 32 bits (framing already refuses anything beyond 64). Every one a
+# station sends lands in a 32-bit column or is compared with one (evseId, seqNo, requestId, …); vendor customData
+# is not looked at.
+_INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1
+# A sampled value × 10^multiplier must fit NUMERIC(20, 4) as Wh; bounding the exponent before scaling also keeps
+# Decimal from building 10^900000 (minutes of CPU) out of a valid float and multiplier.
+_MAX_SAMPLE_EXPONENT = 12
+
+
+def _check_ranges(payload: dict[str, Any]) -> None:
+    """Raise :class:`CallRejected` (PropertyConstraintViolation, naming the field) for a schema-valid number that
+    no column holds: runs before any lookup, so no query ever binds it."""
+    stack: list[tuple[str, Any]] = [("", payload)]
+    while stack:
+        path, item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend((f"{path}.{k}" if path else k, v) for k, v in item.items() if k != "customData")
+        elif isinstance(item, list):
+            stack.extend((f"{path}[{i}]", v) for i, v in enumerate(item))
+        elif isinstance(item, int) and not isinstance(item, bool) and not _INT32_MIN <= item <= _INT32_MAX:
+            raise CallRejected(ErrorCode.PROPERTY_CONSTRAINT_VIOLATION,
+                               f"{path}: out of the 32-bit integer range", {"field": path})
+    for i, meter_value in enumerate(payload.get("meterValue") or ()):
+        for j, sampled in enumerate(meter_value.get("sampledValue") or ()):
+            try:
+                value = Decimal(str(sampled.get("value")))
+            except InvalidOperation:
+                continue
+            multiplier = (sampled.get("unitOfMeasure") or {}).get("multiplier", 0)
+            if value.is_finite() and value and value.adjusted() + multiplier > _MAX_SAMPLE_EXPONENT:
+                field = f"meterValue[{i}].sampledValue[{j}].value"
+                raise CallRejected(ErrorCode.PROPERTY_CONSTRAINT_VIOLATION,
+                                   f"{field}: out of range (value × 10^multiplier)", {"field": field})
 
 
 def handle(action: str, payload: dict[str, Any], state: ChargerState, env: Environment) -> Outcome:
@@ -74,7 +111,7 @@ def handle(action: str, payload: dict[str, Any], state: ChargerState, env: Envir
     new_state = state.copy()
     try:
         outcome = _HANDLERS[action](payload, new_state, env)
-    except (MeterValueError, ValueError) as exc:
+    except (MeterValueError, ValueError, ArithmeticError) as exc:  # ArithmeticError: year-0 timestamps, Decimal
         raise CallRejected(ErrorCode.PROPERTY_CONSTRAINT_VIOLATION, str(exc)) from None
     outcome.state = new_state
     return outcome
