@@ -52,6 +52,8 @@ FEEDBACK_CONNECTORS = "/api/v1/feedback/analytics/connectors"
 FEEDBACK_DROPS = "/api/v1/feedback/analytics/drops"
 SUPPORT_CONVERSATIONS = "/api/v1/support/conversations"
 SUPPORT_TIMES = "/api/v1/support/response-times"
+BILLING_DISPUTES = "/api/v1/billing/disputes"
+DRIVER_DISPUTE = "/api/v1/driver/{token}/billing-dispute"
 FEEDBACK_DRIVER = "/api/v1/feedback/{token}"
 INCIDENTS = "/api/v1/incidents"
 INCIDENT_ACTIONS = "/api/v1/incidents/{number}/actions"
@@ -91,6 +93,10 @@ DRIVER_TEXT: dict[str, dict[str, Any]] = {
         "choose_rating": "Please choose a rating.", "excl_vat": "excl. VAT",
         "waived": "This charge is free of charge: no receipt.",
         "receipt_review": "Your receipt follows after a check of the meter data.",
+        "dispute_open": "You dispute invoice {invoice}: we are checking it and will tell you the outcome.",
+        "dispute_rejected": "Your dispute of invoice {invoice} was checked: the invoice stands.",
+        "dispute_accepted": "Your dispute of invoice {invoice} was accepted: credit note {credit} cancels it.",
+        "dispute_reissued": "The corrected invoice is {reissued}.",
         "all_ok": "Everything works as it should. If the car does not charge, check the cable is plugged in firmly.",
         "report": "Report a problem", "report_what": "What is wrong?", "report_text": "Details (optional)",
         "report_send": "Send report",
@@ -128,6 +134,11 @@ DRIVER_TEXT: dict[str, dict[str, Any]] = {
         "choose_rating": "Bitte wählen Sie eine Bewertung.", "excl_vat": "zzgl. MwSt.",
         "waived": "Dieser Ladevorgang ist kostenlos: kein Beleg.",
         "receipt_review": "Ihr Beleg folgt nach einer Prüfung der Zählerdaten.",
+        "dispute_open": "Sie beanstanden die Rechnung {invoice}: Wir prüfen sie und teilen Ihnen das Ergebnis mit.",
+        "dispute_rejected": "Ihre Beanstandung der Rechnung {invoice} wurde geprüft: Die Rechnung bleibt bestehen.",
+        "dispute_accepted": "Ihre Beanstandung der Rechnung {invoice} wurde anerkannt: Gutschrift {credit} storniert "
+                            "sie.",
+        "dispute_reissued": "Die korrigierte Rechnung ist {reissued}.",
         "all_ok": "Alles funktioniert. Wenn das Auto nicht lädt, prüfen Sie, ob das Kabel fest steckt.",
         "report": "Problem melden", "report_what": "Was ist los?", "report_text": "Details (optional)",
         "report_send": "Meldung senden",
@@ -513,10 +524,12 @@ def pages_router(services: Services, auth: OperatorAuth, api: DomainApi) -> APIR
     @router.get("/support", response_class=HTMLResponse)
     async def support_page(request: Request) -> Response:
         """Drivers' support conversations, waiting ones first, answered live; response times per station."""
-        waiting, recent, times = await asyncio.gather(
+        waiting, recent, times, disputes = await asyncio.gather(
             api.get(SUPPORT_CONVERSATIONS, {"status": "waiting", "limit": 100}),
-            api.get(SUPPORT_CONVERSATIONS, {"limit": 50}), api.get(SUPPORT_TIMES))
-        return render(request, "support.html", {"waiting": waiting, "recent": recent, "times": times})
+            api.get(SUPPORT_CONVERSATIONS, {"limit": 50}), api.get(SUPPORT_TIMES),
+            api.get(BILLING_DISPUTES, {"status": "open", "limit": 100}))
+        return render(request, "support.html", {"waiting": waiting, "recent": recent, "times": times,
+                                                "disputes": disputes})
 
     # ------------------------------------------------------------------ driver page
 
@@ -534,18 +547,20 @@ def pages_router(services: Services, auth: OperatorAuth, api: DomainApi) -> APIR
         if data is None:
             return render(request, "driver_unknown.html", {"lang": language}, status=404)
         ended = not data["session"].active
-        cost, guidance, feedback, bill, prices, support = await asyncio.gather(
+        cost, guidance, feedback, bill, prices, support, dispute = await asyncio.gather(
             api.get(DRIVER_COST, token=token),
             api.get(GUIDANCE, {"lang": language}, token=token),
             api.get(FEEDBACK_DRIVER, {"lang": language}, token=token) if ended else _not_yet(),
             api.get(BILL, transaction_id=transaction_id) if ended else _not_yet(),
             api.get(DRIVER_TARIFF, {"lang": language}, token=token),
-            api.get(DRIVER_SUPPORT, {"lang": language}, token=token))
+            api.get(DRIVER_SUPPORT, {"lang": language}, token=token),
+            api.get(DRIVER_DISPUTE, token=token) if ended else _not_yet())
         return render(request, "driver.html", {
             **data, "token": token, "lang": language, "t": DRIVER_TEXT[language], "cost": cost, "prices": prices,
             "guidance": guidance, "feedback": feedback, "reports": api.has(DRIVER_REPORTS, "POST"),
             "feedback_available": api.has(FEEDBACK_DRIVER, "PUT"), "receipt_available": api.has(INVOICE_PDF),
-            "signed": driver_view(_signed_data(bill), language), "support": support})
+            "signed": driver_view(_signed_data(bill), language), "support": support,
+            "dispute": dispute.data.get("dispute") if dispute.ok and isinstance(dispute.data, dict) else None})
 
     def _signed_data(bill: Fetched) -> dict[str, Any] | None:
         invoice = bill.data.get("invoice") if bill.ok and isinstance(bill.data, dict) else None

@@ -34,9 +34,11 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from ..api.billing import billing_router
+from ..api.disputes import disputes_router
+from ..api.feedback import FeedbackConfig
 from ..billing.invoice import invoice_from_json
 from ..billing.invoice_pdf import render_pdf
 from ..billing.ocmf import VerificationStatus
@@ -47,6 +49,7 @@ from ..billing.settlement import Operator, SessionUsage, Settlement, cost_json, 
 from ..feedback.support import still_stuck
 from ..gateway.events import Event
 from ..store import billing as store
+from ..store import disputes as dispute_store
 from ..store import support as support_store
 
 if TYPE_CHECKING:
@@ -175,17 +178,22 @@ class Biller:
         return number
 
     def dispute(self, transaction_id: int, text: str) -> bool:
-        """A billing dispute from the driver's feedback: an unbilled session goes to the review queue; an issued
-        bill stays as it is (correcting it is an operator's credit) and the dispute is logged with its number."""
+        """A billing dispute from the driver's feedback: an unbilled session goes to the review queue; against an
+        issued invoice it is recorded for the operator (`store.disputes`), who rejects it or credits the invoice
+        (`workers.disputes`). True if something new waits for the operator."""
         with self.engine.begin() as connection:
             if store.hold_for_dispute(connection, transaction_id, text, self.now()):
                 log.warning("session %d held for review: the driver disputes the bill", transaction_id)
                 return True
             bill = store.bill_of(connection, transaction_id)
-        if bill is not None and bill["status"] == "issued":
-            log.warning("driver disputes invoice %s of session %d: %s", bill["invoice_number"], transaction_id,
-                        text[:200])
-        return False
+            if bill is None or bill["status"] != "issued" or not bill["invoice_number"]:
+                return False
+            dispute_id, new = dispute_store.open_dispute(connection, transaction_id, bill["invoice_number"], text,
+                                                         self.now())
+        if new:
+            log.warning("driver disputes invoice %s of session %d (dispute %d)", bill["invoice_number"],
+                        transaction_id, dispute_id)
+        return new
 
     def catch_up(self) -> list[int]:
         with self.engine.connect() as connection:
@@ -220,10 +228,12 @@ class Biller:
         return number
 
     def credit(self, number: str, reason: str, *, reissue: bool = True, energy_wh: int | None = None,
-               tariff_id: str | None = None) -> tuple[str, str | None]:
+               tariff_id: str | None = None,
+               also: Callable[[Connection, str, str | None], None] | None = None) -> tuple[str, str | None]:
         """Credit note + credit CDR for invoice `number`, then (by default) a new invoice with a new number.
 
-        Both happen in one transaction, so a correction never leaves a session half-billed.
+        Both happen in one transaction, so a correction never leaves a session half-billed; ``also(connection,
+        credit_number, new_number)`` runs in it too (a dispute decided with the correction), and may refuse it.
         """
         now = self.now()
         with self.engine.connect() as connection:
@@ -254,6 +264,8 @@ class Biller:
                                                  reason=f"re-issue of {number}: {reason}")
             else:
                 store.restore_after_credit(connection, transaction_id, reason, now)
+            if also is not None:
+                also(connection, credit_number, new_number)
         for issued in (credit_number, new_number):
             if issued is not None:
                 self.pdf(issued)
@@ -365,6 +377,8 @@ def install(cw: Chargewatch) -> None:
     cw.app.state.billing = biller
     cw.gateway.total_cost = biller.total_cost
     cw.app.include_router(billing_router(biller, cw.services))
+    cw.app.include_router(disputes_router(cw.engine, cw.bus, cw.services.secret, biller,
+                                          getattr(cw.app.state, "feedback", None) or FeedbackConfig()))
     queue: asyncio.Queue[tuple[str, int]] = asyncio.Queue()
     disputes: dict[int, str] = {}
     workers: list[asyncio.Task[None]] = []

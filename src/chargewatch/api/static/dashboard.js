@@ -257,7 +257,8 @@
       "lagged": function () { refreshSections(); }
     };
     ["incident.opened", "incident.updated", "incident.acknowledged", "incident.resolved", "incident.escalated",
-     "feedback.submitted", "invoice.issued", "support.message", "support.resolved"].forEach(function (kind) {
+     "feedback.submitted", "invoice.issued", "support.message", "support.resolved",
+     "billing.dispute_decided"].forEach(function (kind) {
       handlers[kind] = function (data) { if (!charger || !data.charger_id || data.charger_id === charger) { refreshSections(); } };
     });
     listen("/api/v1/events", handlers);
@@ -417,6 +418,35 @@
     });
   }
 
+  function operatorDisputes() {
+    document.addEventListener("submit", function (event) {
+      var form = event.target;
+      if (!form.classList.contains("dispute-decision")) { return; }
+      event.preventDefault();
+      var action = (event.submitter && event.submitter.value) || "reject";
+      var reason = form.reason.value.trim(), errors = $(".field-errors", form);
+      if (!reason) { errors.textContent = "Give a reason: the driver reads it."; return; }
+      var body = { reason: reason };
+      if (action === "credit") { action = "accept"; body.reissue = false; }
+      if (action === "accept" && form.energy_wh && form.energy_wh.value) { body.energy_wh = parseInt(form.energy_wh.value, 10); }
+      var csrf = $('meta[name="csrf-token"]');
+      fetch("/api/v1/billing/disputes/" + form.dataset.dispute + "/" + action, {
+        method: "POST", credentials: "same-origin",
+        headers: { "Content-Type": "application/json", "Accept": "application/json",
+                   "X-CSRF-Token": csrf ? csrf.content : "" },
+        body: JSON.stringify(body)
+      }).then(function (r) {
+        if (!r.ok) {
+          return r.json().then(function (p) { errors.textContent = p.detail || ("HTTP " + r.status); },
+                               function () { errors.textContent = "HTTP " + r.status; });
+        }
+        var section = form.closest("[data-section]");
+        if (section) { delete section.dataset.dirty; }
+        refreshSections(0);
+      }).catch(function () { errors.textContent = "No connection — please try again."; });
+    });
+  }
+
   /* ---------------------------------------------------------------- start */
 
   function start() {
@@ -426,6 +456,7 @@
     stationChartInit();
     feedbackChartInit();
     operatorSupport();
+    operatorDisputes();
     operatorLive();
   }
   if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", start); } else { start(); }
