@@ -20,6 +20,13 @@ page, by the same engine that bills the session. Only when it changed since the 
 by the node holding the station's connection. 2.0.1
 sends no totalCost in the answer to an Updated TransactionEvent ("SHALL only be sent when charging has
 ended"); the final one goes with Ended.
+
+A session whose billing raises (a bad row: a charger time zone that does not exist, say) is retried after the
+delays of ``CHARGEWATCH_BILLING_RETRY_SECONDS`` (default ``1,10,60``); when the last retry fails too it is
+quarantined: held in the review queue (``GET /api/v1/reviews``) with the error as its reason, logged once as an
+error with the session id, and counted in ``chargewatch_worker_quarantined_total{worker="billing"}``. The other
+sessions go on being billed, and a later start does not retry it (it has its bill row now); the operator fixes
+the row and resolves the review. While the database itself does not answer, nothing counts against the session.
 """
 
 from __future__ import annotations
@@ -65,6 +72,8 @@ class BillingConfig:
     workers: int = 4
     idle_power_w: int = DEFAULT_IDLE_POWER_W
     cost_update_seconds: float = 60.0
+    # Delays before the retries of a session whose billing failed; after the last one fails it is quarantined.
+    retry_delays: tuple[float, ...] = (1.0, 10.0, 60.0)
 
 
 @dataclass(frozen=True)
@@ -102,8 +111,14 @@ def config_from_env(env: Mapping[str, str]) -> BillingConfig:
         raise ValueError("CHARGEWATCH_COST_UPDATE_SECONDS: not a number of seconds") from None
     if not 0 <= cost_update_seconds <= 86_400:
         raise ValueError("CHARGEWATCH_COST_UPDATE_SECONDS: must be between 0 (off) and 86400")
+    try:
+        retry_delays = tuple(float(item) for item in get("BILLING_RETRY_SECONDS", "1,10,60").split(","))
+    except ValueError:
+        raise ValueError("CHARGEWATCH_BILLING_RETRY_SECONDS: comma-separated seconds, e.g. 1,10,60") from None
+    if len(retry_delays) > 10 or not all(0 < delay <= 86_400 for delay in retry_delays):
+        raise ValueError("CHARGEWATCH_BILLING_RETRY_SECONDS: at most 10 delays, each 0 < seconds <= 86400")
     return BillingConfig(operator=operator, public_url=env.get("CHARGEWATCH_PUBLIC_URL") or None,
-                         cost_update_seconds=cost_update_seconds)
+                         cost_update_seconds=cost_update_seconds, retry_delays=retry_delays)
 
 
 class Biller:
@@ -176,6 +191,22 @@ class Biller:
                                          self.driver_url(transaction_id), charger.get("ocmf_public_key"))
         self.pdf(number)
         return number
+
+    def quarantine(self, transaction_id: int, reason: str) -> bool:
+        """Billing this session keeps failing: hold it for an operator with the error as the reason (False when
+        it has a bill already, e.g. only its PDF failed)."""
+        settlement = Settlement(True, f"billing failed: {reason}"[:1000], VerificationStatus.NOT_SIGNED)
+        with self.engine.begin() as connection:
+            return store.record_review(connection, transaction_id, settlement, None, self.now())
+
+    def database_answers(self) -> bool:
+        """Is the failure the session's or the database's? (An outage must not quarantine anything.)"""
+        try:
+            with self.engine.connect() as connection:
+                connection.exec_driver_sql("SELECT 1")
+        except Exception:  # noqa: BLE001 - whatever it is, the database does not answer
+            return False
+        return True
 
     def dispute(self, transaction_id: int, text: str) -> bool:
         """A billing dispute from the driver's feedback: an unbilled session goes to the review queue; against an
@@ -418,16 +449,58 @@ def install(cw: Chargewatch) -> None:
         if result.status == "answered":
             sent_costs[cost.transaction_id] = cost.total_cost
 
+    failures: dict[int, int] = {}  # failed bill attempts per session (cleared when it bills or is quarantined)
+    retries: set[asyncio.TimerHandle] = set()
+
+    def retry_later(transaction_id: int, delay: float) -> None:
+        def put() -> None:
+            retries.discard(handle)
+            queue.put_nowait(("bill", transaction_id))
+
+        handle = asyncio.get_running_loop().call_later(delay, put)
+        retries.add(handle)
+
+    async def bill_failed(transaction_id: int, error: Exception) -> None:
+        delays = config.retry_delays
+        if not await asyncio.to_thread(biller.database_answers):  # an outage: retry, but it is nobody's fault
+            log.warning("billing of session %d failed while the database does not answer (%s); retrying",
+                        transaction_id, error)
+            retry_later(transaction_id, delays[-1] if delays else 60.0)
+            return
+        attempt = failures.get(transaction_id, 0) + 1
+        failures[transaction_id] = attempt
+        reason = f"{type(error).__name__}: {error}"
+        if attempt <= len(delays):
+            log.info("billing of session %d failed (%s); retry %d of %d in %g s", transaction_id, reason, attempt,
+                     len(delays), delays[attempt - 1])
+            retry_later(transaction_id, delays[attempt - 1])
+            return
+        failures.pop(transaction_id, None)
+        held = await asyncio.to_thread(biller.quarantine, transaction_id, reason)
+        cw.gateway.metrics.quarantined.labels(worker="billing").inc()
+        log.error("billing quarantined session %d after %d failed attempts: %s; it waits in the billing review "
+                  "queue%s, the other sessions go on", transaction_id, attempt, reason,
+                  "" if held else " (it had a bill already)", exc_info=error)
+
     async def work() -> None:
         while True:
             job, transaction_id = await queue.get()
             try:
                 if job == "dispute":
                     await asyncio.to_thread(biller.dispute, transaction_id, disputes.pop(transaction_id, ""))
+                elif job == "pin":
+                    await asyncio.to_thread(biller.pin, transaction_id)
                 else:
-                    await asyncio.to_thread(biller.pin if job == "pin" else biller.bill, transaction_id)
-            except Exception:  # noqa: BLE001 - the session stays unbilled; catch-up retries at the next start
-                log.exception("billing %s of session %d failed", job, transaction_id)
+                    await asyncio.to_thread(biller.bill, transaction_id)
+                    failures.pop(transaction_id, None)
+            except Exception as error:  # noqa: BLE001 - one session's failure must not stop the others
+                if job == "bill":
+                    try:
+                        await bill_failed(transaction_id, error)
+                    except Exception:  # noqa: BLE001 - the quarantine write failed too: catch-up at the next start
+                        log.exception("billing of session %d failed and could not be quarantined", transaction_id)
+                else:
+                    log.exception("billing %s of session %d failed", job, transaction_id)
             finally:
                 queue.task_done()
 
@@ -443,6 +516,9 @@ def install(cw: Chargewatch) -> None:
             await asyncio.wait_for(queue.join(), timeout=10)
         except TimeoutError:
             log.warning("billing: %d jobs left for the catch-up at the next start", queue.qsize())
+        for handle in retries:
+            handle.cancel()
+        retries.clear()
         for task in workers:
             task.cancel()
         await asyncio.gather(*workers, return_exceptions=True)
