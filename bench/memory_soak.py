@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from chargewatch.gateway.server import GatewayConfig  # noqa: E402
+from chargewatch.gateway.transport import GatewayConfig  # noqa: E402
 from chargewatch.runtime import Chargewatch, ServerOptions  # noqa: E402
 from chargewatch.sim.client import ChargePointConnection  # noqa: E402
 

@@ -50,7 +50,7 @@ async def _until_signal() -> None:
 
 async def chargewatch(db: str, workers: bool) -> None:
     import chargewatch.runtime
-    from chargewatch.gateway.server import GatewayConfig
+    from chargewatch.gateway.transport import GatewayConfig
     from chargewatch.runtime import Chargewatch, ServerOptions
 
     if not workers:  # the gateway, store and API alone: no billing, faults, feedback or dashboard listeners

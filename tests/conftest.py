@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Iterator
 import psycopg
 import pytest
 
-from chargewatch.gateway.server import GatewayConfig
+from chargewatch.gateway.transport import GatewayConfig
 from chargewatch.runtime import Chargewatch, ServerOptions
 
 PG_ADMIN_URL = os.environ.get("CHARGEWATCH_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")

@@ -12,9 +12,9 @@ import httpx
 from sqlalchemy import create_engine, select
 
 from chargewatch.cli import main
-from chargewatch.gateway.auth import PasswordCheck
 from chargewatch.store import schema
 from chargewatch.store.database import normalise_url
+from chargewatch.store.passwords import PasswordCheck
 from helpers import free_port
 
 

@@ -16,7 +16,7 @@ import httpx
 
 
 def _serve_options(args: argparse.Namespace):  # type: ignore[no-untyped-def]
-    from .gateway.server import GatewayConfig
+    from .gateway.transport import GatewayConfig
     from .runtime import ServerOptions
 
     return ServerOptions(

@@ -12,7 +12,7 @@ import uvicorn
 from .api.app import Services, create_app
 from .api.auth import bind_refusal
 from .gateway.events import EventBus
-from .gateway.server import Gateway, GatewayConfig
+from .gateway.transport import Gateway, GatewayConfig
 from .store.database import create_db_engine, database_url, migrate
 from .store.secrets import instance_secret
 from .workers import installers

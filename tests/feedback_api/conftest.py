@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import httpx
 import pytest
 
-from chargewatch.gateway.server import GatewayConfig
+from chargewatch.gateway.transport import GatewayConfig
 from chargewatch.runtime import Chargewatch, ServerOptions
 from helpers import http_url
 

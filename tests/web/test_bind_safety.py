@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from chargewatch.api.auth import DEMO_PASSWORD, DEMO_USERNAME, is_loopback_only, put_operator
-from chargewatch.gateway.server import GatewayConfig
+from chargewatch.gateway.transport import GatewayConfig
 from chargewatch.runtime import Chargewatch, ServerOptions, UnsafeBind
 from chargewatch.store.database import create_single_use_engine, migrate
 from helpers import free_port

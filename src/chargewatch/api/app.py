@@ -15,7 +15,7 @@ from prometheus_client import generate_latest
 from sqlalchemy import Connection, Engine, insert, select, tuple_, update
 
 from ..gateway.events import EventBus
-from ..gateway.server import CommandResult, Gateway
+from ..gateway.transport import CommandResult, Gateway
 from ..sessions.links import session_token
 from ..sessions.machine import ChargingSession
 from ..store import reads, registry, schema

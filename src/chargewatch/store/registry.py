@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import Connection, select
 
-from ..gateway.auth import hash_password
 from . import schema
+from .passwords import hash_password
 from .upsert import upsert
 
 
