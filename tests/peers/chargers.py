@@ -23,6 +23,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from ocpp.messages import Call
 from ocpp.v16 import ChargePoint as ChargePoint16
 from ocpp.v16 import call as call16
@@ -56,6 +57,23 @@ FAULT_COMPONENTS: dict[str, tuple[str, str]] = {
 EV_SIDE_FAULTS = frozenset({"EVCommunicationError"})
 # 1.6 stop reasons with another name in 2.0.1's ReasonEnumType.
 STOP_REASONS_201 = {"HardReset": "ImmediateReset", "SoftReset": "Reboot", "UnlockCommand": "Remote"}
+
+
+# A NotifyEvent whose variable does not itself mark the EVSE faulted (ConnectedEV Problem, ElectricalFeed
+# UnderVoltage/OverVoltage) followed by the station's Faulted StatusNotification: the adapter's duplicate guard
+# (ocpp/v201/core.py _status) only knows the EVSE is Faulted, not which fault a NotifyEvent reported, so the Faulted
+# status opens a second, detail-less OtherError outage incident and the coded one is a warning, not an outage.
+FAULTED_AFTER_NOTIFY = ("2.0.1 Faulted StatusNotification after a NotifyEvent that did not set Faulted (ConnectedEV, "
+                        "ElectricalFeed Under/OverVoltage) opens a second OtherError outage incident "
+                        "(ocpp/v201/core.py _status keeps no NotifyEvent code per EVSE)")
+
+
+def versions(*, xfail_201: str | None = None) -> pytest.MarkDecorator:
+    """Both versions, the 2.0.1 run marked as a known bug (strict: it fails the suite once the bug is fixed)."""
+    if xfail_201 is None:
+        return pytest.mark.parametrize("ocpp_version", VERSIONS)
+    return pytest.mark.parametrize("ocpp_version", ["ocpp1.6", pytest.param(
+        "ocpp2.0.1", marks=pytest.mark.xfail(strict=True, reason=xfail_201))])
 
 
 def iso(instant: datetime) -> str:
