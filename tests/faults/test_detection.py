@@ -32,6 +32,7 @@ from chargewatch.faults.signals import (
     StartRejected,
     StatusReported,
 )
+from chargewatch.ocpp import v16
 
 T0 = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
 
@@ -60,6 +61,7 @@ def status(
         at=at(minutes),
         message_id=f"m{minutes}",
         evidence=payload,
+        allowed_after=v16.ADAPTER.allowed_after(connector_id, status),  # as the worker asks a 1.6 charger's adapter
     )
 
 

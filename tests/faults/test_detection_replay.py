@@ -22,6 +22,7 @@ from chargewatch.faults.signals import (
     StartRejected,
     StatusReported,
 )
+from chargewatch.ocpp import v16
 
 T0 = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
 STATUSES = ["Available", "Preparing", "Charging", "SuspendedEV", "SuspendedEVSE", "Finishing", "Faulted"]
@@ -40,6 +41,7 @@ def signal_at(minute: int, choice: int, a: int, b: int) -> Signal:
             status=STATUSES[a % len(STATUSES)],
             error_code=ERRORS[b % len(ERRORS)],
             at=when,
+            allowed_after=v16.ADAPTER.allowed_after(connector, STATUSES[a % len(STATUSES)]),
         ),
         MessageSeen(charger_id=charger, at=when),
         Connected(charger_id=charger, at=when),

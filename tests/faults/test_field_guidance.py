@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from chargewatch.domain.model import RemedyIntent
 from chargewatch.faults.alerts import build_email, webhook_payload
 from chargewatch.faults.catalog import CatalogError, ErrorCatalog, vendor_file
 from chargewatch.faults.detection import AlertDue
@@ -80,5 +81,5 @@ def test_repeat_trip_rule_takes_the_connector_out_of_service_only_after_repeats(
     assert plan_remediation([once], [], T0 + timedelta(minutes=1), policy).commands == ()
     thrice = record_occurrence(record_occurrence(once, Evidence(T0, "x")), Evidence(T0, "x"))
     [command] = plan_remediation([thrice], [], T0 + timedelta(minutes=1), policy).commands
-    assert (command.ocpp_action, command.payload) == ("ChangeAvailability", {"connectorId": 1, "type": "Inoperative"})
+    assert command.intent == RemedyIntent(RemedyAction.SET_INOPERATIVE, evse_id=1, connector_id=1)
     assert plan_remediation([thrice], [command], T0 + timedelta(minutes=2), policy).commands == ()

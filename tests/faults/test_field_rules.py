@@ -21,6 +21,7 @@ from chargewatch.faults.signals import (
     SiteAssigned,
     StatusReported,
 )
+from chargewatch.ocpp import v16
 
 T0 = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
 
@@ -32,7 +33,8 @@ def at(seconds: float) -> datetime:
 def status(seconds: float, value: str, error: str = "NoError", connector: int = 1, charger: str = "CP1",
            reported: float | None = None) -> StatusReported:
     return StatusReported(charger_id=charger, connector_id=connector, status=value, error_code=error, at=at(seconds),
-                          reported_at=None if reported is None else at(reported))
+                          reported_at=None if reported is None else at(reported),
+                          allowed_after=v16.ADAPTER.allowed_after(connector, value))
 
 
 def quiet(**overrides: object) -> FaultDetector:

@@ -8,6 +8,7 @@ from typing import Any
 
 from chargewatch.faults.log import LoggedFrame, signals_from_log
 from chargewatch.faults.signals import BootReported, MessageSeen, RebootRequested, StatusReported
+from chargewatch.ocpp import v16
 
 T0 = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
 
@@ -42,3 +43,11 @@ def test_inbound_calls_are_boots_statuses_with_the_charger_time_and_messages_see
     assert [type(s) for s in signals] == [BootReported, StatusReported, MessageSeen]
     status = signals[1]
     assert isinstance(status, StatusReported) and status.reported_at == T0 - timedelta(minutes=1)
+
+
+def test_replayed_statuses_carry_the_transition_rule_the_shell_passes() -> None:
+    status = [2, "m1", "StatusNotification", {"connectorId": 1, "errorCode": "NoError", "status": "Reserved"}]
+    [without] = signals_from_log(frames(("in", status)))
+    [judged] = signals_from_log(frames(("in", status)), v16.ADAPTER.allowed_after)
+    assert isinstance(without, StatusReported) and without.allowed_after is None
+    assert isinstance(judged, StatusReported) and judged.allowed_after == v16.ADAPTER.allowed_after(1, "Reserved")

@@ -1,4 +1,5 @@
-"""Automatic remediation: the right OCPP command, once, within a per-charger budget."""
+"""Automatic remediation: the right remedy intent, once, within a per-charger budget (each OCPP version's
+words for the intents are tested with the adapters, in tests/ocpp/test_remedies.py)."""
 
 from __future__ import annotations
 
@@ -7,13 +8,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from chargewatch.domain.model import RemedyIntent
 from chargewatch.faults.incidents import Evidence, Incident, IncidentKind, IncidentStatus, Severity, open_incident
 from chargewatch.faults.remediation import (
     RemediationPolicy,
     RemediationRule,
     RemedyAction,
-    ocpp_request,
     plan_remediation,
+    remedy_intent,
 )
 
 T0 = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
@@ -41,7 +43,7 @@ def incident(
 def test_internal_error_gets_one_soft_reset_after_ten_minutes() -> None:
     assert plan_remediation([incident()], [], T0 + timedelta(minutes=9)).commands == ()
     [command] = plan_remediation([incident()], [], T0 + timedelta(minutes=10)).commands
-    assert (command.ocpp_action, command.payload) == ("Reset", {"type": "Soft"})
+    assert command.intent == RemedyIntent(RemedyAction.SOFT_RESET, evse_id=1, connector_id=1)
 
 
 def test_a_rule_fires_only_once_per_incident() -> None:
@@ -76,23 +78,24 @@ def test_acknowledged_incidents_are_left_to_the_human() -> None:
     assert plan_remediation([acknowledged], [], T0 + timedelta(hours=1)).commands == ()
 
 
-def test_stalled_session_is_stopped_remotely_with_its_transaction_id() -> None:
+def test_stalled_session_is_stopped_with_the_chargers_own_transaction_reference() -> None:
     stalled = incident(kind=IncidentKind.STALLED_SESSION, code=None, session_id="4711")
-    [command] = plan_remediation([stalled], [], T0 + timedelta(minutes=20)).commands
-    assert (command.ocpp_action, command.payload) == ("RemoteStopTransaction", {"transactionId": 4711})
+    [command] = plan_remediation([stalled], [], T0 + timedelta(minutes=20),
+                                 transaction_refs={"4711": "a1b2-station-tx"}).commands
+    assert command.intent == RemedyIntent(RemedyAction.STOP_SESSION, 1, 1, transaction_ref="a1b2-station-tx")
 
 
-@pytest.mark.parametrize(
-    ("action", "expected"),
-    [
-        (RemedyAction.HARD_RESET, ("Reset", {"type": "Hard"})),
-        (RemedyAction.UNLOCK_CONNECTOR, ("UnlockConnector", {"connectorId": 1})),
-        (RemedyAction.SET_INOPERATIVE, ("ChangeAvailability", {"connectorId": 1, "type": "Inoperative"})),
-        (RemedyAction.SET_OPERATIVE, ("ChangeAvailability", {"connectorId": 1, "type": "Operative"})),
-    ],
-)
-def test_each_action_maps_to_its_ocpp16_request(action: RemedyAction, expected: tuple) -> None:
-    assert ocpp_request(action, incident()) == expected
+@pytest.mark.parametrize("action", [RemedyAction.HARD_RESET, RemedyAction.UNLOCK_CONNECTOR,
+                                    RemedyAction.SET_INOPERATIVE, RemedyAction.SET_OPERATIVE])
+def test_each_action_is_an_intent_on_the_incidents_connector(action: RemedyAction) -> None:
+    assert remedy_intent(action, incident()) == RemedyIntent(action, evse_id=1, connector_id=1)
+
+
+def test_a_charger_wide_incident_cannot_be_unlocked_but_can_be_set_inoperative() -> None:
+    charger_wide = replace(incident(), connector_id=None)
+    with pytest.raises(ValueError, match="needs a connector"):
+        remedy_intent(RemedyAction.UNLOCK_CONNECTOR, charger_wide)
+    assert remedy_intent(RemedyAction.SET_INOPERATIVE, charger_wide) == RemedyIntent(RemedyAction.SET_INOPERATIVE)
 
 
 def test_custom_rule_unlocks_a_stuck_connector() -> None:
@@ -100,11 +103,12 @@ def test_custom_rule_unlocks_a_stuck_connector() -> None:
         "unlock", IncidentKind.CONNECTOR_ERROR, RemedyAction.UNLOCK_CONNECTOR, timedelta(0), "ConnectorLockFailure"
     )
     plan = plan_remediation([incident(code="ConnectorLockFailure")], [], T0, RemediationPolicy(rules=(rule,)))
-    assert plan.commands[0].payload == {"connectorId": 1}
+    assert plan.commands[0].intent == RemedyIntent(RemedyAction.UNLOCK_CONNECTOR, evse_id=1, connector_id=1)
 
 
-def test_remote_stop_without_a_transaction_id_is_skipped_with_a_reason() -> None:
-    stalled = incident(kind=IncidentKind.STALLED_SESSION, code=None, session_id=None)
-    plan = plan_remediation([stalled], [], T0 + timedelta(minutes=20))
+@pytest.mark.parametrize(("session_id", "refs"), [(None, {}), ("4711", {})])
+def test_stop_without_the_chargers_transaction_reference_is_skipped_with_a_reason(session_id, refs) -> None:
+    stalled = incident(kind=IncidentKind.STALLED_SESSION, code=None, session_id=session_id)
+    plan = plan_remediation([stalled], [], T0 + timedelta(minutes=20), transaction_refs=refs)
     assert plan.commands == ()
-    assert "transactionId" in plan.skipped[0][1]
+    assert "session's transaction" in plan.skipped[0][1]

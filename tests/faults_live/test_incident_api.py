@@ -57,7 +57,7 @@ async def test_incident_lifecycle_and_recovery_actions(sqlite_url, start_server)
         (a["ocpp_action"], a["payload"]) for a in [(await http.post(
             f"/api/v1/incidents/{number}/actions", json={"action": "make_inoperative"})).json()]]
     no_session = await http.post(f"/api/v1/incidents/{number}/actions", json={"action": "remote_stop"})
-    assert no_session.status_code == 409 and "transactionId" in no_session.json()["detail"]
+    assert no_session.status_code == 409 and "transaction" in no_session.json()["detail"]
     bad = await http.post(f"/api/v1/incidents/{number}/actions", json={"action": "explode"})
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "action"
 

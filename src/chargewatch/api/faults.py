@@ -22,7 +22,7 @@ from ..faults.alerts import guidance_to_dict
 from ..faults.catalog import Guidance
 from ..faults.incidents import ExclusionReason, Incident, IncidentKind, IncidentStatus, InvalidTransition, Severity
 from ..faults.incidents import response_times as compute_response_times
-from ..faults.remediation import RemedyAction, ocpp_request
+from ..faults.remediation import RemedyAction, remedy_intent
 from ..faults.uptime import Port, PortUptime, month_bounds, trailing_year_bounds, uptime_report
 from ..sessions.links import transaction_of
 from ..store import faults as store
@@ -200,7 +200,7 @@ _REMEDIES = {
     RecoveryAction.UNLOCK: RemedyAction.UNLOCK_CONNECTOR,
     RecoveryAction.MAKE_AVAILABLE: RemedyAction.SET_OPERATIVE,
     RecoveryAction.MAKE_INOPERATIVE: RemedyAction.SET_INOPERATIVE,
-    RecoveryAction.REMOTE_STOP: RemedyAction.REMOTE_STOP,
+    RecoveryAction.REMOTE_STOP: RemedyAction.STOP_SESSION,
 }
 
 
@@ -445,12 +445,16 @@ def create_router(faults: FaultWorker) -> APIRouter:
             active = faults._sessions.get((incident.charger_id, incident.connector_id or 0))
             if active is not None:
                 incident = replace(incident, session_id=str(active))
-        try:
-            ocpp_action, payload = ocpp_request(_REMEDIES[body.action], incident)
+        remedy = _REMEDIES[body.action]
+        reference = None
+        if remedy is RemedyAction.STOP_SESSION and incident.session_id:
+            reference = (await db(store.transaction_refs, [incident.session_id])).get(incident.session_id)
+        try:  # in the words of the charger's OCPP version, which the action row records
+            intent = remedy_intent(remedy, incident, reference)
+            return await faults.send_remedy(incident.id, incident.charger_id, body.action.value, intent,
+                                            requested_by=_actor(request, body.by))
         except ValueError as error:
             raise HTTPException(409, {"field": "action", "reason": str(error)}) from None
-        return await faults.run_action(incident.id, incident.charger_id, body.action.value, ocpp_action, payload,
-                                       requested_by=_actor(request, body.by))
 
     @router.put("/chargers/{charger_id}/site", response_model=SiteOut, tags=["incidents"],
                 responses=error_responses(404))

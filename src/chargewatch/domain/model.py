@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from ..sessions.machine import ChargingSession
@@ -123,3 +124,37 @@ class Outcome:
     # The session whose final cost the reply should carry (2.0.1 TransactionEventResponse.totalCost), priced by
     # the shell from the committed session with the billing engine; None: no cost in this reply.
     cost_for: int | None = None
+
+
+# ---------------------------------------------------------------- commands to the charger
+
+
+class RemedyAction(StrEnum):
+    """What fault handling asks of a charger, whatever its version; its adapter says it in OCPP words."""
+
+    SOFT_RESET = "SoftReset"
+    HARD_RESET = "HardReset"
+    UNLOCK_CONNECTOR = "UnlockConnector"
+    SET_INOPERATIVE = "SetInoperative"
+    SET_OPERATIVE = "SetOperative"
+    STOP_SESSION = "StopSession"
+
+
+@dataclass(frozen=True)
+class RemedyIntent:
+    """One remedy for one charger: the action, where (EVSE ``evse_id``, 0 = the whole charger, and the
+    connector on it) and, to stop a session, the charger's own transaction reference (1.6: the integer id as
+    text; 2.0.1: the station's transactionId). The charger's adapter renders it (``Adapter.render_remedy``)."""
+
+    action: RemedyAction
+    evse_id: int = 0
+    connector_id: int | None = None  # None: the EVSE as a whole (evse 0), else its connector (1.6 n = EVSE n, 1)
+    transaction_ref: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.evse_id < 0:
+            raise ValueError(f"evse_id must be 0 (the charger) or an EVSE number, got {self.evse_id}")
+        if self.action is RemedyAction.UNLOCK_CONNECTOR and self.evse_id == 0:
+            raise ValueError("unlocking needs a connector; 0 is the whole charger")
+        if self.action is RemedyAction.STOP_SESSION and not self.transaction_ref:
+            raise ValueError("stopping a session needs the charger's transaction reference")

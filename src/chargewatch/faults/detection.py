@@ -51,7 +51,6 @@ from chargewatch.faults.signals import (
     StatusReported,
     require_utc,
 )
-from chargewatch.faults.transitions import CHARGE_POINT_STATUSES, is_allowed_transition
 
 # Errors that trip protective devices: a person may be at risk, so they alert fastest.
 SAFETY_ERROR_CODES = frozenset({"GroundFailure", "OverCurrentFailure", "OverVoltage", "HighTemperature"})
@@ -63,6 +62,9 @@ ABORT_REASONS = frozenset({"EmergencyStop", "PowerLoss", "Reboot"})
 DELIBERATE_STOP_REASONS = frozenset({"Remote", "Local"})
 # Stop reasons that are normal when idle but abort a session that was delivering energy.
 MID_CHARGE_ABORT_REASONS = frozenset({"EVDisconnected", "HardReset", "SoftReset"})
+# The code of a fault reported without one (status Faulted, errorCode NoError; a 2.0.1 StatusNotification, whose
+# detail comes in a NotifyEvent): the first coded fault on that connector names it instead of opening another.
+UNCODED_FAULT = "Faulted"
 # Connector states in which an open session is expected to draw energy.
 ENERGY_EXPECTED_STATUSES = frozenset({"Preparing", "Charging", "SuspendedEVSE"})
 
@@ -615,7 +617,7 @@ class FaultDetector:
                 Severity.FAULT,
                 signal.charger_id,
                 signal.connector_id,
-                "Faulted",
+                UNCODED_FAULT,
                 now,
                 evidence,
                 outage=True,
@@ -636,6 +638,9 @@ class FaultDetector:
         ]
         events += self._resolve_keys(stale, now, evidence, now)
         key = incident_key(IncidentKind.CONNECTOR_ERROR, signal.charger_id, signal.connector_id, signal.error_code)
+        uncoded = incident_key(IncidentKind.CONNECTOR_ERROR, signal.charger_id, signal.connector_id, UNCODED_FAULT)
+        if faulted and uncoded in self._open and key not in self._open:
+            return events + self._name_fault(uncoded, signal.error_code, severity, now, evidence, session_id)
         tripped = connector.tripped
         if (
             faulted
@@ -657,6 +662,18 @@ class FaultDetector:
             outage=faulted,
             session_id=session_id,
         )
+
+    def _name_fault(self, uncoded: str, code: str, severity: Severity, now: datetime, evidence: Evidence,
+                    session_id: str | None) -> list[IncidentEvent]:
+        """The open fault reported without a code gets the code (and detail) that followed: still one incident,
+        from when the connector went out of service, its severity raised to the code's."""
+        incident = self._open.pop(uncoded)
+        named = record_occurrence(incident, evidence, self.config.max_evidence)
+        named = replace(named, code=code, occurrences=incident.occurrences,
+                        severity=severity if severity.rank > incident.severity.rank else incident.severity,
+                        session_id=incident.session_id or session_id)
+        self._open[named.key] = named
+        return [Updated(named, now)]
 
     def _trip_again(
         self,
@@ -687,13 +704,16 @@ class FaultDetector:
         return [AlertDue(incident, now)]
 
     def _check_transition(self, signal: StatusReported, now: datetime, evidence: Evidence) -> list[IncidentEvent]:
-        if signal.connector_id == 0:
-            if signal.status in CHARGE_POINT_STATUSES:
-                return []
-            code = f"connector 0 cannot be {signal.status}"
+        """The charger's protocol says (``allowed_after``) which statuses this one may follow; detection only
+        compares with the status it holds."""
+        allowed = signal.allowed_after
+        if allowed is None:
+            return []
+        if not allowed:
+            code = f"connector {signal.connector_id} cannot be {signal.status}"
         else:
             previous = self._connector(signal.charger_id, signal.connector_id).status
-            if previous is None or is_allowed_transition(previous, signal.status):
+            if previous is None or previous in allowed:
                 return []
             code = f"{previous}->{signal.status}"
         return self._upsert(

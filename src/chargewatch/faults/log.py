@@ -17,7 +17,7 @@ Pure: frames in, signals out; the times are the log's.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -27,6 +27,8 @@ from .detection import FaultDetector, IncidentEvent
 from .signals import BootReported, MessageSeen, RebootRequested, StatusReported
 
 Stamped = BootReported | MessageSeen | RebootRequested | StatusReported
+# The status transition rule of a charger's protocol: (connector, status) → the statuses it may follow.
+TransitionRule = Callable[[int, str], frozenset[str] | None]
 
 CALL, CALLRESULT = 2, 3
 
@@ -48,8 +50,9 @@ def requested_reboot(action: str, payload: dict[str, Any], response: dict[str, A
     return action == "Reset" or (action == "TriggerMessage" and payload.get("requestedMessage") == "BootNotification")
 
 
-def signals_from_log(frames: Iterable[LoggedFrame]) -> Iterator[Stamped]:
-    """The detector signals of a raw log, in log order."""
+def signals_from_log(frames: Iterable[LoggedFrame], rule: TransitionRule | None = None) -> Iterator[Stamped]:
+    """The detector signals of a raw log, in log order; ``rule`` (the charger protocol's transition rule, as the
+    live worker asks the charger's adapter) lets detection judge status transitions."""
     asked: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {}  # our CALLs awaiting the charger's answer
     for row in frames:
         try:
@@ -72,10 +75,11 @@ def signals_from_log(frames: Iterable[LoggedFrame]) -> Iterator[Stamped]:
             if kind == 4:
                 asked.pop((row.charger_id, message_id), None)  # a CALLERROR answer: nothing was accepted
             continue
-        yield _inbound(row, message_id, str(message[2]), message[3])
+        yield _inbound(row, message_id, str(message[2]), message[3], rule)
 
 
-def _inbound(row: LoggedFrame, message_id: str, action: str, payload: dict[str, Any]) -> Stamped:
+def _inbound(row: LoggedFrame, message_id: str, action: str, payload: dict[str, Any],
+             rule: TransitionRule | None) -> Stamped:
     evidence = {"action": action, "message_id": message_id, "payload": payload}
     if action == "BootNotification":
         return BootReported(charger_id=row.charger_id, at=row.at, evidence=evidence)
@@ -88,15 +92,16 @@ def _inbound(row: LoggedFrame, message_id: str, action: str, payload: dict[str, 
             charger_id=row.charger_id, connector_id=payload["connectorId"], status=str(payload.get("status")),
             error_code=str(payload.get("errorCode")), info=payload.get("info"), vendor_id=payload.get("vendorId"),
             vendor_error_code=payload.get("vendorErrorCode"), at=row.at, message_id=message_id,
-            reported_at=reported, evidence=evidence)
+            reported_at=reported, evidence=evidence,
+            allowed_after=None if rule is None else rule(payload["connectorId"], str(payload.get("status"))))
     return MessageSeen(charger_id=row.charger_id, at=row.at)
 
 
-def replay_log(frames: Iterable[LoggedFrame], detector: FaultDetector, until: datetime | None = None
-               ) -> list[IncidentEvent]:
+def replay_log(frames: Iterable[LoggedFrame], detector: FaultDetector, until: datetime | None = None,
+               rule: TransitionRule | None = None) -> list[IncidentEvent]:
     """Feed a raw log to ``detector`` in order, ticking it at each frame's time (and at ``until``, last)."""
     events: list[IncidentEvent] = []
-    for signal in signals_from_log(frames):
+    for signal in signals_from_log(frames, rule):
         events += detector.tick(signal.at)
         events += detector.feed(signal)
     if until is not None:

@@ -1,31 +1,21 @@
-"""Automatic remediation: which OCPP commands to send for which open incidents.
+"""Automatic remediation: which remedies to ask for which open incidents.
 
-Pure: the caller passes the open incidents, the actions already taken (which it persists) and
-``now``; it gets back the commands to send. Each rule fires at most once per incident, and a
-per-charger budget (K actions per window) stops a broken charger from being reset in a loop —
+Pure: the caller passes the open incidents, the remedies already taken (which it persists) and
+``now``; it gets back the remedies due, as protocol-neutral :class:`RemedyIntent` (the charger's
+adapter renders each into its own OCPP version's CALL). Each rule fires at most once per incident,
+and a per-charger budget (K actions per window) stops a broken charger from being reset in a loop —
 a reset that does not help must reach a human, not be repeated.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from enum import StrEnum
-from typing import Any
 
+from chargewatch.domain.model import RemedyAction, RemedyIntent
 from chargewatch.faults.incidents import Incident, IncidentKind, IncidentStatus
 from chargewatch.faults.signals import require_utc
-
-
-class RemedyAction(StrEnum):
-    SOFT_RESET = "SoftReset"
-    HARD_RESET = "HardReset"
-    UNLOCK_CONNECTOR = "UnlockConnector"
-    SET_INOPERATIVE = "SetInoperative"
-    SET_OPERATIVE = "SetOperative"
-    REMOTE_STOP = "RemoteStopTransaction"
-
 
 # Resets and availability changes interrupt every session on the charger.
 _DISRUPTIVE = frozenset({RemedyAction.SOFT_RESET, RemedyAction.HARD_RESET})
@@ -55,7 +45,7 @@ class RemediationPolicy:
             code="InternalError",
         ),
         RemediationRule(
-            "stop-stalled-session", IncidentKind.STALLED_SESSION, RemedyAction.REMOTE_STOP, timedelta(minutes=20)
+            "stop-stalled-session", IncidentKind.STALLED_SESSION, RemedyAction.STOP_SESSION, timedelta(minutes=20)
         ),
     )
     max_actions_per_charger: int = 2
@@ -63,45 +53,32 @@ class RemediationPolicy:
 
 
 @dataclass(frozen=True)
-class RemedyCommand:
-    """An OCPP 1.6 CALL to send: ``action`` name and its request payload."""
+class RemedyTaken:
+    """A remedy a rule already asked for: what the once-per-incident rule and the budget count."""
 
     charger_id: str
-    ocpp_action: str
-    payload: dict[str, Any]
     incident_id: str
     rule: str
     at: datetime
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "charger_id": self.charger_id,
-            "ocpp_action": self.ocpp_action,
-            "payload": dict(self.payload),
-            "incident_id": self.incident_id,
-            "rule": self.rule,
-            "at": self.at.isoformat(),
-        }
+
+@dataclass(frozen=True)
+class RemedyCommand(RemedyTaken):
+    """A remedy due now: ``intent`` for the charger of ``incident_id``, asked by ``rule``."""
+
+    intent: RemedyIntent
 
 
-def ocpp_request(action: RemedyAction, incident: Incident) -> tuple[str, dict[str, Any]]:
-    """The OCPP 1.6 action name and payload carrying out ``action`` for ``incident``."""
-    connector_id = incident.connector_id or 0
-    if action is RemedyAction.SOFT_RESET:
-        return "Reset", {"type": "Soft"}
-    if action is RemedyAction.HARD_RESET:
-        return "Reset", {"type": "Hard"}
-    if action is RemedyAction.UNLOCK_CONNECTOR:
-        if connector_id == 0:
-            raise ValueError(f"UnlockConnector needs a connector; incident {incident.id} has none")
-        return "UnlockConnector", {"connectorId": connector_id}
-    if action is RemedyAction.SET_INOPERATIVE:
-        return "ChangeAvailability", {"connectorId": connector_id, "type": "Inoperative"}
-    if action is RemedyAction.SET_OPERATIVE:
-        return "ChangeAvailability", {"connectorId": connector_id, "type": "Operative"}
-    if incident.session_id is None or not incident.session_id.isdigit():
-        raise ValueError(f"RemoteStopTransaction needs an integer transactionId; incident {incident.id} has none")
-    return "RemoteStopTransaction", {"transactionId": int(incident.session_id)}
+def remedy_intent(action: RemedyAction, incident: Incident, transaction_ref: str | None = None) -> RemedyIntent:
+    """The intent carrying out ``action`` for ``incident`` (on its connector; ``transaction_ref`` is the
+    charger's reference of the incident's session). ValueError when the incident lacks what it needs."""
+    evse_id = incident.connector_id or 0
+    if action is RemedyAction.UNLOCK_CONNECTOR and evse_id == 0:
+        raise ValueError(f"unlocking needs a connector; incident {incident.id} has none")
+    if action is RemedyAction.STOP_SESSION and not transaction_ref:
+        raise ValueError(f"stopping needs the session's transaction; incident {incident.id} has none")
+    return RemedyIntent(action, evse_id, 1 if evse_id else None,
+                        transaction_ref if action is RemedyAction.STOP_SESSION else None)
 
 
 @dataclass(frozen=True)
@@ -113,13 +90,15 @@ class RemediationPlan:
 
 def plan_remediation(
     incidents: Iterable[Incident],
-    history: Sequence[RemedyCommand],
+    history: Sequence[RemedyTaken],
     now: datetime,
     policy: RemediationPolicy | None = None,
     busy_chargers: Collection[str] = (),
+    transaction_refs: Mapping[str, str] | None = None,
 ) -> RemediationPlan:
-    """Commands due at ``now``. ``history`` is every command sent before (any age); ``busy_chargers``
-    are chargers with a session delivering energy, which resets would abort."""
+    """Remedies due at ``now``. ``history`` is every remedy taken before (any age); ``busy_chargers``
+    are chargers with a session delivering energy, which resets would abort; ``transaction_refs`` maps an
+    incident's ``session_id`` to the charger's reference of that session (needed to stop it)."""
     require_utc(now, "now")
     policy = policy or RemediationPolicy()
     done = {(command.incident_id, command.rule) for command in history}
@@ -139,12 +118,13 @@ def plan_remediation(
             if budget.get(incident.charger_id, 0) >= policy.max_actions_per_charger:
                 skipped.append((incident.id, f"{rule.name}: action budget for {incident.charger_id} used up"))
                 continue
+            reference = (transaction_refs or {}).get(incident.session_id or "")
             try:
-                action, payload = ocpp_request(rule.action, incident)
+                intent = remedy_intent(rule.action, incident, reference)
             except ValueError as error:
                 skipped.append((incident.id, f"{rule.name}: {error}"))
                 continue
-            commands.append(RemedyCommand(incident.charger_id, action, payload, incident.id, rule.name, now))
+            commands.append(RemedyCommand(incident.charger_id, incident.id, rule.name, now, intent))
             budget[incident.charger_id] = budget.get(incident.charger_id, 0) + 1
     return RemediationPlan(tuple(commands), tuple(skipped))
 

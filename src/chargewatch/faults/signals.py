@@ -51,6 +51,9 @@ class StatusReported(_Stamped):
     reported_at: datetime | None = None
     """The charger's own timestamp: a queued report older than the last applied one is stale."""
     evidence: dict[str, Any] = field(default_factory=_evidence)
+    allowed_after: frozenset[str] | None = None
+    """Under the charger's protocol, the statuses this one may follow on this connector (its adapter says):
+    any other previous status is a firmware deviation; empty: never on this connector; None: no rule."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -5,7 +5,9 @@ The h11 way: the adapter owns the protocol rules and says what it needs. Per inb
 session a re-sent start belongs to), fetches exactly those, then calls :meth:`Adapter.handle` with the
 charger's state and an :class:`Environment`, and gets back an ``Outcome`` in the neutral model
 (``chargewatch.domain.model``). Outbound, :meth:`Adapter.render` turns an operator's command into this
-version's action and payload. Framing (``ocpp.framing``) is shared by all versions.
+version's action and payload, and :meth:`Adapter.render_remedy` a neutral remedy intent of fault handling; fault
+detection asks :meth:`Adapter.allowed_after` whether a status may follow another under this version's rules.
+Framing (``ocpp.framing``) is shared by all versions.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from ..domain.model import DEFAULT_HEARTBEAT_INTERVAL, ChargerBooted, ChargerState, Outcome
+from ..domain.model import DEFAULT_HEARTBEAT_INTERVAL, ChargerBooted, ChargerState, Outcome, RemedyIntent
 from ..sessions.machine import ChargingSession
 from ..timeutil import format_timestamp
 
@@ -90,7 +92,6 @@ class NeedStoredSampleTimes:
 Lookup = NeedStartKey | NeedSession | NeedStoredSampleTimes
 
 
-
 @dataclass(frozen=True)
 class RenderedCommand:
     """An operator command in one version's words; ``mapped_from`` names the generic action it came from."""
@@ -120,4 +121,14 @@ class Adapter(Protocol):
     def render(self, action: str, payload: dict[str, Any], state: ChargerState) -> RenderedCommand:
         """This version's CALL for an operator command (given in 1.6 or this version's words); ValueError if
         it cannot be expressed or its payload is invalid."""
+        ...
+
+    def render_remedy(self, intent: RemedyIntent) -> RenderedCommand:
+        """This version's CALL for a remedy of fault handling (``mapped_from`` names the intent's action);
+        ValueError if this version cannot say it."""
+        ...
+
+    def allowed_after(self, connector_id: int, status: str) -> frozenset[str] | None:
+        """The (neutral) statuses a connector may report ``status`` after under this version's transition
+        rules; empty: never on this connector; None: no rule for it."""
         ...

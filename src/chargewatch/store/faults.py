@@ -16,7 +16,7 @@ from sqlalchemy import Connection, and_, func, insert, or_, select, update
 
 from ..faults.incidents import Evidence, ExclusionReason, Incident, IncidentKind, IncidentStatus, Note, Severity
 from ..faults.log import LoggedFrame
-from ..faults.remediation import RemedyCommand
+from ..faults.remediation import RemedyTaken
 from . import schema
 from .faults_tables import (
     fault_actions,
@@ -249,12 +249,28 @@ def actions_of(connection: Connection, incident_id: str) -> list[dict[str, Any]]
     return [dict(row._mapping) for row in rows]
 
 
-def remediation_history(connection: Connection) -> list[RemedyCommand]:
-    """Every command a remediation rule sent: each rule fires once per incident, ever."""
+def remediation_history(connection: Connection) -> list[RemedyTaken]:
+    """Every remedy a remediation rule asked for: each rule fires once per incident, ever."""
     t = fault_actions
-    rows = connection.execute(select(t).where(t.c.rule.is_not(None)).order_by(t.c.id))
-    return [RemedyCommand(row.charger_id, row.ocpp_action, row.payload, row.incident_id, row.rule, row.requested_at)
-            for row in rows]
+    rows = connection.execute(select(t.c.charger_id, t.c.incident_id, t.c.rule, t.c.requested_at)
+                              .where(t.c.rule.is_not(None)).order_by(t.c.id))
+    return [RemedyTaken(row.charger_id, row.incident_id, row.rule, row.requested_at) for row in rows]
+
+
+def transaction_refs(connection: Connection, session_ids: Iterable[str]) -> dict[str, str]:
+    """The charger's own reference (1.6 id as text, 2.0.1 transactionId) of each session, by its internal id."""
+    ids = sorted({int(session_id) for session_id in session_ids if session_id.isdigit()})
+    if not ids:
+        return {}
+    s = schema.sessions
+    rows = connection.execute(select(s.c.transaction_id, s.c.transaction_ref).where(s.c.transaction_id.in_(ids)))
+    return {str(row.transaction_id): row.transaction_ref or str(row.transaction_id) for row in rows}
+
+
+def ocpp_version(connection: Connection, charger_id: str) -> str | None:
+    """The subprotocol of the charger's latest connection (None: unknown charger, or from before 2.0.1)."""
+    c = schema.chargers
+    return connection.execute(select(c.c.ocpp_version).where(c.c.id == charger_id)).scalar_one_or_none()
 
 
 # ------------------------------------------------------------------ alert deliveries

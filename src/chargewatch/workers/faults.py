@@ -49,6 +49,8 @@ Configuration: ``CHARGEWATCH_FAULTS`` is a path to a JSON or TOML file (``.toml`
       "remediation": {"enabled": false, "max_actions_per_charger": 2, "window": 21600,
                       "rules": [{"name": "soft-reset-internal-error", "kind": "connector_error",
                                  "code": "InternalError", "action": "SoftReset", "after": 600}]},
+                                        # actions: SoftReset, HardReset, UnlockConnector, SetInoperative,
+                                        # SetOperative, StopSession (rendered for the charger's OCPP version)
       "driver_screen": {"enabled": false, "vendor_id": "com.vendor", "message_id": "DisplayMessage",
                         "language": "en"},
       "catalog_file": "/etc/chargewatch/catalog.json",  # operator overlay of the guidance catalog
@@ -83,6 +85,7 @@ from sqlalchemy import Connection
 from ..api.faults import create_router
 from ..billing.ocmf import VerificationStatus
 from ..billing.settlement import Settlement
+from ..domain.model import RemedyIntent
 from ..faults.alerts import AlertRouting, Channel, RetrySchedule, build_email, event_type
 from ..faults.catalog import SCREEN_TEXT_MAX, ErrorCatalog, Guidance, screen_message_request
 from ..faults.detection import FaultConfig, FaultDetector, IncidentEvent, Opened, Resolved, Updated
@@ -100,7 +103,7 @@ from ..faults.incidents import (
     set_exclusion,
 )
 from ..faults.log import requested_reboot
-from ..faults.remediation import RemediationPolicy, RemediationRule, RemedyAction, RemedyCommand, plan_remediation
+from ..faults.remediation import RemediationPolicy, RemediationRule, RemedyAction, RemedyTaken, plan_remediation
 from ..faults.signals import (
     AuthorizeRejected,
     BootReported,
@@ -125,6 +128,8 @@ from ..feedback.support import screen_text_with_helpline
 from ..gateway.events import Event
 from ..notify.email import EmailDeliveryError, EmailSender, SmtpConfig
 from ..notify.webhook import DeliveryAttempt, WebhookSender
+from ..ocpp import versions
+from ..ocpp.adapter import Adapter
 from ..store import billing as billing_store
 from ..store import faults as store
 from ..store import support as support_store
@@ -353,6 +358,10 @@ def _retry(raw: Mapping[str, Any]) -> RetrySchedule:
         raise SettingsError(f"alerts.retry: {error}") from error
 
 
+# Remedy action names from before the actions were protocol-neutral (still accepted in configuration files).
+_REMEDY_ALIASES = {"RemoteStopTransaction": RemedyAction.STOP_SESSION.value}
+
+
 def _remediation(raw: Mapping[str, Any]) -> RemediationPolicy | None:
     _only(raw, {"enabled", "max_actions_per_charger", "window", "rules"}, "remediation.")
     if not raw.get("enabled", False):
@@ -367,7 +376,8 @@ def _remediation(raw: Mapping[str, Any]) -> RemediationPolicy | None:
                   f"{where}.")
             try:
                 parsed.append(RemediationRule(
-                    name=str(rule["name"]), kind=IncidentKind(rule["kind"]), action=RemedyAction(rule["action"]),
+                    name=str(rule["name"]), kind=IncidentKind(rule["kind"]), action=RemedyAction(
+                        _REMEDY_ALIASES.get(rule["action"], rule["action"])),
                     after=timedelta(seconds=_positive(rule, "after", 0, f"{where}.")), code=rule.get("code"),
                     include_acknowledged=bool(rule.get("include_acknowledged", False)),
                     min_occurrences=int(rule.get("min_occurrences", 1))))
@@ -411,7 +421,7 @@ class FaultWorker:
             saved = store.load_detector_state(connection, self.node_id)
             self._statuses = store.connector_statuses(connection)
             self._sessions = store.active_sessions(connection)
-            self._remedy_history: list[RemedyCommand] = store.remediation_history(connection)
+            self._remedy_history: list[RemedyTaken] = store.remediation_history(connection)
         self.detector = self._restore(saved)
         self.remediation_held: dict[str, str] = {}
         self._rejected_starts: set[tuple[str, str]] = set()
@@ -491,7 +501,7 @@ class FaultWorker:
                     self._take(self.detector.tick(now))
                     self._probe_silent(now)
                     if self.settings.remediation is not None:
-                        self._remediate(now)
+                        await self._remediate(now)
                 await self.flush()
             except asyncio.CancelledError:
                 raise
@@ -610,7 +620,8 @@ class FaultWorker:
                 charger_id=charger_id, connector_id=data["connector_id"], status=data["status"],
                 error_code=data["error_code"], info=data.get("info"), vendor_id=data.get("vendor_id"),
                 vendor_error_code=data.get("vendor_error_code"), at=at, message_id=evidence.get("message_id"),
-                reported_at=reported, evidence=evidence)]
+                reported_at=reported, evidence=evidence, allowed_after=self._allowed_after(
+                    charger_id, data["connector_id"], data["status"]))]
         if kind == "command.answered":
             return self._command(charger_id, at, data)
         if kind == "authorization":
@@ -882,17 +893,46 @@ class FaultWorker:
             "status": status, "response": response, "at": self.now().isoformat()}))
         return row
 
-    def _remediate(self, now: datetime) -> None:
+    def _allowed_after(self, charger_id: str, connector_id: int, status: str) -> frozenset[str] | None:
+        """The statuses ``status`` may follow under the transition rules of the charger's OCPP version."""
+        link = self.gateway.links.get(charger_id)
+        return None if link is None else link.adapter.allowed_after(connector_id, status)
+
+    async def _adapter(self, charger_id: str) -> Adapter:
+        """The adapter of the charger's OCPP version: of its connection here, else of its latest one."""
+        link = self.gateway.links.get(charger_id)
+        if link is not None:
+            return link.adapter
+        return versions.adapter_for(await self._db(store.ocpp_version, charger_id))
+
+    async def send_remedy(self, incident_id: str, charger_id: str, action: str, intent: RemedyIntent,
+                          requested_by: str, rule: str | None = None) -> dict[str, Any]:
+        """Send a remedy in the words of the charger's OCPP version; the action row records what was sent.
+        ValueError (nothing sent, nothing recorded) when that version cannot say it."""
+        rendered = (await self._adapter(charger_id)).render_remedy(intent)
+        return await self.run_action(incident_id, charger_id, action, rendered.action, rendered.payload,
+                                     requested_by=requested_by, rule=rule)
+
+    async def _remediate(self, now: datetime) -> None:
         policy = self.settings.remediation
         assert policy is not None
         busy = {charger for (charger, connector) in self._sessions
                 if self._statuses.get((charger, connector)) == "Charging"}
-        plan = plan_remediation(self.detector.open_incidents, self._remedy_history, now, policy, busy)
-        self.remediation_held = dict(plan.skipped)
+        incidents = self.detector.open_incidents
+        sessions = {incident.session_id for incident in incidents if incident.session_id}
+        refs = await self._db(store.transaction_refs, sessions) if sessions else {}
+        plan = plan_remediation(incidents, self._remedy_history, now, policy, busy, refs)
+        held = dict(plan.skipped)
         for command in plan.commands:
             self._remedy_history.append(command)
-            self._spawn(self.run_action(command.incident_id, command.charger_id, "remediation", command.ocpp_action,
-                                        command.payload, requested_by="remediation", rule=command.rule))
+            try:
+                rendered = (await self._adapter(command.charger_id)).render_remedy(command.intent)
+            except ValueError as error:  # the rule fired; why nothing went out is said on the incident
+                held[command.incident_id] = f"{command.rule}: {error}"
+                continue
+            self._spawn(self.run_action(command.incident_id, command.charger_id, "remediation", rendered.action,
+                                        rendered.payload, requested_by="remediation", rule=command.rule))
+        self.remediation_held = held
 
     # ------------------------------------------------------------------ operator lifecycle
 

@@ -18,6 +18,7 @@ from ...domain.model import (
     ConnectorStatusChanged,
     Outcome,
     ReadingsRecorded,
+    RemedyIntent,
     SecurityEvent,
     SessionChanged,
 )
@@ -38,6 +39,7 @@ from ..adapter import (
     heartbeat,
 )
 from ..framing import ErrorCode
+from . import faults
 
 VERSION = "ocpp1.6"
 
@@ -355,6 +357,13 @@ class V16Adapter:
         except schemas.SchemaViolation as exc:
             raise ValueError(f"{action} payload invalid: {exc.description}") from None
         return RenderedCommand(action, payload)
+
+    def render_remedy(self, intent: RemedyIntent) -> RenderedCommand:
+        action, payload = faults.render_remedy(intent)
+        return RenderedCommand(action, self.render(action, payload, ChargerState("")).payload, intent.action.value)
+
+    def allowed_after(self, connector_id: int, status: str) -> frozenset[str] | None:
+        return faults.allowed_after(connector_id, status)
 
 
 ADAPTER = V16Adapter()

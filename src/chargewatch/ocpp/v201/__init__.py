@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...domain.model import ChargerState, Outcome
+from ...domain.model import ChargerState, Outcome, RemedyIntent
 from ..adapter import Environment, Lookup, NeedSession, NeedStartKey, RenderedCommand
 from ..framing import ErrorCode
-from . import commands, core
+from . import commands, core, faults
 
 VERSION = core.VERSION
 
@@ -44,6 +44,14 @@ class V201Adapter:
 
     def render(self, action: str, payload: dict[str, Any], state: ChargerState) -> RenderedCommand:
         return commands.render(action, payload, state)
+
+    def render_remedy(self, intent: RemedyIntent) -> RenderedCommand:
+        action, payload = commands.render_remedy(intent)
+        return RenderedCommand(action, commands.render(action, payload, ChargerState("")).payload,
+                               intent.action.value)
+
+    def allowed_after(self, connector_id: int, status: str) -> frozenset[str] | None:
+        return faults.allowed_after(connector_id, status)
 
 
 ADAPTER = V201Adapter()

@@ -12,7 +12,7 @@ import json
 import secrets
 from typing import Any
 
-from ...domain.model import ChargerState
+from ...domain.model import ChargerState, RemedyAction, RemedyIntent
 from .. import schemas
 from ..adapter import RenderedCommand
 
@@ -122,7 +122,7 @@ def _translate(action: str, payload: dict[str, Any], state: ChargerState) -> tup
             payload["connectorId"], with_connector=requested == "StatusNotification")}
     if action == "TriggerMessage" and payload.get("requestedMessage") in _TRIGGERS:
         return "TriggerMessage", {"requestedMessage": _TRIGGERS[payload["requestedMessage"]]}
-    if action == "UnlockConnector" and "connectorId" in payload:
+    if action == "UnlockConnector" and "connectorId" in payload and "evseId" not in payload:
         return "UnlockConnector", {"evseId": payload["connectorId"], "connectorId": 1}
     if action == "GetConfiguration":
         keys = payload.get("key") or []
@@ -133,6 +133,25 @@ def _translate(action: str, payload: dict[str, Any], state: ChargerState) -> tup
         return "SetVariables", {"setVariableData": [
             {**_variable(payload.get("key", "")), "attributeValue": str(payload.get("value", ""))}]}
     return action, payload
+
+
+def render_remedy(intent: RemedyIntent) -> tuple[str, dict[str, Any]]:
+    """The OCPP 2.0.1 action and payload carrying out ``intent``: a reset of the station (OnIdle for soft,
+    Immediate for hard), UnlockConnector(evseId, connectorId), ChangeAvailability(operationalStatus, evse) or
+    RequestStopTransaction with the station's own transactionId."""
+    action = intent.action
+    evse = {"evse": {"id": intent.evse_id}} if intent.evse_id else {}
+    if action is RemedyAction.SOFT_RESET:
+        return "Reset", {"type": "OnIdle"}
+    if action is RemedyAction.HARD_RESET:
+        return "Reset", {"type": "Immediate"}
+    if action is RemedyAction.UNLOCK_CONNECTOR:
+        return "UnlockConnector", {"evseId": intent.evse_id, "connectorId": intent.connector_id or 1}
+    if action is RemedyAction.SET_INOPERATIVE:
+        return "ChangeAvailability", {"operationalStatus": "Inoperative", **evse}
+    if action is RemedyAction.SET_OPERATIVE:
+        return "ChangeAvailability", {"operationalStatus": "Operative", **evse}
+    return "RequestStopTransaction", {"transactionId": intent.transaction_ref}
 
 
 def render(action: str, payload: dict[str, Any], state: ChargerState) -> RenderedCommand:

@@ -141,8 +141,10 @@ def _status(payload: dict[str, Any], state: ChargerState, env: Environment) -> O
         else:
             status = "Preparing"
     if status == "Faulted" and state.connector_status.get(evse_id) == "Faulted":
-        return Outcome({})  # a NotifyEvent already reported this fault with its detail; OtherError would hide it
-    error_code = "OtherError" if status == "Faulted" else "NoError"  # the detail arrives as a NotifyEvent
+        return Outcome({})  # a NotifyEvent already reported this fault with its detail
+    # 2.0.1 gives no error code here: a Faulted status is a fault without a code (NoError), which the NotifyEvent
+    # that follows names (fault detection then keeps one incident, whichever of the two arrives first).
+    error_code = "NoError"
     timestamp = parse_timestamp(payload["timestamp"])
     if state.status_is_current(evse_id, timestamp):  # an older queued report does not replace a newer one
         state.connector_status[evse_id] = status

@@ -5,6 +5,9 @@ In 2.0.1 a fault is a component's variable reported by NotifyEvent (OCPP 2.0.1 p
 becomes the status a 1.6 charger would have sent for the same fault (the 1.6 ChargePointErrorCode the
 fault catalog carries guidance for); a cleared event, or a Problem variable back to false, is the
 return to ``NoError`` that resolves the incident.
+
+Also the 2.0.1 connector status transition table, which fault detection asks (:func:`allowed_after`) whether a
+reported status may follow the one before it on that EVSE.
 """
 
 from __future__ import annotations
@@ -69,3 +72,44 @@ def status_changes(event_data: list[dict[str, Any]], statuses: dict[int, str], r
             timestamp=parse_timestamp(event["timestamp"]), received_at=received_at,
         ))
     return changes
+
+
+# ---------------------------------------------------------------- connector status transitions
+
+# OCPP 2.0.1 connectorStatus (part 2, ConnectorStatusEnumType; use cases G01 and H01): which status may follow
+# which. Faulted and Unavailable can come and go from any state; Reserved only follows a connector free to take
+# the reservation (Available, or a reservation kept across Unavailable/Faulted): an Occupied connector cannot
+# become Reserved without becoming Available first (H01: a reservation needs a free connector). Unlike 1.6,
+# the five in-use states are one (Occupied), so 1.6's Finishing → Reserved or Reserved → Charging rules vanish.
+TRANSITIONS: dict[str, frozenset[str]] = {
+    "Available": frozenset({"Occupied", "Reserved", "Unavailable", "Faulted"}),
+    "Occupied": frozenset({"Available", "Unavailable", "Faulted"}),
+    "Reserved": frozenset({"Available", "Occupied", "Unavailable", "Faulted"}),
+    "Unavailable": frozenset({"Available", "Occupied", "Reserved", "Faulted"}),
+    "Faulted": frozenset({"Available", "Occupied", "Reserved", "Unavailable"}),
+}
+# The neutral statuses (1.6 words, what the store and detection see) that 2.0.1's Occupied is refined into
+# by the transaction's chargingState; between them a 2.0.1 connector makes no transition at all.
+OCCUPIED = frozenset({"Preparing", "Charging", "SuspendedEV", "SuspendedEVSE", "Finishing"})
+
+
+def connector_status(neutral: str) -> str:
+    """The 2.0.1 connectorStatus a neutral status stands for."""
+    return "Occupied" if neutral in OCCUPIED else neutral
+
+
+def _neutral(status: str) -> frozenset[str]:
+    return OCCUPIED if status == "Occupied" else frozenset({status})
+
+
+# For each neutral status: the neutral statuses it may follow on a 2.0.1 connector (the same 2.0.1 status included).
+_ALLOWED_AFTER: dict[str, frozenset[str]] = {
+    neutral: frozenset().union(*(_neutral(previous) for previous, nexts in TRANSITIONS.items()
+                                 if connector_status(neutral) in nexts or previous == connector_status(neutral)))
+    for neutral in (*(s for s in TRANSITIONS if s != "Occupied"), *OCCUPIED)
+}
+
+
+def allowed_after(connector_id: int, status: str) -> frozenset[str] | None:
+    """The neutral statuses ``status`` may follow on a 2.0.1 EVSE (None: a status 2.0.1 does not know)."""
+    return _ALLOWED_AFTER.get(status)
