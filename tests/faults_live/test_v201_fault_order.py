@@ -37,7 +37,8 @@ def faulted(minutes: float) -> dict[str, Any]:
 
 def rcd(event_id: int, minutes: float, cleared: bool = False) -> dict[str, Any]:
     event: dict[str, Any] = {
-        "eventId": event_id, "timestamp": ts(minutes), "trigger": "Delta", "actualValue": "false" if cleared else "true",
+        "eventId": event_id, "timestamp": ts(minutes), "trigger": "Delta",
+        "actualValue": "false" if cleared else "true",
         "eventNotificationType": "HardWiredNotification", "component": {"name": "RCD", "evse": {"id": 1}},
         "variable": {"name": "Tripped"}}
     if cleared:
