@@ -248,3 +248,64 @@ async def test_unknown_addresses_bounce_and_automatic_mail_never_enters_a_conver
         assert 'chargewatch_support_mail_total{outcome="stored"} 1.0' in metrics
         assert 'chargewatch_support_mail_total{outcome="duplicate"} 1.0' in metrics
     assert len(mailbox[0].messages) == 0  # nothing was answered
+
+
+FLAT = {
+    "country_code": "DE", "party_id": "CWS", "id": "FLAT-MAIL", "currency": "EUR",
+    "elements": [{"price_components": [{"type": "ENERGY", "price": 0.30, "vat": 19.0, "step_size": 1}]}],
+}
+
+
+def apple_mail_de_reply(original: EmailMessage, text: str) -> EmailMessage:
+    """Apple Mail on an iPhone, German: the text, 'Von meinem iPhone gesendet', the quoted receipt."""
+    reply = EmailMessage()
+    reply["From"] = DRIVER
+    reply["To"] = str(original["Reply-To"])
+    reply["Subject"] = f"Re: {original['Subject']}"
+    reply["Message-ID"] = make_msgid(domain="icloud.example")
+    reply["In-Reply-To"] = original["Message-ID"]
+    reply["References"] = original["Message-ID"]
+    quoted = "\n".join(f"> {line}" for line in original.get_body(("plain",)).get_content().splitlines())
+    reply.set_content(f"{text}\n\nVon meinem iPhone gesendet\n\n> Am 02.12.2026 um 14:03 schrieb Operator "
+                      f"<{SUPPORT}>:\n> \n{quoted}\n")
+    return reply
+
+
+async def test_a_reply_to_the_receipt_e_mail_opens_the_sessions_conversation(support_server, mailbox):
+    box, _ = mailbox
+    async with httpx.AsyncClient(base_url=http_url(support_server), timeout=10) as api:
+        assert (await api.post("/api/v1/tariffs", json=FLAT)).status_code == 201
+        assert (await api.post("/api/v1/chargers", json={"id": "CP-RECEIPTMAIL"})).status_code in (200, 201)
+        assert (await api.put("/api/v1/tariff-assignments",
+                              json={"tariff_id": "FLAT-MAIL", "charger_id": "CP-RECEIPTMAIL"})).status_code == 200
+        assert (await api.put("/api/v1/id-tags/TAG-1", json={"id_tag": "TAG-1"})).status_code == 200
+        charger = await plug_in(support_server, "CP-RECEIPTMAIL", "ocpp1.6")
+        tx = await charger.charge(energy_wh=10_000)
+        await charger.cp.close()
+        token = await token_of(api, tx)
+
+        async def issued():
+            bill = await api.get(f"/api/v1/sessions/{tx}/invoice")
+            return bill.status_code == 200 and bill.json()["status"] == "issued"
+
+        await eventually(issued)
+        page = (await api.get(f"/s/{token}", params={"lang": "de"})).text
+        assert 'id="receipt-email-form"' in page and "Beleg per E-Mail senden" in page
+        bad = await api.post(f"/api/v1/driver/{token}/receipt/email", json={"email": "not-an-address"})
+        assert bad.status_code == 422
+        sent = await api.post(f"/api/v1/driver/{token}/receipt/email",
+                              json={"email": "dana.driver@example.net", "lang": "de"})
+        assert sent.status_code == 200 and sent.json()["email"] == "sent", sent.text
+        [receipt] = box.messages
+        assert str(receipt["To"]) == "dana.driver@example.net" and sent.json()["invoice_number"] in receipt["Subject"]
+        assert str(receipt["Reply-To"]).startswith(f"support+{tx}-")
+        [pdf] = [part for part in receipt.iter_attachments() if part.get_content_type() == "application/pdf"]
+        assert pdf.get_content()[:5] == b"%PDF-"
+
+        question = "Warum 19 % MwSt. auf die Standzeit?"
+        await asyncio.to_thread(send, support_server, apple_mail_de_reply(receipt, question))
+        view = (await api.get(f"/api/v1/driver/{token}/support")).json()
+        assert [(m["author"], m["source"], m["body"]) for m in view["conversation"]["messages"]] == [
+            ("driver", "email", question)]
+        assert (await api.post("/api/v1/driver/1-AAAAAAAAAAAAAAAAAAAAAA/receipt/email",
+                               json={"email": "dana.driver@example.net"})).status_code == 404

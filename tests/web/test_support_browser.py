@@ -3,6 +3,7 @@ it in the console, and each side sees the other's message arrive live (server-se
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -98,4 +99,59 @@ async def test_a_driver_opens_a_support_conversation_and_the_operator_answers_it
     [times] = (await api.get("/api/v1/support/response-times")).json()
     assert (times["station_id"], times["conversations"], times["waiting_for_first_response"]) == (CHARGER, 1, 0)
     await operator_context.close()
+    await driver.context.close()
+
+
+async def test_an_operator_accepts_a_disputed_invoice_in_the_console_and_the_driver_sees_the_correction(running):
+    app, api, charger, browser = running
+    tariff = {"country_code": "DE", "party_id": "CWS", "id": "FLAT-WEB", "currency": "EUR",
+              "elements": [{"price_components": [{"type": "ENERGY", "price": 0.30, "vat": 19.0, "step_size": 1}]}]}
+    assert (await api.post("/api/v1/tariffs", json=tariff)).status_code == 201
+    assert (await api.put("/api/v1/tariff-assignments",
+                          json={"tariff_id": "FLAT-WEB", "charger_id": CHARGER})).status_code == 200
+    assert (await api.put("/api/v1/id-tags/DRIVER-1", json={"id_tag": "DRIVER-1"})).status_code == 200
+    tx, path = await charged_session(charger, api)
+    number = None
+    for _ in range(300):  # bounded: the billing worker issues the invoice
+        bill = await api.get(f"/api/v1/sessions/{tx}/invoice")
+        if bill.status_code == 200 and bill.json()["status"] == "issued":
+            number = bill.json()["invoice_number"]
+            break
+        await asyncio.sleep(0.05)
+    assert number is not None
+    token = path.removeprefix("/s/")
+    assert (await api.put(f"/api/v1/feedback/{token}", json={"overall": 1, "comment": "Charged twice for one session!"})
+            ).status_code == 201
+    for _ in range(300):
+        disputes = (await api.get("/api/v1/billing/disputes", params={"status": "open"})).json()["items"]
+        if disputes:
+            break
+        await asyncio.sleep(0.05)
+    [dispute] = disputes
+    base = f"http://127.0.0.1:{app.http_port}"
+
+    operator_context = await browser.new_context(base_url=base)
+    operator = await operator_context.new_page()
+    await operator.goto("/")
+    await operator.fill("#username", ADMIN[0])
+    await operator.fill("#password", ADMIN[1])
+    await operator.click("button[type=submit]")
+    await operator.wait_for_url(re.compile(r"/$"))
+    await operator.goto("/support")
+    card = operator.locator(f'#billing-disputes article[data-dispute="{dispute["id"]}"]')
+    await expect(card).to_contain_text("Charged twice for one session!")
+    await expect(card).to_contain_text(number)
+    await card.locator("textarea").fill("Billed for 5 kWh as measured by the car")
+    await card.locator("input[name=energy_wh]").fill("5000")
+    await card.locator("button[value=accept]").click()
+    await expect(operator.locator("#billing-disputes")).to_contain_text("No open disputes.", timeout=15_000)
+    decided = (await api.get(f"/api/v1/billing/disputes/{dispute['id']}")).json()
+    assert decided["status"] == "accepted" and decided["decided_by"] == ADMIN[0] and decided["reissued_invoice"]
+    await operator_context.close()
+
+    driver = await (await browser.new_context(base_url=base, locale="en-GB")).new_page()
+    await driver.goto(path)
+    await expect(driver.locator("#billing-dispute")).to_contain_text(f"credit note {decided['credit_note']}")
+    await expect(driver.locator("#billing-dispute")).to_contain_text(decided["reissued_invoice"])
+    await expect(driver.locator("#billing-dispute-reason")).to_contain_text("Billed for 5 kWh")
     await driver.context.close()

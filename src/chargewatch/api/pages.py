@@ -54,6 +54,7 @@ SUPPORT_CONVERSATIONS = "/api/v1/support/conversations"
 SUPPORT_TIMES = "/api/v1/support/response-times"
 BILLING_DISPUTES = "/api/v1/billing/disputes"
 DRIVER_DISPUTE = "/api/v1/driver/{token}/billing-dispute"
+RECEIPT_EMAIL = "/api/v1/driver/{token}/receipt/email"
 FEEDBACK_DRIVER = "/api/v1/feedback/{token}"
 INCIDENTS = "/api/v1/incidents"
 INCIDENT_ACTIONS = "/api/v1/incidents/{number}/actions"
@@ -93,6 +94,8 @@ DRIVER_TEXT: dict[str, dict[str, Any]] = {
         "choose_rating": "Please choose a rating.", "excl_vat": "excl. VAT",
         "waived": "This charge is free of charge: no receipt.",
         "receipt_review": "Your receipt follows after a check of the meter data.",
+        "email_receipt": "E-mail me the receipt", "email_receipt_send": "Send",
+        "email_receipt_sent": "Sent. Reply to that e-mail if anything is wrong.",
         "dispute_open": "You dispute invoice {invoice}: we are checking it and will tell you the outcome.",
         "dispute_rejected": "Your dispute of invoice {invoice} was checked: the invoice stands.",
         "dispute_accepted": "Your dispute of invoice {invoice} was accepted: credit note {credit} cancels it.",
@@ -134,6 +137,8 @@ DRIVER_TEXT: dict[str, dict[str, Any]] = {
         "choose_rating": "Bitte wählen Sie eine Bewertung.", "excl_vat": "zzgl. MwSt.",
         "waived": "Dieser Ladevorgang ist kostenlos: kein Beleg.",
         "receipt_review": "Ihr Beleg folgt nach einer Prüfung der Zählerdaten.",
+        "email_receipt": "Beleg per E-Mail senden", "email_receipt_send": "Senden",
+        "email_receipt_sent": "Gesendet. Antworten Sie auf diese E-Mail, falls etwas nicht stimmt.",
         "dispute_open": "Sie beanstanden die Rechnung {invoice}: Wir prüfen sie und teilen Ihnen das Ergebnis mit.",
         "dispute_rejected": "Ihre Beanstandung der Rechnung {invoice} wurde geprüft: Die Rechnung bleibt bestehen.",
         "dispute_accepted": "Ihre Beanstandung der Rechnung {invoice} wurde anerkannt: Gutschrift {credit} storniert "
@@ -560,6 +565,7 @@ def pages_router(services: Services, auth: OperatorAuth, api: DomainApi) -> APIR
             "guidance": guidance, "feedback": feedback, "reports": api.has(DRIVER_REPORTS, "POST"),
             "feedback_available": api.has(FEEDBACK_DRIVER, "PUT"), "receipt_available": api.has(INVOICE_PDF),
             "signed": driver_view(_signed_data(bill), language), "support": support,
+            "receipt_email_available": api.has(RECEIPT_EMAIL, "POST"),
             "dispute": dispute.data.get("dispute") if dispute.ok and isinstance(dispute.data, dict) else None})
 
     def _signed_data(bill: Fetched) -> dict[str, Any] | None:

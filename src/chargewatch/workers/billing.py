@@ -46,6 +46,7 @@ from sqlalchemy import Connection, Engine
 from ..api.billing import billing_router
 from ..api.disputes import disputes_router
 from ..api.feedback import FeedbackConfig
+from ..api.receipts import receipt_router
 from ..billing.invoice import invoice_from_json
 from ..billing.invoice_pdf import render_pdf
 from ..billing.ocmf import VerificationStatus
@@ -408,8 +409,9 @@ def install(cw: Chargewatch) -> None:
     cw.app.state.billing = biller
     cw.gateway.total_cost = biller.total_cost
     cw.app.include_router(billing_router(biller, cw.services))
-    cw.app.include_router(disputes_router(cw.engine, cw.bus, cw.services.secret, biller,
-                                          getattr(cw.app.state, "feedback", None) or FeedbackConfig()))
+    feedback_config = getattr(cw.app.state, "feedback", None) or FeedbackConfig()
+    cw.app.include_router(disputes_router(cw.engine, cw.bus, cw.services.secret, biller, feedback_config))
+    cw.app.include_router(receipt_router(cw.engine, cw.services.secret, biller, feedback_config))
     queue: asyncio.Queue[tuple[str, int]] = asyncio.Queue()
     disputes: dict[int, str] = {}
     workers: list[asyncio.Task[None]] = []

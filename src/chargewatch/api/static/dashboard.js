@@ -395,6 +395,31 @@
     });
   }
 
+  function receiptEmailForm() {
+    document.addEventListener("submit", function (event) {
+      var form = event.target;
+      if (form.id !== "receipt-email-form") { return; }
+      event.preventDefault();
+      var errors = $("#receipt-email-errors"), done = $("#receipt-email-done"), email = form.email.value.trim();
+      errors.textContent = "";
+      done.classList.add("hidden");
+      if (!email) { return; }
+      fetch("/api/v1/driver/" + encodeURIComponent(body.dataset.token) + "/receipt/email", {
+        method: "POST", headers: { "Content-Type": "application/json", "Accept": "application/json" },
+        body: JSON.stringify({ email: email, lang: form.dataset.lang || "en" })
+      }).then(function (r) {
+        return r.json().catch(function () { return {}; }).then(function (data) {
+          if (!r.ok || data.email !== "sent") {
+            errors.textContent = typeof data.detail === "string" ? data.detail
+              : (data.detail && data.detail[0] && data.detail[0].reason) || ("HTTP " + r.status);
+            return;
+          }
+          done.classList.remove("hidden");
+        });
+      }).catch(function () { errors.textContent = "No connection — please try again."; });
+    });
+  }
+
   function operatorSupport() {
     document.addEventListener("submit", function (event) {
       var form = event.target;
@@ -450,7 +475,7 @@
   /* ---------------------------------------------------------------- start */
 
   function start() {
-    if (page === "driver") { driverLive(); feedbackForm(); reportForm(); supportForm(); return; }
+    if (page === "driver") { driverLive(); feedbackForm(); reportForm(); supportForm(); receiptEmailForm(); return; }
     if (page === "login" || page === "not_found") { return; }
     sessionChartInit();
     stationChartInit();
