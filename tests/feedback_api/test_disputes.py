@@ -12,43 +12,28 @@ import httpx
 import pytest
 
 from chargewatch.runtime import Chargewatch
+from faults_live.live import eventually
 from helpers import http_url
 from web.conftest import ADMIN, add_operators, logged_in
 
 from .charging import plug_in, rate, token_of
-from .conftest import start_options
-from .mail import mailbox_fixture  # noqa: F401 - the mailbox fixture
-from .polling import eventually
+from .mail import mailbox_fixture, priced_charger, running, use_mail  # noqa: F401 - the mailbox fixture
 
-FLAT = {
-    "country_code": "DE", "party_id": "CWS", "id": "FLAT-DISPUTE", "currency": "EUR",
-    "elements": [{"price_components": [{"type": "ENERGY", "price": 0.30, "vat": 19.0, "step_size": 1}]}],
-}
 CHARGER = "CP-DISPUTE"
 DISPUTE = "Zweimal abgebucht für eine Ladung!"
 
 
 @pytest.fixture
 async def server(db_url, mailbox, monkeypatch) -> AsyncIterator[Chargewatch]:
-    monkeypatch.setenv("CHARGEWATCH_SMTP_HOST", "127.0.0.1")
-    monkeypatch.setenv("CHARGEWATCH_SMTP_PORT", str(mailbox[1]))
-    monkeypatch.setenv("CHARGEWATCH_SUPPORT_ADDRESS", "support@operator.example")
-    app = Chargewatch(start_options(db_url))
-    await app.start()
-    try:
+    use_mail(monkeypatch, mailbox[1])
+    async with running(db_url) as app:
         yield app
-    finally:
-        await app.stop()
 
 
 @pytest.fixture
 async def api(server) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=http_url(server), timeout=10) as client:
-        assert (await client.post("/api/v1/tariffs", json=FLAT)).status_code == 201
-        assert (await client.post("/api/v1/chargers", json={"id": CHARGER})).status_code in (200, 201)
-        assert (await client.put("/api/v1/tariff-assignments",
-                                 json={"tariff_id": "FLAT-DISPUTE", "charger_id": CHARGER})).status_code == 200
-        assert (await client.put("/api/v1/id-tags/TAG-1", json={"id_tag": "TAG-1"})).status_code == 200
+        await priced_charger(client, CHARGER, "FLAT-DISPUTE")
         yield client
 
 

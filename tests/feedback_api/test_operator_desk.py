@@ -14,21 +14,14 @@ from chargewatch.store.feedback_tables import feedback_contacts
 from helpers import http_url
 
 from .charging import rate, stored_counts, token_of
-from .conftest import start_options
-from .mail import mailbox_fixture  # noqa: F401 - the mailbox fixture
+from .mail import mailbox_fixture, running, use_mail  # noqa: F401 - the mailbox fixture
 
 
 @pytest.fixture
 async def mailing_server(sqlite_url, mailbox, monkeypatch) -> AsyncIterator[Chargewatch]:
-    monkeypatch.setenv("CHARGEWATCH_SMTP_HOST", "127.0.0.1")
-    monkeypatch.setenv("CHARGEWATCH_SMTP_PORT", str(mailbox[1]))
-    monkeypatch.setenv("CHARGEWATCH_SMTP_FROM", "feedback@operator.example")
-    app = Chargewatch(start_options(sqlite_url))
-    await app.start()
-    try:
+    use_mail(monkeypatch, mailbox[1], support=False, SMTP_FROM="feedback@operator.example")
+    async with running(sqlite_url) as app:
         yield app
-    finally:
-        await app.stop()
 
 
 async def test_a_reply_is_stored_and_mailed_to_the_driver(mailing_server, mailbox, plug):

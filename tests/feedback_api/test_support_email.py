@@ -18,13 +18,12 @@ from sqlalchemy import func, select
 
 from chargewatch.runtime import Chargewatch
 from chargewatch.store.support_tables import support_messages
+from faults_live.live import eventually
 from helpers import http_url
 from web.conftest import ADMIN, add_operators, logged_in
 
 from .charging import plug_in, rate, token_of
-from .conftest import start_options
-from .mail import Mailbox, mailbox_fixture  # noqa: F401 - the mailbox fixture
-from .polling import eventually
+from .mail import mailbox_fixture, priced_charger, running, use_mail  # noqa: F401 - the mailbox fixture
 
 SUPPORT = "support@operator.example"
 DRIVER = "Dana Driver <dana.driver@example.net>"
@@ -32,32 +31,16 @@ DRIVER = "Dana Driver <dana.driver@example.net>"
 
 @pytest.fixture
 async def support_server(db_url, mailbox, monkeypatch) -> AsyncIterator[Chargewatch]:
-    monkeypatch.setenv("CHARGEWATCH_SMTP_HOST", "127.0.0.1")
-    monkeypatch.setenv("CHARGEWATCH_SMTP_PORT", str(mailbox[1]))
-    monkeypatch.setenv("CHARGEWATCH_SMTP_FROM", "Operator Support <noreply-sender@operator.example>")
-    monkeypatch.setenv("CHARGEWATCH_SUPPORT_ADDRESS", SUPPORT)
-    monkeypatch.setenv("CHARGEWATCH_SUPPORT_SMTP_PORT", "0")
-    app = Chargewatch(start_options(db_url))
-    await app.start()
-    try:
+    use_mail(monkeypatch, mailbox[1], SMTP_FROM="Operator Support <noreply-sender@operator.example>")
+    async with running(db_url) as app:
         yield app
-    finally:
-        await app.stop()
 
 
 @pytest.fixture
 async def sqlite_support_server(sqlite_url, mailbox, monkeypatch) -> AsyncIterator[Chargewatch]:
-    monkeypatch.setenv("CHARGEWATCH_SMTP_HOST", "127.0.0.1")
-    monkeypatch.setenv("CHARGEWATCH_SMTP_PORT", str(mailbox[1]))
-    monkeypatch.setenv("CHARGEWATCH_SUPPORT_ADDRESS", SUPPORT)
-    monkeypatch.setenv("CHARGEWATCH_SUPPORT_SMTP_PORT", "0")
-    monkeypatch.setenv("CHARGEWATCH_SUPPORT_SMTP_MAX_BYTES", "100000")
-    app = Chargewatch(start_options(sqlite_url))
-    await app.start()
-    try:
+    use_mail(monkeypatch, mailbox[1], SUPPORT_SMTP_MAX_BYTES="100000")
+    async with running(sqlite_url) as app:
         yield app
-    finally:
-        await app.stop()
 
 
 def send(app: Chargewatch, message: EmailMessage, *, sender: str = "dana.driver@example.net",
@@ -250,12 +233,6 @@ async def test_unknown_addresses_bounce_and_automatic_mail_never_enters_a_conver
     assert len(mailbox[0].messages) == 0  # nothing was answered
 
 
-FLAT = {
-    "country_code": "DE", "party_id": "CWS", "id": "FLAT-MAIL", "currency": "EUR",
-    "elements": [{"price_components": [{"type": "ENERGY", "price": 0.30, "vat": 19.0, "step_size": 1}]}],
-}
-
-
 def apple_mail_de_reply(original: EmailMessage, text: str) -> EmailMessage:
     """Apple Mail on an iPhone, German: the text, 'Von meinem iPhone gesendet', the quoted receipt."""
     reply = EmailMessage()
@@ -274,11 +251,7 @@ def apple_mail_de_reply(original: EmailMessage, text: str) -> EmailMessage:
 async def test_a_reply_to_the_receipt_e_mail_opens_the_sessions_conversation(support_server, mailbox):
     box, _ = mailbox
     async with httpx.AsyncClient(base_url=http_url(support_server), timeout=10) as api:
-        assert (await api.post("/api/v1/tariffs", json=FLAT)).status_code == 201
-        assert (await api.post("/api/v1/chargers", json={"id": "CP-RECEIPTMAIL"})).status_code in (200, 201)
-        assert (await api.put("/api/v1/tariff-assignments",
-                              json={"tariff_id": "FLAT-MAIL", "charger_id": "CP-RECEIPTMAIL"})).status_code == 200
-        assert (await api.put("/api/v1/id-tags/TAG-1", json={"id_tag": "TAG-1"})).status_code == 200
+        await priced_charger(api, "CP-RECEIPTMAIL", "FLAT-MAIL")
         charger = await plug_in(support_server, "CP-RECEIPTMAIL", "ocpp1.6")
         tx = await charger.charge(energy_wh=10_000)
         await charger.cp.close()

@@ -8,11 +8,11 @@ import time
 import httpx
 
 from chargewatch.runtime import Chargewatch
+from faults_live.live import eventually
 from helpers import http_url
 
 from .charging import plug_in, rate
 from .conftest import start_options
-from .polling import eventually
 from .test_comments import ROOF
 
 

@@ -57,6 +57,19 @@ async def charged_session(charger: ChargePointConnection, api: httpx.AsyncClient
     return tx, (await api.get(f"/api/v1/sessions/{tx}")).json()["driver_path"]
 
 
+async def support_console(browser, base: str):  # type: ignore[no-untyped-def]
+    """An operator logged in through the form, on the support console."""
+    operator_context = await browser.new_context(base_url=base)
+    operator = await operator_context.new_page()
+    await operator.goto("/")
+    await operator.fill("#username", ADMIN[0])
+    await operator.fill("#password", ADMIN[1])
+    await operator.click("button[type=submit]")
+    await operator.wait_for_url(re.compile(r"/$"))
+    await operator.goto("/support")
+    return operator_context, operator
+
+
 async def test_a_driver_opens_a_support_conversation_and_the_operator_answers_it_live(running):
     app, api, charger, browser = running
     site = {"helpline": "+49 30 1234567", "hours": "Mon-Fri 08:00-20:00", "languages": ["de", "en"]}
@@ -70,14 +83,7 @@ async def test_a_driver_opens_a_support_conversation_and_the_operator_answers_it
     await expect(driver.locator("#still-stuck")).to_contain_text("Still stuck? Call +49 30 1234567")
     await driver.wait_for_selector("body[data-live=on]", state="attached")  # the session's live stream is open
 
-    operator_context = await browser.new_context(base_url=base)
-    operator = await operator_context.new_page()
-    await operator.goto("/")
-    await operator.fill("#username", ADMIN[0])
-    await operator.fill("#password", ADMIN[1])
-    await operator.click("button[type=submit]")
-    await operator.wait_for_url(re.compile(r"/$"))
-    await operator.goto("/support")
+    operator_context, operator = await support_console(browser, base)
     await expect(operator.locator("#support-waiting")).to_contain_text("Nobody is waiting")
     await operator.wait_for_selector("body[data-live=on]", state="attached")
 
@@ -130,14 +136,7 @@ async def test_an_operator_accepts_a_disputed_invoice_in_the_console_and_the_dri
     [dispute] = disputes
     base = f"http://127.0.0.1:{app.http_port}"
 
-    operator_context = await browser.new_context(base_url=base)
-    operator = await operator_context.new_page()
-    await operator.goto("/")
-    await operator.fill("#username", ADMIN[0])
-    await operator.fill("#password", ADMIN[1])
-    await operator.click("button[type=submit]")
-    await operator.wait_for_url(re.compile(r"/$"))
-    await operator.goto("/support")
+    operator_context, operator = await support_console(browser, base)
     card = operator.locator(f'#billing-disputes article[data-dispute="{dispute["id"]}"]')
     await expect(card).to_contain_text("Charged twice for one session!")
     await expect(card).to_contain_text(number)
