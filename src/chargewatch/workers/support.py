@@ -32,14 +32,14 @@ import logging
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from prometheus_client import CollectorRegistry, Counter
 from sqlalchemy import Engine, Row
 
-from ..api.feedback import FeedbackConfig
+from ..api.feedback import FeedbackConfig, RateLimit
 from ..api.support import publish, support_router
 from ..feedback.support import MAX_MESSAGE_LENGTH, Author
 from ..gateway.events import EventBus
@@ -78,7 +78,7 @@ def support_address_from_env(env: Mapping[str, str], secret: bytes) -> SupportAd
 @dataclass(frozen=True)
 class Outcome:
     reply: str  # the SMTP reply
-    outcome: str  # stored | duplicate | automatic | empty | unknown
+    outcome: str  # stored | duplicate | automatic | empty | limited | unknown
     conversation: Row[Any] | None = None
     message: Row[Any] | None = None
 
@@ -93,6 +93,7 @@ class SupportMailbox:
     def __init__(self, engine: Engine, bus: EventBus, address: SupportAddress, clock: Callable[[], datetime],
                  registry: CollectorRegistry | None = None):
         self.engine, self.bus, self.address, self.clock = engine, bus, address, clock
+        self.limit = RateLimit(30, timedelta(minutes=1))  # per conversation, as for web messages
         self.counted = Counter("chargewatch_support_mail", "Inbound support e-mail by outcome", ["outcome"],
                                registry=registry or CollectorRegistry())
 
@@ -129,6 +130,9 @@ class SupportMailbox:
             if not mail.text:
                 log.info("support mail %s for session %d has no text of its own", mail.message_id, transaction_id)
                 return Outcome("250 2.0.0 accepted (no text)", "empty")
+            if self.limit.retry_after(("mail", str(session.transaction_id)), now) is not None:
+                # A temporary refusal: the sending server keeps the mail and retries later.
+                return Outcome("452 4.7.1 too many messages for this conversation, try again later", "limited")
             return self._store(connection, session, mail, now)
 
     def _store(self, connection: Any, session: Row[Any], mail: InboundMail, now: datetime) -> Outcome:
