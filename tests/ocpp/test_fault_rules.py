@@ -71,3 +71,17 @@ def test_16_connector_zero_knows_three_states_and_201_has_no_such_rule() -> None
     assert v16.ADAPTER.allowed_after(0, "Charging") == frozenset()
     assert v16.ADAPTER.allowed_after(0, "Faulted") is None
     assert v201.ADAPTER.allowed_after(0, "Reserved") == v201.ADAPTER.allowed_after(1, "Reserved")
+
+
+def test_every_16_schema_compiles_the_security_extension_ones_with_their_id_too() -> None:
+    """The security whitepaper's schemas carry "$id", which renamed fastjsonschema's generated function: a
+    SecurityEventNotification (or LogStatusNotification, SignedFirmwareStatusNotification) then got no answer."""
+    from chargewatch.ocpp import schemas
+
+    names = sorted(schemas._names("ocpp1.6"))
+    assert "SecurityEventNotification" in names
+    for name in names:
+        for strict in (False, True):
+            assert schemas.validator("ocpp1.6", name, strict) is not None, name
+    schemas.validate("ocpp1.6", "SecurityEventNotification", {"type": "TamperDetectionActivated",
+                                                               "timestamp": "2026-11-02T09:00:00Z"})

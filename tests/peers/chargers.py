@@ -59,15 +59,6 @@ EV_SIDE_FAULTS = frozenset({"EVCommunicationError"})
 STOP_REASONS_201 = {"HardReset": "ImmediateReset", "SoftReset": "Reboot", "UnlockCommand": "Remote"}
 
 
-# A NotifyEvent whose variable does not itself mark the EVSE faulted (ConnectedEV Problem, ElectricalFeed
-# UnderVoltage/OverVoltage) followed by the station's Faulted StatusNotification: the adapter's duplicate guard
-# (ocpp/v201/core.py _status) only knows the EVSE is Faulted, not which fault a NotifyEvent reported, so the Faulted
-# status opens a second, detail-less OtherError outage incident and the coded one is a warning, not an outage.
-FAULTED_AFTER_NOTIFY = ("2.0.1 Faulted StatusNotification after a NotifyEvent that did not set Faulted (ConnectedEV, "
-                        "ElectricalFeed Under/OverVoltage) opens a second OtherError outage incident "
-                        "(ocpp/v201/core.py _status keeps no NotifyEvent code per EVSE)")
-
-
 def versions(*, xfail_201: str | None = None) -> pytest.MarkDecorator:
     """Both versions, the 2.0.1 run marked as a known bug (strict: it fails the suite once the bug is fixed)."""
     if xfail_201 is None:

@@ -106,9 +106,16 @@ class ReadingsRecorded:
 
 @dataclass(frozen=True)
 class SecurityEvent:
-    type: str
+    type: str  # as the charger sent it (stored so)
     timestamp: datetime
     tech_info: str | None
+    # Its neutral name where versions spell it differently (the 2.0.1 name: 1.6's InvalidCentralSystemCertificate
+    # is InvalidCsmsCertificate); None: ``type`` is it.
+    neutral_type: str | None = None
+
+    @property
+    def event(self) -> str:
+        return self.neutral_type or self.type
 
 
 Change = (

@@ -37,6 +37,8 @@ SITUATION_BY_KIND: dict[IncidentKind, str] = {
     IncidentKind.FROZEN_METER: "FrozenMeter",
     IncidentKind.SITE_OFFLINE: "SiteOffline",
 }
+# The guidance of a security event of a type the catalog has no entry for.
+SECURITY_EVENT_FALLBACK = "SecurityEvent"
 
 
 class CatalogError(ValueError):
@@ -222,7 +224,18 @@ class ErrorCatalog:
             code = incident.code if incident.code and incident.code != "Faulted" else "InternalError"
             guidance = self.guidance_for(code, first.get("vendorId"), first.get("vendorErrorCode"), lang)
             return quote_vendor_words(guidance, first.get("vendorErrorCode"), first.get("info"))
+        if incident.kind is IncidentKind.SECURITY_EVENT:
+            return self.guidance_for(self._security_key(incident.code or ""), lang=lang)
         return self.guidance_for(SITUATION_BY_KIND[incident.kind], lang=lang)
+
+    def security_severity(self, event_type: str) -> Severity:
+        """How serious a security event of this type is (``info``: informational, no incident); the catalog's
+        entry for the type, or that of an unknown security event."""
+        entry = self._entries.get(self._security_key(event_type))
+        return entry.severity if entry is not None and entry.severity is not None else Severity.WARNING
+
+    def _security_key(self, event_type: str) -> str:
+        return event_type if event_type in self._entries else SECURITY_EVENT_FALLBACK
 
     def _render(
         self, entry: _Entry, key: str, vendor_id: str | None, vendor_error_code: str | None, lang: str

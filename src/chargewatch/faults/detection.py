@@ -42,6 +42,7 @@ from chargewatch.faults.signals import (
     MessageSeen,
     ProbeUnanswered,
     RebootRequested,
+    SecurityReported,
     SessionProgress,
     SessionStarted,
     SessionStopped,
@@ -370,6 +371,8 @@ class FaultDetector:
     def _apply(self, signal: Signal, now: datetime) -> list[IncidentEvent]:
         if isinstance(signal, StatusReported):
             return self._on_status(signal, now)
+        if isinstance(signal, SecurityReported):
+            return self._on_security(signal, now)
         if isinstance(signal, MessageSeen):
             return self._alive(signal.charger_id, now, Evidence(now, "Message"))
         if isinstance(signal, Connected):
@@ -560,6 +563,22 @@ class FaultDetector:
                 if rebooted:
                     connector.status_at = None
 
+    # --- security ---------------------------------------------------------------------------
+
+    def _on_security(self, signal: SecurityReported, now: datetime) -> list[IncidentEvent]:
+        """A security event is its own incident per charger and type (repeats add occurrences); it stays open
+        until an operator resolves it, since no message says a tamper or a refused certificate is over."""
+        data: dict[str, Any] = {**signal.evidence, "type": signal.type}
+        if signal.tech_info is not None:
+            data["techInfo"] = signal.tech_info
+        evidence = Evidence(now, "SecurityEvent", data)
+        events = self._alive(signal.charger_id, now, evidence)
+        severity = Severity(signal.severity)
+        if severity is Severity.INFO:
+            return events  # informational (a startup, a reboot, the clock set): in the security log, no incident
+        return events + self._upsert(IncidentKind.SECURITY_EVENT, severity, signal.charger_id, None, signal.type,
+                                     now, evidence)
+
     # --- connector status ---------------------------------------------------------------------
 
     def _on_status(self, signal: StatusReported, now: datetime) -> list[IncidentEvent]:
@@ -608,9 +627,9 @@ class FaultDetector:
         if signal.error_code == "NoError" and not faulted:
             return events + self._resolve_keys(on_connector, now, evidence, now)
         if signal.error_code == "NoError":
-            if on_connector:
+            if on_connector:  # faulted without a code: the fault already reported (2.0.1 NotifyEvent) did it
                 for key in sorted(on_connector):
-                    events += self._update(key, evidence, now)
+                    events += self._out_of_service(key, now, evidence)
                 return events
             return events + self._upsert(
                 IncidentKind.CONNECTOR_ERROR,
@@ -674,6 +693,21 @@ class FaultDetector:
                         session_id=incident.session_id or session_id)
         self._open[named.key] = named
         return [Updated(named, now)]
+
+    def _out_of_service(self, key: str, now: datetime, evidence: Evidence) -> list[IncidentEvent]:
+        """A connector reported Faulted without a code while a coded fault is open on it (a 2.0.1 NotifyEvent on a
+        variable that does not itself fault the EVSE, e.g. UnderVoltage, then the Faulted status): that fault took
+        it out of service. Still one incident, now an outage from this moment (uptime counts from first_seen)."""
+        events = self._update(key, evidence, now)
+        incident = self._open[key]
+        if incident.outage or incident.code == UNCODED_FAULT:
+            return events
+        code = incident.code or ""
+        severity = (Severity.INFO if code in VEHICLE_ERROR_CODES
+                    else Severity.CRITICAL if code in SAFETY_ERROR_CODES else Severity.FAULT)
+        self._open[key] = replace(incident, outage=True, first_seen=max(incident.first_seen, now),
+                                  severity=severity if severity.rank > incident.severity.rank else incident.severity)
+        return [Updated(self._open[key], now)]
 
     def _trip_again(
         self,

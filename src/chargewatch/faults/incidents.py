@@ -49,6 +49,7 @@ class IncidentKind(StrEnum):
     DRIVER_REPORT = "driver_report"
     FROZEN_METER = "frozen_meter"
     SITE_OFFLINE = "site_offline"
+    SECURITY_EVENT = "security_event"
 
 
 class IncidentStatus(StrEnum):

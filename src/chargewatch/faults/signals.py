@@ -123,6 +123,19 @@ class HeartbeatIntervalSet:
 
 
 @dataclass(frozen=True, kw_only=True)
+class SecurityReported(_Stamped):
+    """The charger reported a security event (tamper, invalid firmware signature, a refused certificate, ...).
+    ``type`` is the event's neutral name (the adapter's); ``severity`` the catalog's for it (``info``: an
+    informational event such as a startup, which opens no incident)."""
+
+    charger_id: str
+    type: str
+    severity: str
+    tech_info: str | None = None
+    evidence: dict[str, Any] = field(default_factory=_evidence)
+
+
+@dataclass(frozen=True, kw_only=True)
 class SessionStarted(_Stamped):
     """A StartTransaction.req that was accepted: a transaction is open on the connector."""
 
@@ -218,6 +231,7 @@ Signal = (
     | BootReported
     | RebootRequested
     | ProbeUnanswered
+    | SecurityReported
     | SiteAssigned
     | HeartbeatIntervalSet
     | SessionStarted

@@ -311,6 +311,10 @@ class Ingest:
                     "vendor_error_code": change.vendor_error_code, "timestamp": change.timestamp.isoformat(),
                     "at": at, "evidence": evidence,
                 }))
+            elif isinstance(change, model.SecurityEvent):
+                self.bus.publish(Event("charger.security_event", {
+                    "charger_id": charger_id, "type": change.event, "tech_info": change.tech_info,
+                    "timestamp": change.timestamp.isoformat(), "at": at, "evidence": evidence}))
             elif isinstance(change, model.ChargerBooted):
                 self.bus.publish(Event("charger.booted", {
                     "charger_id": charger_id, "at": at, "heartbeat_interval": outcome.reply.get("interval"),

@@ -81,6 +81,7 @@ def _compiled(version: str, name: str, strict: bool) -> Validator | None:
         return None
     schema = copy.deepcopy(schema)
     schema.pop("$schema", None)  # fastjsonschema picks draft-04 semantics without the URI lookup
+    schema.pop("$id", None)  # the 1.6 security extension's schemas have one: it would rename the generated function
     if not strict:
         schema = _relax(schema)
     return _compile_draft04(schema)

@@ -11,7 +11,10 @@ Signals from events (``at`` is the central system's receive time):
 
 - ``charger.seen`` → MessageSeen; ``charger.connected`` / ``charger.disconnected`` → Connected /
   Disconnected; ``charger.booted`` → HeartbeatIntervalSet + BootReported.
-- ``connector.status`` → StatusReported (the StatusNotification payload is the evidence).
+- ``connector.status`` → StatusReported (the StatusNotification payload is the evidence), with the status
+  transition rule of the charger's OCPP version (its adapter's ``allowed_after``).
+- ``charger.security_event`` → SecurityReported, its severity from the catalog entry of its type (``info``
+  types, e.g. StartupOfTheDevice, open no incident).
 - ``authorization`` not Accepted → AuthorizeRejected / StartRejected (the session the gateway
   still opens for a rejected StartTransaction is then not fed as a start).
 - ``session.started`` from a StartTransaction → SessionStarted; ``session.*`` from MeterValues →
@@ -116,6 +119,7 @@ from ..faults.signals import (
     MessageSeen,
     ProbeUnanswered,
     RebootRequested,
+    SecurityReported,
     SessionProgress,
     SessionStarted,
     SessionStopped,
@@ -622,6 +626,10 @@ class FaultWorker:
                 vendor_error_code=data.get("vendor_error_code"), at=at, message_id=evidence.get("message_id"),
                 reported_at=reported, evidence=evidence, allowed_after=self._allowed_after(
                     charger_id, data["connector_id"], data["status"]))]
+        if kind == "charger.security_event":
+            return [SecurityReported(charger_id=charger_id, type=data["type"], tech_info=data.get("tech_info"),
+                                     severity=self.catalog.security_severity(data["type"]).value, at=at,
+                                     evidence=evidence)]
         if kind == "command.answered":
             return self._command(charger_id, at, data)
         if kind == "authorization":

@@ -299,7 +299,8 @@ def _firmware_like(kind: str) -> Callable[[dict[str, Any], ChargerState, Environ
 
 
 def _security_event(payload: dict[str, Any], state: ChargerState, env: Environment) -> Outcome:
-    return Outcome({}, [SecurityEvent(payload["type"], parse_timestamp(payload["timestamp"]), payload.get("techInfo"))])
+    return Outcome({}, [SecurityEvent(payload["type"], parse_timestamp(payload["timestamp"]), payload.get("techInfo"),
+                                      faults.SECURITY_EVENT_NAMES.get(payload["type"]))])
 
 
 _HANDLERS: dict[str, Callable[[dict[str, Any], ChargerState, Environment], Outcome]] = {

@@ -61,6 +61,15 @@ def allowed_after(connector_id: int, status: str) -> frozenset[str] | None:
     return _ALLOWED_AFTER.get(status)
 
 
+# The security whitepaper's event names that OCPP 2.0.1 (the neutral names) spells differently.
+SECURITY_EVENT_NAMES = {
+    "FailedToAuthenticateAtCentralSystem": "FailedToAuthenticateAtCsms",
+    "CentralSystemFailedToAuthenticate": "CsmsFailedToAuthenticate",
+    "InvalidCentralSystemCertificate": "InvalidCsmsCertificate",
+    "InvalidChargePointCertificate": "InvalidChargingStationCertificate",
+}
+
+
 def render_remedy(intent: RemedyIntent) -> tuple[str, dict[str, Any]]:
     """The OCPP 1.6 action and payload carrying out ``intent`` (ValueError if 1.6 cannot say it)."""
     action = intent.action
