@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from ocpp.routing import on
+from ocpp.routing import after, on
 from ocpp.v201 import ChargePoint, call, call_result
 from websockets.asyncio.client import connect as ws_connect
 
@@ -139,3 +139,79 @@ class CommandedStation(ChargePoint):
         return call_result.GetVariables(get_variable_result=[{
             "attribute_status": "Accepted", "attribute_value": "300", "component": item["component"],
             "variable": item["variable"]} for item in get_variable_data])
+
+
+def _variable(component: dict, variable: str, attributes: list[dict], data_type: str = "string",
+              **characteristics: Any) -> dict:
+    return {"component": component, "variable": {"name": variable}, "variable_attribute": attributes,
+            "variable_characteristics": {"data_type": data_type, "supports_monitoring": True, **characteristics}}
+
+
+# A station with two EVSEs: EVSE 1 a 22 kW AC socket, EVSE 2 a 50 kW DC post with a CCS and a CHAdeMO cable —
+# its device model in two NotifyReport parts (what a GetBaseReport FullInventory answer looks like).
+DEVICE_MODEL_PARTS: list[list[dict]] = [
+    [
+        _variable({"name": "OCPPCommCtrlr"}, "HeartbeatInterval", [{"type": "Actual", "value": "300"}],
+                  "integer", unit="s"),
+        _variable({"name": "SecurityCtrlr"}, "BasicAuthPassword", [{"type": "Actual", "mutability": "WriteOnly"}]),
+        _variable({"name": "EVSE", "evse": {"id": 1}}, "Power",
+                  [{"type": "Actual", "value": "0", "mutability": "ReadOnly"},
+                   {"type": "MaxSet", "value": "22000", "mutability": "ReadOnly"}], "decimal", unit="W",
+                  max_limit=22000),
+        _variable({"name": "Connector", "evse": {"id": 1, "connector_id": 1}}, "ConnectorType",
+                  [{"type": "Actual", "value": "sType2", "mutability": "ReadOnly", "constant": True}]),
+    ],
+    [
+        _variable({"name": "EVSE", "evse": {"id": 2}}, "Power",
+                  [{"type": "Actual", "value": "0", "mutability": "ReadOnly"}], "decimal", unit="kW", max_limit=50),
+        _variable({"name": "Connector", "evse": {"id": 2, "connector_id": 1}}, "ConnectorType",
+                  [{"type": "Actual", "value": "cCCS2", "mutability": "ReadOnly"}]),
+        _variable({"name": "Connector", "evse": {"id": 2, "connector_id": 2}}, "ConnectorType",
+                  [{"type": "Actual", "value": "cCHAdeMO", "mutability": "ReadOnly"}]),
+        _variable({"name": "Connector", "evse": {"id": 2, "connector_id": 2}}, "AvailabilityState",
+                  [{"type": "Actual", "value": "Available", "mutability": "ReadOnly"}], "OptionList",
+                  values_list="Available,Occupied,Reserved,Unavailable,Faulted"),
+    ],
+]
+
+
+async def send_device_model(cp: ChargePoint, request_id: int, parts: list[list[dict]] = DEVICE_MODEL_PARTS,
+                            skip: int | None = None) -> None:
+    """NotifyReport, part by part (tbc on all but the last); ``skip`` leaves one part out (a lost frame)."""
+    for seq_no, report_data in enumerate(parts):
+        if seq_no == skip:
+            continue
+        await cp.call(call.NotifyReport(request_id=request_id, generated_at=ts(seq_no), seq_no=seq_no,
+                                        report_data=report_data, tbc=seq_no < len(parts) - 1))
+
+
+class ReportingStation(CommandedStation):
+    """Answers GetBaseReport and then reports its device model; answers the monitoring and status questions."""
+
+    @on("GetBaseReport")
+    def on_get_base_report(self, request_id, report_base, **kwargs):
+        self.received.append(("GetBaseReport", {"request_id": request_id, "report_base": report_base}))
+        return call_result.GetBaseReport(status="Accepted")
+
+    @after("GetBaseReport")
+    async def after_get_base_report(self, request_id, report_base, **kwargs):
+        await send_device_model(self, request_id)
+
+    @on("GetTransactionStatus")
+    def on_get_transaction_status(self, transaction_id=None, **kwargs):
+        self.received.append(("GetTransactionStatus", {"transaction_id": transaction_id}))
+        return call_result.GetTransactionStatus(messages_in_queue=False, ongoing_indicator=transaction_id == "TX-ON")
+
+    @on("SetVariableMonitoring")
+    def on_set_variable_monitoring(self, set_monitoring_data, **kwargs):
+        self.received.append(("SetVariableMonitoring", {"set_monitoring_data": set_monitoring_data}))
+        return call_result.SetVariableMonitoring(set_monitoring_result=[{
+            "id": 40 + i, "status": "Accepted", "type": item["type"], "severity": item["severity"],
+            "component": item["component"], "variable": item["variable"]}
+            for i, item in enumerate(set_monitoring_data)])
+
+    @on("ClearVariableMonitoring")
+    def on_clear_variable_monitoring(self, id, **kwargs):  # noqa: A002 - the OCPP field name
+        self.received.append(("ClearVariableMonitoring", {"id": id}))
+        return call_result.ClearVariableMonitoring(clear_monitoring_result=[
+            {"id": i, "status": "Accepted" if i in (40, 41) else "NotFound"} for i in id])

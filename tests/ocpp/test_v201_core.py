@@ -276,3 +276,58 @@ def test_no_lookup_is_asked_for_a_transaction_event_the_schema_refuses():
     with pytest.raises(CallRejected) as refused:
         ADAPTER.lookups("TransactionEvent", huge_seq, ChargerState("CS-1"))
     assert (refused.value.error_code, refused.value.details) == ("PropertyConstraintViolation", {"field": "seqNo"})
+
+
+def _report_item(component: dict, variable: str, value: str | None, unit: str | None = None,
+                 max_limit: float | None = None, attribute_type: str = "Actual") -> dict:
+    characteristics: dict = {"dataType": "decimal", "supportsMonitoring": False}
+    if unit:
+        characteristics["unit"] = unit
+    if max_limit is not None:
+        characteristics["maxLimit"] = max_limit
+    attribute = {"type": attribute_type, **({"value": value} if value is not None else {})}
+    return {"component": component, "variable": {"name": variable}, "variableAttribute": [attribute],
+            "variableCharacteristics": characteristics}
+
+
+def test_a_notify_report_part_becomes_variables_topology_and_progress():
+    state = ChargerState("CS-1")
+    part = {"requestId": 3, "generatedAt": ts(0), "seqNo": 0, "tbc": True, "reportData": [
+        _report_item({"name": "evse", "evse": {"id": 1}}, "power", None, unit="kW", max_limit=11),  # any case
+        _report_item({"name": "EVSE", "evse": {"id": 2}}, "Power", "150000", attribute_type="MaxSet"),
+        _report_item({"name": "Connector", "evse": {"id": 2, "connectorId": 2}}, "ConnectorType", "cCHAdeMO"),
+        _report_item({"name": "Connector", "evse": {"id": 1}}, "ConnectorType", "sType2"),  # connector 1 implied
+    ]}
+    outcome = ADAPTER.handle("NotifyReport", part, state, env())
+    report = outcome.changes[0]
+    assert outcome.reply == {} and len(report.variables) == 4
+    assert [(c.evse_id, c.connector_id, c.connector_type, c.max_power_w) for c in report.connectors] == [
+        (1, 0, None, 11_000), (1, 1, "sType2", None), (2, 0, None, 150_000), (2, 2, "cCHAdeMO", None)]
+    assert (report.progress.parts, report.progress.complete, report.progress.sequence_gap) == (1, False, False)
+    state = outcome.state
+    again = ADAPTER.handle("NotifyReport", part, state, env()).changes[0].progress  # re-delivered: not counted
+    final_part = {**part, "seqNo": 2, "tbc": False, "reportData": part["reportData"][:1]}
+    last = ADAPTER.handle("NotifyReport", final_part, state, env())
+    assert again.parts == 1
+    assert (last.changes[0].progress.parts, last.changes[0].progress.complete,
+            last.changes[0].progress.sequence_gap) == (2, True, True)  # seqNo 1 never came
+
+
+def test_an_evse_with_two_connectors_is_in_use_while_its_other_connector_is_unavailable():
+    state = ChargerState("CS-1")
+
+    def status(plug: int, reported: str, minutes: float):
+        nonlocal state
+        outcome = ADAPTER.handle("StatusNotification", {"timestamp": ts(minutes), "connectorStatus": reported,
+                                                        "evseId": 1, "connectorId": plug}, state, env())
+        state = outcome.state
+        change = outcome.changes[0]
+        return change.status, change.evse_connector_id, change.reported_status
+
+    assert status(1, "Available", 0) == ("Available", 1, "Available")
+    assert status(2, "Available", 0) == ("Available", 2, "Available")
+    assert status(2, "Occupied", 1) == ("Preparing", 2, "Occupied")
+    assert status(1, "Unavailable", 1) == ("Preparing", 1, "Unavailable")
+    assert status(2, "Available", 2) == ("Available", 2, "Available")  # the unplugged cable frees the EVSE
+    assert status(1, "Unavailable", 3) == ("Available", 1, "Unavailable")  # one cable out of use: the EVSE still is
+    assert status(2, "Unavailable", 3) == ("Unavailable", 2, "Unavailable")  # the whole EVSE made inoperative

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from sqlalchemy import select
+
 from chargewatch.gateway.replay import replay
-from gateway.v201_peer import boot, charge, station
+from chargewatch.store import schema
+from gateway.v201_peer import boot, charge, send_device_model, station
 from helpers import boot as boot_16
 from helpers import connect, meter, ocpp_url, ts
 from store.test_replay import snapshot
@@ -20,11 +23,21 @@ async def test_replaying_a_log_with_a_201_station_rebuilds_the_same_sessions(ser
         await boot(cp)
         await charge(cp, "RP-TX-1", skip_seq=3)
         await charge(cp, "RP-TX-2", start_kwh=2011.0, start_minutes=90)
+        await send_device_model(cp, request_id=4)
     live = snapshot(server.engine)
+    device_model = _device_model(server.engine)
+    assert len(device_model[0]) == 9 and len(device_model[1]) == 5
     assert len(live[0]) == 3
 
     first = replay(server.engine)
     assert snapshot(server.engine) == live
     replay(server.engine)
     assert snapshot(server.engine) == live
+    assert _device_model(server.engine) == device_model
     assert first.sessions == 3
+
+
+def _device_model(engine) -> tuple[list, list, list]:  # type: ignore[no-untyped-def]
+    with engine.connect() as connection:
+        return tuple([tuple(row) for row in connection.execute(select(table).order_by(*table.primary_key.columns))]
+                     for table in (schema.device_variables, schema.evse_connectors, schema.device_reports))

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from fastapi import FastAPI, HTTPException, Path, Query, Request
 from fastapi.responses import PlainTextResponse, StreamingResponse
 from prometheus_client import generate_latest
-from sqlalchemy import Connection, Engine, insert, select, tuple_, update
+from sqlalchemy import Connection, Engine, func, insert, select, tuple_, update
 
 from ..gateway.events import EventBus
 from ..gateway.transport import CommandResult, Gateway
@@ -22,7 +22,7 @@ from ..store import reads, registry, schema
 from . import models
 from .auth import is_public
 from .errors import error_responses, install_error_handlers, install_openapi
-from .models import ConnectorNumber, RowId, Timestamp, TransactionId
+from .models import ConnectorNumber, Offset, RowId, Timestamp, TransactionId
 
 # A 1.6 charger's screen is the vendor's DataTransfer; unless the faults config's driver_screen names the vendor's ids.
 DISPLAY_VENDOR_ID = "org.chargewatch"
@@ -91,8 +91,9 @@ def create_app(services: Services) -> FastAPI:
             ids = [ch["id"] for ch in chargers]
             connectors: dict[str, list[dict[str, Any]]] = {}
             if ids:
-                for row in connection.execute(select(k).where(k.c.charger_id.in_(ids)).order_by(k.c.connector_id)):
-                    connectors.setdefault(row.charger_id, []).append(dict(row._mapping))
+                rows = connection.execute(select(k).where(k.c.charger_id.in_(ids)).order_by(k.c.connector_id)).all()
+                for connector in _with_evse_connectors(connection, rows):
+                    connectors.setdefault(connector["charger_id"], []).append(connector)
         for charger in chargers:
             charger["connectors"] = connectors.get(charger["id"], [])
             charger["connected"] = charger["id"] in services.gateway.links or bool(charger["connected"])
@@ -127,7 +128,55 @@ def create_app(services: Services) -> FastAPI:
         if charger_id:
             query = query.where(k.c.charger_id == charger_id)
         with engine.connect() as connection:
-            return [dict(r._mapping) for r in connection.execute(query)]
+            return _with_evse_connectors(connection, connection.execute(query).all())
+
+    @app.get("/api/v1/chargers/{charger_id}/evses", response_model=list[models.EvseOut], tags=["chargers"],
+             responses=error_responses(404))
+    def list_evses(charger_id: Annotated[str, Path(max_length=64)]) -> list[dict[str, Any]]:
+        """The station's EVSEs and their connectors: from its device-model report (NotifyReport: connector type,
+        rated power) and its status reports, each connector with its own status."""
+        k = schema.connectors
+        with engine.connect() as connection:
+            if reads.charger(connection, charger_id) is None:
+                raise HTTPException(404, f"charger {charger_id!r} not found")
+            statuses = {row.connector_id: row.status for row in connection.execute(
+                select(k.c.connector_id, k.c.status).where(k.c.charger_id == charger_id))}
+            evses = reads.evse_connectors(connection, [charger_id])
+        return [{"evse_id": evse_id, "status": statuses.get(evse_id), **entry}
+                for (_, evse_id), entry in sorted(evses.items())]
+
+    @app.get("/api/v1/chargers/{charger_id}/variables", response_model=models.VariablePage, tags=["chargers"],
+             responses=error_responses(404))
+    def list_variables(
+        charger_id: Annotated[str, Path(max_length=64)],
+        component: Annotated[str | None, Query(max_length=50, description="component name (case-insensitive)")] = None,
+        variable: Annotated[str | None, Query(max_length=50, description="variable name (case-insensitive)")] = None,
+        evse_id: ConnectorNumber | None = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+        offset: Offset = 0,
+    ) -> dict[str, Any]:
+        """The station's device model as it reported it (OCPP 2.0.1 NotifyReport, e.g. answering GetBaseReport):
+        one item per variable attribute, with the report's progress (parts, gaps, complete)."""
+        v, r = schema.device_variables, schema.device_reports
+        conditions = [v.c.charger_id == charger_id]
+        if component:
+            conditions.append(func.lower(v.c.component) == component.lower())
+        if variable:
+            conditions.append(func.lower(v.c.variable) == variable.lower())
+        if evse_id is not None:
+            conditions.append(v.c.evse_id == evse_id)
+        query = select(v).where(*conditions).order_by(
+            v.c.component, v.c.component_instance, v.c.evse_id, v.c.connector_id, v.c.variable,
+            v.c.variable_instance, v.c.attribute_type).offset(offset).limit(limit + 1)
+        with engine.connect() as connection:
+            if reads.charger(connection, charger_id) is None:
+                raise HTTPException(404, f"charger {charger_id!r} not found")
+            rows = connection.execute(query).all()
+            reports = connection.execute(select(r).where(r.c.charger_id == charger_id).order_by(
+                r.c.updated_at.desc()).limit(20)).all()
+        return {"items": [dict(row._mapping) for row in rows[:limit]],
+                "next_offset": offset + limit if len(rows) > limit else None,
+                "reports": [dict(row._mapping) for row in reports]}
 
     @app.get("/api/v1/chargers/{charger_id}/messages", response_model=list[models.MessageOut], tags=["chargers"])
     def charger_messages(charger_id: str, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
@@ -341,6 +390,20 @@ def create_app(services: Services) -> FastAPI:
         return {"status": "ok", "connected_chargers": len(services.gateway.links)}
 
     return app
+
+
+def _with_evse_connectors(connection: Connection, rows: list[Any]) -> list[dict[str, Any]]:
+    """Connector rows with their EVSE id, rated power and physical connectors (evse_connectors)."""
+    evses = reads.evse_connectors(connection, sorted({row.charger_id for row in rows}))
+    out = []
+    for row in rows:
+        connector = dict(row._mapping)
+        evse = evses.get((row.charger_id, row.connector_id), {})
+        connector["evse_id"] = row.connector_id
+        connector["max_power_w"] = row.max_power_w or evse.get("max_power_w")
+        connector["evse_connectors"] = evse.get("connectors", [])
+        out.append(connector)
+    return out
 
 
 def _charger_version(engine: Engine, charger_id: str) -> str | None:

@@ -56,14 +56,70 @@ Timestamp = Annotated[datetime, BeforeValidator(_iso_8601), AfterValidator(_awar
 """An instant: ISO 8601 with a UTC offset (``Z`` or ``+01:00``), 1970..3000. Every API timestamp is one."""
 
 
+class EvseConnectorOut(BaseModel):
+    connector_id: int = Field(description="the connector's number on its EVSE (OCPP 1.6 connector n: EVSE n, 1)")
+    status: str | None = Field(None, description="as the charger last reported this connector")
+    status_at: datetime | None = None
+    connector_type: str | None = Field(None, description="OCPP 2.0.1 ConnectorEnumType from the device model, "
+                                                         "e.g. cCCS2, cType2, sType2")
+    max_power_w: int | None = None
+
+
 class ConnectorOut(BaseModel):
-    connector_id: int
+    connector_id: int = Field(description="the charging point: the OCPP 1.6 connector, the OCPP 2.0.1 EVSE")
+    evse_id: int = Field(description="the OCPP 2.0.1 EVSE id of this charging point (1.6 connector n is EVSE n)")
     status: str
     error_code: str
     info: str | None = None
     vendor_id: str | None = None
     vendor_error_code: str | None = None
     status_at: datetime
+    max_power_w: int | None = Field(None, description="rated power, as configured or as the device model reports")
+    evse_connectors: list[EvseConnectorOut] = Field([], description=(
+        "the physical connectors of this EVSE, each with its own status (one in use: the others Unavailable)"))
+
+
+class EvseOut(BaseModel):
+    evse_id: int
+    status: str | None = Field(None, description="the charging point's status (null: not reported yet)")
+    max_power_w: int | None = None
+    connectors: list[EvseConnectorOut]
+
+
+class VariableOut(BaseModel):
+    component: str
+    component_instance: str = Field(description='"" when the component has no instance')
+    evse_id: int = Field(description="0: not on an EVSE")
+    connector_id: int = Field(description="0: not on a connector")
+    variable: str
+    variable_instance: str
+    attribute_type: Literal["Actual", "Target", "MinSet", "MaxSet"]
+    value: str | None = Field(None, description="null for a WriteOnly attribute")
+    mutability: Literal["ReadOnly", "WriteOnly", "ReadWrite"]
+    persistent: bool
+    constant: bool
+    unit: str | None = None
+    data_type: str | None = None
+    min_limit: float | None = None
+    max_limit: float | None = None
+    values_list: str | None = None
+    request_id: int = Field(description="the report (GetBaseReport/GetReport requestId) that last described it")
+    reported_at: datetime
+
+
+class DeviceReportOut(BaseModel):
+    request_id: int
+    parts: int = Field(description="distinct NotifyReport parts received")
+    last_seq_no: int
+    sequence_gap: bool = Field(description="a part (seqNo) never arrived")
+    complete: bool = Field(description="the last part (tbc false) arrived")
+    generated_at: datetime
+
+
+class VariablePage(BaseModel):
+    items: list[VariableOut]
+    next_offset: int | None = None
+    reports: list[DeviceReportOut] = Field(description="the station's device-model reports, newest first")
 
 
 class ChargerOut(BaseModel):
@@ -111,6 +167,8 @@ class SessionOut(BaseModel):
     flags: list[str]
     transaction_ref: str | None = Field(default=None, description=(
         "The charger's own name for the transaction (OCPP 2.0.1 transactionId; the 1.6 id as text)"))
+    evse_connector_id: int = Field(default=1, description=(
+        "the physical connector on the charging point (connector_id, the 2.0.1 EVSE) the session used"))
 
 
 class SessionPage(BaseModel):

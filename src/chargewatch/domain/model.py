@@ -5,8 +5,10 @@ An adapter (``ocpp.v16``, ``ocpp.v201``) turns one inbound CALL plus a :class:`C
 these types, so nothing below the adapters knows the OCPP version (and ``store`` needs nothing of ``ocpp``
 to persist them).
 
-Topology: the store numbers connectors the 1.6 way; OCPP 2.0.1 EVSE ``n`` is connector ``n`` here (an EVSE
-with several connectors reports them under its EVSE number, which is what a session and a status belong to).
+Topology: a charging point is ``connector_id`` the 1.6 way, and OCPP 2.0.1 EVSE ``n`` is connector ``n`` here: what a
+session, a status, a fault and a tariff belong to (one car at a time). The physical connector on it is the reference
+(``evse_id``, ``evse_connector_id``): 1.6 connector ``n`` is EVSE ``n`` connector 1; a 2.0.1 EVSE with a CCS and a
+CHAdeMO plug is one charging point with connectors 1 and 2, each with its own reported status and type.
 Statuses use the 1.6 vocabulary (a superset of 2.0.1's connectorStatus once ``Occupied`` is refined by the
 charging state); error codes use the 1.6 ChargePointErrorCode names, which the fault catalog knows.
 """
@@ -41,6 +43,10 @@ class ChargerState:
     # The charger's timestamp of each connector's status: an older report arriving later does not replace it.
     connector_status_at: dict[int, datetime] = field(default_factory=dict)
     connector_ratings_w: dict[int, int] = field(default_factory=dict)  # rated power by connector, where known
+    # The status each physical connector (evse_id, connector on it) last reported, as the charger spelled it.
+    plug_status: dict[tuple[int, int], str] = field(default_factory=dict)
+    # Device-model reports in progress (2.0.1 NotifyReport parts), by requestId.
+    reports: dict[int, ReportProgress] = field(default_factory=dict)
 
     def session(self, transaction_id: int) -> ChargingSession | None:
         for session in self.active.values():
@@ -61,7 +67,18 @@ class ChargerState:
         return replace(self, active=dict(self.active), start_keys=dict(self.start_keys),
                        connector_status=dict(self.connector_status),
                        connector_status_at=dict(self.connector_status_at),
-                       connector_ratings_w=dict(self.connector_ratings_w))
+                       connector_ratings_w=dict(self.connector_ratings_w), plug_status=dict(self.plug_status),
+                       reports=dict(self.reports))
+
+
+@dataclass(frozen=True)
+class ReportProgress:
+    """How much of one multi-part device-model report has arrived."""
+
+    parts: int  # distinct parts received
+    last_seq_no: int
+    sequence_gap: bool  # a part was skipped
+    complete: bool  # the last part (tbc false) arrived
 
 
 # ---------------------------------------------------------------- changes for the store
@@ -90,6 +107,10 @@ class ConnectorStatusChanged:
     vendor_error_code: str | None
     timestamp: datetime
     received_at: datetime
+    evse_connector_id: int = 1  # the physical connector on the charging point that reported (1.6: always 1)
+    # That connector's own status when ``status`` is the charging point's (a 2.0.1 EVSE with several connectors:
+    # the others are Unavailable while one is in use); None: the same as ``status``.
+    reported_status: str | None = None
 
 
 @dataclass(frozen=True)
@@ -118,8 +139,53 @@ class SecurityEvent:
         return self.neutral_type or self.type
 
 
+@dataclass(frozen=True)
+class ReportedVariable:
+    """One attribute of one variable of one component, as a station reports its device model."""
+
+    component: str
+    component_instance: str  # "" when the component has no instance
+    evse_id: int  # 0: not on an EVSE
+    connector_id: int  # 0: not on a connector
+    variable: str
+    variable_instance: str
+    attribute_type: str  # Actual | Target | MinSet | MaxSet
+    value: str | None  # None: WriteOnly
+    mutability: str  # ReadOnly | WriteOnly | ReadWrite
+    persistent: bool
+    constant: bool
+    unit: str | None = None
+    data_type: str | None = None
+    min_limit: float | None = None
+    max_limit: float | None = None
+    values_list: str | None = None
+
+
+@dataclass(frozen=True)
+class ReportedConnector:
+    """An EVSE (``connector_id`` 0) or a physical connector on it, from a device-model report."""
+
+    evse_id: int
+    connector_id: int
+    connector_type: str | None = None
+    max_power_w: int | None = None
+
+
+@dataclass(frozen=True)
+class DeviceModelReported:
+    """One part of a device-model report (2.0.1 NotifyReport), and how far the report has got."""
+
+    request_id: int
+    seq_no: int
+    generated_at: datetime
+    progress: ReportProgress
+    variables: tuple[ReportedVariable, ...]
+    connectors: tuple[ReportedConnector, ...]
+
+
 Change = (
     ChargerBooted | ChargerFirmwareStatus | ConnectorStatusChanged | SessionChanged | ReadingsRecorded | SecurityEvent
+    | DeviceModelReported
 )
 
 

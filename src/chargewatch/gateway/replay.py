@@ -25,7 +25,7 @@ from ..store import reads, schema, writes
 from ..store.writer import Unit, write_units
 
 DERIVED_TABLES = (schema.meter_readings, schema.status_events, schema.security_events, schema.connectors,
-                  schema.sessions)
+                  schema.sessions, schema.evse_connectors, schema.device_variables, schema.device_reports)
 
 
 @dataclass

@@ -61,6 +61,7 @@ class ChargingSession:
     transaction_ref: str | None = None  # the charger's reference: 1.6 id as text, 2.0.1 transactionId
     last_seq_no: int | None = None  # OCPP 2.0.1: the highest TransactionEvent seqNo applied
     start_status: str | None = None  # a refused start: the idTagInfo status its StartTransaction was answered
+    evse_connector_id: int = 1  # the physical connector on the charging point (a 2.0.1 EVSE may have several)
 
     @property
     def active(self) -> bool:

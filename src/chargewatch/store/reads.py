@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, select
 
-from ..domain.model import ChargerState
+from ..domain.model import ChargerState, ReportProgress
 from ..sessions.machine import ChargingSession
 from . import schema
 
@@ -15,7 +15,7 @@ _SESSION_FIELDS = [
     "transaction_id", "charger_id", "connector_id", "id_tag", "started_at", "meter_start_wh", "status",
     "stopped_at", "meter_stop_wh", "stop_reason", "energy_wh", "last_register_wh", "baseline_wh", "offset_wh",
     "last_sample_at", "power_w", "max_power_w", "soc", "charging_seconds", "idle_seconds", "reservation_id",
-    "transaction_ref", "last_seq_no",
+    "transaction_ref", "last_seq_no", "evse_connector_id",
 ]
 
 
@@ -49,7 +49,23 @@ def charger_state(connection: Connection, charger_id: str, heartbeat_interval: i
         state.connector_status_at[connector_id] = status_at
         if rating:
             state.connector_ratings_w[connector_id] = rating
+    e = schema.evse_connectors
+    for evse_id, plug, status, rating in connection.execute(
+        select(e.c.evse_id, e.c.connector_id, e.c.status, e.c.max_power_w).where(e.c.charger_id == charger_id)
+    ):
+        if plug > 0 and status is not None:
+            state.plug_status[(evse_id, plug)] = status
+        elif plug == 0 and rating and evse_id not in state.connector_ratings_w:  # the EVSE's reported power
+            state.connector_ratings_w[evse_id] = rating
+    r = schema.device_reports
+    for row in reversed(connection.execute(select(r).where(r.c.charger_id == charger_id).order_by(
+            r.c.updated_at.desc()).limit(MAX_REPORTS_RESUMED)).all()):
+        state.reports[row.request_id] = ReportProgress(parts=row.parts, last_seq_no=row.last_seq_no,
+                                                       sequence_gap=row.sequence_gap, complete=row.complete)
     return state
+
+
+MAX_REPORTS_RESUMED = 16  # device-model reports whose progress a reconnecting station resumes
 
 
 def stored_sample_times(connection: Connection, transaction_id: int, times: list[datetime]) -> frozenset[datetime]:
@@ -96,3 +112,20 @@ def id_tag_info(tag: dict[str, Any] | None, now: datetime) -> dict[str, Any]:
     if tag.get("parent_id_tag"):
         info["parentIdTag"] = tag["parent_id_tag"]
     return info
+
+
+def evse_connectors(connection: Connection, charger_ids: list[str]) -> dict[tuple[str, int], dict[str, Any]]:
+    """Per (charger, charging point): its rated power as reported and its physical connectors, in order."""
+    e = schema.evse_connectors
+    found: dict[tuple[str, int], dict[str, Any]] = {}
+    if not charger_ids:
+        return found
+    for row in connection.execute(select(e).where(e.c.charger_id.in_(charger_ids)).order_by(
+            e.c.charger_id, e.c.evse_id, e.c.connector_id)):
+        entry = found.setdefault((row.charger_id, row.evse_id), {"max_power_w": None, "connectors": []})
+        if row.connector_id == 0:
+            entry["max_power_w"] = row.max_power_w
+        else:
+            entry["connectors"].append({name: row._mapping[name] for name in (
+                "connector_id", "status", "status_at", "connector_type", "max_power_w")})
+    return found

@@ -90,7 +90,69 @@ status_events = Table(
     Column("vendor_error_code", String(255)),
     Column("timestamp", UtcDateTime, nullable=False),
     Column("received_at", UtcDateTime, nullable=False),
+    # The physical connector that reported (1.6: 1) and its own status when ``status`` is the charging point's.
+    Column("evse_connector_id", Integer, nullable=False, default=1, server_default="1"),
+    Column("reported_status", String(32)),
     Index(None, "charger_id", "connector_id", "timestamp"),
+)
+
+# The physical connectors of each charging point (2.0.1 EVSE; 1.6 connector n is EVSE n connector 1), with their own
+# status and what the station's device model says of them; connector_id 0 is the EVSE itself (its rated power).
+evse_connectors = Table(
+    "evse_connectors",
+    metadata,
+    Column("charger_id", String(64), ForeignKey("chargers.id", ondelete="CASCADE"), nullable=False),
+    Column("evse_id", Integer, nullable=False),
+    Column("connector_id", Integer, nullable=False),
+    Column("status", String(32)),  # as the charger last reported it
+    Column("status_at", UtcDateTime),
+    Column("connector_type", String(32)),  # 2.0.1 ConnectorEnumType value (cCCS2, cType2, sType2, cChaoJi, ...)
+    Column("max_power_w", Integer),
+    Column("reported_at", UtcDateTime),  # when a device-model report last described it
+    PrimaryKeyConstraint("charger_id", "evse_id", "connector_id"),
+)
+
+# A station's device model as it reported it (OCPP 2.0.1 NotifyReport): one row per variable attribute.
+# Lengths are the 2.0.1 schema's; "" and 0 stand for "no instance" and "not on an EVSE/connector".
+device_variables = Table(
+    "device_variables",
+    metadata,
+    Column("charger_id", String(64), ForeignKey("chargers.id", ondelete="CASCADE"), nullable=False),
+    Column("component", String(50), nullable=False),
+    Column("component_instance", String(50), nullable=False),
+    Column("evse_id", Integer, nullable=False),
+    Column("connector_id", Integer, nullable=False),
+    Column("variable", String(50), nullable=False),
+    Column("variable_instance", String(50), nullable=False),
+    Column("attribute_type", String(8), nullable=False),  # Actual | Target | MinSet | MaxSet
+    Column("value", String(2500)),  # None: WriteOnly
+    Column("mutability", String(10), nullable=False),  # ReadOnly | WriteOnly | ReadWrite
+    Column("persistent", Boolean, nullable=False),
+    Column("constant", Boolean, nullable=False),
+    Column("unit", String(16)),
+    Column("data_type", String(16)),
+    Column("min_limit", Float),
+    Column("max_limit", Float),
+    Column("values_list", String(1000)),
+    Column("request_id", Integer, nullable=False),  # the report that last described it
+    Column("reported_at", UtcDateTime, nullable=False),
+    PrimaryKeyConstraint("charger_id", "component", "component_instance", "evse_id", "connector_id", "variable",
+                         "variable_instance", "attribute_type"),
+)
+
+# How far each device-model report got: its parts (seqNo 0, 1, ...), whether one was skipped, whether it ended.
+device_reports = Table(
+    "device_reports",
+    metadata,
+    Column("charger_id", String(64), ForeignKey("chargers.id", ondelete="CASCADE"), nullable=False),
+    Column("request_id", Integer, nullable=False),
+    Column("parts", Integer, nullable=False),
+    Column("last_seq_no", Integer, nullable=False),
+    Column("sequence_gap", Boolean, nullable=False),
+    Column("complete", Boolean, nullable=False),
+    Column("generated_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    PrimaryKeyConstraint("charger_id", "request_id"),
 )
 
 id_tags = Table(
@@ -151,6 +213,8 @@ sessions = Table(
     Column("last_seq_no", Integer),  # OCPP 2.0.1 TransactionEvent seqNo last applied
     # The idTagInfo status a refused StartTransaction was answered (Invalid, Blocked, Expired, ConcurrentTx).
     Column("start_status", String(16)),
+    # The physical connector on the charging point the session used (1.6: 1; 2.0.1: the EVSE's connectorId).
+    Column("evse_connector_id", Integer, nullable=False, default=1, server_default="1"),
     Column("updated_at", UtcDateTime, nullable=False),
     UniqueConstraint("charger_id", "start_key"),
     UniqueConstraint("charger_id", "transaction_ref"),

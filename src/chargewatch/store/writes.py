@@ -6,7 +6,7 @@ from dataclasses import fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Connection, Integer, Numeric, String, Table, bindparam, insert, update
+from sqlalchemy import BigInteger, Connection, Integer, Numeric, String, Table, bindparam, func, insert, or_, update
 
 from ..domain import model
 from ..sessions.machine import ChargingSession
@@ -57,7 +57,8 @@ def _upsert_rows(table: Table, keys: list[str], newer_by: str | None = None):  #
             if newer_by is None or key not in latest or latest[key][newer_by] <= row[newer_by]:
                 latest[key] = row
         statement = _insert(connection, table)
-        where = None if newer_by is None else table.c[newer_by] <= statement.excluded[newer_by]
+        where = None if newer_by is None else or_(table.c[newer_by].is_(None),
+                                                  table.c[newer_by] <= statement.excluded[newer_by])
         statement = statement.on_conflict_do_update(
             index_elements=keys, set_={name: statement.excluded[name] for name in rows[0] if name not in keys},
             where=where)
@@ -65,6 +66,23 @@ def _upsert_rows(table: Table, keys: list[str], newer_by: str | None = None):  #
 
     return write
 
+
+def _upsert_known(table: Table, keys: list[str]):  # type: ignore[no-untyped-def]
+    """Upsert that fills in what a row knows and keeps what it does not (None): one part of a device-model report
+    names an EVSE's power, another its connectors' types."""
+
+    def write(connection: Connection, rows: list[dict[str, Any]]) -> None:
+        latest = {tuple(row[k] for k in keys): row for row in rows}
+        statement = _insert(connection, table)
+        statement = statement.on_conflict_do_update(index_elements=keys, set_={
+            name: func.coalesce(statement.excluded[name], table.c[name]) for name in rows[0] if name not in keys})
+        connection.execute(statement, list(latest.values()))
+
+    return write
+
+
+_EVSE_CONNECTOR_KEY = ["charger_id", "evse_id", "connector_id"]
+_DEVICE_VARIABLE_KEY = [c.name for c in schema.device_variables.primary_key.columns]
 
 # Bulk statements the group-commit writer merges across callers.
 STATEMENTS = {
@@ -78,6 +96,10 @@ STATEMENTS = {
     "charger_connected": _update_rows(schema.chargers, "id"),
     "charger_disconnected": _update_rows(schema.chargers, "id"),
     "connector_status": _upsert_rows(schema.connectors, ["charger_id", "connector_id"], newer_by="status_at"),
+    "plug_status": _upsert_rows(schema.evse_connectors, _EVSE_CONNECTOR_KEY, newer_by="status_at"),
+    "evse_reported": _upsert_known(schema.evse_connectors, _EVSE_CONNECTOR_KEY),
+    "device_variable": _upsert_rows(schema.device_variables, _DEVICE_VARIABLE_KEY),
+    "device_report": _upsert_rows(schema.device_reports, ["charger_id", "request_id"]),
 }
 _CONNECTOR_FIELDS = ("charger_id", "connector_id", "status", "error_code", "info", "vendor_id", "vendor_error_code")
 
@@ -132,7 +154,7 @@ def _limits(table: Table) -> dict[str, tuple[str, Any]]:
 
 _TABLE_LIMITS = {table.name: _limits(table) for table in (
     schema.meter_readings, schema.status_events, schema.security_events, schema.sessions, schema.connectors,
-    schema.chargers)}
+    schema.chargers, schema.evse_connectors, schema.device_variables, schema.device_reports)}
 
 
 def check_row(table: Table, row: dict[str, Any]) -> None:
@@ -186,11 +208,18 @@ def add_changes(unit: Unit, charger_id: str, changes: list[model.Change], start_
                 "charger_id": charger_id, "connector_id": change.connector_id, "status": change.status,
                 "error_code": change.error_code, "info": change.info, "vendor_id": change.vendor_id,
                 "vendor_error_code": change.vendor_error_code, "timestamp": change.timestamp,
-                "received_at": change.received_at,
+                "received_at": change.received_at, "evse_connector_id": change.evse_connector_id,
+                "reported_status": change.reported_status,
             }
             check_row(schema.status_events, row)
             unit.add("status_event", row)
             upserts.append(("connector", row))
+            if change.connector_id > 0 and change.evse_connector_id > 0:
+                unit.add("plug_status", {
+                    "charger_id": charger_id, "evse_id": change.connector_id, "connector_id": change.evse_connector_id,
+                    "status": change.reported_status or change.status, "status_at": change.timestamp})
+        elif isinstance(change, model.DeviceModelReported):
+            _add_device_model(unit, charger_id, change, now)
         elif isinstance(change, model.SessionChanged):
             key = start_keys.get(change.session.transaction_id, "")
             session = session_row(change.session, key, now)
@@ -208,6 +237,26 @@ def add_changes(unit: Unit, charger_id: str, changes: list[model.Change], start_
             check_row(schema.security_events, event)
             unit.add("security_event", event)
     return upserts
+
+
+def _add_device_model(unit: Unit, charger_id: str, change: model.DeviceModelReported, now: datetime) -> None:
+    """Queue one NotifyReport part: its variables, the EVSEs and connectors it describes, the report's progress."""
+    for variable in change.variables:
+        row = {"charger_id": charger_id, **{f.name: getattr(variable, f.name) for f in fields(variable)},
+               "request_id": change.request_id, "reported_at": change.generated_at}
+        check_row(schema.device_variables, row)
+        unit.add("device_variable", row)
+    for connector in change.connectors:
+        row = {"charger_id": charger_id, "evse_id": connector.evse_id, "connector_id": connector.connector_id,
+               "connector_type": connector.connector_type, "max_power_w": connector.max_power_w,
+               "reported_at": change.generated_at}
+        check_row(schema.evse_connectors, row)
+        unit.add("evse_reported", row)
+    progress = change.progress
+    unit.add("device_report", {
+        "charger_id": charger_id, "request_id": change.request_id, "parts": progress.parts,
+        "last_seq_no": progress.last_seq_no, "sequence_gap": progress.sequence_gap, "complete": progress.complete,
+        "generated_at": change.generated_at, "updated_at": now})
 
 
 def _connector_row(item: dict[str, Any]) -> dict[str, Any]:

@@ -31,7 +31,7 @@ from ...timeutil import parse_timestamp
 from .. import schemas
 from ..adapter import CallRejected, Environment, accept_boot, heartbeat
 from ..framing import ErrorCode
-from . import faults, meter
+from . import faults, meter, report
 
 VERSION = "ocpp2.0.1"
 CUSTOM_DATA_VENDOR = "org.chargewatch"  # CustomDataType.vendorId on what we add to replies
@@ -127,11 +127,26 @@ def _boot(payload: dict[str, Any], state: ChargerState, env: Environment) -> Out
     return accept_boot(info, state, env)
 
 
+# A charging point's status from its connectors' (an EVSE with a CCS and a CHAdeMO plug reports the unused one
+# Unavailable while the other charges): the first of these any of its connectors reports.
+_EVSE_STATUS_ORDER = ("Faulted", "Occupied", "Reserved", "Available", "Unavailable")
+
+
+def _evse_status(state: ChargerState, evse_id: int, reported: str) -> str:
+    statuses = {status for (evse, _), status in state.plug_status.items() if evse == evse_id} or {reported}
+    return next((status for status in _EVSE_STATUS_ORDER if status in statuses), reported)
+
+
 def _status(payload: dict[str, Any], state: ChargerState, env: Environment) -> Outcome:
-    evse_id = payload["evseId"]
-    if evse_id < 0:
-        raise ValueError("evseId: must be 0 (the station) or an EVSE number")
-    status = payload["connectorStatus"]
+    evse_id, plug = payload["evseId"], payload["connectorId"]
+    if evse_id < 0 or plug < 0:
+        raise ValueError("evseId, connectorId: must be 0 (the station) or a number")
+    reported = payload["connectorStatus"]
+    timestamp = parse_timestamp(payload["timestamp"])
+    current = state.status_is_current(evse_id, timestamp)  # an older queued report does not replace a newer one
+    if current and evse_id > 0:
+        state.plug_status[(evse_id, plug)] = reported
+    status = _evse_status(state, evse_id, reported) if evse_id > 0 else reported
     if status == "Occupied":  # 1.6 tells Preparing from Charging; 2.0.1 leaves that to TransactionEvent
         session = state.active.get(evse_id)
         if session is not None and session.active:
@@ -140,17 +155,17 @@ def _status(payload: dict[str, Any], state: ChargerState, env: Environment) -> O
             status = "Finishing"  # still plugged in after the transaction ended
         else:
             status = "Preparing"
-    if status == "Faulted" and state.connector_status.get(evse_id) == "Faulted":
+    if status == "Faulted" and state.connector_status.get(evse_id) == "Faulted" and reported == "Faulted":
         return Outcome({})  # a NotifyEvent already reported this fault with its detail
     # 2.0.1 gives no error code here: a Faulted status is a fault without a code (NoError), which the NotifyEvent
     # that follows names (fault detection then keeps one incident, whichever of the two arrives first).
     error_code = "NoError"
-    timestamp = parse_timestamp(payload["timestamp"])
-    if state.status_is_current(evse_id, timestamp):  # an older queued report does not replace a newer one
+    if current:
         state.connector_status[evse_id] = status
     return Outcome({}, [ConnectorStatusChanged(
         connector_id=evse_id, status=status, error_code=error_code, info=None, vendor_id=None,
-        vendor_error_code=None, timestamp=timestamp, received_at=env.now)])
+        vendor_error_code=None, timestamp=timestamp, received_at=env.now, evse_connector_id=plug,
+        reported_status=reported)])
 
 
 def id_token_info(decision: dict[str, Any]) -> dict[str, Any]:
@@ -210,11 +225,20 @@ def _begin(payload: dict[str, Any], key: str, readings: list[Reading], state: Ch
         id_tag=id_token.get("idToken", ""), started_at=parse_timestamp(payload["timestamp"]),
         meter_start_wh=start_wh or 0, reservation_id=payload.get("reservationId"),
     )
-    session = replace(session, transaction_ref=key)
+    session = replace(session, transaction_ref=key, evse_connector_id=_plug_in_use(evse, state))
     if not begun:
         session = replace(session, flags=(*session.flags, Flag.START_FROM_FIRST_SAMPLE))
     state.start_keys[key] = session.transaction_id
     return session
+
+
+def _plug_in_use(evse: dict[str, Any], state: ChargerState) -> int:
+    """The connector a transaction uses: the event's evse.connectorId, else the EVSE's one occupied connector."""
+    if isinstance(evse.get("connectorId"), int) and evse["connectorId"] > 0:
+        return int(evse["connectorId"])
+    occupied = [plug for (evse_id, plug), status in state.plug_status.items()
+                if evse_id == evse["id"] and status == "Occupied"]
+    return occupied[0] if len(occupied) == 1 else 1
 
 
 def _apply_samples(session: ChargingSession, readings: list[Reading]) -> ChargingSession:
@@ -262,6 +286,9 @@ def _transaction_event(payload: dict[str, Any], state: ChargerState, env: Enviro
     if payload.get("offline") and Flag.DELIVERED_OFFLINE not in flags:
         flags = (*flags, Flag.DELIVERED_OFFLINE)
     session = replace(session, flags=flags, last_seq_no=seq_no)
+    named = (payload.get("evse") or {}).get("connectorId")
+    if not fresh and isinstance(named, int) and named > 0:  # the station names the connector once it knows it
+        session = replace(session, evse_connector_id=named)
     if id_token and not session.id_tag and id_token.get("type") != "NoAuthorization":
         session = replace(session, id_tag=id_token["idToken"])
     charging_state = info.get("chargingState")
@@ -283,7 +310,8 @@ def _transaction_event(payload: dict[str, Any], state: ChargerState, env: Enviro
         state.connector_status[connector_id] = status
         changes.append(ConnectorStatusChanged(
             connector_id=connector_id, status=status, error_code="NoError", info=None, vendor_id=None,
-            vendor_error_code=None, timestamp=parse_timestamp(payload["timestamp"]), received_at=env.now))
+            vendor_error_code=None, timestamp=parse_timestamp(payload["timestamp"]), received_at=env.now,
+            evse_connector_id=session.evse_connector_id, reported_status="Occupied"))
     if session != before or fresh:
         changes.append(SessionChanged(session))
     if fresh:  # the raw log then names the internal id, so a replay gives the session the same one
@@ -318,7 +346,7 @@ def _data_transfer(payload: dict[str, Any], state: ChargerState, env: Environmen
 
 
 def _notify_report(payload: dict[str, Any], state: ChargerState, env: Environment) -> Outcome:
-    return Outcome({})  # the report is kept in the raw log, where the operator reads it
+    return Outcome({}, [report.parse(payload, state)])
 
 
 _HANDLERS: dict[str, Callable[[dict[str, Any], ChargerState, Environment], Outcome]] = {
