@@ -15,6 +15,7 @@ from chargewatch.sim.charger201 import SimulatedStation201
 from chargewatch.sim.fleet import SCENARIOS, run_fleet, speaks_201
 from chargewatch.sim.ocmf import OcmfSigner
 from chargewatch.store.registry import put_id_tag
+from faults_live.live import eventually
 from helpers import http_url, ocpp_url
 
 
@@ -79,3 +80,37 @@ async def test_a_mixed_fleet_connects_16_and_201_chargers_on_one_endpoint(server
     assert {c: chargers[c]["ocpp_version"] for c in sorted(chargers)} == {
         "MIX-00001": "ocpp1.6", "MIX-00002": "ocpp1.6", "MIX-00003": "ocpp1.6", "MIX-00004": "ocpp2.0.1"}
     assert SimulatedStation201.subprotocol == "ocpp2.0.1" and SimulatedCharger.subprotocol == "ocpp1.6"
+
+
+async def test_a_simulated_201_station_answers_get_base_report_with_its_two_evses_one_with_two_connectors(server):
+    _accept_demo_tags(server)
+    behaviour = replace(SCENARIOS["demo"], meter_interval=0.3, charge_time=(1.0, 1.0), idle_time=(0.3, 0.3),
+                        fault_probability=0.0, id_tags=DEMO_ID_TAGS[:1])
+    station = SimulatedStation201(ocpp_url(server), "SIM201-DM", connectors=2, behaviour=behaviour, plugs={2: 2})
+    await station.connect()
+    try:
+        await station.boot()
+        async with httpx.AsyncClient(base_url=http_url(server), timeout=10) as api:
+            sent = (await api.post("/api/v1/chargers/SIM201-DM/commands", json={
+                "action": "GetBaseReport", "payload": {"reportBase": "FullInventory"}})).json()
+
+            async def reported() -> dict | None:
+                page = (await api.get("/api/v1/chargers/SIM201-DM/variables")).json()
+                return page if page["reports"] and page["reports"][0]["complete"] else None
+
+            page = await eventually(reported, timeout=15)
+            evses = (await api.get("/api/v1/chargers/SIM201-DM/evses")).json()
+            tx = await station.charge_once(2)
+            session = (await api.get(f"/api/v1/sessions/{tx}")).json()
+            connectors = {c["connector_id"]: c for c in (await api.get(
+                "/api/v1/connectors", params={"charger_id": "SIM201-DM"})).json()}
+    finally:
+        await station.connection.close()
+    assert sent["response"] == {"status": "Accepted"}
+    assert [(r["request_id"], r["parts"], r["sequence_gap"]) for r in page["reports"]] == [(sent["request_id"], 3,
+                                                                                             False)]
+    assert [(e["evse_id"], e["max_power_w"], [c["connector_type"] for c in e["connectors"]]) for e in evses] == [
+        (1, 22_000, ["cType2"]), (2, 50_000, ["cCCS2", "cCHAdeMO"])]
+    assert (session["connector_id"], session["evse_connector_id"], session["status"]) == (2, 1, "completed")
+    assert [(c["connector_id"], c["status"]) for c in connectors[2]["evse_connectors"]] == [
+        (1, "Available"), (2, "Available")]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
@@ -29,6 +30,8 @@ DISPLAY_VENDOR_ID = "org.chargewatch"
 DISPLAY_MESSAGE_ID = "DisplayMessage"
 
 _SAMPLE_TOKEN = "1-" + "A" * 22
+# OCPP 2.0.1 commands a station answers with a report (NotifyReport, NotifyMonitoringReport) carrying its requestId.
+REPORT_ACTIONS = frozenset({"GetBaseReport", "GetReport", "GetMonitoringReport"})
 
 
 def operator_only(path: str) -> bool:
@@ -216,9 +219,12 @@ def create_app(services: Services) -> FastAPI:
 
     @app.post("/api/v1/chargers/{charger_id}/commands", response_model=models.CommandOut, tags=["commands"])
     async def send_command(charger_id: str, body: models.CommandIn) -> dict[str, Any]:
-        command_id, result = await _command(charger_id, body.action, body.payload, body.timeout)
+        payload = body.payload
+        if body.action in REPORT_ACTIONS and "requestId" not in payload:  # the station's report will carry it
+            payload = {**payload, "requestId": secrets.randbelow(2**31 - 1) + 1}
+        command_id, result = await _command(charger_id, body.action, payload, body.timeout)
         return {"id": command_id, "status": result.status, "response": result.response, "error": result.error,
-                "sent_action": result.sent_action}
+                "sent_action": result.sent_action, "request_id": payload.get("requestId")}
 
     async def _display(request: Request, charger_id: str, connector_id: int, text: str, language: str | None,
                        timeout: float) -> dict[str, Any]:

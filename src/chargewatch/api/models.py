@@ -197,8 +197,15 @@ class CommandIn(BaseModel):
         "RemoteStartTransaction", "RemoteStopTransaction", "Reset", "UnlockConnector", "ChangeAvailability",
         "TriggerMessage", "GetConfiguration", "ChangeConfiguration", "ClearCache", "DataTransfer",
         # OCPP 2.0.1 names (a 1.6 charger gets none of these; a 2.0.1 one gets the 1.6 names rendered)
-        "RequestStartTransaction", "RequestStopTransaction", "GetVariables", "SetVariables",
-    ]
+        "RequestStartTransaction", "RequestStopTransaction", "GetVariables", "SetVariables", "GetBaseReport",
+        "GetReport", "GetTransactionStatus", "SetVariableMonitoring", "ClearVariableMonitoring",
+        "SetMonitoringBase", "SetMonitoringLevel", "GetMonitoringReport",
+    ] = Field(description=(
+        "OCPP 1.6 words are rendered for a 2.0.1 station (Reset Hard → Immediate, GetConfiguration → GetVariables, "
+        "…); 2.0.1 actions go to a 2.0.1 station as given (Reset {type: Immediate|OnIdle, evseId} resets one EVSE; "
+        "GetBaseReport without requestId gets one, and the NotifyReport answering it is stored: "
+        "GET /api/v1/chargers/{id}/variables). A transactionId given as our session id (an integer) is sent as "
+        "the station's own transactionId."))
     payload: dict[str, Any] = {}
     timeout: float = Field(default=30.0, gt=0, le=300)
 
@@ -211,6 +218,9 @@ class CommandOut(BaseModel):
     sent_action: str | None = Field(default=None, description=(
         "The action the charger received: the same as requested, or its equivalent in the charger's OCPP "
         "version (e.g. RemoteStartTransaction → RequestStartTransaction for OCPP 2.0.1)"))
+    request_id: int | None = Field(default=None, description=(
+        "the requestId of a report command (GetBaseReport, GetReport, GetMonitoringReport), given or chosen: the "
+        "station's reports carry it (GET /api/v1/chargers/{id}/variables lists them)"))
 
 
 class DisplayMessageIn(BaseModel):

@@ -7,7 +7,11 @@ chargingState) → Ended (Transaction.End reading, stoppedReason), with gap-free
 Begin and End readings' ``signedMeterValue``. A fault is what a 2.0.1 station reports: a NotifyEvent (RCD tripped,
 techCode) followed by the EVSE's Faulted status, and a cleared NotifyEvent once it is reset.
 
-What the CSMS sends (CostUpdated, SetDisplayMessage, …) is answered and kept in ``received``.
+What the CSMS sends (CostUpdated, SetDisplayMessage, …) is answered and kept in ``received``. GetBaseReport is
+answered Accepted and followed by the station's device model as NotifyReport parts: one per EVSE (its Power limit,
+each connector's ConnectorType) and one for its controllers. ``plugs`` gives an EVSE more than one connector
+(e.g. ``{2: 2}``: EVSE 2 is a DC post with a CCS and a CHAdeMO cable; the unused one is Unavailable while the
+other charges).
 """
 
 from __future__ import annotations
@@ -20,14 +24,16 @@ from typing import Any
 
 from .charger import SimulatedCharger, now_iso
 
-EVSE_CONNECTOR = 1  # each simulated EVSE has one connector
+EVSE_CONNECTOR = 1  # the connector a simulated EVSE charges on
+_PLUG_TYPES = {1: ("cType2",), 2: ("cCCS2", "cCHAdeMO")}  # connector types by how many an EVSE has
 
 
 class SimulatedStation201(SimulatedCharger):
     subprotocol = "ocpp2.0.1"
 
-    def __init__(self, *args: Any, **kwargs: Any):
+    def __init__(self, *args: Any, plugs: dict[int, int] | None = None, **kwargs: Any):
         super().__init__(*args, **kwargs)
+        self.plugs = {evse: (plugs or {}).get(evse, 1) for evse in range(1, self.connectors + 1)}
         self.transaction_refs: dict[int, str] = {}  # EVSE → the station's transactionId of its running transaction
         self.session_ids: dict[str, int] = {}  # transactionId → the CSMS's session id (customData of Started)
         self.received: list[tuple[str, dict[str, Any]]] = []
@@ -43,9 +49,48 @@ class SimulatedStation201(SimulatedCharger):
             await self.status(evse, "Available")
 
     async def status(self, connector: int, status: str, error_code: str = "NoError", **extra: Any) -> None:
-        """StatusNotification of EVSE ``connector`` (2.0.1 has no error code here: faults go by NotifyEvent)."""
-        await self.call("StatusNotification", {"timestamp": now_iso(), "connectorStatus": status,
-                                               "evseId": connector, "connectorId": EVSE_CONNECTOR})
+        """StatusNotification of EVSE ``connector`` (2.0.1 has no error code here: faults go by NotifyEvent); its
+        other connectors are Unavailable while the charging one is Occupied, and follow it otherwise."""
+        for plug in range(1, self.plugs[connector] + 1):
+            plug_status = status if plug == EVSE_CONNECTOR or status != "Occupied" else "Unavailable"
+            await self.call("StatusNotification", {"timestamp": now_iso(), "connectorStatus": plug_status,
+                                                   "evseId": connector, "connectorId": plug})
+
+    def device_model(self) -> list[list[dict[str, Any]]]:
+        """The station's device model as NotifyReport parts (reportData lists): one per EVSE, then the controllers."""
+        def item(component: dict[str, Any], variable: str, value: str | None, data_type: str = "string",
+                 mutability: str = "ReadOnly", **characteristics: Any) -> dict[str, Any]:
+            attribute: dict[str, Any] = {"type": "Actual", "mutability": mutability}
+            if value is not None:
+                attribute["value"] = value
+            return {"component": component, "variable": {"name": variable}, "variableAttribute": [attribute],
+                    "variableCharacteristics": {"dataType": data_type, "supportsMonitoring": True, **characteristics}}
+
+        parts = []
+        for evse, count in self.plugs.items():
+            power = self.behaviour.power_w if count == 1 else max(self.behaviour.power_w, 50_000)
+            part = [item({"name": "EVSE", "evse": {"id": evse}}, "Power", "0", "decimal", unit="W", maxLimit=power),
+                    item({"name": "EVSE", "evse": {"id": evse}}, "SupplyPhases", "3" if count == 1 else "0",
+                         "integer")]
+            for plug, kind in enumerate(_PLUG_TYPES.get(count, ("cType2",) * count), start=1):
+                part.append(item({"name": "Connector", "evse": {"id": evse, "connectorId": plug}}, "ConnectorType",
+                                 kind))
+            parts.append(part)
+        parts.append([
+            item({"name": "OCPPCommCtrlr"}, "HeartbeatInterval", str(self.heartbeat_interval), "integer",
+                 "ReadWrite", unit="s"),
+            item({"name": "SampledDataCtrlr"}, "TxUpdatedInterval", str(int(self.behaviour.meter_interval)),
+                 "integer", "ReadWrite", unit="s"),
+            item({"name": "SecurityCtrlr"}, "BasicAuthPassword", None, mutability="WriteOnly"),
+        ])
+        return parts
+
+    async def report(self, request_id: int) -> None:
+        """Send the device model for ``request_id``, part by part (tbc on every part but the last)."""
+        parts = self.device_model()
+        for seq_no, report_data in enumerate(parts):
+            await self.call("NotifyReport", {"requestId": request_id, "generatedAt": now_iso(), "seqNo": seq_no,
+                                             "tbc": seq_no < len(parts) - 1, "reportData": report_data})
 
     async def charge_once(self, connector: int) -> int | None:
         """One full session on EVSE ``connector``; returns the CSMS's session id (None when the token is refused)."""
@@ -179,7 +224,18 @@ class SimulatedStation201(SimulatedCharger):
         if action == "SetVariables":
             return {"setVariableResult": [{"attributeStatus": "Accepted", "component": item["component"],
                                            "variable": item["variable"]} for item in payload["setVariableData"]]}
+        if action == "GetBaseReport":
+            request_id = payload["requestId"]
+            asyncio.get_running_loop().call_later(0.05, lambda: asyncio.create_task(self.report(request_id)))
+            return {"status": "Accepted"}
+        if action == "SetVariableMonitoring":
+            return {"setMonitoringResult": [
+                {"id": next(self._event_ids), "status": "Accepted", "type": item["type"],
+                 "severity": item["severity"], "component": item["component"], "variable": item["variable"]}
+                for item in payload["setMonitoringData"]]}
+        if action == "ClearVariableMonitoring":
+            return {"clearMonitoringResult": [{"id": i, "status": "Accepted"} for i in payload["id"]]}
         if action in ("Reset", "ChangeAvailability", "RequestStartTransaction", "ClearCache", "SetDisplayMessage",
-                      "ClearDisplayMessage", "DataTransfer", "GetBaseReport", "SetVariableMonitoring"):
+                      "ClearDisplayMessage", "DataTransfer"):
             return {"status": "Accepted"}
         return {"status": "Rejected"}

@@ -94,6 +94,14 @@ def _display_message(screen: dict[str, Any], state: ChargerState) -> dict[str, A
     return {"message": message}
 
 
+def _reference(internal: Any, state: ChargerState) -> str:
+    """The station's transactionId of one of its running sessions, given by our session id."""
+    reference = next((key for key, tx in state.start_keys.items() if tx == internal), None)
+    if reference is None:
+        raise ValueError(f"transactionId {internal!r}: no transaction of this station by that id is running")
+    return reference
+
+
 def _translate(action: str, payload: dict[str, Any], state: ChargerState) -> tuple[str, dict[str, Any]]:
     if action == "DataTransfer" and (screen := _screen_text(payload)) is not None:
         if not screen["text"]:  # an empty screen text clears that EVSE's message
@@ -109,11 +117,9 @@ def _translate(action: str, payload: dict[str, Any], state: ChargerState) -> tup
             rendered["evseId"] = payload["connectorId"]
         return "RequestStartTransaction", rendered
     if action == "RemoteStopTransaction":
-        internal = payload.get("transactionId")
-        reference = next((key for key, tx in state.start_keys.items() if tx == internal), None)
-        if reference is None:
-            raise ValueError(f"transactionId {internal!r}: no transaction of this station by that id")
-        return "RequestStopTransaction", {"transactionId": reference}
+        return "RequestStopTransaction", {"transactionId": _reference(payload.get("transactionId"), state)}
+    if action == "GetTransactionStatus" and isinstance(payload.get("transactionId"), int):
+        return action, {**payload, "transactionId": _reference(payload["transactionId"], state)}
     if action == "ChangeAvailability" and "type" in payload:
         return "ChangeAvailability", {"operationalStatus": payload["type"], **_evse(payload.get("connectorId"))}
     if action == "TriggerMessage" and "connectorId" in payload:
