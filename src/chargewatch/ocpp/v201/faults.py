@@ -70,6 +70,8 @@ def status_changes(event_data: list[dict[str, Any]], statuses: dict[int, str], r
             info=None if info is None else str(info)[:50],
             vendor_id=f"{component['name']}.{variable}"[:255], vendor_error_code=event.get("techCode"),
             timestamp=parse_timestamp(event["timestamp"]), received_at=received_at,
+            # the connector the component sits on (0: the EVSE as a whole, no one connector's own status)
+            evse_connector_id=int((component.get("evse") or {}).get("connectorId") or 0),
         ))
     return changes
 
