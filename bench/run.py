@@ -67,30 +67,37 @@ def run_ingest(plan: Plan, postgres: bool) -> list[dict[str, Any]]:
     rows = []
     for chargers in plan.ingest_chargers:
         processes = 1 if chargers <= 100 else 2
-        targets: list[tuple[str, str, str | None, bool]] = [
-            ("ceiling", "ceiling", None, True), ("ocpp-lib baseline", "baseline", None, True),
-            ("chargewatch sqlite", "chargewatch", "sqlite", True),
+        # (name, server kind, engine, domain workers, OCPP version of the chargers)
+        targets: list[tuple[str, str, str | None, bool, str]] = [
+            ("ceiling", "ceiling", None, True, "1.6"), ("ocpp-lib baseline", "baseline", None, True, "1.6"),
+            ("chargewatch sqlite", "chargewatch", "sqlite", True, "1.6"),
         ]
         if postgres:
-            targets.append(("chargewatch postgresql", "chargewatch", "postgresql", True))
-        targets.append(("cw sqlite, gateway only", "chargewatch", "sqlite", False))
+            targets.append(("chargewatch postgresql", "chargewatch", "postgresql", True, "1.6"))
+        targets.append(("cw sqlite, gateway only", "chargewatch", "sqlite", False, "1.6"))
+        # 2.0.1 TransactionEvent Updated beside them: the same durable servers, the ocpp library's v201 baseline.
+        targets += [("ocpp-lib baseline 2.0.1", "baseline201", None, True, "2.0.1"),
+                    ("chargewatch sqlite 2.0.1", "chargewatch", "sqlite", True, "2.0.1")]
+        if postgres:
+            targets.append(("chargewatch postgresql 2.0.1", "chargewatch", "postgresql", True, "2.0.1"))
         by_target = {}
-        for name, kind, engine, workers in targets:
+        for name, kind, engine, workers, version in targets:
             log(f"ingest: {chargers} chargers → {name}")
             with tempfile.TemporaryDirectory(prefix="cw-bench-") as scratch:
                 if engine == "postgresql":
                     with harness.scratch_postgres("cw_bench_ingest") as url:
                         result = ingest.run_ingest(name, kind, url, chargers, processes=processes,
                                                    warm=plan.ingest_warm, measure=plan.ingest_seconds,
-                                                   setup_timeout=plan.setup_timeout)
+                                                   setup_timeout=plan.setup_timeout, version=version)
                 else:
                     url = f"sqlite:///{scratch}/chargewatch.db" if engine else None
                     result = ingest.run_ingest(name, kind, url, chargers, processes=processes,
                                                warm=plan.ingest_warm, measure=plan.ingest_seconds, workers=workers,
-                                               setup_timeout=plan.setup_timeout)
+                                               setup_timeout=plan.setup_timeout, version=version)
             by_target[name] = result.row()
+        baselines = {"1.6": "ocpp-lib baseline", "2.0.1": "ocpp-lib baseline 2.0.1"}
         for row in by_target.values():
-            row["vs_baseline"] = row["messages_per_s"] / by_target["ocpp-lib baseline"]["messages_per_s"]
+            row["vs_baseline"] = row["messages_per_s"] / by_target[baselines[row["version"]]]["messages_per_s"]
             row["vs_ceiling"] = row["messages_per_s"] / by_target["ceiling"]["messages_per_s"]
             rows.append(row)
     return rows
@@ -152,17 +159,19 @@ def table(results: dict[str, Any]) -> str:
     lines = []
     add = lines.append
     if "ingest" in results:
-        add("INGEST  MeterValues back to back, one outstanding CALL per charger")
-        add(f"{'target':<24}{'chargers':>9}{'msg/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'vs base':>9}{'vs ceil':>9}"
-            f"{'srv cpu':>9}{'db cpu':>8}{'load cpu':>10}{'busy':>6}")
+        add("INGEST  1.6 MeterValues / 2.0.1 TransactionEvent Updated back to back, one outstanding CALL per charger")
+        add(f"{'target':<30}{'chargers':>9}{'msg/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'vs base':>9}{'vs ceil':>9}"
+            f"{'srv cpu':>9}{'db cpu':>8}{'µs/msg':>8}{'load cpu':>10}{'busy':>6}")
         for r in results["ingest"]:
             chargers = f"{r['chargers']:,}" if r["chargers_connected"] == r["chargers"] else (
                 f"{r['chargers_connected']}/{r['chargers']}")
-            add(f"{r['target']:<24}{chargers:>9}{r['messages_per_s']:>9,.0f}{r['p50_ms']:>9.1f}"
+            add(f"{r['target']:<30}{chargers:>9}{r['messages_per_s']:>9,.0f}{r['p50_ms']:>9.1f}"
                 f"{r['p99_ms']:>9.1f}{r['vs_baseline']:>8.2f}x{r['vs_ceiling']:>8.2f}x{r['server_cpu']:>9.2f}"
-                f"{r['database_cpu']:>8.2f}{r['loadgen_cpu']:>6.2f}/{r['loadgen_processes']}p{r['machine_busy']:>6.0%}")
+                f"{r['database_cpu']:>8.2f}{r['cpu_us_per_message']:>8,.0f}"
+                f"{r['loadgen_cpu']:>6.2f}/{r['loadgen_processes']}p{r['machine_busy']:>6.0%}")
         add("  cpu columns: cores used in the measured window (server process, PostgreSQL processes, all load"
-            " processes / their count); busy: whole machine")
+            " processes / their count); µs/msg: server + PostgreSQL CPU per answered message; busy: whole machine")
+        add("  vs base: against the ocpp library's central system of the same version (in memory, nothing durable)")
         add("  chargewatch rows run the server as `chargewatch serve` does (domain workers installed); 'gateway only'"
             " runs it without them; a/b chargers: only a connected within the set-up deadline")
         add("")

@@ -3,6 +3,7 @@
     python bench/servers.py chargewatch --db URL     chargewatch as `chargewatch serve --accept-unknown` runs it
                             [--no-workers]           … without the domain workers (billing, faults, feedback, dashboard)
     python bench/servers.py baseline                 a central system as the `ocpp` library documents it
+    python bench/servers.py baseline201              … the same for OCPP 2.0.1 (TransactionEvent), kept in memory
     python bench/servers.py ceiling                  bare WebSocket server: parse JSON, answer an empty CALLRESULT
 
 Each writes ``{"ocpp_port": …, "http_port": …}`` to ``--ready-file`` once it listens (or prints it when no file
@@ -122,6 +123,57 @@ async def baseline() -> None:
     server.close()
 
 
+async def baseline201() -> None:
+    """The 1.6 baseline in 2.0.1: the `ocpp` library's v201 ChargePoint as its examples write a central system,
+    keeping what it receives in memory (nothing durable), answering TransactionEvent as a CSMS must."""
+    import websockets
+    from ocpp.routing import on
+    from ocpp.v201 import ChargePoint as cp
+    from ocpp.v201 import call_result
+
+    stored: dict[str, list[object]] = {}
+
+    def now() -> str:
+        return datetime.now(UTC).isoformat()
+
+    class ChargePoint(cp):
+        @on("BootNotification")
+        def on_boot_notification(self, charging_station: dict[str, object], reason: str, **kwargs: object):
+            stored.setdefault(self.id, []).append(("boot", charging_station, reason, kwargs))
+            return call_result.BootNotification(current_time=now(), interval=60, status="Accepted")
+
+        @on("Heartbeat")
+        def on_heartbeat(self):
+            return call_result.Heartbeat(current_time=now())
+
+        @on("StatusNotification")
+        def on_status_notification(self, timestamp: str, connector_status: str, evse_id: int, connector_id: int,
+                                   **kwargs: object):
+            stored.setdefault(self.id, []).append(("status", evse_id, connector_id, connector_status, timestamp))
+            return call_result.StatusNotification()
+
+        @on("TransactionEvent")
+        def on_transaction_event(self, event_type: str, timestamp: str, trigger_reason: str, seq_no: int,
+                                 transaction_info: dict[str, object], **kwargs: object):
+            stored.setdefault(self.id, []).append(("transaction", event_type, seq_no, transaction_info, kwargs))
+            if kwargs.get("id_token"):
+                return call_result.TransactionEvent(id_token_info={"status": "Accepted"})
+            return call_result.TransactionEvent()
+
+    async def on_connect(websocket):  # type: ignore[no-untyped-def]
+        charge_point_id = websocket.request.path.strip("/").split("/")[-1]
+        charge_point = ChargePoint(charge_point_id, websocket)
+        try:
+            await charge_point.start()
+        except websockets.exceptions.ConnectionClosed:
+            pass
+
+    server = await websockets.serve(on_connect, HOST, 0, subprotocols=["ocpp2.0.1"])
+    _ready(ocpp_port=server.sockets[0].getsockname()[1])
+    await _until_signal()
+    server.close()
+
+
 async def ceiling() -> None:
     """The least a Python WebSocket server can do per CALL: decode it, answer [3, id, {}]."""
     from websockets.asyncio.server import serve
@@ -131,7 +183,8 @@ async def ceiling() -> None:
             frame = json.loads(text)
             await websocket.send(json.dumps([3, frame[1], {}]))
 
-    server = await serve(handler, HOST, 0, subprotocols=["ocpp1.6"], compression=None)  # type: ignore[list-item]
+    server = await serve(handler, HOST, 0, subprotocols=["ocpp1.6", "ocpp2.0.1"],  # type: ignore[list-item]
+                         compression=None)
     _ready(ocpp_port=server.sockets[0].getsockname()[1])
     await _until_signal()
     server.close()
@@ -139,7 +192,7 @@ async def ceiling() -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("kind", choices=["chargewatch", "baseline", "ceiling"])
+    parser.add_argument("kind", choices=["chargewatch", "baseline", "baseline201", "ceiling"])
     parser.add_argument("--db")
     parser.add_argument("--no-workers", action="store_true", help="chargewatch without the domain workers")
     parser.add_argument("--ready-file", type=Path, help="where to write the ports once listening")
@@ -150,7 +203,7 @@ def main() -> None:
     if args.kind == "chargewatch":
         asyncio.run(chargewatch(args.db, workers=not args.no_workers))
     else:
-        asyncio.run(baseline() if args.kind == "baseline" else ceiling())
+        asyncio.run({"baseline": baseline, "baseline201": baseline201, "ceiling": ceiling}[args.kind]())
 
 
 if __name__ == "__main__":

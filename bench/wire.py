@@ -16,7 +16,7 @@ import time
 
 HANDSHAKE = (
     "GET {path} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-    "Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: ocpp1.6\r\n\r\n"
+    "Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: {subprotocol}\r\n\r\n"
 )
 _ZERO_MASK = b"\x00\x00\x00\x00"
 
@@ -36,8 +36,8 @@ def text_frame(payload: bytes) -> bytes:
 class ChargerWire(asyncio.Protocol):
     """One charger: handshake, then one outstanding CALL at a time (``call`` returns the answer's bytes)."""
 
-    def __init__(self, host: str, path: str, on_call: object = None):
-        self._request = HANDSHAKE.format(path=path, host=host,
+    def __init__(self, host: str, path: str, on_call: object = None, subprotocol: str = "ocpp1.6"):
+        self._request = HANDSHAKE.format(path=path, host=host, subprotocol=subprotocol,
                                          key=base64.b64encode(os.urandom(16)).decode()).encode()
         self._buffer = bytearray()
         self._open = False
@@ -127,10 +127,10 @@ class ChargerWire(asyncio.Protocol):
 
 
 async def open_charger(host: str, port: int, charger_id: str, *, source: str | None = None,
-                       timeout: float = 30) -> ChargerWire:
+                       timeout: float = 30, subprotocol: str = "ocpp1.6") -> ChargerWire:
     loop = asyncio.get_running_loop()
     _, wire = await loop.create_connection(
-        lambda: ChargerWire(f"{host}:{port}", f"/ocpp/{charger_id}"), host, port,
+        lambda: ChargerWire(f"{host}:{port}", f"/ocpp/{charger_id}", subprotocol=subprotocol), host, port,
         local_addr=(source, 0) if source else None,
     )
     try:
