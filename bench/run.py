@@ -205,7 +205,7 @@ def table(results: dict[str, Any]) -> str:
     if results.get("targets"):
         add("TARGETS")
         for name, (value, target, ok) in results["targets"].items():
-            add(f"  {_mark(ok):<5}{name:<48}{value:>12}  (target {target})")
+            add(f"  {_mark(ok):<5}{name:<56}{value:>12}  (target {target})")
     return "\n".join(lines)
 
 

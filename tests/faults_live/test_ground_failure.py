@@ -1,20 +1,25 @@
-"""Ground failure mid-session, end to end on SQLite and PostgreSQL: one critical incident, a signed
-webhook and an e-mail once the alert delay passed, driver guidance in German while it lasts, and
-the charger's Available/NoError resolving it with that StatusNotification as evidence."""
+"""Ground failure mid-session, end to end on SQLite and PostgreSQL, from a 1.6 charger and a 2.0.1 station (the
+`ocpp` library's charge points playing the simulator's script): one critical incident, a signed webhook and an
+e-mail once the alert delay passed, driver guidance in German while it lasts, and the charger's return to service
+resolving it with that message as evidence (1.6: StatusNotification Available/NoError; 2.0.1: the cleared
+NotifyEvent)."""
 
 from __future__ import annotations
 
 import asyncio
 
-from chargewatch.sim.scenarios import ScenarioTiming, ScriptedCharger, ground_failure_mid_session
+from chargewatch.sim.scenarios import ScenarioTiming, ground_failure_mid_session
 from faults_live.live import Recorder, api, eventually, fast_config, incident, incidents
 from helpers import ocpp_url
+from peers.chargers import LibraryCharger
 
 
-async def test_ground_failure_mid_session_alerts_and_recovery_resolves(db_url, start_server, webhook, mailbox):
+async def test_ground_failure_mid_session_alerts_and_recovery_resolves(db_url, ocpp_version, start_server, webhook,
+                                                                       mailbox):
     app = await start_server(db_url, fast_config(webhook, mailbox))
     recorder = Recorder(app)
-    cp = ScriptedCharger(ocpp_url(app), "GF-1", timing=ScenarioTiming(heartbeat=0.5, fault_hold=1.5, settle=0.3))
+    cp = LibraryCharger(ocpp_url(app), "GF-1", ocpp_version,
+                        timing=ScenarioTiming(heartbeat=0.5, fault_hold=1.5, settle=0.3))
     scenario = asyncio.create_task(ground_failure_mid_session(cp))
     http = api(app)
 
@@ -37,11 +42,19 @@ async def test_ground_failure_mid_session_alerts_and_recovery_resolves(db_url, s
     detail = await incident(app, number)
     resolution = detail["resolution"]
     assert resolution["source"] == "StatusNotification"
-    assert resolution["data"]["payload"]["status"] == "Available"
-    assert resolution["data"]["payload"]["errorCode"] == "NoError"
-    first = detail["evidence"][0]["data"]
-    assert (first["vendorId"], first["vendorErrorCode"], first["info"]) == ("chargewatch-sim", "E-RCD-30",
-                                                                             "RCD tripped")
+    if cp.v201:
+        assert resolution["data"]["action"] == "NotifyEvent"
+        assert resolution["data"]["payload"]["eventData"][0]["cleared"] is True
+        [event] = detail["evidence"][0]["data"]["payload"]["eventData"]
+        assert (event["component"]["name"], event["techCode"], event["techInfo"]) == ("RCD", "E-RCD-30",
+                                                                                     "RCD tripped")
+    else:
+        assert resolution["data"]["payload"]["status"] == "Available"
+        assert resolution["data"]["payload"]["errorCode"] == "NoError"
+        first = detail["evidence"][0]["data"]
+        assert (first["vendorId"], first["vendorErrorCode"], first["info"]) == ("chargewatch-sim", "E-RCD-30",
+                                                                                 "RCD tripped")
+    assert (resolved["vendor_error_code"], resolved["info"]) == ("E-RCD-30", "RCD tripped")
     assert detail["guidance"]["de"]["language"] == "de" and detail["guidance"]["en"]["operator_checklist"]
     assert await incidents(app) == [resolved], "exactly one incident for the whole scenario"
 

@@ -10,6 +10,7 @@ import json
 from chargewatch.sim.scenarios import ScriptedCharger
 from faults_live.live import api, eventually, fast_config, incident, incidents
 from helpers import ocpp_url
+from peers.chargers import LibraryCharger
 
 
 async def test_incident_lifecycle_and_recovery_actions(sqlite_url, start_server):
@@ -115,12 +116,13 @@ async def test_incident_lifecycle_and_recovery_actions(sqlite_url, start_server)
     await cp.close()
 
 
-async def test_driver_report_opens_then_joins_an_incident_with_session_telemetry(sqlite_url, start_server):
+async def test_driver_report_opens_then_joins_an_incident_with_session_telemetry(sqlite_url, ocpp_version,
+                                                                                 start_server):
     # The session sends one meter value and then sits still while the test talks to the API: keep the stall
     # rule out of the way, or on a slow machine a StalledSession incident comes first in the guidance.
     app = await start_server(sqlite_url, fast_config(detection={"stall_after": 120}))
     http = api(app)
-    cp = ScriptedCharger(ocpp_url(app), "DRV-1")
+    cp = LibraryCharger(ocpp_url(app), "DRV-1", ocpp_version)
     await cp.connect()
     await cp.boot()
     transaction_id = await cp.start(1)
@@ -150,9 +152,10 @@ async def test_driver_report_opens_then_joins_an_incident_with_session_telemetry
     await cp.close()
 
 
-async def test_restart_resumes_detection_and_recovery_resolves_the_same_incident(sqlite_url, start_server):
+async def test_restart_resumes_detection_and_recovery_resolves_the_same_incident(sqlite_url, ocpp_version,
+                                                                                start_server):
     first = await start_server(sqlite_url, fast_config())
-    cp = ScriptedCharger(ocpp_url(first), "RST-1")
+    cp = LibraryCharger(ocpp_url(first), "RST-1", ocpp_version)
     await cp.connect()
     await cp.boot()
     await cp.status(1, "Faulted", "PowerMeterFailure")
@@ -161,7 +164,7 @@ async def test_restart_resumes_detection_and_recovery_resolves_the_same_incident
     await first.stop()
 
     second = await start_server(sqlite_url, fast_config())
-    cp = ScriptedCharger(ocpp_url(second), "RST-1")
+    cp = LibraryCharger(ocpp_url(second), "RST-1", ocpp_version)
     await cp.connect()
     await cp.status(1, "Available")
     [after] = await eventually(lambda: incidents(second, status="resolved"))
