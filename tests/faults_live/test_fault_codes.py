@@ -16,16 +16,16 @@ from peers.chargers import LibraryCharger
 async def test_a_fault_is_one_outage_incident_with_its_code(sqlite_url, ocpp_version, code, start_server):
     # 2.0.1 Under/OverVoltage: a NotifyEvent on a variable that does not itself fault the EVSE, then the Faulted
     # status (no code) takes the connector out of service: still one incident, an outage from then on.
-    app = await start_server(sqlite_url, fast_config())
+    app = await start_server(sqlite_url, fast_config(detection={"reconnect_grace": 60}))
     cp = LibraryCharger(ocpp_url(app), "CODE-1", ocpp_version)
     await cp.connect()
     await cp.boot(connectors=1)
     await cp.status(1, "Faulted", code, vendorErrorCode="E-42", info="as the charger says")
-    opened = await eventually(lambda: incidents(app, status="open"))
+    opened = await eventually(lambda: incidents(app, status="open"), timeout=20)
     await cp.status(1, "Available")
-    resolved = await eventually(lambda: incidents(app, status="resolved"))
-    await cp.close()
+    resolved = await eventually(lambda: incidents(app, status="resolved"), timeout=20)
     assert [(i["kind"], i["code"], i["vendor_error_code"]) for i in opened] == [("connector_error", code, "E-42")]
     assert [(i["code"], i["outage"]) for i in resolved] == [(code, True)]
     assert [i["number"] for i in resolved] == [opened[0]["number"]]
     assert await incidents(app) == resolved, "exactly one incident for the fault"
+    await cp.close()
