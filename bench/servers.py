@@ -67,9 +67,26 @@ async def chargewatch(db: str, workers: bool) -> None:
         await cw.stop()
 
 
+async def _serve_library(charge_point_class: type, subprotocol: str) -> None:
+    """Serve ``charge_point_class`` (an `ocpp` library ChargePoint) on every connection, as its examples do."""
+    import websockets
+
+    async def on_connect(websocket):  # type: ignore[no-untyped-def]
+        charge_point_id = websocket.request.path.strip("/").split("/")[-1]
+        charge_point = charge_point_class(charge_point_id, websocket)
+        try:
+            await charge_point.start()
+        except websockets.exceptions.ConnectionClosed:
+            pass
+
+    server = await websockets.serve(on_connect, HOST, 0, subprotocols=[subprotocol])
+    _ready(ocpp_port=server.sockets[0].getsockname()[1])
+    await _until_signal()
+    server.close()
+
+
 async def baseline() -> None:
     """Written the way the `ocpp` package's README and examples write a central system."""
-    import websockets
     from ocpp.routing import on
     from ocpp.v16 import ChargePoint as cp
     from ocpp.v16 import call_result
@@ -109,24 +126,12 @@ async def baseline() -> None:
             stored.setdefault(self.id, []).append(("meter", connector_id, meter_value, kwargs))
             return call_result.MeterValues()
 
-    async def on_connect(websocket):  # type: ignore[no-untyped-def]
-        charge_point_id = websocket.request.path.strip("/").split("/")[-1]
-        charge_point = ChargePoint(charge_point_id, websocket)
-        try:
-            await charge_point.start()
-        except websockets.exceptions.ConnectionClosed:
-            pass
-
-    server = await websockets.serve(on_connect, HOST, 0, subprotocols=["ocpp1.6"])
-    _ready(ocpp_port=server.sockets[0].getsockname()[1])
-    await _until_signal()
-    server.close()
+    await _serve_library(ChargePoint, "ocpp1.6")
 
 
 async def baseline201() -> None:
     """The 1.6 baseline in 2.0.1: the `ocpp` library's v201 ChargePoint as its examples write a central system,
     keeping what it receives in memory (nothing durable), answering TransactionEvent as a CSMS must."""
-    import websockets
     from ocpp.routing import on
     from ocpp.v201 import ChargePoint as cp
     from ocpp.v201 import call_result
@@ -160,18 +165,7 @@ async def baseline201() -> None:
                 return call_result.TransactionEvent(id_token_info={"status": "Accepted"})
             return call_result.TransactionEvent()
 
-    async def on_connect(websocket):  # type: ignore[no-untyped-def]
-        charge_point_id = websocket.request.path.strip("/").split("/")[-1]
-        charge_point = ChargePoint(charge_point_id, websocket)
-        try:
-            await charge_point.start()
-        except websockets.exceptions.ConnectionClosed:
-            pass
-
-    server = await websockets.serve(on_connect, HOST, 0, subprotocols=["ocpp2.0.1"])
-    _ready(ocpp_port=server.sockets[0].getsockname()[1])
-    await _until_signal()
-    server.close()
+    await _serve_library(ChargePoint, "ocpp2.0.1")
 
 
 async def ceiling() -> None:
