@@ -75,6 +75,7 @@ class RunOutcome:
     false_alarm: bool  # a stable station was flagged at some check
     early_alarm: bool  # the planted station was flagged at a check before the cause existed
     detected: bool  # the planted station was flagged at some check after the cause
+    delay_days: float | None = None  # from the cause to the first check that flagged the planted station after it
 
 
 Detector = Callable[[Sequence[FeedbackRecord], datetime], set[str]]
@@ -83,7 +84,8 @@ Detector = Callable[[Sequence[FeedbackRecord], datetime], set[str]]
 
 def run(seed: int, detector: Detector, **options: float) -> RunOutcome:
     built = scenario(seed, **options)  # type: ignore[arg-type]
-    false_alarm = early = detected = False
+    false_alarm = early = False
+    delay: float | None = None
     for now in built.check_times:
         visible = [r for r in built.records if r.facts.started_at < now]
         flagged = detector(visible, now)
@@ -91,6 +93,6 @@ def run(seed: int, detector: Detector, **options: float) -> RunOutcome:
         if PLANTED_STATION in flagged:
             if now <= built.cause_at:
                 early = True
-            else:
-                detected = True
-    return RunOutcome(false_alarm, early, detected)
+            elif delay is None:
+                delay = (now - built.cause_at) / timedelta(days=1)
+    return RunOutcome(false_alarm, early, delay is not None, delay)

@@ -23,17 +23,35 @@ def outcomes():
     return [run(seed, flagged) for seed in SEEDS]
 
 
-def test_stable_stations_raise_a_false_alarm_in_at_most_two_of_twenty_seeded_runs(outcomes):
-    # Uncorrected per-station z-tests on the same runs: 19 of 20 (see the report / make bench).
-    assert sum(o.false_alarm for o in outcomes) <= 2
+def test_stable_stations_raise_a_false_alarm_in_at_most_one_of_twenty_seeded_runs(outcomes):
+    # Uncorrected per-station z-tests on the same runs: 19 of 20; BH over stations only at 5 %: 2 of 20.
+    # Measured (BH 1 % over stations and chargers): 0 of 20 (bench/drop_alerts.py).
+    assert sum(o.false_alarm for o in outcomes) <= 1
 
 
 def test_no_run_alarms_before_the_planted_cause_exists(outcomes):
     assert sum(o.early_alarm for o in outcomes) == 0
 
 
-def test_the_planted_cause_is_still_found_in_most_runs(outcomes):
-    assert sum(o.detected for o in outcomes) >= 10
+def test_the_planted_cause_is_found_in_at_least_fifteen_of_twenty_runs(outcomes):
+    # BH over stations only found it in 13 of 20 (the broken charger is diluted by its healthy neighbour).
+    assert sum(o.detected for o in outcomes) >= 15
+
+
+def test_on_forty_other_seeds_the_cause_is_found_in_nine_of_ten_runs_with_few_false_alarms():
+    # Seeds the thresholds were not chosen on. Measured: found 36 of 40, false alarm 4 of 40, never early
+    # (BH over stations only at 5 %: 33, 8 and 1 of 40).
+    held_out = [run(seed, flagged) for seed in range(100, 140)]
+    assert sum(o.detected for o in held_out) >= 36
+    assert sum(o.false_alarm for o in held_out) <= 4
+    assert sum(o.early_alarm for o in held_out) == 0
+
+
+def test_testing_chargers_finds_the_cause_where_the_station_share_alone_does_not():
+    # Seed 10: the station-only detector misses it; the charger's own share is clear.
+    station_only = DropRule(per_charger=False, fdr_q=0.05)  # the detector before this one
+    assert not run(10, lambda records, now: flagged(records, now, station_only)).detected
+    assert run(10, flagged).detected
 
 
 def test_networks_of_only_stable_stations_alarm_in_at_most_five_percent_of_checks():
@@ -58,10 +76,26 @@ def test_a_drop_carries_the_telemetry_before_and_after_per_charger():
     assert explanation.station.flag == "slow"
     assert abs(explanation.station.since - built.cause_at) < timedelta(days=1)
     assert explanation.station.before.percent == 0.0
-    assert explanation.text.startswith(f"since {built.cause_at.day} {built.cause_at:%b} ")
+    assert check.charger_id == PLANTED_CHARGER
+    assert explanation.text.startswith(f"charger {PLANTED_CHARGER} at station {PLANTED_STATION}: "
+                                       f"since {built.cause_at.day} {built.cause_at:%b} 100 % ")
     assert "below half rated power" in explanation.text
     charger, shift = explanation.chargers[0]
     assert (charger, shift.after.percent, shift.before.percent) == (PLANTED_CHARGER, 100.0, 0.0)
+    # the numbers are the charger's: its recent share, not the station's (diluted by the healthy charger)
+    assert check.recent.count < check.baseline.count / 2 and check.change_points < -25
+
+
+def test_a_whole_station_drop_reports_the_station_not_a_charger(make_record, now):
+    def at(hours_ago, rating, index):
+        return make_record(rating, station_id="ST-W", charger_id=f"CP-W-{index % 2 + 1}",
+                           started_at=now - timedelta(hours=hours_ago))
+
+    baseline = [at(8 * 7 * 24 + i, 5 if i % 5 else 2, i) for i in range(200)]
+    bad = [at(20 * 24 + i, 2, i) for i in range(120)]  # both chargers
+    [check] = detect_csat_drops_by_station(baseline + bad, now=now)
+    assert (check.status, check.charger_id) == (TrendStatus.SIGNIFICANT_DROP, None)
+    assert not check.explanation.text.startswith("charger")
 
 
 def test_a_single_bad_week_does_not_alarm_without_persistence(make_record, now):
@@ -77,6 +111,8 @@ def test_a_single_bad_week_does_not_alarm_without_persistence(make_record, now):
 def test_a_minimum_sample_below_the_floor_is_refused():
     with pytest.raises(ValueError, match="min_sample"):
         DropRule(min_sample=1)
+    with pytest.raises(ValueError, match="charger_min_sample"):
+        DropRule(charger_min_sample=9)
 
 
 def test_benjamini_hochberg_matches_a_hand_computation():

@@ -416,9 +416,11 @@ class DropOut(BaseModel):
     change_points: float | None
     z: float | None
     p_value: float | None
-    q_value: float | None = Field(None, description="Benjamini-Hochberg adjusted p-value across stations")
+    q_value: float | None = Field(None, description="Benjamini-Hochberg adjusted p-value across stations and chargers")
     persisted_checks: int = Field(0, description="consecutive weekly checks (up to now) at which the drop held")
     explanation: ExplanationOut | None = None
+    charger_id: str | None = Field(None, description="the charger the drop was found on (its numbers are shown); "
+                                   "null when the whole station dropped")
 
 
 class ThemeOut(BaseModel):
@@ -560,7 +562,7 @@ def _drop(check: DropCheck, station: str | None) -> DropOut:
         recent_high=recent_high, recent_count=check.recent.count, baseline_csat=check.baseline.percent,
         baseline_low=baseline_low, baseline_high=baseline_high, baseline_count=check.baseline.count,
         change_points=check.change_points, z=check.z, p_value=check.p_value, q_value=check.q_value,
-        persisted_checks=check.persisted_checks, explanation=explanation,
+        persisted_checks=check.persisted_checks, explanation=explanation, charger_id=check.charger_id,
     )
 
 
@@ -798,9 +800,10 @@ def feedback_router(engine: Engine, bus: EventBus, secret: bytes, config: Feedba
     ) -> dict[str, Any]:
         """Significant CSAT drops: the recent weeks against the baseline weeks before, network and per station.
 
-        Per-station tests are corrected for testing every station at once (Benjamini-Hochberg, 5 % false
-        discovery rate) and a drop must hold at ``persistence`` weekly checks in a row; each drop carries
-        the telemetry change that explains it, per station and charger."""
+        Every station and every charger is tested; the tests are corrected for testing them all at once
+        (Benjamini-Hochberg, 1 % false discovery rate) and a drop must hold at ``persistence`` weekly checks in
+        a row. A station is listed once: with its charger (``charger_id``) when the drop is that charger's;
+        each drop carries the telemetry change that explains it, per station and charger."""
         now = config.clock()
         rule = DropRule(recent_weeks=recent_weeks, baseline_weeks=baseline_weeks, min_sample=min_sample,
                         persistence_checks=persistence)

@@ -164,6 +164,11 @@ class DropRule:
       (the expected share of false alarms among the alarms), instead of testing each at 5 %;
     - the drop must persist: it must be a (corrected) discovery at `now` and at each of the
       `persistence_checks - 1` weekly checks before, so one unlucky week does not page anyone.
+
+    With `per_charger` every charger of a station is a hypothesis of its own next to the station (a broken
+    charger is diluted by its healthy neighbours in the station's share); all hypotheses of one check
+    (stations and chargers) go into one Benjamini–Hochberg family. A charger window pair needs
+    `charger_min_sample` ratings on each side (never below `MIN_SAMPLE_FLOOR` either).
     """
 
     recent_weeks: int = 4
@@ -171,14 +176,18 @@ class DropRule:
     min_sample: int = 30
     min_drop_points: float = 5.0
     z_critical: float = Z_CRITICAL_ONE_SIDED_5_PERCENT
-    fdr_q: float = 0.05
+    fdr_q: float = 0.01
     persistence_checks: int = 2
+    per_charger: bool = True
+    charger_min_sample: int = 15
 
     def __post_init__(self) -> None:
         if self.recent_weeks < 1 or self.baseline_weeks < 1:
             raise ValueError("recent_weeks and baseline_weeks must be at least 1")
         if self.min_sample < MIN_SAMPLE_FLOOR:
             raise ValueError(f"min_sample must be at least {MIN_SAMPLE_FLOOR}")
+        if self.charger_min_sample < MIN_SAMPLE_FLOOR:
+            raise ValueError(f"charger_min_sample must be at least {MIN_SAMPLE_FLOOR}")
         if not 0 < self.fdr_q < 1:
             raise ValueError("fdr_q must lie between 0 and 1")
         if self.persistence_checks < 1:
@@ -219,6 +228,9 @@ class DropCheck:
     q_value: float | None = None
     persisted_checks: int = 0
     explanation: DropExplanation | None = None
+    charger_id: str | None = None
+    """Set when the drop was found on this charger of station `key` rather than on the whole station;
+    recent, baseline, z, p and q are then the charger's."""
 
     @property
     def change_points(self) -> float | None:
@@ -228,8 +240,11 @@ class DropCheck:
         return self.recent.percent - self.baseline.percent
 
 
-def _window_check(records: Sequence[FeedbackRecord], now: datetime, rule: DropRule, key: str) -> DropCheck:
+def _window_check(
+    records: Sequence[FeedbackRecord], now: datetime, rule: DropRule, key: str, min_sample: int | None = None
+) -> DropCheck:
     """One window pair, uncorrected: SIGNIFICANT_DROP here means 'a candidate at the z threshold'."""
+    min_sample = rule.min_sample if min_sample is None else min_sample
     recent_start = now - timedelta(weeks=rule.recent_weeks)
     baseline_start = recent_start - timedelta(weeks=rule.baseline_weeks)
     recent: list[int] = []
@@ -241,7 +256,7 @@ def _window_check(records: Sequence[FeedbackRecord], now: datetime, rule: DropRu
         elif baseline_start <= started < recent_start:
             baseline.append(record.overall)
     recent_csat, baseline_csat = csat_of(recent), csat_of(baseline)
-    if recent_csat.count < rule.min_sample or baseline_csat.count < rule.min_sample:
+    if recent_csat.count < min_sample or baseline_csat.count < min_sample:
         return DropCheck(key, TrendStatus.INSUFFICIENT_DATA, recent_csat, baseline_csat, None, None)
     test = two_proportion_z_test(baseline_csat.satisfied, baseline_csat.count, recent_csat.satisfied, recent_csat.count)
     check = DropCheck(key, TrendStatus.STABLE, recent_csat, baseline_csat, test.z, test.p_lower)
@@ -284,44 +299,75 @@ def _leading_drops(flags: Sequence[bool]) -> int:
     return count
 
 
+Unit = tuple[str, str | None]
+"""What one hypothesis is about: (station, None) for the whole station, (station, charger) for one charger."""
+
+
 def detect_csat_drops_by_station(
     records: Iterable[FeedbackRecord], *, now: datetime, rule: DropRule = DropRule(), tz: tzinfo = UTC
 ) -> list[DropCheck]:
-    """Per station, corrected for testing every station at once (Benjamini–Hochberg at `rule.fdr_q`)
-    and required to persist over `rule.persistence_checks` weekly checks.
+    """Per station, corrected for testing every station (and, with `rule.per_charger`, every charger) at
+    once (Benjamini–Hochberg at `rule.fdr_q`) and required to persist over `rule.persistence_checks`
+    weekly checks.
 
+    One check per station. A station whose own share dropped reports the station's numbers; otherwise a
+    station with a dropping charger reports that charger's numbers and `charger_id` (the strongest one).
     Significant drops first (strongest z first), then by station id; each drop carries its explanation.
     """
     now = as_utc(now, "now")
-    groups: dict[str, list[FeedbackRecord]] = defaultdict(list)
+    groups: dict[Unit, list[FeedbackRecord]] = defaultdict(list)
     for record in records:
-        groups[record.facts.station_id].append(record)
-    discoveries_per_check: list[set[str]] = []
-    current: dict[str, DropCheck] = {}
+        groups[(record.facts.station_id, None)].append(record)
+        if rule.per_charger:
+            groups[(record.facts.station_id, record.facts.charger_id)].append(record)
+    discoveries_per_check: list[set[Unit]] = []
+    current: dict[Unit, DropCheck] = {}
     for step, at in enumerate(_check_times(now, rule)):
-        checks = {station: _window_check(groups[station], at, rule, station) for station in groups}
-        p_values = {s: c.p_value for s, c in checks.items() if c.p_value is not None}
+        checks = {
+            unit: _window_check(unit_records, at, rule, unit[0],
+                                rule.min_sample if unit[1] is None else rule.charger_min_sample)
+            for unit, unit_records in groups.items()
+        }
+        p_values = {unit: c.p_value for unit, c in checks.items() if c.p_value is not None}
         q_values = benjamini_hochberg(p_values, rule.fdr_q) if p_values else {}
         discoveries_per_check.append({
-            station for station, check in checks.items()
-            if check.status is TrendStatus.SIGNIFICANT_DROP and q_values[station] <= rule.fdr_q
+            unit for unit, check in checks.items()
+            if check.status is TrendStatus.SIGNIFICANT_DROP and q_values[unit] <= rule.fdr_q
         })
         if step == 0:
-            current = {s: replace(c, q_value=q_values.get(s)) for s, c in checks.items()}
-    results = []
-    for station, check in current.items():
-        persisted = _leading_drops([station in found for found in discoveries_per_check])
+            current = {unit: replace(c, q_value=q_values.get(unit), charger_id=unit[1]) for unit, c in checks.items()}
+    alerting: dict[str, list[DropCheck]] = defaultdict(list)
+    for unit, check in current.items():
+        persisted = _leading_drops([unit in found for found in discoveries_per_check])
         check = replace(check, persisted_checks=persisted)
+        if check.status is TrendStatus.SIGNIFICANT_DROP and persisted < rule.persistence_checks:
+            check = replace(check, status=TrendStatus.STABLE)
+        current[unit] = check
         if check.status is TrendStatus.SIGNIFICANT_DROP:
-            if persisted < rule.persistence_checks:
-                check = replace(check, status=TrendStatus.STABLE)
-            else:
-                check = replace(check, explanation=explain_drop(groups[station], now=now, rule=rule, tz=tz))
+            alerting[unit[0]].append(check)
+    results = []
+    for (station, charger), check in current.items():
+        if charger is not None:
+            continue
+        alert = _most_specific(alerting[station])
+        if alert is not None:
+            check = replace(alert, explanation=explain_drop(groups[(station, None)], now=now, rule=rule, tz=tz,
+                                                            charger_id=alert.charger_id))
         results.append(check)
     return sorted(
         results,
         key=lambda c: (c.status is not TrendStatus.SIGNIFICANT_DROP, c.z if c.z is not None else 0.0, c.key),
     )
+
+
+def _most_specific(alerts: Sequence[DropCheck]) -> DropCheck | None:
+    """The alert to show for one station: its single dropping charger when only one charger dropped (the
+    station's share then only echoes it), else the station's own drop, else the strongest charger's."""
+    chargers = sorted((a for a in alerts if a.charger_id is not None), key=lambda a: a.z or 0.0)
+    own = [a for a in alerts if a.charger_id is None]
+    if len(chargers) == 1 or (chargers and not own):
+        return chargers[0]
+    return own[0] if own else None
 
 
 _FLAG_PHRASES: dict[str, str] = {
@@ -366,31 +412,38 @@ def _best_split(
 
 def explain_drop(
     records: Sequence[FeedbackRecord], *, now: datetime, rule: DropRule = DropRule(), tz: tzinfo = UTC,
-    min_change_points: float = 20.0,
+    min_change_points: float = 20.0, charger_id: str | None = None,
 ) -> DropExplanation:
     """What changed in the telemetry of these (one station's) rated sessions over the two windows.
 
     For every fact flag the session start day that best separates 'before' from 'since' is found;
     the flag with the largest increase explains the drop, e.g. 'since 2 Mar 85 % of rated sessions
     below half rated power (n=40), vs 0 % before (n=160)', followed by the chargers where it changed.
-    Dates are shown in `tz` (the station's time zone).
+    With `charger_id` (a drop found on one charger) the change is searched in that charger's sessions,
+    the text starts with 'charger CP-1 at station ST-1: ' and `station` is the station-wide share
+    since the same day. Dates are shown in `tz` (the station's time zone).
     """
     now = as_utc(now, "now")
     start = now - timedelta(weeks=rule.recent_weeks + rule.baseline_weeks)
     chosen = sorted((r for r in records if start <= r.facts.started_at < now), key=lambda r: r.facts.started_at)
     flags = [(r, r.facts.flags()) for r in chosen]
+    searched = [(r, f) for r, f in flags if charger_id is None or r.facts.charger_id == charger_id]
     candidates = sorted({
         datetime.combine(r.facts.started_at.astimezone(tz).date(), time(), tzinfo=tz).astimezone(UTC)
-        for r in chosen
+        for r, _ in searched
     })
     best: FlagShift | None = None
-    for flag in sorted(set().union(*(f for _, f in flags))) if flags else []:
-        shift = _best_split([(r.facts.started_at, flag in f) for r, f in flags], flag, candidates)
+    for flag in sorted(set().union(*(f for _, f in searched))) if searched else []:
+        shift = _best_split([(r.facts.started_at, flag in f) for r, f in searched], flag, candidates)
         if shift is not None and (best is None or shift.change_points > best.change_points):
             best = shift
+    prefix = f"charger {charger_id} at station {chosen[0].facts.station_id}: " if charger_id and chosen else ""
     if best is None or best.change_points < min_change_points:
-        return DropExplanation("no telemetry change explains it (speed, idle time, incidents, stop reasons "
-                               "look as before): read the comments", None)
+        return DropExplanation(prefix + "no telemetry change explains it (speed, idle time, incidents, stop "
+                               "reasons look as before): read the comments", None)
+    unit = best
+    if charger_id is not None:
+        best = _shift([(r.facts.started_at, best.flag in f) for r, f in flags], best.since, best.flag)
     chargers: list[tuple[str, FlagShift]] = []
     for charger in sorted({r.facts.charger_id for r in chosen}):
         shift = _shift([(r.facts.started_at, best.flag in f) for r, f in flags if r.facts.charger_id == charger],
@@ -398,8 +451,8 @@ def explain_drop(
         chargers.append((charger, shift))
     chargers.sort(key=lambda item: (-item[1].change_points, item[0]))
     day = best.since.astimezone(tz)
-    text = (f"since {day.day} {day:%b} {best.after.percent:.0f} % of rated sessions {_phrase(best.flag)} "
-            f"(n={best.after.count}), vs {best.before.percent:.0f} % before (n={best.before.count})")
+    text = (f"{prefix}since {day.day} {day:%b} {unit.after.percent:.0f} % of rated sessions {_phrase(best.flag)} "
+            f"(n={unit.after.count}), vs {unit.before.percent:.0f} % before (n={unit.before.count})")
     changed = [f"{charger} {s.after.percent:.0f} % vs {s.before.percent or 0:.0f} %" for charger, s in chargers
                if s.after.count and s.change_points >= min_change_points]
     if changed:

@@ -8,7 +8,11 @@ when each group has at least ~30 ratings, which callers enforce with a minimum s
 from __future__ import annotations
 
 import math
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
+from typing import TypeVar
+
+K = TypeVar("K", bound=Hashable)
 
 # One-sided 5 % level: we only alert on drops, so the test is one-sided.
 Z_CRITICAL_ONE_SIDED_5_PERCENT = 1.645
@@ -72,17 +76,18 @@ def wilson_interval(successes: int, count: int, z: float = Z_95_TWO_SIDED) -> In
     return Interval(low, high)
 
 
-def benjamini_hochberg(p_values: dict[str, float], q: float) -> dict[str, float]:
+def benjamini_hochberg(p_values: Mapping[K, float], q: float) -> dict[K, float]:
     """Benjamini–Hochberg adjusted p-values (q-values) per key; a key is a discovery when its value ≤ `q`.
 
     Testing fifty stations at 5 % each raises about 2.5 false alarms every time; this controls the
-    expected share of false alarms among the alarms at `q` instead.
+    expected share of false alarms among the alarms at `q` instead. Keys are any hashable (a station, or a
+    (station, charger) pair), all in one family.
     """
     if not 0 < q < 1:
         raise ValueError("q must lie between 0 and 1")
     ordered = sorted(p_values.items(), key=lambda item: item[1])
     total = len(ordered)
-    adjusted: dict[str, float] = {}
+    adjusted: dict[K, float] = {}
     running = 1.0
     for rank in range(total, 0, -1):
         key, p_value = ordered[rank - 1]
