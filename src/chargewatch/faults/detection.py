@@ -6,7 +6,14 @@ advances time to the signal's ``at``, so replaying a log of signals, with or wit
 between, gives the same events; time never runs backwards (a late signal is treated as "now").
 
 All state lives in this object and round-trips through ``to_dict``/``from_dict``, so the shell
-can persist it next to the raw message log and rebuild it after a restart.
+can persist it next to the raw message log and rebuild it after a restart. ``to_dict(with_incidents=False)``
+names the open incidents by id only, for a shell that stores them in their own rows anyway.
+
+What is kept stays bounded by the fleet, not by its traffic (issue 10 item 8): an info-only failed start (a
+card nobody knows) with no new attempt for ``info_expiry`` resolves with that reason, and a charger that has
+been disconnected for ``forget_after`` keeps only what its offline incident needs (heartbeat interval, site,
+when it left): its connectors' state and the windows of past disconnects, boots and failed starts go. A
+charger that comes back starts afresh, as after any reconnect; warnings and worse stay open until resolved.
 """
 
 from __future__ import annotations
@@ -113,6 +120,12 @@ class FaultConfig:
     # Chargers of one site offline within this window of each other are one site incident.
     site_min_chargers: int = 2
     site_window: timedelta = timedelta(minutes=2)
+    # An info-only failed start (an unknown or blocked card) with no new failed attempt for this long is over:
+    # it resolves as expired, so a charger that left does not keep it open forever. Warnings and worse never do.
+    info_expiry: timedelta = timedelta(hours=1)
+    # A charger disconnected this long keeps only what its open incidents need (keep it above the flap, boot
+    # loop, failure and trip windows, whose history it drops).
+    forget_after: timedelta = timedelta(hours=1)
 
     def rating_w(self, charger_id: str, connector_id: int) -> float | None:
         """Rated power of a connector: key ``"CP1/2"`` wins over a charger-wide ``"CP1"``."""
@@ -323,8 +336,10 @@ def _session_key(charger_id: str, session_id: str) -> str:
 class FaultDetector:
     """Recognises charger and session problems and keeps one open incident per problem."""
 
-    STATE_VERSION = 2
-    READABLE_VERSIONS = frozenset({1, 2})  # version 2 only added fields, which default when absent
+    STATE_VERSION = 3
+    # Version 2 only added fields, which default when absent; version 3 may name the open incidents by id
+    # ("open_incident_ids": the incidents are passed to from_dict) instead of carrying them.
+    READABLE_VERSIONS = frozenset({1, 2, 3})
 
     def __init__(self, config: FaultConfig | None = None) -> None:
         self.config = config or FaultConfig()
@@ -334,6 +349,7 @@ class FaultDetector:
         self._sessions: dict[str, _SessionState] = {}
         self._session_of_connector: dict[str, str] = {}  # derived from _sessions (not saved): an index
         self._open: dict[str, Incident] = {}
+        self._compacted: set[str] = set()  # departed chargers already cut down to what they need (not saved)
 
     @property
     def open_incidents(self) -> list[Incident]:
@@ -449,6 +465,7 @@ class FaultDetector:
             if charger.disconnected_at is not None:
                 charger.offline_spans.append((charger.disconnected_at, now))
             charger.disconnected_at = None
+            self._compacted.discard(charger_id)
         offline = self._open.get(incident_key(IncidentKind.CHARGER_OFFLINE, charger_id, None, None))
         if offline is not None and charger.returned_at is None:
             charger.returned_at = now
@@ -985,7 +1002,46 @@ class FaultDetector:
         for key in sorted(self._sessions):
             events += self._session_rules(self._sessions[key], now)
         events += self._site_rules(now)
+        events += self._expire_info(now)
+        self._forget_departed(now)
         return events + self._alerts(now)
+
+    def _expire_info(self, now: datetime) -> list[IncidentEvent]:
+        """An info-only failed start with no new failed attempt for ``info_expiry`` is over (the driver with the
+        unknown card gave up, or the charger left): resolved, with the reason the operator reads."""
+        expiry = self.config.info_expiry
+        expired = [key for key, incident in self._open.items()
+                   if incident.kind is IncidentKind.FAILED_START and incident.severity is Severity.INFO
+                   and now - incident.last_seen >= expiry]
+        events: list[IncidentEvent] = []
+        for key in sorted(expired):
+            incident = self._open[key]
+            charger = self._chargers.get(incident.charger_id)
+            left = charger is not None and charger.connected is False
+            reason = (f"expired: no failed start for {_duration(expiry)} since the last one"
+                      + (" and the charger has disconnected" if left else ""))
+            evidence = Evidence(now, "Expired", {"reason": reason, "last_seen": incident.last_seen.isoformat(),
+                                                 "occurrences": incident.occurrences})
+            events += self._resolve_keys([key], now, evidence, now)
+        return events
+
+    def _forget_departed(self, now: datetime) -> None:
+        """A charger disconnected for ``forget_after`` (and past the grace that opens its offline incident): its
+        connectors' state (failed-start counts, a trip long resolved) and the windows of disconnects and boots
+        are history. What stays is what the offline incident needs: heartbeat interval, site, when it left."""
+        horizon = max(self.config.forget_after, self.config.reconnect_grace, self.config.requested_reboot_window)
+        departed = {charger_id for charger_id, charger in self._chargers.items()
+                    if charger.connected is False and charger.disconnected_at is not None
+                    and now - charger.disconnected_at > horizon and charger_id not in self._compacted}
+        if not departed:
+            return
+        for key in [key for key in self._connectors if key.rpartition("|")[0] in departed]:
+            del self._connectors[key]
+        for charger_id in departed:
+            charger = self._chargers[charger_id]
+            charger.disconnects, charger.boots, charger.offline_spans = [], [], []
+            charger.reboot_expected_until = charger.probe_sent_at = None
+        self._compacted |= departed
 
     def probes_due(self, now: datetime) -> list[str]:
         """Chargers to probe now (WebSocket ping + TriggerMessage Heartbeat): connected, but silent for
@@ -1276,19 +1332,32 @@ class FaultDetector:
 
     # --- persistence --------------------------------------------------------------------------
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready state; together with the config it rebuilds an identical detector."""
-        return {
+    def to_dict(self, with_incidents: bool = True) -> dict[str, Any]:
+        """JSON-ready state; together with the config it rebuilds an identical detector. Without incidents the
+        open ones are named by id only: from_dict then needs them (their stored rows) passed in."""
+        state: dict[str, Any] = {
             "version": self.STATE_VERSION,
             "now": _iso(self._now),
             "chargers": {key: state.to_dict() for key, state in sorted(self._chargers.items())},
             "connectors": {key: state.to_dict() for key, state in sorted(self._connectors.items())},
             "sessions": {key: state.to_dict() for key, state in sorted(self._sessions.items())},
-            "open_incidents": [self._open[key].to_dict() for key in sorted(self._open)],
         }
+        if with_incidents:
+            state["open_incidents"] = [self._open[key].to_dict() for key in sorted(self._open)]
+        else:
+            state["open_incident_ids"] = [self._open[key].id for key in sorted(self._open)]
+        return state
+
+    @staticmethod
+    def saved_incident_ids(raw: Mapping[str, Any]) -> list[str]:
+        """The open incidents a state saved without them names (what from_dict needs passed in)."""
+        return [str(item) for item in raw.get("open_incident_ids") or ()]
 
     @classmethod
-    def from_dict(cls, raw: Mapping[str, Any], config: FaultConfig | None = None) -> FaultDetector:
+    def from_dict(cls, raw: Mapping[str, Any], config: FaultConfig | None = None,
+                  incidents: Mapping[str, Incident] | None = None) -> FaultDetector:
+        """``incidents`` (by id) supplies the open incidents a state saved without them names; one missing there
+        (resolved or never stored since) is not open any more."""
         if raw.get("version") not in cls.READABLE_VERSIONS:
             raise ValueError(f"unsupported fault detector state version {raw.get('version')!r}")
         detector = cls(config)
@@ -1302,8 +1371,9 @@ class FaultDetector:
             target.update({key: decode(value) for key, value in raw[name].items()})
         for key in sorted(detector._sessions, key=lambda k: detector._sessions[k].last_flow_at):
             detector._index_session(detector._sessions[key])
-        for item in raw["open_incidents"]:
-            incident = Incident.from_dict(item)
+        opened = [Incident.from_dict(item) for item in raw.get("open_incidents") or ()]
+        opened += [incidents[i] for i in cls.saved_incident_ids(raw) if incidents is not None and i in incidents]
+        for incident in opened:
             detector._open[incident.key] = incident
         return detector
 
@@ -1314,6 +1384,13 @@ def _trips(incident: Incident) -> int:
         if "trips" in item.data:
             return int(item.data["trips"])
     return 1
+
+
+def _duration(value: timedelta) -> str:
+    seconds = int(value.total_seconds())
+    if seconds % 3600 == 0:
+        return f"{seconds // 3600} h"
+    return f"{seconds // 60} min" if seconds % 60 == 0 else f"{value.total_seconds():g} s"
 
 
 def _scan_slot(at: datetime) -> int:

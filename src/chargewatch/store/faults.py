@@ -128,6 +128,17 @@ def incident_from_row(row: Any) -> Incident:
     )
 
 
+def open_incidents_by_id(connection: Connection, ids: Sequence[str]) -> dict[str, Incident]:
+    """The ones of ``ids`` still open or acknowledged, by id (what a detector state saved without them names)."""
+    t = fault_incidents
+    found: dict[str, Incident] = {}
+    for start in range(0, len(ids), 500):  # SQLite binds at most 32,766 parameters per statement
+        rows = connection.execute(select(t).where(t.c.id.in_(ids[start:start + 500]),
+                                                  t.c.status != IncidentStatus.RESOLVED.value))
+        found.update((row.id, incident_from_row(row)) for row in rows)
+    return found
+
+
 def incident_row(connection: Connection, number: int) -> dict[str, Any] | None:
     row = connection.execute(select(fault_incidents).where(fault_incidents.c.number == number)).first()
     return dict(row._mapping) if row else None

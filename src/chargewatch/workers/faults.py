@@ -2,10 +2,12 @@
 
 How it runs. A bus listener translates each domain event into detector signals and feeds the
 in-memory :class:`FaultDetector` (quick, on the OCPP path). A background task ticks the detector
-every ``tick_seconds``, then commits the incident events together with the detector's state in
-one transaction, and only after the commit publishes ``incident.*`` on the bus, sends alerts and
-pushes guidance to charger screens. Because state and incidents commit together, a restart
-resumes exactly where the last commit left off.
+every ``tick_seconds``, then commits the incident events, and only after the commit publishes
+``incident.*`` on the bus, sends alerts and pushes guidance to charger screens. The detector's state
+names its open incidents by id (their rows hold them) and is saved in the same transaction whenever
+an incident opens or resolves, else every ``state_save_seconds``: new evidence on an open incident
+writes only that incident's row, not the fleet's state. A restart resumes with the open incidents as
+committed and the rest of the state as of its last save (at most ``state_save_seconds`` old).
 
 Signals from events (``at`` is the central system's receive time):
 
@@ -34,7 +36,7 @@ Configuration: ``CHARGEWATCH_FAULTS`` is a path to a JSON or TOML file (``.toml`
 
     {
       "tick_seconds": 5,                # how often time-based rules run
-      "state_save_seconds": 30,         # detector state is also saved with every incident change
+      "state_save_seconds": 30,         # detector state is also saved when an incident opens or resolves
       "detection": {"alert_delay": 180, "critical_alert_delay": 60, "escalate_after": 1800,
                     "heartbeat_grace_factor": 2.0, "reconnect_grace": 120, "flap_threshold": 3,
                     "stall_after": 600, "connector_ratings_w": {"CP1": 22000, "CP2/1": 150000}, ...},
@@ -423,6 +425,8 @@ class FaultWorker:
         self.node_id = cw.options.gateway.node_id
         with self.engine.connect() as connection:
             saved = store.load_detector_state(connection, self.node_id)
+            named = FaultDetector.saved_incident_ids(saved) if saved else []
+            self._saved_incidents = store.open_incidents_by_id(connection, named) if named else {}
             self._statuses = store.connector_statuses(connection)
             self._sessions = store.active_sessions(connection)
             self._remedy_history: list[RemedyTaken] = store.remediation_history(connection)
@@ -439,6 +443,7 @@ class FaultWorker:
         self._last_save = time.monotonic()
         self._wake = asyncio.Event()
         self._flush_lock = asyncio.Lock()
+        self.saved_state_bytes = 0  # JSON size of the detector state at its last save
         self.quarantined: deque[dict[str, Any]] = deque(maxlen=1000)  # incidents the store refused (newest 1000)
         self._loop_task: asyncio.Task[None] | None = None
         self._stopping = False
@@ -449,10 +454,16 @@ class FaultWorker:
         if saved is None:
             return FaultDetector(self.settings.detection)
         try:
-            return FaultDetector.from_dict(saved, self.settings.detection)
+            detector = FaultDetector.from_dict(saved, self.settings.detection, self._saved_incidents)
         except (KeyError, TypeError, ValueError):
             log.exception("saved fault detector state is unreadable; starting with an empty detector")
             return FaultDetector(self.settings.detection)
+        gone = len(FaultDetector.saved_incident_ids(saved)) - len(self._saved_incidents)
+        if gone:
+            log.warning("%d incidents the saved fault state names are not open in the store (resolved, or never "
+                        "stored); detection goes on without them", gone)
+        self._saved_incidents = {}
+        return detector
 
     def now(self) -> datetime:
         """The gateway's clock, so detection, the raw log and the API agree (tests can move it)."""
@@ -702,20 +713,24 @@ class FaultWorker:
     # ------------------------------------------------------------------ commit, publish, alert
 
     async def flush(self, save_state: bool = False) -> None:
-        """Commit pending incident events (with the detector state), then publish and alert."""
+        """Commit pending incident events (with the detector state when an incident opened or resolved, or the
+        state is due), then publish and alert."""
         async with self._flush_lock:
             due = self._dirty and time.monotonic() - self._last_save >= self.settings.state_save_seconds
             if not self._pending and not (save_state or due):
                 return
             events, self._pending = self._pending, []
-            state = self.detector.to_dict()
-            self._dirty = False
+            # The saved state names the open incidents: it changes with the set, not with evidence on one.
+            membership = any(isinstance(event, Opened | Resolved) for event in events)
+            state = self.detector.to_dict(with_incidents=False) if save_state or due or membership else None
+            if state is not None:
+                self._dirty = False
             now = self.now()
             try:
                 numbers = await self._db(self._commit, events, state, now)
             except Exception:
                 if not events:
-                    self._dirty = True
+                    self._dirty = self._dirty or state is not None
                     raise
                 # One unstorable incident must not stop the fleet's: commit them one by one, quarantine the ones
                 # the store refuses while the database itself answers (an outage keeps them all pending).
@@ -724,11 +739,13 @@ class FaultWorker:
                 self._pending[:0] = events
                 self._dirty = True
                 raise
-            self._last_save = time.monotonic()
+            if state is not None:
+                self._last_save = time.monotonic()
+                self.saved_state_bytes = len(json.dumps(state))
         for event in events:
             self._after_commit(event, numbers.get(event.incident.id))
 
-    async def _commit_one_by_one(self, events: list[IncidentEvent], state: dict[str, Any],
+    async def _commit_one_by_one(self, events: list[IncidentEvent], state: dict[str, Any] | None,
                                  now: datetime) -> tuple[list[IncidentEvent], dict[str, int]]:
         committed: list[IncidentEvent] = []
         numbers: dict[str, int] = {}
@@ -737,7 +754,7 @@ class FaultWorker:
                 numbers.update(await self._db(self._commit, [event], state, now))
             except Exception as error:
                 try:  # is it this incident, or is the database gone?
-                    await self._db(self._commit, [], state, now)
+                    await self._db(self._commit, [], state, now, probe=True)
                 except BaseException:
                     self._pending[:0] = events[index:]
                     self._dirty = True
@@ -769,10 +786,13 @@ class FaultWorker:
                   "the other chargers' incidents go on", type(event).__name__, incident.id, incident.charger_id,
                   incident.kind.value, type(error).__name__, error)
 
-    def _commit(self, connection: Connection, events: Sequence[IncidentEvent], state: dict[str, Any],
-                now: datetime) -> dict[str, int]:
+    def _commit(self, connection: Connection, events: Sequence[IncidentEvent], state: dict[str, Any] | None,
+                now: datetime, probe: bool = False) -> dict[str, int]:
         numbers = store.save_incidents(connection, [event.incident for event in events], now)
-        store.save_detector_state(connection, self.node_id, state, now)
+        if state is not None:
+            store.save_detector_state(connection, self.node_id, state, now)
+        elif probe:  # nothing to write, but the question is whether the database answers
+            connection.exec_driver_sql("SELECT 1")
         for event in events:
             if event.incident.kind is IncidentKind.FROZEN_METER and isinstance(event, Opened | Resolved):
                 self._hold_frozen_session(connection, event.incident, now)
