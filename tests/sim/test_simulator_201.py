@@ -70,7 +70,8 @@ async def test_a_mixed_fleet_connects_16_and_201_chargers_on_one_endpoint(server
             deadline = asyncio.get_running_loop().time() + 30
             while True:
                 chargers = {c["id"]: c for c in (await api.get("/api/v1/chargers")).json()}
-                if len(chargers) == 4 and all(c.get("connected") for c in chargers.values()):
+                # connected shows the live link at once; the version is stored with the presence row right after it
+                if len(chargers) == 4 and all(c.get("connected") and c.get("ocpp_version") for c in chargers.values()):
                     break
                 assert asyncio.get_running_loop().time() < deadline, chargers
                 await asyncio.sleep(0.2)
