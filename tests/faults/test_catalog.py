@@ -14,7 +14,6 @@ from chargewatch.faults.catalog import (
     CatalogError,
     ErrorCatalog,
     guidance_for,
-    screen_message_request,
 )
 from chargewatch.faults.incidents import Evidence, IncidentKind, Severity, open_incident
 
@@ -153,10 +152,3 @@ def test_incident_guidance_uses_the_vendor_code_of_its_first_evidence() -> None:
         evidence=Evidence(now, "StatusNotification", {"vendorId": "com.evgo.mrec", "vendorErrorCode": "A003"}),
     )
     assert ErrorCatalog.builtin().guidance_for_incident(incident).key == "com.evgo.mrec:A003"
-
-
-def test_screen_message_is_a_datatransfer_payload() -> None:
-    guidance = guidance_for("ReaderFailure", lang="de")
-    payload = screen_message_request(guidance, vendor_id="com.example", connector_id=2)
-    assert payload["vendorId"] == "com.example"
-    assert json.loads(payload["data"]) == {"text": guidance.screen_text, "language": "de", "connectorId": 2}

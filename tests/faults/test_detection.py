@@ -6,18 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from chargewatch.faults.detection import (
-    AlertDue,
-    Escalated,
-    FaultConfig,
-    FaultDetector,
-    IncidentEvent,
-    Opened,
-    Resolved,
-    Updated,
-)
-from chargewatch.faults.incidents import IncidentKind, IncidentStatus, InvalidTransition, Severity
-from chargewatch.faults.signals import (
+from chargewatch.domain.signals import (
     AuthorizeRejected,
     BootReported,
     Connected,
@@ -32,6 +21,17 @@ from chargewatch.faults.signals import (
     StartRejected,
     StatusReported,
 )
+from chargewatch.faults.detection import (
+    AlertDue,
+    Escalated,
+    FaultConfig,
+    FaultDetector,
+    IncidentEvent,
+    Opened,
+    Resolved,
+    Updated,
+)
+from chargewatch.faults.incidents import IncidentKind, IncidentStatus, InvalidTransition, Severity
 from chargewatch.ocpp import v16
 
 T0 = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)

@@ -8,8 +8,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chargewatch.faults.detection import FaultConfig, FaultDetector, IncidentEvent, Opened, Resolved
-from chargewatch.faults.signals import (
+from chargewatch.domain.signals import (
     AuthorizeRejected,
     BootReported,
     Connected,
@@ -22,6 +21,7 @@ from chargewatch.faults.signals import (
     StartRejected,
     StatusReported,
 )
+from chargewatch.faults.detection import FaultConfig, FaultDetector, IncidentEvent, Opened, Resolved
 from chargewatch.ocpp import v16
 
 T0 = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from chargewatch.faults import AlertDue, FaultConfig, FaultDetector, IncidentKind, Opened, Resolved, Severity
-from chargewatch.faults.detection import IncidentEvent
-from chargewatch.faults.signals import (
+from chargewatch.domain.signals import (
     AuthorizeRejected,
     BootReported,
     Connected,
@@ -21,6 +19,8 @@ from chargewatch.faults.signals import (
     SiteAssigned,
     StatusReported,
 )
+from chargewatch.faults import AlertDue, FaultConfig, FaultDetector, IncidentKind, Opened, Resolved, Severity
+from chargewatch.faults.detection import IncidentEvent
 from chargewatch.ocpp import v16
 
 T0 = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)

@@ -6,10 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from chargewatch.domain.signals import SecurityReported
 from chargewatch.faults.catalog import ErrorCatalog
 from chargewatch.faults.detection import AlertDue, FaultConfig, FaultDetector, Opened, Updated
 from chargewatch.faults.incidents import IncidentKind, Severity
-from chargewatch.faults.signals import SecurityReported
 
 T0 = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
 CATALOG = ErrorCatalog.builtin()

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from chargewatch.domain.signals import StatusReported
 from chargewatch.faults.detection import FaultConfig, FaultDetector, IncidentEvent, Opened, Resolved
 from chargewatch.faults.incidents import Incident, Severity
-from chargewatch.faults.signals import StatusReported
 
 T0 = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
 

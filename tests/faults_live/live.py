@@ -189,7 +189,9 @@ def api(app: Chargewatch) -> httpx.AsyncClient:
     """One HTTP client per server: building a client loads CA certificates, too slow to do per poll."""
     client = _clients.get(app.http_port)
     if client is None:
-        client = _clients[app.http_port] = httpx.AsyncClient(base_url=f"http://127.0.0.1:{app.http_port}")
+        # 20 s, not httpx's 5: on a loaded shared machine one SQLite read can wait that long behind the writers.
+        client = _clients[app.http_port] = httpx.AsyncClient(base_url=f"http://127.0.0.1:{app.http_port}",
+                                                             timeout=20.0)
     return client
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from chargewatch.faults.detection import FaultConfig, FaultDetector, Opened
 from chargewatch.faults.incidents import IncidentKind
-from chargewatch.faults.log import replay_log
+from chargewatch.gateway.fault_log import replay_log
 from chargewatch.store.faults import logged_frames
 from faults_live.live import api, incidents
 from faults_live.peers import RawCharger, VirtualClock

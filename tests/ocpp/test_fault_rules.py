@@ -85,3 +85,18 @@ def test_every_16_schema_compiles_the_security_extension_ones_with_their_id_too(
             assert schemas.validator("ocpp1.6", name, strict) is not None, name
     schemas.validate("ocpp1.6", "SecurityEventNotification", {"type": "TamperDetectionActivated",
                                                                "timestamp": "2026-11-02T09:00:00Z"})
+
+
+def test_the_16_screen_message_is_a_vendor_datatransfer_that_201_renders_as_a_display_message() -> None:
+    import json
+
+    from chargewatch.faults.catalog import guidance_for
+    from chargewatch.ocpp.v16.faults import screen_message
+
+    guidance = guidance_for("ReaderFailure", lang="de")
+    payload = screen_message(guidance.screen_text, guidance.language, vendor_id="com.example", connector_id=2)
+    assert payload["vendorId"] == "com.example"
+    assert json.loads(payload["data"]) == {"text": guidance.screen_text, "language": "de", "connectorId": 2}
+    shown = v201.ADAPTER.render("DataTransfer", payload, ChargerState("S"))
+    assert shown.action == "SetDisplayMessage"
+    assert shown.payload["message"]["message"]["content"] == guidance.screen_text

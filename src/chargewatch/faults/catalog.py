@@ -1,6 +1,7 @@
 """Error catalog: what each fault means for the driver and what the operator should check.
 
-The built-in ``catalog.json`` covers every OCPP 1.6 ChargePointErrorCode, the situations the
+The built-in ``catalog.json`` covers every connector error code of the neutral model (the ChargePointErrorCode
+names, which the 2.0.1 adapter maps its NotifyEvent components to), every security event type, the situations the
 detector recognises (offline, stalled, aborted, failed start, ...) and a few published vendor
 codes. Operators know their own hardware better than we do, so they can lay a JSON file of the
 same shape over it; a bad file is refused with the path and the place of the mistake, because a
@@ -21,7 +22,7 @@ from chargewatch.faults.incidents import Incident, IncidentKind, Severity
 
 TEXT_FIELDS = ("title", "driver_message", "driver_steps", "technical", "operator_checklist", "screen_text")
 LIST_FIELDS = frozenset({"driver_steps", "operator_checklist"})
-# OCPP 1.6 DataTransfer.data has no length limit, but charger displays are small: keep it to a glance.
+# Charger displays are small (and a screen message has no length limit in some versions): keep it to a glance.
 SCREEN_TEXT_MAX = 120
 
 SITUATION_BY_KIND: dict[IncidentKind, str] = {
@@ -322,20 +323,3 @@ def guidance_for(
 ) -> Guidance:
     """Look up guidance in ``catalog`` (the built-in one by default)."""
     return (catalog or ErrorCatalog.builtin()).guidance_for(error_code, vendor_id, vendor_error_code, lang)
-
-
-def screen_message_request(
-    guidance: Guidance, vendor_id: str, message_id: str = "DisplayMessage", connector_id: int | None = None
-) -> dict[str, Any]:
-    """A DataTransfer.req payload that asks a charger to show the short text on its screen.
-
-    OCPP 1.6 has no standard display message, so vendorId/messageId are the charger vendor's
-    (vendorId ≤ 255, messageId ≤ 50 characters per the 1.6 schema)."""
-    if not vendor_id or len(vendor_id) > 255:
-        raise ValueError("vendorId must be 1..255 characters")
-    if len(message_id) > 50:
-        raise ValueError("messageId must be at most 50 characters")
-    data: dict[str, Any] = {"text": guidance.screen_text, "language": guidance.language}
-    if connector_id is not None:
-        data["connectorId"] = connector_id
-    return {"vendorId": vendor_id, "messageId": message_id, "data": json.dumps(data, ensure_ascii=False)}

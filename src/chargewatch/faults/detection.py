@@ -23,21 +23,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from chargewatch.faults.incidents import (
-    Evidence,
-    Incident,
-    IncidentKind,
-    IncidentStatus,
-    InvalidTransition,
-    Severity,
-    acknowledge,
-    incident_key,
-    open_incident,
-    record_occurrence,
-    reopen,
-    resolve,
-)
-from chargewatch.faults.signals import (
+from chargewatch.domain.signals import (
     AuthorizeRejected,
     BootReported,
     Connected,
@@ -59,10 +45,24 @@ from chargewatch.faults.signals import (
     StatusReported,
     require_utc,
 )
+from chargewatch.faults.incidents import (
+    Evidence,
+    Incident,
+    IncidentKind,
+    IncidentStatus,
+    InvalidTransition,
+    Severity,
+    acknowledge,
+    incident_key,
+    open_incident,
+    record_occurrence,
+    reopen,
+    resolve,
+)
 
 # Errors that trip protective devices: a person may be at risk, so they alert fastest.
 SAFETY_ERROR_CODES = frozenset({"GroundFailure", "OverCurrentFailure", "OverVoltage", "HighTemperature"})
-# OCPP 1.6: "not a real error ... the Charge Point doesn't need to go to the faulted state".
+# Faults of the car, not the charger ("not a real error": the connector need not go out of service).
 VEHICLE_ERROR_CODES = frozenset({"EVCommunicationError"})
 # Stop reasons that end a session abnormally whatever the connector was doing.
 ABORT_REASONS = frozenset({"EmergencyStop", "PowerLoss", "Reboot"})

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from chargewatch.faults.signals import require_utc
+from chargewatch.domain.signals import require_utc
 
 
 class Severity(StrEnum):

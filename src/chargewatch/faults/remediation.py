@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from chargewatch.domain.model import RemedyAction, RemedyIntent
+from chargewatch.domain.signals import require_utc
 from chargewatch.faults.incidents import Incident, IncidentKind, IncidentStatus
-from chargewatch.faults.signals import require_utc
 
 # Resets and availability changes interrupt every session on the charger.
 _DISRUPTIVE = frozenset({RemedyAction.SOFT_RESET, RemedyAction.HARD_RESET})

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
+from chargewatch.domain.signals import require_utc
 from chargewatch.faults.incidents import ExclusionReason, Incident
-from chargewatch.faults.signals import require_utc
 
 _MICROSECONDS_PER_MINUTE = Decimal(60_000_000)
 

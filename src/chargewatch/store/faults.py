@@ -15,7 +15,6 @@ from typing import Any
 from sqlalchemy import Connection, and_, func, insert, or_, select, update
 
 from ..faults.incidents import Evidence, ExclusionReason, Incident, IncidentKind, IncidentStatus, Note, Severity
-from ..faults.log import LoggedFrame
 from ..faults.remediation import RemedyTaken
 from . import schema
 from .faults_tables import (
@@ -336,11 +335,24 @@ def reports_of(connection: Connection, incident_id: str) -> list[dict[str, Any]]
 # ------------------------------------------------------------------ what the faults shell reads elsewhere
 
 
+@dataclass(frozen=True)
+class LoggedFrame:
+    """One ``ocpp_messages`` row: who, when it was logged, ``in`` or ``out``, the frame text as sent, and the
+    subprotocol of the connection it came on (None: from before 2.0.1 support, i.e. ocpp1.6)."""
+
+    charger_id: str
+    at: datetime
+    direction: str
+    frame: str
+    protocol: str | None = None
+
+
 def logged_frames(connection: Connection) -> list[LoggedFrame]:
     """The raw OCPP log in the order it was written, as the detection replay reads it."""
     m = schema.ocpp_messages
-    rows = connection.execute(select(m.c.charger_id, m.c.at, m.c.direction, m.c.payload).order_by(m.c.id))
-    return [LoggedFrame(row.charger_id, row.at, row.direction, row.payload) for row in rows]
+    rows = connection.execute(select(m.c.charger_id, m.c.at, m.c.direction, m.c.payload, m.c.protocol)
+                              .order_by(m.c.id))
+    return [LoggedFrame(row.charger_id, row.at, row.direction, row.payload, row.protocol) for row in rows]
 
 
 def connector_statuses(connection: Connection) -> dict[tuple[str, int], str]:

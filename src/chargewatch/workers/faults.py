@@ -91,25 +91,7 @@ from ..api.faults import create_router
 from ..billing.ocmf import VerificationStatus
 from ..billing.settlement import Settlement
 from ..domain.model import RemedyIntent
-from ..faults.alerts import AlertRouting, Channel, RetrySchedule, build_email, event_type
-from ..faults.catalog import SCREEN_TEXT_MAX, ErrorCatalog, Guidance, screen_message_request
-from ..faults.detection import FaultConfig, FaultDetector, IncidentEvent, Opened, Resolved, Updated
-from ..faults.incidents import Evidence as IncidentEvidence
-from ..faults.incidents import (
-    ExclusionReason,
-    Incident,
-    IncidentKind,
-    Severity,
-    acknowledge,
-    add_note,
-    assign,
-    incident_key,
-    resolve,
-    set_exclusion,
-)
-from ..faults.log import requested_reboot
-from ..faults.remediation import RemediationPolicy, RemediationRule, RemedyAction, RemedyTaken, plan_remediation
-from ..faults.signals import (
+from ..domain.signals import (
     AuthorizeRejected,
     BootReported,
     Connected,
@@ -130,12 +112,31 @@ from ..faults.signals import (
     StartRejected,
     StatusReported,
 )
+from ..faults.alerts import AlertRouting, Channel, RetrySchedule, build_email, event_type
+from ..faults.catalog import SCREEN_TEXT_MAX, ErrorCatalog, Guidance
+from ..faults.detection import FaultConfig, FaultDetector, IncidentEvent, Opened, Resolved, Updated
+from ..faults.incidents import Evidence as IncidentEvidence
+from ..faults.incidents import (
+    ExclusionReason,
+    Incident,
+    IncidentKind,
+    Severity,
+    acknowledge,
+    add_note,
+    assign,
+    incident_key,
+    resolve,
+    set_exclusion,
+)
+from ..faults.remediation import RemediationPolicy, RemediationRule, RemedyAction, RemedyTaken, plan_remediation
 from ..feedback.support import screen_text_with_helpline
 from ..gateway.events import Event
+from ..gateway.fault_log import requested_reboot
 from ..notify.email import EmailDeliveryError, EmailSender, SmtpConfig
 from ..notify.webhook import DeliveryAttempt, WebhookSender
 from ..ocpp import versions
 from ..ocpp.adapter import Adapter
+from ..ocpp.v16.faults import screen_message
 from ..store import billing as billing_store
 from ..store import faults as store
 from ..store import support as support_store
@@ -659,7 +660,7 @@ class FaultWorker:
     def _command(charger_id: str, at: datetime, data: Mapping[str, Any]) -> list[Signal]:
         """A Reset or TriggerMessage BootNotification the charger accepted: the reboot is ours."""
         response = data.get("response") or {}
-        if data.get("status") != "answered" or response.get("status") != "Accepted":
+        if data.get("status") != "answered":
             return []
         action, payload = data.get("action"), data.get("payload") or {}
         if requested_reboot(str(action), payload, response):  # the same rule the detection replay reads off the log
@@ -896,8 +897,8 @@ class FaultWorker:
         """The guidance ends with the site's helpline when the site has a support record ('Help: +49 …')."""
         site = await self._db(support_store.site_for_charger, incident.charger_id)
         text = screen_text_with_helpline(guidance.screen_text, site, SCREEN_TEXT_MAX, guidance.language)
-        payload = screen_message_request(replace(guidance, screen_text=text), screen.vendor_id, screen.message_id,
-                                         incident.connector_id)
+        # In 1.6 words (a vendor DataTransfer): the gateway renders it as SetDisplayMessage for a 2.0.1 station.
+        payload = screen_message(text, guidance.language, screen.vendor_id, screen.message_id, incident.connector_id)
         await self.run_action(incident.id, incident.charger_id, "show_guidance", "DataTransfer", payload,
                               requested_by="driver-screen")
 

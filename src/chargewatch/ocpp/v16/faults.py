@@ -3,11 +3,14 @@
 The transition table is spec data (OCPP 1.6 edition 2, section 4.9), not a rule: fault detection asks it,
 per status report, which statuses the reported one may follow (:func:`allowed_after`); a transition missing
 here is flagged as a firmware deviation, never refused (the central system always answers
-StatusNotification.conf). :func:`render_remedy` says a neutral remedy intent as a 1.6 CALL.
+StatusNotification.conf). :func:`render_remedy` says a neutral remedy intent as a 1.6 CALL, and
+:func:`screen_message` a fault's driver guidance as the vendor DataTransfer a 1.6 charger shows on its screen
+(the 2.0.1 adapter renders that one as SetDisplayMessage).
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from ...domain.model import RemedyAction, RemedyIntent
@@ -87,3 +90,19 @@ def render_remedy(intent: RemedyIntent) -> tuple[str, dict[str, Any]]:
     if not reference.isdigit():
         raise ValueError(f"RemoteStopTransaction needs an integer transactionId, the session's is {reference!r}")
     return "RemoteStopTransaction", {"transactionId": int(reference)}
+
+
+def screen_message(text: str, language: str, vendor_id: str, message_id: str = "DisplayMessage",
+                   connector_id: int | None = None) -> dict[str, Any]:
+    """A DataTransfer.req payload that asks a charger to show ``text`` on its screen.
+
+    OCPP 1.6 has no standard display message, so vendorId/messageId are the charger vendor's
+    (vendorId ≤ 255, messageId ≤ 50 characters per the 1.6 schema)."""
+    if not vendor_id or len(vendor_id) > 255:
+        raise ValueError("vendorId must be 1..255 characters")
+    if len(message_id) > 50:
+        raise ValueError("messageId must be at most 50 characters")
+    data: dict[str, Any] = {"text": text, "language": language}
+    if connector_id is not None:
+        data["connectorId"] = connector_id
+    return {"vendorId": vendor_id, "messageId": message_id, "data": json.dumps(data, ensure_ascii=False)}

@@ -1,11 +1,13 @@
-"""Signals: the facts the gateway feeds into fault detection.
+"""Fault signals: the protocol-neutral facts fault detection is fed, part of the neutral model.
 
-The gateway translates OCPP 1.6 messages (and connection events it sees itself) into these
-plain values, so detection never parses frames or touches a socket. ``at`` is the moment the
-central system received the message (timezone-aware UTC): charger clocks drift and queued
-transaction messages arrive with old timestamps, so the charger's own timestamp stays in
-``evidence`` instead of steering detection. ``evidence`` holds the OCPP payload (or any JSON
-object) that proves the fact; it travels into the incident that the signal opens or resolves.
+The shell (the faults worker, from the bus events the gateway publishes after each stored message, and the
+connection events it sees itself) turns whatever a charger's OCPP version said into these plain values, so
+detection never parses frames, knows no OCPP version and touches no socket. ``at`` is the moment the central
+system received the message (timezone-aware UTC): charger clocks drift and queued transaction messages arrive
+with old timestamps, so the charger's own timestamp stays in ``evidence`` instead of steering detection.
+``evidence`` holds the message payload (or any JSON object) that proves the fact; it travels into the incident
+that the signal opens or resolves. What only a version knows arrives as data: a status's ``allowed_after`` (the
+transition rule of the charger's version), a security event's neutral name and catalog severity.
 """
 
 from __future__ import annotations
