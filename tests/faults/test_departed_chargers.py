@@ -7,9 +7,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
-from chargewatch.faults.detection import FaultConfig, FaultDetector, IncidentEvent, Opened, Resolved
-from chargewatch.faults.incidents import IncidentKind, Severity
-from chargewatch.faults.signals import (
+from chargewatch.domain.signals import (
     AuthorizeRejected,
     Connected,
     Disconnected,
@@ -18,6 +16,8 @@ from chargewatch.faults.signals import (
     SiteAssigned,
     StatusReported,
 )
+from chargewatch.faults.detection import FaultConfig, FaultDetector, IncidentEvent, Opened, Resolved
+from chargewatch.faults.incidents import IncidentKind, Severity
 
 T0 = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
 
