@@ -6,61 +6,85 @@ from __future__ import annotations
 
 import asyncio
 import json
+from typing import Any
 
-from chargewatch.sim.scenarios import ScriptedCharger
 from faults_live.live import api, eventually, fast_config, incident, incidents
 from helpers import ocpp_url
 from peers.chargers import LibraryCharger
 
+# What each version's charger receives for the same neutral remedy, and the CALL that carries the screen guidance.
+REMEDIES: dict[str, dict[str, Any]] = {
+    "ocpp1.6": {
+        "auto_reset": ("Reset", {"type": "Soft"}),
+        "unlock": ("UnlockConnector", {"connectorId": 1}),
+        "make_inoperative": ("ChangeAvailability", {"connectorId": 1, "type": "Inoperative"}),
+        "hard_reset": ("Reset", {"type": "Hard"}),
+        "remote_stop": lambda reference: ("RemoteStopTransaction", {"transactionId": int(reference)}),
+        "screen": ("DataTransfer", {"vendorId": "com.example.display", "messageId": "DisplayMessage"}),
+    },
+    "ocpp2.0.1": {
+        "auto_reset": ("Reset", {"type": "OnIdle"}),
+        "unlock": ("UnlockConnector", {"evseId": 1, "connectorId": 1}),
+        "make_inoperative": ("ChangeAvailability", {"operationalStatus": "Inoperative", "evse": {"id": 1}}),
+        "hard_reset": ("Reset", {"type": "Immediate"}),
+        "remote_stop": lambda reference: ("RequestStopTransaction", {"transactionId": reference}),
+        "screen": ("SetDisplayMessage", {}),
+    },
+}
 
-async def test_incident_lifecycle_and_recovery_actions(sqlite_url, start_server):
+
+async def test_incident_lifecycle_and_recovery_actions(db_url, ocpp_version, start_server):
+    expected = REMEDIES[ocpp_version]
     config = fast_config(
         remediation={"enabled": True, "max_actions_per_charger": 1, "window": 3600, "rules": [
-            {"name": "soft-reset-internal-error", "kind": "connector_error", "code": "InternalError",
+            {"name": "soft-reset-stuck-contactor", "kind": "connector_error", "code": "PowerSwitchFailure",
              "action": "SoftReset", "after": 0.3}]},
         driver_screen={"enabled": True, "vendor_id": "com.example.display"},
+        detection={"stall_after": 120},  # the session near the end draws nothing: no stall incident in the lists
     )
-    app = await start_server(sqlite_url, config)
+    app = await start_server(db_url, config)
     http = api(app)
-    cp = ScriptedCharger(ocpp_url(app), "API-1")
+    cp = LibraryCharger(ocpp_url(app), "API-1", ocpp_version)
     await cp.connect()
     await cp.boot(connectors=2)
-    await cp.status(1, "Faulted", "InternalError", vendorId="com.example", vendorErrorCode="0x42")
-    [internal] = await eventually(lambda: incidents(app, status="open"))
-    number = internal["number"]
+    await cp.status(1, "Faulted", "PowerSwitchFailure", vendorId="com.example", vendorErrorCode="0x42")
+    [stuck] = await eventually(lambda: incidents(app, status="open"))
+    number = stuck["number"]
+    assert (stuck["code"], stuck["connector_id"]) == ("PowerSwitchFailure", 1)
 
-    # Remediation: exactly one soft reset (the budget is one per charger), answer recorded.
+    # Remediation: exactly one soft reset (the budget is one per charger), in the charger's words, answer recorded.
     await eventually(lambda: _async([a for a, _ in cp.received if a == "Reset"]))
-    await cp.status(2, "Faulted", "InternalError")
+    await cp.status(2, "Faulted", "PowerSwitchFailure")
     await asyncio.sleep(0.8)
-    assert [p for a, p in cp.received if a == "Reset"] == [{"type": "Soft"}]
+    assert [(a, p) for a, p in cp.received if a == "Reset"] == [expected["auto_reset"]]
     detail = await incident(app, number)
     auto = [a for a in detail["actions"] if a["requested_by"] == "remediation"]
-    assert [(a["rule"], a["ocpp_action"], a["status"], a["response"]) for a in auto] == [
-        ("soft-reset-internal-error", "Reset", "answered", {"status": "Accepted"})]
+    assert [(a["rule"], (a["ocpp_action"], a["payload"]), a["status"], a["response"]) for a in auto] == [
+        ("soft-reset-stuck-contactor", expected["auto_reset"], "answered", {"status": "Accepted"})]
     second = next(i for i in await incidents(app, status="open") if i["connector_id"] == 2)
     assert "budget" in (await incident(app, second["number"]))["remediation_held"]
 
-    # The driver at the charger saw the guidance on the screen (DataTransfer), per connector.
-    def screens_of() -> list[dict]:
-        return [p for a, p in cp.received if a == "DataTransfer"]
+    # The driver at the charger saw the guidance on the screen (1.6 DataTransfer, 2.0.1 SetDisplayMessage), per
+    # connector.
+    screen_action, screen_fields = expected["screen"]
+    await eventually(lambda: _async({s["connector"] for s in cp.screens()} == {1, 2}))
+    screens = [p for a, p in cp.received if a == screen_action]
+    assert len(screens) == len(cp.screens()) and all(p.items() >= screen_fields.items() for p in screens)
 
-    await eventually(lambda: _async({json.loads(p["data"])["connectorId"] for p in screens_of()} == {1, 2}))
-    screens = screens_of()
-    assert all(p["vendorId"] == "com.example.display" and p["messageId"] == "DisplayMessage" for p in screens)
-
-    # Remote actions from the incident.
-    unlock = await http.post(f"/api/v1/incidents/{number}/actions", json={"action": "unlock", "by": "alice"})
-    assert unlock.status_code == 200
-    assert (unlock.json()["ocpp_action"], unlock.json()["payload"], unlock.json()["response"]) == (
-        "UnlockConnector", {"connectorId": 1}, {"status": "Unlocked"})
-    assert ("ChangeAvailability", {"connectorId": 1, "type": "Inoperative"}) in [
-        (a["ocpp_action"], a["payload"]) for a in [(await http.post(
-            f"/api/v1/incidents/{number}/actions", json={"action": "make_inoperative"})).json()]]
+    # Remote actions from the incident: the reply and the action row say what the charger really received.
+    for action in ("unlock", "make_inoperative"):
+        response = await http.post(f"/api/v1/incidents/{number}/actions", json={"action": action, "by": "alice"})
+        assert response.status_code == 200, response.text
+        sent = (response.json()["ocpp_action"], response.json()["payload"])
+        assert sent == expected[action] and sent in cp.received
+    assert response.json()["response"] == {"status": "Accepted"}
     no_session = await http.post(f"/api/v1/incidents/{number}/actions", json={"action": "remote_stop"})
     assert no_session.status_code == 409 and "transaction" in no_session.json()["detail"]
     bad = await http.post(f"/api/v1/incidents/{number}/actions", json={"action": "explode"})
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "action"
+    rows = [(a["ocpp_action"], a["payload"]) for a in (await incident(app, number))["actions"]]
+    assert [row for row in rows if row not in cp.received] == [], cp.received  # the screen guidance included
+    assert [row for row in rows if row[0] != screen_action] == [c for c in cp.received if c[0] != screen_action]
 
     # Lifecycle with validated transitions.
     assert (await http.post("/api/v1/incidents/999/acknowledge", json={"by": "bob"})).status_code == 404
@@ -72,16 +96,19 @@ async def test_incident_lifecycle_and_recovery_actions(sqlite_url, start_server)
     assert (await http.put(f"/api/v1/incidents/{number}/assignee", json={"assignee": "tech-7"})).json()[
         "assignee"] == "tech-7"
     assert (await http.post(f"/api/v1/incidents/{number}/notes",
-                            json={"author": "bob", "text": "replacing the control board"})).status_code == 201
-    await cp.status(1, "Faulted", "InternalError")  # new evidence must not erase the operator's fields
-    await asyncio.sleep(0.3)
-    detail = await incident(app, number)
-    assert detail["assignee"] == "tech-7" and [n["text"] for n in detail["notes"]] == ["replacing the control board"]
-    assert detail["occurrences"] == 2
-    resolved = await http.post(f"/api/v1/incidents/{number}/resolve", json={"by": "bob", "note": "board swapped"})
+                            json={"author": "bob", "text": "replacing the contactor"})).status_code == 201
+    await cp.status(1, "Faulted", "PowerSwitchFailure")  # new evidence must not erase the operator's fields
+
+    async def seen_twice() -> dict[str, Any] | None:
+        found = await incident(app, number)
+        return found if found["occurrences"] == 2 else None
+
+    detail = await eventually(seen_twice)
+    assert detail["assignee"] == "tech-7" and [n["text"] for n in detail["notes"]] == ["replacing the contactor"]
+    resolved = await http.post(f"/api/v1/incidents/{number}/resolve", json={"by": "bob", "note": "contactor swapped"})
     assert resolved.status_code == 200 and resolved.json()["status"] == "resolved"
     resolution = (await incident(app, number))["resolution"]
-    assert (resolution["source"], resolution["data"]) == ("Operator", {"by": "bob", "note": "board swapped"})
+    assert (resolution["source"], resolution["data"]) == ("Operator", {"by": "bob", "note": "contactor swapped"})
     for path, body in (("resolve", {"by": "bob"}), ("acknowledge", {"by": "bob"})):
         late = await http.post(f"/api/v1/incidents/{number}/{path}", json=body)
         assert late.status_code == 409 and "already resolved" in late.json()["detail"]
@@ -90,13 +117,25 @@ async def test_incident_lifecycle_and_recovery_actions(sqlite_url, start_server)
     assert outage.status_code == 200 and outage.json()["exclusion_reason"] == "vandalism"
     unknown = await http.put(f"/api/v1/incidents/{number}/exclusion", json={"reason": "no_such_reason"})
     assert unknown.status_code == 422
-    await cp.status(1, "Available", "OtherError", info="fan noisy")  # a warning: the connector still works
+
+    # A warning while charging (the connector still works): not an outage, and its session can be stopped.
+    transaction_id = await cp.start(1)
+    await cp.status(1, "Charging", "OtherError", info="fan noisy")
+
     async def other_error() -> list[dict]:
         return [i for i in await incidents(app, status="open") if i["code"] == "OtherError"]
 
     [warning] = await eventually(other_error)
     not_outage = await http.put(f"/api/v1/incidents/{warning['number']}/exclusion", json={"reason": "vandalism"})
     assert not_outage.status_code == 409 and "not an outage" in not_outage.json()["detail"]
+    received = len(cp.received)
+    for action in ("remote_stop", "hard_reset"):
+        response = await http.post(f"/api/v1/incidents/{warning['number']}/actions", json={"action": action})
+        assert response.status_code == 200, response.text
+    stop, reset = expected["remote_stop"](cp.reference(transaction_id)), expected["hard_reset"]
+    assert [c for c in cp.received[received:] if c[0] != screen_action] == [stop, reset]
+    assert [(a["ocpp_action"], a["payload"], a["status"]) for a in (await incident(app, warning["number"]))[
+        "actions"] if a["ocpp_action"] != screen_action] == [(*stop, "answered"), (*reset, "answered")]
 
     # Lists, filters, paging and response times.
     page = (await http.get("/api/v1/incidents", params={"limit": 1})).json()

@@ -55,6 +55,13 @@ FAULT_COMPONENTS: dict[str, tuple[str, str]] = {
 # Faults of the car, not the charger: a 2.0.1 station reports them by NotifyEvent and its connector stays Occupied
 # (1.6 has only the Faulted status to carry an errorCode).
 EV_SIDE_FAULTS = frozenset({"EVCommunicationError"})
+# A 1.6 error code on a status that is not Faulted is a warning (the connector still works): a 2.0.1 station reports
+# it as an Alerting NotifyEvent on a variable that is no "problem" variable, so the EVSE keeps its status.
+WARNING_COMPONENTS: dict[str, tuple[str, str]] = {
+    "OtherError": ("ChargingStation", "Temperature"),
+    "HighTemperature": ("TemperatureSensor", "Temperature"),
+    **{code: FAULT_COMPONENTS[code] for code in EV_SIDE_FAULTS},
+}
 # 1.6 stop reasons with another name in 2.0.1's ReasonEnumType.
 STOP_REASONS_201 = {"HardReset": "ImmediateReset", "SoftReset": "Reboot", "UnlockCommand": "Remote"}
 
@@ -102,6 +109,7 @@ class LibraryCharger:
     _listener: asyncio.Task[None] | None = None
     _seq: dict[int, int] = field(default_factory=dict)
     _faulted: set[int] = field(default_factory=set)
+    _reported: dict[int, str] = field(default_factory=dict)  # the last connectorStatus sent per EVSE
     _silent: set[int] = field(default_factory=set)  # sessions started with statuses=False: no chargingState either
     _events: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
@@ -244,13 +252,19 @@ class LibraryCharger:
         elif connector in self._faulted:  # back from the fault (Available, or Charging again)
             self._faulted.discard(connector)
             await self._notify(connector, error_code, extra, at, cleared=True)
+        elif error_code != "NoError":  # a warning (KeyError: a code without a 2.0.1 warning form here)
+            await self._notify(connector, error_code, extra, at, cleared=False,
+                               component_variable=WARNING_COMPONENTS[error_code])
         connector_status = status if status in ("Available", "Faulted", "Unavailable", "Reserved") else "Occupied"
+        if error_code != "NoError" and status != "Faulted" and self._reported.get(connector) == connector_status:
+            return  # the warning changed no status: a station reports a connectorStatus when it changes
+        self._reported[connector] = connector_status
         await self.send(call201.StatusNotification(timestamp=self._now(at), connector_status=connector_status,
                                                    evse_id=connector, connector_id=1))
 
     async def _notify(self, connector: int, error_code: str, extra: dict[str, Any], at: datetime | None, *,
-                      cleared: bool) -> None:
-        component, variable = FAULT_COMPONENTS.get(error_code, ("ChargingStation", "Problem"))
+                      cleared: bool, component_variable: tuple[str, str] | None = None) -> None:
+        component, variable = component_variable or FAULT_COMPONENTS.get(error_code, ("ChargingStation", "Problem"))
         event_id = next(self._events)
         event: dict[str, Any] = {
             "event_id": event_id, "timestamp": self._now(at), "trigger": "Alerting",

@@ -897,9 +897,15 @@ class FaultWorker:
         """The guidance ends with the site's helpline when the site has a support record ('Help: +49 …')."""
         site = await self._db(support_store.site_for_charger, incident.charger_id)
         text = screen_text_with_helpline(guidance.screen_text, site, SCREEN_TEXT_MAX, guidance.language)
-        # In 1.6 words (a vendor DataTransfer): the gateway renders it as SetDisplayMessage for a 2.0.1 station.
+        # In 1.6 words (a vendor DataTransfer), rendered by the charger's adapter (2.0.1: SetDisplayMessage) here,
+        # so the action row records what the charger gets.
         payload = screen_message(text, guidance.language, screen.vendor_id, screen.message_id, incident.connector_id)
-        await self.run_action(incident.id, incident.charger_id, "show_guidance", "DataTransfer", payload,
+        action = "DataTransfer"
+        link = self.gateway.links.get(incident.charger_id)
+        if link is not None:
+            rendered = link.adapter.render(action, payload, link.state)
+            action, payload = rendered.action, rendered.payload
+        await self.run_action(incident.id, incident.charger_id, "show_guidance", action, payload,
                               requested_by="driver-screen")
 
     # ------------------------------------------------------------------ recovery
