@@ -902,9 +902,12 @@ class FaultWorker:
         payload = screen_message(text, guidance.language, screen.vendor_id, screen.message_id, incident.connector_id)
         action = "DataTransfer"
         link = self.gateway.links.get(incident.charger_id)
-        if link is not None:
-            rendered = link.adapter.render(action, payload, link.state)
-            action, payload = rendered.action, rendered.payload
+        try:
+            if link is not None:
+                rendered = link.adapter.render(action, payload, link.state)
+                action, payload = rendered.action, rendered.payload
+        except ValueError:
+            pass  # the gateway's call refuses it the same way, and the row records why
         await self.run_action(incident.id, incident.charger_id, "show_guidance", action, payload,
                               requested_by="driver-screen")
 
