@@ -18,8 +18,8 @@ import httpx
 import pytest
 from aiosmtpd.controller import Controller
 
+from chargewatch.domain.events import BusEvent, IncidentChanged
 from chargewatch.faults.alerts import verify_signature
-from chargewatch.gateway.events import Event
 from chargewatch.runtime import Chargewatch
 from conftest import make_options
 from helpers import free_port
@@ -159,15 +159,15 @@ class Recorder:
     """Collects incident events from the bus (the dashboard channel)."""
 
     def __init__(self, app: Chargewatch) -> None:
-        self.events: list[Event] = []
+        self.events: list[IncidentChanged] = []
         app.bus.listen(self._on)
 
-    def _on(self, event: Event) -> None:
-        if event.kind.startswith("incident."):
+    def _on(self, event: BusEvent) -> None:
+        if isinstance(event, IncidentChanged):
             self.events.append(event)
 
     def kinds(self, kind: str | None = None) -> list[str]:
-        return [e.kind for e in self.events if kind is None or e.data.get("kind") == kind]
+        return [e.kind for e in self.events if kind is None or e.incident.kind == kind]
 
 
 async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 8.0) -> Any:

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from chargewatch.domain.events import IncidentAlert
 from chargewatch.store import billing as billing_store
 from chargewatch.store import feedback as feedback_store
 from chargewatch.store import schema
@@ -160,7 +161,7 @@ async def test_each_fault_pattern_is_one_incident_with_one_alert(db_url, start_s
     by_subject: dict[str, list[dict[str, Any]]] = {}
     for item in top:
         by_subject.setdefault(item["charger_id"], []).append(item)
-    alerts = [e.data for e in recorder.events if e.kind == "incident.alert"]
+    alerts = [e.to_json() for e in recorder.events if isinstance(e, IncidentAlert)]
     alerts_by_subject: dict[str, list[dict[str, Any]]] = {}
     for alert in alerts:
         alerts_by_subject.setdefault(alert["charger_id"], []).append(alert)

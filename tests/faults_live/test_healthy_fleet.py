@@ -18,6 +18,7 @@ from ocpp.routing import on
 from ocpp.v16 import ChargePoint, call, call_result
 from websockets.asyncio.client import connect as ws_connect
 
+from chargewatch.domain.events import IncidentAlert, IncidentEscalated
 from faults_live.live import Recorder, api, fast_config, incidents
 from faults_live.peers import RawCharger, Timeline, VirtualClock
 from helpers import ocpp_url
@@ -270,7 +271,7 @@ async def test_healthy_fleet_raises_no_alert_and_no_incident_above_info(db_url, 
     everything = await incidents(app)
     above_info = [(i["charger_id"], i["kind"], i["code"], i["severity"]) for i in everything
                   if i["severity"] != "info"]
-    alerts = [e.data for e in recorder.events if e.kind in ("incident.alert", "incident.escalated")]
+    alerts = [e.to_json() for e in recorder.events if isinstance(e, IncidentAlert | IncidentEscalated)]
     print(f"\nhealthy fleet, {END / 60:.0f} virtual minutes: {len(everything)} incidents "
           f"({len(above_info)} above info: {above_info}), {len(alerts)} alerts, {len(webhook.received)} webhooks")
     assert above_info == []

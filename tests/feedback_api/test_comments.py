@@ -5,9 +5,10 @@ and topic discovery (clusters of untagged comments, promoted to a topic in one c
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from chargewatch.gateway.events import Event
+from chargewatch.domain.events import BillingDisputed, BusEvent, FaultReported
 
 from .charging import rate
 
@@ -15,14 +16,14 @@ ROOF = ["Kein Dach, bei Regen nass geworden", "Bitte ein Dach, es regnet ständi
         "Dach fehlt, im Regen laden nervt"]
 
 
-def _collect(server, kind: str) -> list[Event]:
-    events: list[Event] = []
-    server.bus.listen(lambda event: events.append(event) if event.kind == kind else None)
+def _collect(server, kind: type[BusEvent]) -> list[Any]:
+    events: list[Any] = []
+    server.bus.listen(lambda event: events.append(event) if isinstance(event, kind) else None)
     return events
 
 
 async def test_only_comments_reporting_a_charger_fault_publish_a_fault_report(server, api, plug):
-    faults = _collect(server, "feedback.fault_reported")
+    faults = _collect(server, FaultReported)
     charger = await plug(server, "CP-F")
     quiet = ["Beleuchtung kaputt seit Wochen", "Funktioniert einwandfrei, keine Störung wie letzte Woche",
              "Cable not too short, price not too high, speed not slow", "Display spiegelt in der Sonne, kaum lesbar"]
@@ -32,8 +33,8 @@ async def test_only_comments_reporting_a_charger_fault_publish_a_fault_report(se
     assert (await rate(api, interrupted, overall=1,
                        comment="Charging keeps cutting out after a few minutes")).status_code == 201
     await charger.cp.close()
-    assert [(e.data["transaction_id"], e.data["category"]) for e in faults] == [(interrupted, "session_interrupted")]
-    assert faults[0].data["corroborated_by"] == ["stop_reason:EmergencyStop"]
+    assert [(e.transaction_id, e.category) for e in faults] == [(interrupted, "session_interrupted")]
+    assert faults[0].corroborated_by == ("stop_reason:EmergencyStop",)
     listed = {item["comment"]: item for item in (await api.get("/api/v1/feedback")).json()["items"]}
     praise = listed["Cable not too short, price not too high, speed not slow"]
     assert (praise["topics"], praise["praised"]) == ([], ["cable_too_short", "price_too_high", "slow_charging"])
@@ -41,14 +42,14 @@ async def test_only_comments_reporting_a_charger_fault_publish_a_fault_report(se
 
 
 async def test_a_billing_dispute_goes_to_billing_review_not_to_an_incident(sqlite_server, sqlite_api, plug):
-    faults = _collect(sqlite_server, "feedback.fault_reported")
-    disputes = _collect(sqlite_server, "feedback.billing_disputed")
+    faults = _collect(sqlite_server, FaultReported)
+    disputes = _collect(sqlite_server, BillingDisputed)
     charger = await plug(sqlite_server, "CP-D")
     tx = await charger.charge()
     assert (await rate(sqlite_api, tx, overall=1, comment="Zweimal abgebucht für eine Ladung!")).status_code == 201
     await charger.cp.close()
     assert faults == []
-    assert [(e.data["transaction_id"], e.data["charger_id"]) for e in disputes] == [(tx, "CP-D")]
+    assert [(e.transaction_id, e.charger_id) for e in disputes] == [(tx, "CP-D")]
 
 
 async def test_untagged_comments_cluster_and_a_promoted_cluster_becomes_a_topic(server, api, plug):
@@ -111,8 +112,7 @@ async def test_a_disputed_session_not_yet_billed_waits_in_the_billing_review_que
     charger = await plug(sqlite_server, "CP-H")
     tx = await charger.charge(stop=False)
     # What the feedback API publishes for "charged twice" (the driver disputes before the bill is issued).
-    sqlite_server.bus.publish(Event("feedback.billing_disputed", {
-        "charger_id": "CP-H", "transaction_id": tx, "text": "Zweimal abgebucht!", "at": "2026-12-02T05:00:00Z"}))
+    sqlite_server.bus.publish(BillingDisputed("CP-H", tx, "Zweimal abgebucht!", datetime(2026, 12, 2, 5, tzinfo=UTC)))
     for _ in range(200):
         reviews = (await sqlite_api.get("/api/v1/reviews")).json()
         if any(r["transaction_id"] == tx for r in reviews):

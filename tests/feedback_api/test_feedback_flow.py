@@ -7,7 +7,7 @@ import asyncio
 import csv
 import io
 
-from chargewatch.gateway.events import Event
+from chargewatch.domain.events import FaultReported
 
 from .charging import rate
 
@@ -22,8 +22,8 @@ CABLE_COMPLAINTS = [
 
 
 async def test_feedback_on_simulated_sessions_feeds_station_analytics(server, api, plug):
-    faults: list[Event] = []
-    server.bus.listen(lambda event: faults.append(event) if event.kind == "feedback.fault_reported" else None)
+    faults: list[FaultReported] = []
+    server.bus.listen(lambda event: faults.append(event) if isinstance(event, FaultReported) else None)
     station_a, station_b, station_c = await plug(server, "CP-A"), await plug(server, "CP-B"), await plug(server, "CP-C")
 
     for overall, recommend, comment in CABLE_COMPLAINTS:
@@ -67,7 +67,7 @@ async def test_feedback_on_simulated_sessions_feeds_station_analytics(server, ap
     weekly = (await api.get("/api/v1/feedback/analytics/weekly", params={"station": "CP-A"})).json()
     assert sum(week["feedback_count"] for week in weekly) == 6
 
-    assert [(e.data["charger_id"], e.data["transaction_id"], e.data["category"]) for e in faults] == [
+    assert [(e.charger_id, e.transaction_id, e.category) for e in faults] == [
         ("CP-B", b_sessions[3], "broken")]
     for _ in range(100):  # the faults worker turns the report into an incident in the background
         incidents = (await api.get("/api/v1/incidents")).json()["items"]

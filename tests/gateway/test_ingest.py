@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select
 
+from chargewatch.domain.events import BusEvent, SessionStopped
 from chargewatch.domain.model import ChargerState
-from chargewatch.gateway.events import Event, EventBus
+from chargewatch.gateway.events import EventBus
 from chargewatch.gateway.ingest import Ingest, Outstanding, Peer
 from chargewatch.gateway.metrics import GatewayMetrics
 from chargewatch.ocpp import v16, v201
@@ -31,7 +32,7 @@ class Rig:
     engine: Engine
     writer: GroupCommitWriter
     ingest: Ingest
-    events: list[Event] = field(default_factory=list)
+    events: list[BusEvent] = field(default_factory=list)
     admitted: list[str] = field(default_factory=list)
     sent: int = 0
 
@@ -110,9 +111,9 @@ async def test_a_1_6_session_is_committed_then_answered_then_published(rig: Rig)
     assert rig.kinds() == [
         "charger.seen", "charger.booted", "charger.seen", "authorization", "charger.seen", "authorization",
         "session.started", "charger.seen", "session.updated", "charger.seen", "session.stopped"]
-    stopped = rig.events[-1].data
-    assert (stopped["transaction_id"], stopped["energy_wh"], stopped["evidence"]["action"]) == (
-        tx, 7_500, "StopTransaction")
+    stopped = rig.events[-1]
+    assert isinstance(stopped, SessionStopped)
+    assert (stopped.transaction_id, stopped.energy_wh, stopped.evidence.action) == (tx, 7_500, "StopTransaction")
     assert rig.admitted == []
 
 

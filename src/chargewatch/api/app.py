@@ -379,7 +379,7 @@ def create_app(services: Services) -> FastAPI:
                     except TimeoutError:
                         yield ": keep-alive\n\n"
                         continue
-                    yield f"event: {event.kind}\ndata: {json.dumps(event.data, default=str)}\n\n"
+                    yield f"event: {event.kind}\ndata: {json.dumps(event.to_json(), default=str)}\n\n"
             finally:
                 services.bus.unsubscribe(queue)
 

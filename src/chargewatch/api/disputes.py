@@ -26,7 +26,8 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import Connection, Engine, Row
 
-from ..gateway.events import Event, EventBus
+from ..domain.events import DisputeDecided
+from ..gateway.events import EventBus
 from ..sessions.links import transaction_of
 from ..store import billing as billing_store
 from ..store import disputes as store
@@ -137,10 +138,8 @@ def disputes_router(engine: Engine, bus: EventBus, secret: bytes, biller: Biller
         return _out(row)
 
     def publish(out: dict[str, Any]) -> None:
-        bus.publish(Event("billing.dispute_decided", {
-            "dispute_id": out["id"], "transaction_id": out["transaction_id"], "status": out["status"],
-            "invoice_number": out["invoice_number"], "credit_note": out["credit_note"],
-            "reissued_invoice": out["reissued_invoice"]}))
+        bus.publish(DisputeDecided(out["id"], out["transaction_id"], out["status"], out["invoice_number"],
+                                   out["credit_note"], out["reissued_invoice"]))
 
     @router.get("/billing/disputes", response_model=DisputePage, tags=["billing"])
     def list_disputes(

@@ -31,6 +31,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Connection, Engine, Row
 from sqlalchemy.exc import IntegrityError
 
+from ..domain.events import BillingDisputed, FaultReported
 from ..feedback.analytics import (
     Csat,
     DropCheck,
@@ -57,7 +58,7 @@ from ..feedback.significance import wilson_interval
 from ..feedback.submission import MAX_COMMENT_LENGTH, EditPolicy, SubmissionAction, normalise_email, parse_submission
 from ..feedback.surveys import DEFAULT_SURVEY, Survey, parse_survey, survey_for_session
 from ..feedback.topics import KeywordTopics, TopicOrder, merge_topics, parse_topics, rank_topics
-from ..gateway.events import Event, EventBus
+from ..gateway.events import EventBus
 from ..notify.inbound import SupportAddress
 from ..sessions.links import transaction_of
 from ..store import feedback as store
@@ -1169,21 +1170,12 @@ def _report_faults(
     instead, for the billing review queue; lighting, glare and negated complaints publish nothing."""
     report = fault_report(comment, facts, config.classifier)
     before = fault_report(previous_comment, facts, config.classifier) if previous_comment else None
-    at = config.clock().isoformat()
+    at = config.clock()
     if report.billing_dispute and not (before and before.billing_dispute):
-        bus.publish(Event("feedback.billing_disputed", {
-            "charger_id": facts.charger_id, "transaction_id": int(facts.session_id), "text": comment, "at": at}))
+        bus.publish(BillingDisputed(facts.charger_id, int(facts.session_id), comment, at))
     categories = report.categories
     already = set(before.categories) if before else set()
     if not categories or set(categories) <= already:
         return
-    bus.publish(Event("feedback.fault_reported", {
-        "charger_id": facts.charger_id,
-        "connector_id": facts.connector_id,
-        "transaction_id": int(facts.session_id),
-        "category": categories[0],
-        "categories": list(categories),
-        "corroborated_by": list(report.corroborated),
-        "text": comment,
-        "at": at,
-    }))
+    bus.publish(FaultReported(facts.charger_id, facts.connector_id, int(facts.session_id), categories[0],
+                              tuple(categories), tuple(report.corroborated), comment, at))

@@ -27,6 +27,7 @@ from sqlalchemy import Engine, func, select
 from ..billing import display
 from ..billing.price import round_money
 from ..billing.signed_data import SignedDataSection
+from ..domain.events import SessionEvent, SupportEvent
 from ..sessions.links import transaction_of
 from ..sessions.meter import Reading, register_series, summarise
 from ..store import reads, schema
@@ -630,11 +631,10 @@ def pages_router(services: Services, auth: OperatorAuth, api: DomainApi) -> APIR
                     except TimeoutError:
                         yield ": keep-alive\n\n"
                         continue
-                    if event.kind.startswith("session.") and event.data.get("transaction_id") == transaction_id:
-                        data = {k: event.data.get(k) for k in shown}
-                        yield f"event: {event.kind}\ndata: {json.dumps(data, default=str)}\n\n"
-                    elif event.kind.startswith("support.") and event.data.get("transaction_id") == transaction_id:
-                        data = {k: event.data.get(k) for k in support_shown}
+                    if isinstance(event, SessionEvent | SupportEvent) and event.transaction_id == transaction_id:
+                        values = event.to_json()
+                        keys = shown if isinstance(event, SessionEvent) else support_shown
+                        data = {k: values.get(k) for k in keys}
                         yield f"event: {event.kind}\ndata: {json.dumps(data, default=str)}\n\n"
             finally:
                 services.bus.unsubscribe(queue)

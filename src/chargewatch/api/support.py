@@ -21,6 +21,7 @@ from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import Connection, Engine, Row
 
+from ..domain.events import SupportMessage, SupportResolved
 from ..feedback.errors import FieldValidationError
 from ..feedback.support import (
     MAX_HOURS_LENGTH,
@@ -33,7 +34,7 @@ from ..feedback.support import (
     response_times,
     still_stuck,
 )
-from ..gateway.events import Event, EventBus
+from ..gateway.events import EventBus
 from ..sessions.links import transaction_of
 from ..store import feedback as feedback_store
 from ..store import support as store
@@ -151,15 +152,16 @@ def _unprocessable(error: FieldValidationError) -> HTTPException:
     return HTTPException(422, error.as_dicts())
 
 
-def publish(bus: EventBus, kind: str, conversation: Row[Any], message: Row[Any] | None = None) -> None:
-    """``support.message`` / ``support.resolved`` on the bus: the console and the driver page update live."""
-    data: dict[str, Any] = {"conversation_id": conversation.id, "transaction_id": conversation.transaction_id,
-                            "charger_id": conversation.charger_id, "station_id": conversation.station_id,
-                            "status": conversation.status}
-    if message is not None:
-        data.update(message_id=message.id, author=message.author, operator=message.operator, body=message.body,
-                    sent_at=message.sent_at, source=message.source)
-    bus.publish(Event(kind, data))
+def publish(bus: EventBus, conversation: Row[Any], message: Row[Any] | None = None) -> None:
+    """A new ``message`` in the conversation (:class:`SupportMessage`), else the conversation resolved
+    (:class:`SupportResolved`), on the bus: the console and the driver page update live."""
+    about = (conversation.id, conversation.transaction_id, conversation.charger_id, conversation.station_id,
+             conversation.status)
+    if message is None:
+        bus.publish(SupportResolved(*about))
+    else:
+        bus.publish(SupportMessage(*about, message.id, message.author, message.operator, message.body,
+                                   message.sent_at, message.source))
 
 
 def driver_email_of(connection: Connection, conversation: Row[Any]) -> str | None:
@@ -255,7 +257,7 @@ def support_router(engine: Engine, bus: EventBus, secret: bytes, config: Feedbac
                 return _conversation_out(connection, row), row, message
 
         out, row, message = await asyncio.to_thread(save)
-        publish(bus, "support.message", row, message)
+        publish(bus, row, message)
         return out
 
     # -------------------------------------------------------------- operator: conversations
@@ -308,7 +310,7 @@ def support_router(engine: Engine, bus: EventBus, secret: bytes, config: Feedbac
                 return _conversation_out(connection, row), row, message, mail
 
         out, row, message, mail = await asyncio.to_thread(save)
-        publish(bus, "support.message", row, message)
+        publish(bus, row, message)
         await asyncio.to_thread(send_mail, config, mail, f"answer in support conversation {conversation_id}")
         return out
 
@@ -328,7 +330,7 @@ def support_router(engine: Engine, bus: EventBus, secret: bytes, config: Feedbac
                 return _conversation_out(connection, row), row
 
         out, row = await asyncio.to_thread(save)
-        publish(bus, "support.resolved", row)
+        publish(bus, row)
         return out
 
     @router.get("/api/v1/support/response-times", response_model=list[ResponseTimesOut], tags=["support"])

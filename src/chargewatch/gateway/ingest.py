@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from ..domain import model
+from ..domain import events, model
 from ..ocpp import framing, versions
 from ..ocpp.adapter import Adapter, CallRejected, Environment, Lookup, NeedStartKey, NeedStoredSampleTimes
 from ..ocpp.framing import Call, CallError, CallResult, ErrorCode, FrameError
@@ -29,7 +29,7 @@ from ..store import reads, schema, writes
 from ..store.ids import TransactionIdAllocator
 from ..store.upsert import insert_ignoring_duplicates
 from ..store.writer import GroupCommitWriter, Unit
-from .events import Event, EventBus
+from .events import EventBus
 from .metrics import GatewayMetrics
 
 log = logging.getLogger(__name__)
@@ -106,7 +106,7 @@ class Ingest:
         except FrameError as exc:
             return await self._reply(peer, now, text, None, None, self._spelled(peer, exc.reply))
         if not peer.provisional:
-            self.bus.publish(Event("charger.seen", {"charger_id": peer.charger_id, "at": now.isoformat()}))
+            self.bus.publish(events.ChargerSeen(peer.charger_id, now))
         if isinstance(message, Call):
             self.metrics.messages.labels(self.metrics.action_label(message.action), "in").inc()
             return await self._on_call(peer, now, text, message)
@@ -287,38 +287,31 @@ class Ingest:
 
     def _publish(self, charger_id: str, call: Call, outcome: model.Outcome, now: datetime) -> None:
         """Tell the live views and the fault detector what this (now stored) message changed."""
-        evidence = {"action": call.action, "message_id": call.message_id, "payload": call.payload}
-        at = now.isoformat()
-        decision = _authorization(call, outcome.reply)
+        evidence = events.Evidence(call.action, call.message_id, call.payload)
+        decision = _authorization(charger_id, call, outcome.reply, now, evidence)
         if decision is not None:
-            self.bus.publish(Event("authorization", {"charger_id": charger_id, **decision, "at": at,
-                                                     "evidence": evidence}))
+            self.bus.publish(decision)
         for change in outcome.changes:
             if isinstance(change, model.SessionChanged):
                 s = change.session
-                kind = "session.stopped" if not s.active else (
-                    "session.started" if s.last_sample_at is None else "session.updated")
-                self.bus.publish(Event(kind, {
-                    "charger_id": charger_id, "connector_id": s.connector_id, "transaction_id": s.transaction_id,
-                    "energy_wh": s.energy_wh, "power_w": s.power_w, "soc": s.soc, "status": s.status,
-                    "stop_reason": s.stop_reason, "flags": list(s.flags), "charging_seconds": s.charging_seconds,
-                    "idle_seconds": s.idle_seconds, "at": at, "evidence": evidence,
-                }))
+                kind = events.SessionStopped if not s.active else (
+                    events.SessionStarted if s.last_sample_at is None else events.SessionUpdated)
+                self.bus.publish(kind(
+                    charger_id=charger_id, connector_id=s.connector_id, transaction_id=s.transaction_id,
+                    energy_wh=s.energy_wh, power_w=s.power_w, soc=s.soc, status=s.status, stop_reason=s.stop_reason,
+                    flags=s.flags, charging_seconds=s.charging_seconds, idle_seconds=s.idle_seconds, at=now,
+                    evidence=evidence))
             elif isinstance(change, model.ConnectorStatusChanged):
-                self.bus.publish(Event("connector.status", {
-                    "charger_id": charger_id, "connector_id": change.connector_id, "status": change.status,
-                    "error_code": change.error_code, "info": change.info, "vendor_id": change.vendor_id,
-                    "vendor_error_code": change.vendor_error_code, "timestamp": change.timestamp.isoformat(),
-                    "at": at, "evidence": evidence,
-                }))
+                self.bus.publish(events.ConnectorStatus(
+                    charger_id=charger_id, connector_id=change.connector_id, status=change.status,
+                    error_code=change.error_code, info=change.info, vendor_id=change.vendor_id,
+                    vendor_error_code=change.vendor_error_code, timestamp=change.timestamp, at=now,
+                    evidence=evidence))
             elif isinstance(change, model.SecurityEvent):
-                self.bus.publish(Event("charger.security_event", {
-                    "charger_id": charger_id, "type": change.event, "tech_info": change.tech_info,
-                    "timestamp": change.timestamp.isoformat(), "at": at, "evidence": evidence}))
+                self.bus.publish(events.ChargerSecurityEvent(charger_id, change.event, change.tech_info,
+                                                             change.timestamp, now, evidence))
             elif isinstance(change, model.ChargerBooted):
-                self.bus.publish(Event("charger.booted", {
-                    "charger_id": charger_id, "at": at, "heartbeat_interval": outcome.reply.get("interval"),
-                    "evidence": evidence}))
+                self.bus.publish(events.ChargerBooted(charger_id, now, outcome.reply.get("interval"), evidence))
 
     # ------------------------------------------------------------------ frames out
 
@@ -330,15 +323,17 @@ class Ingest:
         await self.writer.submit(unit)
 
 
-def _authorization(call: Call, reply: dict[str, Any]) -> dict[str, Any] | None:
+def _authorization(charger_id: str, call: Call, reply: dict[str, Any], now: datetime,
+                   evidence: events.Evidence) -> events.Authorization | None:
     """The authorization decision a call carried, in neutral words ("StartTransaction" = a start decision)."""
     payload = call.payload
     if call.action in ("Authorize", "StartTransaction") and "idTag" in payload:
-        return {"action": call.action, "id_tag": payload.get("idTag"), "connector_id": payload.get("connectorId"),
-                "status": reply.get("idTagInfo", {}).get("status")}
+        return events.Authorization(charger_id, call.action, payload.get("idTag"), payload.get("connectorId"),
+                                    reply.get("idTagInfo", {}).get("status"), now, evidence)
     token = payload.get("idToken") if isinstance(payload.get("idToken"), dict) else None
     if token is None or "idTokenInfo" not in reply:
         return None
     starts = call.action == "TransactionEvent" and payload.get("eventType") == "Started"
-    return {"action": "StartTransaction" if starts else "Authorize", "id_tag": token.get("idToken"),
-            "connector_id": (payload.get("evse") or {}).get("id"), "status": reply["idTokenInfo"].get("status")}
+    return events.Authorization(charger_id, "StartTransaction" if starts else "Authorize", token.get("idToken"),
+                                (payload.get("evse") or {}).get("id"), reply["idTokenInfo"].get("status"), now,
+                                evidence)

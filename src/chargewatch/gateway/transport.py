@@ -29,13 +29,14 @@ from websockets.http11 import Request, Response
 from websockets.typing import Subprotocol
 
 from ..domain import model
+from ..domain.events import ChargerConnected, ChargerDisconnected, CommandAnswered
 from ..ocpp import framing, v16, versions
 from ..ocpp.framing import Call, CallError, CallResult
 from ..store import reads, schema, writes
 from ..store.passwords import PasswordCheck
 from ..store.writer import GroupCommitWriter, Unit
 from .auth import basic_credentials
-from .events import Event, EventBus
+from .events import EventBus
 from .ingest import Answer, Ingest, Outstanding, Peer
 from .metrics import GatewayMetrics
 from .relay import CommandRelay
@@ -313,8 +314,7 @@ class Gateway:
             await self.writer.submit(unit)
         except Exception:  # noqa: BLE001 - presence is advisory; the raw log and heartbeats tell the truth
             log.warning("could not record connection state of %s", charger_id)
-        self.bus.publish(Event("charger.connected" if connected else "charger.disconnected",
-                               {"charger_id": charger_id, "at": now.isoformat()}))
+        self.bus.publish((ChargerConnected if connected else ChargerDisconnected)(charger_id, now))
 
     # ------------------------------------------------------------------ outbound commands
 
@@ -340,9 +340,7 @@ class Gateway:
             result = CommandResult(status, response=body if status == "answered" else None,
                                    error=body if status == "error" else None)
         # Faults must know which reboots it asked for (an accepted Reset is no boot loop, no outage).
-        self.bus.publish(Event("command.answered", {
-            "charger_id": charger_id, "action": action, "payload": payload, "status": result.status,
-            "response": result.response, "at": self.now().isoformat()}))
+        self.bus.publish(CommandAnswered(charger_id, action, payload, result.status, result.response, self.now()))
         return result
 
     async def _call_local(self, charger_id: str, action: str, payload: dict[str, Any],

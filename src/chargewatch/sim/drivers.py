@@ -14,7 +14,8 @@ from typing import Any
 
 import httpx
 
-from ..gateway.events import Event, EventBus
+from ..domain.events import BusEvent, SessionStopped
+from ..gateway.events import EventBus
 from ..sessions.links import session_token
 
 log = logging.getLogger(__name__)
@@ -37,10 +38,10 @@ class SimulatedDrivers:
     def attach(self, bus: EventBus) -> None:
         bus.listen(self._on_event)
 
-    def _on_event(self, event: Event) -> None:
-        if event.kind != "session.stopped" or self._rng.random() > self._share:
+    def _on_event(self, event: BusEvent) -> None:
+        if not isinstance(event, SessionStopped) or self._rng.random() > self._share:
             return
-        task = asyncio.get_running_loop().create_task(self._rate(event.data))
+        task = asyncio.get_running_loop().create_task(self._rate(event.transaction_id, event.charger_id))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -57,13 +58,13 @@ class SimulatedDrivers:
             "comment": rng.choice(_TROUBLED if troubled else _HAPPY),
         }
 
-    async def _rate(self, session: dict[str, Any]) -> None:
+    async def _rate(self, transaction_id: int, charger_id: str) -> None:
         await asyncio.sleep(self._delay)
-        token = session_token(self._secret, session["transaction_id"])
+        token = session_token(self._secret, transaction_id)
         try:
             async with httpx.AsyncClient(timeout=10) as client:
                 response = await client.put(f"{self._api}/api/v1/feedback/{token}",
-                                            json=self._opinion(session["charger_id"]))
+                                            json=self._opinion(charger_id))
             if response.status_code >= 400:
                 log.debug("demo feedback refused: %s %s", response.status_code, response.text[:200])
         except httpx.HTTPError as exc:

@@ -54,8 +54,8 @@ from ..billing.periods import DEFAULT_IDLE_POWER_W
 from ..billing.price import round_money, round_ocpi
 from ..billing.price_sheet import PriceSheet, price_sheet
 from ..billing.settlement import Operator, SessionUsage, Settlement, cost_json, issue_documents, settle
+from ..domain.events import BillingDisputed, BusEvent, SessionStarted, SessionStopped
 from ..feedback.support import still_stuck
-from ..gateway.events import Event
 from ..store import billing as store
 from ..store import disputes as dispute_store
 from ..store import support as support_store
@@ -417,15 +417,16 @@ def install(cw: Chargewatch) -> None:
     workers: list[asyncio.Task[None]] = []
     sent_costs: dict[int, Decimal] = {}  # the running cost last sent per session (CostUpdated)
 
-    def on_event(event: Event) -> None:
-        if event.kind == "session.started":
-            queue.put_nowait(("pin", event.data["transaction_id"]))
-        elif event.kind == "session.stopped":
-            queue.put_nowait(("bill", event.data["transaction_id"]))
-        elif event.kind == "feedback.billing_disputed":
-            disputes[event.data["transaction_id"]] = str(event.data.get("text") or "")
-            queue.put_nowait(("dispute", event.data["transaction_id"]))
-            sent_costs.pop(event.data["transaction_id"], None)
+    def on_event(event: BusEvent) -> None:
+        match event:
+            case SessionStarted(transaction_id=transaction_id):
+                queue.put_nowait(("pin", transaction_id))
+            case SessionStopped(transaction_id=transaction_id):
+                queue.put_nowait(("bill", transaction_id))
+            case BillingDisputed(transaction_id=transaction_id, text=text):
+                disputes[transaction_id] = text
+                queue.put_nowait(("dispute", transaction_id))
+                sent_costs.pop(transaction_id, None)
 
     async def send_running_costs() -> None:
         """CostUpdated to 2.0.1 stations, every ``cost_update_seconds``, for running costs that changed."""

@@ -90,6 +90,7 @@ from sqlalchemy import Connection
 from ..api.faults import create_router
 from ..billing.ocmf import VerificationStatus
 from ..billing.settlement import Settlement
+from ..domain import events as bus_events
 from ..domain.model import RemedyIntent
 from ..domain.signals import (
     AuthorizeRejected,
@@ -114,7 +115,16 @@ from ..domain.signals import (
 )
 from ..faults.alerts import AlertRouting, Channel, RetrySchedule, build_email, event_type
 from ..faults.catalog import SCREEN_TEXT_MAX, ErrorCatalog, Guidance
-from ..faults.detection import FaultConfig, FaultDetector, IncidentEvent, Opened, Resolved, Updated
+from ..faults.detection import (
+    AlertDue,
+    Escalated,
+    FaultConfig,
+    FaultDetector,
+    IncidentEvent,
+    Opened,
+    Resolved,
+    Updated,
+)
 from ..faults.incidents import Evidence as IncidentEvidence
 from ..faults.incidents import (
     ExclusionReason,
@@ -130,7 +140,6 @@ from ..faults.incidents import (
 )
 from ..faults.remediation import RemediationPolicy, RemediationRule, RemedyAction, RemedyTaken, plan_remediation
 from ..feedback.support import screen_text_with_helpline
-from ..gateway.events import Event
 from ..gateway.fault_log import requested_reboot
 from ..notify.email import EmailDeliveryError, EmailSender, SmtpConfig
 from ..notify.webhook import DeliveryAttempt, WebhookSender
@@ -140,7 +149,6 @@ from ..ocpp.v16.faults import screen_message
 from ..store import billing as billing_store
 from ..store import faults as store
 from ..store import support as support_store
-from ..timeutil import parse_timestamp
 
 if TYPE_CHECKING:
     from ..runtime import Chargewatch
@@ -582,7 +590,7 @@ class FaultWorker:
 
     # ------------------------------------------------------------------ events → signals
 
-    def on_event(self, event: Event) -> None:
+    def on_event(self, event: bus_events.BusEvent) -> None:
         """Bus listener: on the OCPP path, so it only updates memory."""
         try:
             signals = self._signals(event)
@@ -603,112 +611,101 @@ class FaultWorker:
             self._pending.extend(events)
             self._wake.set()
 
-    def _signals(self, event: Event) -> list[Signal]:
-        data = event.data
-        kind = event.kind
-        if kind in ("lagged",) or "charger_id" not in data or "at" not in data:
-            return []
-        charger_id: str = data["charger_id"]
-        at = parse_timestamp(data["at"])
-        evidence: dict[str, Any] = data.get("evidence") or {}
-        if kind == "charger.seen":
-            return [MessageSeen(charger_id=charger_id, at=at)]
-        if kind == "charger.connected":
-            return [Connected(charger_id=charger_id, at=at)]
-        if kind == "charger.disconnected":
-            return [Disconnected(charger_id=charger_id, at=at)]
-        if kind == "charger.booted":
-            signals: list[Signal] = []
-            interval = data.get("heartbeat_interval")
-            if isinstance(interval, int) and interval > 0:
-                signals.append(HeartbeatIntervalSet(charger_id=charger_id, seconds=interval))
-            return [*signals, BootReported(charger_id=charger_id, at=at, evidence=evidence)]
-        if kind == "connector.status":
-            connector = (charger_id, data["connector_id"])
-            reported = parse_timestamp(data["timestamp"]) if data.get("timestamp") else None
-            if reported is None or connector not in self._status_at or reported >= self._status_at[connector]:
-                self._statuses[connector] = data["status"]
-                if data["status"] != "Finishing":
-                    self._before_finishing[connector] = data["status"]
-                if reported is not None:
-                    self._status_at[connector] = reported
-            return [StatusReported(
-                charger_id=charger_id, connector_id=data["connector_id"], status=data["status"],
-                error_code=data["error_code"], info=data.get("info"), vendor_id=data.get("vendor_id"),
-                vendor_error_code=data.get("vendor_error_code"), at=at, message_id=evidence.get("message_id"),
-                reported_at=reported, evidence=evidence, allowed_after=self._allowed_after(
-                    charger_id, data["connector_id"], data["status"]))]
-        if kind == "charger.security_event":
-            return [SecurityReported(charger_id=charger_id, type=data["type"], tech_info=data.get("tech_info"),
-                                     severity=self.catalog.security_severity(data["type"]).value, at=at,
-                                     evidence=evidence)]
-        if kind == "command.answered":
-            return self._command(charger_id, at, data)
-        if kind == "authorization":
-            return self._authorization(charger_id, at, data, evidence)
-        if kind in ("session.started", "session.updated", "session.stopped"):
-            return self._session(kind, charger_id, at, data, evidence)
-        if kind == "feedback.fault_reported":
-            transaction_id = data.get("transaction_id")
-            return [DriverReport(charger_id=charger_id, connector_id=data.get("connector_id"),
-                                 session_id=None if transaction_id is None else str(transaction_id),
-                                 category=str(data.get("category") or "other"), text=str(data.get("text") or ""),
-                                 at=at)]
+    def _signals(self, event: bus_events.BusEvent) -> list[Signal]:
+        match event:
+            case bus_events.ChargerSeen(charger_id=charger_id, at=at):
+                return [MessageSeen(charger_id=charger_id, at=at)]
+            case bus_events.ChargerConnected(charger_id=charger_id, at=at):
+                return [Connected(charger_id=charger_id, at=at)]
+            case bus_events.ChargerDisconnected(charger_id=charger_id, at=at):
+                return [Disconnected(charger_id=charger_id, at=at)]
+            case bus_events.ChargerBooted(charger_id=charger_id, at=at, heartbeat_interval=interval):
+                signals: list[Signal] = []
+                if isinstance(interval, int) and interval > 0:
+                    signals.append(HeartbeatIntervalSet(charger_id=charger_id, seconds=interval))
+                return [*signals, BootReported(charger_id=charger_id, at=at, evidence=event.evidence.to_json())]
+            case bus_events.ConnectorStatus():
+                return [self._status(event)]
+            case bus_events.ChargerSecurityEvent(charger_id=charger_id, type=kind, at=at):
+                return [SecurityReported(charger_id=charger_id, type=kind, tech_info=event.tech_info,
+                                         severity=self.catalog.security_severity(kind).value, at=at,
+                                         evidence=event.evidence.to_json())]
+            case bus_events.CommandAnswered():
+                return self._command(event)
+            case bus_events.Authorization():
+                return self._authorization(event)
+            case bus_events.SessionEvent():
+                return self._session(event)
+            case bus_events.FaultReported(transaction_id=transaction_id):
+                return [DriverReport(charger_id=event.charger_id, connector_id=event.connector_id,
+                                     session_id=str(transaction_id), category=event.category or "other",
+                                     text=event.text, at=event.at)]
         return []
+
+    def _status(self, event: bus_events.ConnectorStatus) -> Signal:
+        connector = (event.charger_id, event.connector_id)
+        reported = event.timestamp
+        if connector not in self._status_at or reported >= self._status_at[connector]:
+            self._statuses[connector] = event.status
+            if event.status != "Finishing":
+                self._before_finishing[connector] = event.status
+            self._status_at[connector] = reported
+        return StatusReported(
+            charger_id=event.charger_id, connector_id=event.connector_id, status=event.status,
+            error_code=event.error_code, info=event.info, vendor_id=event.vendor_id,
+            vendor_error_code=event.vendor_error_code, at=event.at, message_id=event.evidence.message_id,
+            reported_at=reported, evidence=event.evidence.to_json(),
+            allowed_after=self._allowed_after(event.charger_id, event.connector_id, event.status))
 
     @staticmethod
-    def _command(charger_id: str, at: datetime, data: Mapping[str, Any]) -> list[Signal]:
+    def _command(event: bus_events.CommandAnswered) -> list[Signal]:
         """A Reset or TriggerMessage BootNotification the charger accepted: the reboot is ours."""
-        response = data.get("response") or {}
-        if data.get("status") != "answered":
+        response = event.response or {}
+        if event.status != "answered":
             return []
-        action, payload = data.get("action"), data.get("payload") or {}
-        if requested_reboot(str(action), payload, response):  # the same rule the detection replay reads off the log
-            return [RebootRequested(charger_id=charger_id, action=str(action), at=at)]
+        if requested_reboot(event.action, event.payload, response):  # the rule the detection replay reads off the log
+            return [RebootRequested(charger_id=event.charger_id, action=event.action, at=event.at)]
         return []
 
-    def _authorization(self, charger_id: str, at: datetime, data: Mapping[str, Any],
-                       evidence: dict[str, Any]) -> list[Signal]:
-        if data.get("status") == "Accepted":
+    def _authorization(self, event: bus_events.Authorization) -> list[Signal]:
+        if event.status == "Accepted":
             return []
-        status = str(data.get("status"))
-        id_tag = str(data.get("id_tag"))
-        if data.get("action") == "StartTransaction":
-            self._rejected_starts.add((charger_id, str(evidence.get("message_id"))))
-            return [StartRejected(charger_id=charger_id, connector_id=int(data.get("connector_id") or 0),
-                                  id_tag=id_tag, status=status, at=at, evidence=evidence)]
-        return [AuthorizeRejected(charger_id=charger_id, id_tag=id_tag, status=status, at=at, evidence=evidence)]
+        status, id_tag, evidence = str(event.status), str(event.id_tag), event.evidence.to_json()
+        if event.action == "StartTransaction":
+            self._rejected_starts.add((event.charger_id, event.evidence.message_id))
+            return [StartRejected(charger_id=event.charger_id, connector_id=event.connector_id or 0, id_tag=id_tag,
+                                  status=status, at=event.at, evidence=evidence)]
+        return [AuthorizeRejected(charger_id=event.charger_id, id_tag=id_tag, status=status, at=event.at,
+                                  evidence=evidence)]
 
-    def _session(self, kind: str, charger_id: str, at: datetime, data: Mapping[str, Any],
-                 evidence: dict[str, Any]) -> list[Signal]:
-        connector_id: int = data["connector_id"]
-        session_id = str(data["transaction_id"])
-        action = evidence.get("action")
-        if kind == "session.stopped":
+    def _session(self, event: bus_events.SessionEvent) -> list[Signal]:
+        charger_id, connector_id, at = event.charger_id, event.connector_id, event.at
+        session_id = str(event.transaction_id)
+        action, message_id, evidence = event.evidence.action, event.evidence.message_id, event.evidence.to_json()
+        if isinstance(event, bus_events.SessionStopped):
             self._sessions.pop((charger_id, connector_id), None)
-            if data.get("status") == "rejected":  # a refused start closing: never charged, so never aborted
+            if event.status == "rejected":  # a refused start closing: never charged, so never aborted
                 return []
             return [SessionStopped(
                 charger_id=charger_id, connector_id=connector_id, session_id=session_id, at=at,
-                reason=data.get("stop_reason") or "Local", energy_wh=int(data.get("energy_wh") or 0),
+                reason=event.stop_reason or "Local", energy_wh=event.energy_wh,
                 # Finishing comes before or after the StopTransaction; what counts is the state before it.
                 was_charging=self._before_finishing.get((charger_id, connector_id)) == "Charging",
                 evidence=evidence)]
-        if action in ("StartTransaction", "TransactionEvent") and kind == "session.started":  # 1.6 | 2.0.1
-            self._sessions[(charger_id, connector_id)] = data["transaction_id"]
-            if (charger_id, str(evidence.get("message_id"))) in self._rejected_starts:
-                self._rejected_starts.discard((charger_id, str(evidence.get("message_id"))))
+        if action in ("StartTransaction", "TransactionEvent") and isinstance(event, bus_events.SessionStarted):
+            self._sessions[(charger_id, connector_id)] = event.transaction_id  # 1.6 | 2.0.1
+            if (charger_id, message_id) in self._rejected_starts:
+                self._rejected_starts.discard((charger_id, message_id))
                 return []
             return [SessionStarted(charger_id=charger_id, connector_id=connector_id, session_id=session_id, at=at,
                                    evidence=evidence)]
         if action in ("MeterValues", "TransactionEvent"):
-            power = data.get("power_w")
             return [SessionProgress(
                 charger_id=charger_id, connector_id=connector_id, session_id=session_id, at=at,
-                power_w=None if power is None else float(power), energy_wh=data.get("energy_wh"),
+                power_w=None if event.power_w is None else float(event.power_w), energy_wh=event.energy_wh,
                 connector_status=self._statuses.get((charger_id, connector_id), "Unknown"),
-                soc=None if data.get("soc") is None else float(data["soc"]),
-                evidence={"action": action, "message_id": evidence.get("message_id")})]
+                soc=None if event.soc is None else float(event.soc),
+                evidence={"action": action, "message_id": message_id})]
         return []
 
     # ------------------------------------------------------------------ commit, publish, alert
@@ -815,7 +812,7 @@ class FaultWorker:
                                     Settlement(True, reason, VerificationStatus.NOT_SIGNED), None, now)
 
     def _after_commit(self, event: IncidentEvent, number: int | None) -> None:
-        self.bus.publish(Event(event_type(event), incident_summary(event.incident, number, event.at)))
+        self.bus.publish(BUS_EVENTS[type(event)](incident_summary(event.incident, number), event.at))
         incident = event.incident
         channels = self.settings.routing.channels_for(event)
         severity = incident.alerted_severity if isinstance(event, Resolved) and incident.alerted_severity \
@@ -926,9 +923,8 @@ class FaultWorker:
             status, response = "error", {"reason": str(error)}
         await self._db(store.finish_action, action_id, status, response, self.now())
         row = await self._db(store.action_row, action_id)
-        self.bus.publish(Event("incident.action", {
-            "incident_id": incident_id, "charger_id": charger_id, "action": action, "ocpp_action": ocpp_action,
-            "status": status, "response": response, "at": self.now().isoformat()}))
+        self.bus.publish(bus_events.IncidentActionTaken(incident_id, charger_id, action, ocpp_action, status, response,
+                                                        self.now()))
         return row
 
     def _allowed_after(self, charger_id: str, connector_id: int, status: str) -> frozenset[str] | None:
@@ -1020,7 +1016,7 @@ class FaultWorker:
     async def _operator_update(self, number: int, incident: Incident, **values: Any) -> dict[str, Any]:
         now = self.now()
         await self._db(store.set_operator_fields, number, now, **values)
-        self.bus.publish(Event("incident.updated", incident_summary(incident, number, now)))
+        self.bus.publish(bus_events.IncidentUpdated(incident_summary(incident, number), now))
         return await self.incident(number)
 
     async def report_problem(self, charger_id: str, connector_id: int | None, transaction_id: int | None,
@@ -1042,15 +1038,20 @@ class FaultWorker:
         return await self.incident(numbers[incident_id]), joined
 
 
-def incident_summary(incident: Incident, number: int | None, at: datetime) -> dict[str, Any]:
+def incident_summary(incident: Incident, number: int | None) -> bus_events.IncidentSummary:
     """What the live stream carries: enough to render a row; the evidence is one API call away."""
-    return {
-        "number": number, "id": incident.id, "kind": incident.kind.value, "severity": incident.severity.value,
-        "status": incident.status.value, "charger_id": incident.charger_id, "connector_id": incident.connector_id,
-        "code": incident.code, "session_id": incident.session_id, "first_seen": incident.first_seen.isoformat(),
-        "last_seen": incident.last_seen.isoformat(), "occurrences": incident.occurrences,
-        "escalation_level": incident.escalation_level, "at": at.isoformat(),
-    }
+    return bus_events.IncidentSummary(
+        number=number, id=incident.id, kind=incident.kind.value, severity=incident.severity.value,
+        status=incident.status.value, charger_id=incident.charger_id, connector_id=incident.connector_id,
+        code=incident.code, session_id=incident.session_id, first_seen=incident.first_seen,
+        last_seen=incident.last_seen, occurrences=incident.occurrences, escalation_level=incident.escalation_level)
+
+
+# The bus event each incident lifecycle event is published as.
+BUS_EVENTS: dict[type[IncidentEvent], type[bus_events.IncidentChanged]] = {
+    Opened: bus_events.IncidentOpened, Updated: bus_events.IncidentUpdated, Escalated: bus_events.IncidentEscalated,
+    Resolved: bus_events.IncidentResolved, AlertDue: bus_events.IncidentAlert,
+}
 
 
 def install(cw: Chargewatch, settings: FaultsSettings | None = None) -> None:

@@ -172,7 +172,7 @@ class _Handler:
             return "451 4.3.0 temporary failure, try again later"
         self.mailbox.counted.labels(outcome.outcome).inc()
         if outcome.conversation is not None and outcome.message is not None:
-            publish(self.mailbox.bus, "support.message", outcome.conversation, outcome.message)
+            publish(self.mailbox.bus, outcome.conversation, outcome.message)
         return outcome.reply
 
 
