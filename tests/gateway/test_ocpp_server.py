@@ -185,6 +185,11 @@ async def test_command_times_out_when_the_charger_never_answers(server):
         await asyncio.sleep(60)
 
     cp = await connect(server, "CP-SILENT", handler=silent)
+    # The handshake completes before the gateway holds the link (it loads the state first): wait for it, bounded.
+    for _ in range(200):
+        if "CP-SILENT" in server.gateway.links:
+            break
+        await asyncio.sleep(0.025)
     async with httpx.AsyncClient(base_url=http_url(server), timeout=10) as api:
         result = (await api.post("/api/v1/chargers/CP-SILENT/commands",
                                  json={"action": "UnlockConnector", "payload": {"connectorId": 1},
