@@ -93,7 +93,7 @@ def history(make_record, now, baseline, recent, station_id="ST-1"):
     return records
 
 
-ONE_CHECK = DropRule(persistence_checks=1)  # these tests are about one window pair, not persistence
+ONE_CHECK = DropRule(persistence_checks=1, cusum_threshold=None)  # about one window pair: no persistence, no CUSUM
 
 
 def test_significant_csat_drop_is_flagged(make_record, now):

@@ -1,5 +1,6 @@
 """Drop alerts on seeded synthetic networks: false-discovery control, persistence, explanations."""
 
+import math
 from datetime import timedelta
 
 import pytest
@@ -7,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from chargewatch.feedback.analytics import DropRule, TrendStatus, detect_csat_drop, detect_csat_drops_by_station
-from chargewatch.feedback.significance import benjamini_hochberg, wilson_interval
+from chargewatch.feedback.significance import benjamini_hochberg, bernoulli_cusum, wilson_interval
 from drop_scenarios import PLANTED_CHARGER, PLANTED_STATION, run, scenario
 
 SEEDS = range(20)
@@ -23,9 +24,12 @@ def outcomes():
     return [run(seed, flagged) for seed in SEEDS]
 
 
+REFERENCE = DropRule(per_charger=False, fdr_q=0.05, cusum_threshold=None)  # BH over stations + persistence
+
+
 def test_stable_stations_raise_a_false_alarm_in_at_most_one_of_twenty_seeded_runs(outcomes):
     # Uncorrected per-station z-tests on the same runs: 19 of 20; BH over stations only at 5 %: 2 of 20.
-    # Measured (BH 1 % over stations and chargers): 0 of 20 (bench/drop_alerts.py).
+    # Measured (CUSUM per charger, threshold 10): 1 of 20 (bench/drop_alerts.py).
     assert sum(o.false_alarm for o in outcomes) <= 1
 
 
@@ -33,31 +37,41 @@ def test_no_run_alarms_before_the_planted_cause_exists(outcomes):
     assert sum(o.early_alarm for o in outcomes) == 0
 
 
-def test_the_planted_cause_is_found_in_at_least_fifteen_of_twenty_runs(outcomes):
-    # BH over stations only found it in 13 of 20 (the broken charger is diluted by its healthy neighbour).
-    assert sum(o.detected for o in outcomes) >= 15
+def test_the_planted_cause_is_found_in_at_least_eighteen_of_twenty_runs(outcomes):
+    # BH over stations only found it in 13 of 20 (the broken charger is diluted by its healthy neighbour and the
+    # 4-week window by the weeks before the change). Measured: 19 of 20.
+    assert sum(o.detected for o in outcomes) >= 18
 
 
 def test_on_forty_other_seeds_the_cause_is_found_in_nine_of_ten_runs_with_few_false_alarms():
-    # Seeds the thresholds were not chosen on. Measured: found 36 of 40, false alarm 4 of 40, never early
+    # Seeds the threshold was not chosen on. Measured: found 37 of 40, false alarm 3 of 40, never early
     # (BH over stations only at 5 %: 33, 8 and 1 of 40).
     held_out = [run(seed, flagged) for seed in range(100, 140)]
     assert sum(o.detected for o in held_out) >= 36
-    assert sum(o.false_alarm for o in held_out) <= 4
+    assert sum(o.false_alarm for o in held_out) <= 3
     assert sum(o.early_alarm for o in held_out) == 0
 
 
-def test_testing_chargers_finds_the_cause_where_the_station_share_alone_does_not():
-    # Seed 10: the station-only detector misses it; the charger's own share is clear.
-    station_only = DropRule(per_charger=False, fdr_q=0.05)  # the detector before this one
-    assert not run(10, lambda records, now: flagged(records, now, station_only)).detected
+def test_the_sequential_test_finds_the_cause_where_station_windows_do_not():
+    # Seed 10: BH over station windows misses it; the charger's CUSUM finds it.
+    assert not run(10, lambda records, now: flagged(records, now, REFERENCE)).detected
     assert run(10, flagged).detected
+
+
+def test_bernoulli_cusum_matches_a_hand_computation():
+    # p0 .8 -> p1 .4: a success adds log(.5) = -0.693, a failure log(3) = 1.099; the sum never goes below 0.
+    result = bernoulli_cusum([False, True, True, True, False, False], 0.8, 0.4)
+    assert result.statistic == pytest.approx(2 * math.log(3))
+    assert result.since == 4  # reset to 0 after the third success: the change is estimated at the 5th outcome
+    with pytest.raises(ValueError):
+        bernoulli_cusum([True], 0.4, 0.8)
 
 
 def test_networks_of_only_stable_stations_alarm_in_at_most_five_percent_of_checks():
     # Seeded loop (deterministic, bounded): 20 networks of 8 stable stations (the "planted" charger is rated like
-    # the rest), 4 checks each. BH at 5 % bounds the chance that a check of an all-stable network alarms at 5 %;
-    # persistence only lowers it. Measured: 2 of 80 checks.
+    # the rest), 4 checks each. The CUSUM threshold is calibrated for about one alarming 12-week run in twenty
+    # 12-station networks, so a single check of an 8-station network alarms far less. Measured: 0 of 80 checks
+    # (BH over stations at 5 % + persistence: 2 of 80).
     checks = alarmed = 0
     for seed in range(1000, 1020):
         built = scenario(seed, stations=8, slow_share=0.78)

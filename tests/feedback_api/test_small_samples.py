@@ -25,4 +25,4 @@ async def test_the_openapi_document_describes_the_interval_fields(api):
     schemas = (await api.get("/openapi.json")).json()["components"]["schemas"]
     assert {"csat_low", "csat_high"} <= set(schemas["StationScoresOut"]["properties"])
     assert {"share_low", "share_high", "commented"} <= set(schemas["TopicOut"]["properties"])
-    assert "explanation" in schemas["DropOut"]["properties"]
+    assert {"explanation", "charger_id", "cusum"} <= set(schemas["DropOut"]["properties"])

@@ -422,6 +422,8 @@ class DropOut(BaseModel):
     explanation: ExplanationOut | None = None
     charger_id: str | None = Field(None, description="the charger the drop was found on (its numbers are shown); "
                                    "null when the whole station dropped")
+    cusum: float | None = Field(None, description="the sequential test's statistic (alarm at its threshold); "
+                                "recent_* then count the ratings since its estimated change point")
 
 
 class ThemeOut(BaseModel):
@@ -564,6 +566,7 @@ def _drop(check: DropCheck, station: str | None) -> DropOut:
         baseline_low=baseline_low, baseline_high=baseline_high, baseline_count=check.baseline.count,
         change_points=check.change_points, z=check.z, p_value=check.p_value, q_value=check.q_value,
         persisted_checks=check.persisted_checks, explanation=explanation, charger_id=check.charger_id,
+        cusum=check.cusum,
     )
 
 
@@ -797,18 +800,22 @@ def feedback_router(engine: Engine, bus: EventBus, secret: bytes, config: Feedba
         recent_weeks: Annotated[int, Query(ge=1, le=52)] = 4,
         baseline_weeks: Annotated[int, Query(ge=1, le=104)] = 12,
         min_sample: Annotated[SampleFloor, Query(description="ratings needed in each window (at least 10)")] = 30,
-        persistence: Annotated[int, Query(ge=1, le=12, description="weekly checks in a row a drop must hold")] = 2,
+        persistence: Annotated[int, Query(ge=1, le=12, description="weekly checks in a row the network's drop must "
+                                          "hold (stations use a sequential test)")] = 2,
     ) -> dict[str, Any]:
         """Significant CSAT drops: the recent weeks against the baseline weeks before, network and per station.
 
-        Every station and every charger is tested; the tests are corrected for testing them all at once
-        (Benjamini-Hochberg, 1 % false discovery rate) and a drop must hold at ``persistence`` weekly checks in
-        a row. A station is listed once: with its charger (``charger_id``) when the drop is that charger's;
-        each drop carries the telemetry change that explains it, per station and charger."""
+        Every charger runs a one-sided sequential test (CUSUM) of its ratings since ``recent_weeks`` × 2 against
+        its station's share in the ``baseline_weeks`` before, with a threshold calibrated for about one false
+        alarm in twenty 12-week runs of a 12-station network; the network's own drop is a window-pair test that
+        must hold at ``persistence`` weekly checks in a row. A station is listed once: with its charger
+        (``charger_id``) when the drop is that charger's; each drop carries the telemetry change that explains
+        it, per station and charger."""
         now = config.clock()
         rule = DropRule(recent_weeks=recent_weeks, baseline_weeks=baseline_weeks, min_sample=min_sample,
-                        persistence_checks=persistence)
-        chosen = records(None, now - timedelta(weeks=recent_weeks + baseline_weeks + persistence - 1), now)
+                        persistence_checks=persistence, cusum_weeks=2 * recent_weeks)
+        history = max(recent_weeks + persistence - 1, rule.cusum_weeks) + baseline_weeks
+        chosen = records(None, now - timedelta(weeks=history), now)
         return {
             "network": _drop(detect_csat_drop(chosen, now=now, rule=rule), None),
             "stations": [_drop(check, check.key) for check in detect_csat_drops_by_station(chosen, now=now, rule=rule)],

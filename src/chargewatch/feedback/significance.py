@@ -1,4 +1,5 @@
-"""The one statistical test this package uses to tell a real change from noise.
+"""The statistics this package uses to tell a real change from noise: a two-proportion z-test, Wilson
+intervals, Benjamini-Hochberg across many tests and a Bernoulli CUSUM (sequential, for drop alerts).
 
 A two-proportion z-test (normal approximation) compares two shares, e.g. the CSAT of the last
 four weeks against the twelve before. It is simple enough to explain on a dashboard and adequate
@@ -8,7 +9,7 @@ when each group has at least ~30 ratings, which callers enforce with a minimum s
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable, Mapping
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -94,3 +95,30 @@ def benjamini_hochberg(p_values: Mapping[K, float], q: float) -> dict[K, float]:
         running = min(running, p_value * total / rank)
         adjusted[key] = min(1.0, running)
     return adjusted
+
+
+@dataclass(frozen=True, slots=True)
+class Cusum:
+    """A one-sided CUSUM after the last outcome: `statistic` (log-likelihood ratio, ≥ 0) and `since`, the index
+    of the first outcome after the last reset to 0 (the estimated change point)."""
+
+    statistic: float
+    since: int
+
+
+def bernoulli_cusum(successes: Sequence[bool], p0: float, p1: float) -> Cusum:
+    """Page's one-sided CUSUM for the success share falling from `p0` to `p1`, outcomes in time order.
+
+    Each outcome adds log(p1/p0) (a success, < 0) or log((1-p1)/(1-p0)) (a failure, > 0); the sum never goes
+    below 0. Before a change it hovers near 0; after it, it climbs by about the Kullback-Leibler divergence per
+    outcome, so evidence since the change accumulates however long ago it was, without a window diluting it.
+    """
+    if not 0 < p1 < p0 < 1:
+        raise ValueError("need 0 < p1 < p0 < 1")
+    on_success, on_failure = math.log(p1 / p0), math.log((1 - p1) / (1 - p0))
+    statistic, since = 0.0, 0
+    for index, success in enumerate(successes):
+        statistic += on_success if success else on_failure
+        if statistic <= 0:
+            statistic, since = 0.0, index + 1
+    return Cusum(statistic, since)
