@@ -100,10 +100,11 @@ async def listen(url: str, path: str, received: list[dict], until: int, ready: a
                     return
 
 
-async def test_a_driver_replying_by_e_mail_writes_in_the_sessions_conversation_live(support_server, mailbox):
+async def test_a_driver_replying_by_e_mail_writes_in_the_sessions_conversation_live(support_server, mailbox,
+                                                                                    ocpp_version):
     box, _ = mailbox
     async with httpx.AsyncClient(base_url=http_url(support_server), timeout=10) as api:
-        charger = await plug_in(support_server, "CP-MAILBACK", "ocpp1.6")
+        charger = await plug_in(support_server, "CP-MAILBACK", ocpp_version)
         tx = await charger.charge()
         await charger.cp.close()
         token = await token_of(api, tx)
@@ -175,11 +176,11 @@ def count_messages(app: Chargewatch) -> int:
 
 
 async def test_unknown_addresses_bounce_and_automatic_mail_never_enters_a_conversation(sqlite_support_server,
-                                                                                     mailbox):
+                                                                                     mailbox, ocpp_version):
     app = sqlite_support_server
     address = app.app.state.feedback.support_address
     async with httpx.AsyncClient(base_url=http_url(app), timeout=10) as api:
-        charger = await plug_in(app, "CP-BOUNCE", "ocpp1.6")
+        charger = await plug_in(app, "CP-BOUNCE", ocpp_version)
         tx = await charger.charge()
         await charger.cp.close()
         token = await token_of(api, tx)
@@ -258,11 +259,11 @@ def apple_mail_de_reply(original: EmailMessage, text: str) -> EmailMessage:
     return reply
 
 
-async def test_a_reply_to_the_receipt_e_mail_opens_the_sessions_conversation(support_server, mailbox):
+async def test_a_reply_to_the_receipt_e_mail_opens_the_sessions_conversation(support_server, mailbox, ocpp_version):
     box, _ = mailbox
     async with httpx.AsyncClient(base_url=http_url(support_server), timeout=10) as api:
         await priced_charger(api, "CP-RECEIPTMAIL", "FLAT-MAIL")
-        charger = await plug_in(support_server, "CP-RECEIPTMAIL", "ocpp1.6")
+        charger = await plug_in(support_server, "CP-RECEIPTMAIL", ocpp_version)
         tx = await charger.charge(energy_wh=10_000)
         await charger.cp.close()
         token = await token_of(api, tx)
