@@ -1,8 +1,14 @@
-"""What the billing tests share: the time-of-day + idle-fee tariff and a session driven over OCPP."""
+"""What the billing tests share: the time-of-day + idle-fee tariff and a session driven over OCPP.
+
+"The evening session" is written once in charger words (``evening_charger``, ``charge_evening``,
+``park_and_stop``) and spoken in 1.6 or 2.0.1 by the `ocpp` library's charge point (peers/chargers.py), so a billing
+test parametrised over ``ocpp_version`` proves the same invoice and CDR for both; the raw 1.6 helpers below stay
+for the tests that send frames the library cannot express."""
 
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -10,7 +16,8 @@ import httpx
 from chargewatch.runtime import Chargewatch
 from chargewatch.sim.client import ChargePointConnection
 from chargewatch.store.registry import put_id_tag
-from helpers import boot, ts
+from helpers import T0, boot, ocpp_url, ts
+from peers.chargers import LibraryCharger
 
 # 0.30 EUR/kWh 07:00-22:00, 0.20 EUR/kWh at night, parking 2.40 EUR/h in 1-minute steps, 19 % VAT.
 TOU_IDLE_TARIFF: dict[str, Any] = {
@@ -53,6 +60,35 @@ def sample(register_wh: int, minutes: float, power_w: int) -> dict[str, Any]:
     return {"timestamp": ts(minutes), "sampledValue": [
         {"value": str(register_wh), "measurand": "Energy.Active.Import.Register", "unit": "Wh"},
         {"value": str(power_w), "measurand": "Power.Active.Import", "unit": "W"}]}
+
+
+def at(minutes: float) -> datetime:
+    """``helpers.ts`` as a datetime: ``minutes`` after 09:00 UTC on the test day."""
+    return T0 + timedelta(minutes=minutes)
+
+
+async def evening_charger(app: Chargewatch, charger_id: str, version: str,
+                          register_wh: int = METER_START_WH) -> LibraryCharger:
+    """A booted charger of ``version`` whose register reads ``register_wh``."""
+    cp = LibraryCharger(ocpp_url(app), charger_id, version, register_wh=register_wh)
+    await cp.connect()
+    await cp.boot(connectors=0)
+    return cp
+
+
+async def charge_evening(cp: LibraryCharger, connector: int = 1, id_tag: str = "TAG-BER") -> int:
+    """``start_evening_session`` in either version: start at 21:30 Berlin, 11 kW until 22:30; the session id."""
+    tx = await cp.start(connector, id_tag, at=at(690), statuses=False, authorize=False)
+    for minutes in (705, 720, 735, 750):  # 2.75 kWh every 15 minutes = 11 kW
+        await cp.meter(connector, tx, 11_000, register_wh=cp.register_wh + 2_750, at=at(minutes))
+    return tx
+
+
+async def park_and_stop(cp: LibraryCharger, tx: int, connector: int = 1, id_tag: str = "TAG-BER") -> None:
+    """``idle_and_stop`` in either version: parked at 0 W from 22:30 to 23:00 Berlin, then the stop."""
+    for minutes in (765, 780):
+        await cp.meter(connector, tx, 0, register_wh=cp.register_wh, at=at(minutes))
+    await cp.stop(tx, "EVDisconnected", id_tag=id_tag, at=at(780))
 
 
 async def start_evening_session(cp: ChargePointConnection, connector: int = 1) -> int:

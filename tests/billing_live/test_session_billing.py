@@ -5,6 +5,8 @@ The session (charger in Europe/Berlin, tariff TOU-IDLE from live_billing):
     22:00-22:30 local  charging 11 kW   5.5 kWh x 0.20 EUR (night rate)  = 1.10 EUR
     22:30-23:00 local  parked, 0 W      0.5 h   x 2.40 EUR/h (parking)   = 1.20 EUR
     net 3.95 EUR; VAT 19 % = 0.7505 EUR -> OCPI total incl. VAT 4.7005, invoice VAT 0.75, gross 4.70 EUR.
+
+Each test runs with a 1.6 charger and a 2.0.1 station (``ocpp_version``) and expects the same bill.
 """
 
 from __future__ import annotations
@@ -18,23 +20,26 @@ from billing_live.live_billing import (
     METER_START_WH,
     TOU_IDLE_TARIFF,
     accept_driver_cards,
+    charge_evening,
     ensure_tariff,
-    idle_and_stop,
+    evening_charger,
+    park_and_stop,
     register_berlin_charger,
-    start_evening_session,
     wait_for_bill,
 )
 from chargewatch.runtime import Chargewatch
 from conftest import make_options
-from helpers import connect, http_url
+from helpers import http_url
+from peers.chargers import versions
 
 
-async def test_a_stopped_session_is_billed_with_totals_matching_the_hand_computation(server, api):
+@versions()
+async def test_a_stopped_session_is_billed_with_totals_matching_the_hand_computation(server, api, ocpp_version):
     await ensure_tariff(api)
     await register_berlin_charger(api, "BER-1")
-    cp = await connect(server, "BER-1")
-    tx = await start_evening_session(cp)
-    await idle_and_stop(cp, tx)
+    cp = await evening_charger(server, "BER-1", ocpp_version)
+    tx = await charge_evening(cp)
+    await park_and_stop(cp, tx)
     await cp.close()
 
     bill = await wait_for_bill(api, tx)
@@ -76,14 +81,16 @@ async def test_a_stopped_session_is_billed_with_totals_matching_the_hand_computa
     assert cost["total_cost"] == {"excl_vat": "3.9500", "incl_vat": "4.7005"}
 
 
-async def test_invoice_numbers_stay_gap_free_when_chargers_stop_and_invoices_are_corrected_at_once(server, api):
+@versions()
+async def test_invoice_numbers_stay_gap_free_when_chargers_stop_and_invoices_are_corrected_at_once(
+        server, api, ocpp_version):
     await ensure_tariff(api)
     chargers = [f"BER-{n}" for n in range(6)]
     for charger_id in chargers:
         await register_berlin_charger(api, charger_id)
-    cps = [await connect(server, charger_id) for charger_id in chargers]
-    txs = [await start_evening_session(cp) for cp in cps]
-    await asyncio.gather(*(idle_and_stop(cp, tx) for cp, tx in zip(cps, txs, strict=True)))
+    cps = [await evening_charger(server, charger_id, ocpp_version) for charger_id in chargers]
+    txs = [await charge_evening(cp) for cp in cps]
+    await asyncio.gather(*(park_and_stop(cp, tx) for cp, tx in zip(cps, txs, strict=True)))
     for cp in cps:
         await cp.close()
     bills = [await wait_for_bill(api, tx) for tx in txs]
@@ -99,7 +106,8 @@ async def test_invoice_numbers_stay_gap_free_when_chargers_stop_and_invoices_are
     assert sum(i["kind"] == "credit_note" for i in invoices) == 6
 
 
-async def test_sessions_left_unbilled_by_a_crash_are_billed_at_the_next_start(sqlite_url, monkeypatch):
+@versions()
+async def test_sessions_left_unbilled_by_a_crash_are_billed_at_the_next_start(sqlite_url, monkeypatch, ocpp_version):
     from chargewatch.workers.billing import Biller
 
     def crash(self, transaction_id):  # type: ignore[no-untyped-def]
@@ -113,9 +121,9 @@ async def test_sessions_left_unbilled_by_a_crash_are_billed_at_the_next_start(sq
         async with httpx.AsyncClient(base_url=http_url(first), timeout=10) as api:
             await ensure_tariff(api)
             await register_berlin_charger(api, "BER-CRASH")
-            cp = await connect(first, "BER-CRASH")
-            tx = await start_evening_session(cp)
-            await idle_and_stop(cp, tx)
+            cp = await evening_charger(first, "BER-CRASH", ocpp_version)
+            tx = await charge_evening(cp)
+            await park_and_stop(cp, tx)
             await cp.close()
     finally:
         await first.stop()
