@@ -2,7 +2,8 @@
 
 Driven over a real WebSocket on SQLite and PostgreSQL. The half-cent tariff below makes per-line
 rounding and rounding the total disagree (1.925 + 1.375 EUR: lines 1.93 + 1.38 = 3.31, total 3.30), which
-is how a session page once said 5.86 EUR and its invoice 5.87 EUR.
+is how a session page once said 5.86 EUR and its invoice 5.87 EUR. Each test runs with a 1.6 charger and a 2.0.1
+station (``ocpp_version``) and expects the same amounts.
 """
 
 from __future__ import annotations
@@ -12,13 +13,13 @@ from decimal import Decimal
 from typing import Any
 
 from billing_live.live_billing import (
-    METER_START_WH,
+    at,
+    charge_evening,
+    evening_charger,
     register_berlin_charger,
-    sample,
-    start_evening_session,
     wait_for_bill,
 )
-from helpers import boot, connect, ts
+from peers.chargers import versions
 from web.conftest import ADMIN, add_operators, logged_in
 
 # 0.35 EUR/kWh 07:00-22:00 local, 0.25 EUR/kWh at night, 19 % VAT; parking 2.40 EUR/h in 1-minute steps.
@@ -33,14 +34,14 @@ HALF_CENT: dict[str, Any] = {
 }
 
 
-async def test_session_page_live_cost_driver_page_invoice_and_cdr_show_the_same_amount(server, api):
+@versions()
+async def test_session_page_live_cost_driver_page_invoice_and_cdr_show_the_same_amount(server, api, ocpp_version):
     assert (await api.post("/api/v1/tariffs", json=HALF_CENT)).status_code == 201
     await register_berlin_charger(api, "ONE-1", "HALF-CENT")
-    cp = await connect(server, "ONE-1")
-    tx = await start_evening_session(cp)  # 5.5 kWh before 22:00, 5.5 kWh after, last reading 22:30
+    cp = await evening_charger(server, "ONE-1", ocpp_version)
+    tx = await charge_evening(cp)  # 5.5 kWh before 22:00, 5.5 kWh after, last reading 22:30
     running = (await api.get(f"/api/v1/sessions/{tx}/cost")).json()
-    await cp.call("StopTransaction", {"transactionId": tx, "idTag": "TAG-BER", "meterStop": METER_START_WH + 11_000,
-                                      "timestamp": ts(750), "reason": "EVDisconnected"})
+    await cp.stop(tx, "EVDisconnected", id_tag="TAG-BER", at=at(750))
     await cp.close()
     bill = await wait_for_bill(api, tx)
     invoice = bill["invoice"]
@@ -64,16 +65,16 @@ async def test_session_page_live_cost_driver_page_invoice_and_cdr_show_the_same_
     assert 'id="live-cost">€3.93<' in driver_page
 
 
-async def test_no_parking_is_billed_for_a_session_without_idle_time(server, api):
+@versions()
+async def test_no_parking_is_billed_for_a_session_without_idle_time(server, api, ocpp_version):
     assert (await api.post("/api/v1/tariffs", json=HALF_CENT)).status_code == 201
     await register_berlin_charger(api, "ONE-2", "HALF-CENT")
-    cp = await connect(server, "ONE-2")
-    tx = await start_evening_session(cp)
+    cp = await evening_charger(server, "ONE-2", ocpp_version)
+    tx = await charge_evening(cp)
     # The register lags the last minute but the charger measures 11 kW: charging, as the session page counts it.
-    await cp.call("MeterValues", {"connectorId": 1, "transactionId": tx,
-                                  "meterValue": [sample(METER_START_WH + 11_000, 751, 11_000)]})
-    await cp.call("StopTransaction", {"transactionId": tx, "idTag": "TAG-BER", "meterStop": METER_START_WH + 11_010,
-                                      "timestamp": ts(752), "reason": "EVDisconnected"})
+    await cp.meter(1, tx, 11_000, register_wh=cp.register_wh, at=at(751))
+    cp.register_wh += 10
+    await cp.stop(tx, "EVDisconnected", id_tag="TAG-BER", at=at(752))
     await cp.close()
     invoice = (await wait_for_bill(api, tx))["invoice"]
     session = (await api.get(f"/api/v1/sessions/{tx}")).json()
@@ -90,26 +91,21 @@ def _tariff(price: str, valid_from: datetime) -> dict[str, Any]:
                                                 "step_size": 1}]}]}
 
 
-async def test_a_tariff_changed_mid_session_bills_the_price_in_force_at_the_start(server, api):
+@versions()
+async def test_a_tariff_changed_mid_session_bills_the_price_in_force_at_the_start(server, api, ocpp_version):
     """23 CFR 680.116(a): the price shown before the start is fixed for the session."""
     now = datetime.now(UTC).replace(microsecond=0)
     start, change, stop = now - timedelta(minutes=30), now - timedelta(minutes=15), now - timedelta(minutes=1)
     assert (await api.post("/api/v1/tariffs", json=_tariff("0.30", now - timedelta(days=1)))).status_code == 201
     await register_berlin_charger(api, "NEVI-1", "NEVI-FIXED")
-    cp = await connect(server, "NEVI-1")
-    await cp.call("BootNotification", boot())
-    started = await cp.call("StartTransaction", {"connectorId": 1, "idTag": "TAG-NEVI", "meterStart": 0,
-                                                 "timestamp": start.isoformat().replace("+00:00", "Z")})
-    tx = started["transactionId"]
+    cp = await evening_charger(server, "NEVI-1", ocpp_version, register_wh=0)
+    tx = await cp.start(1, "TAG-NEVI", at=start, statuses=False, authorize=False)
     new = await api.put("/api/v1/tariffs/NEVI-FIXED", json=_tariff("0.90", change))
     assert new.status_code == 200 and new.json()["current_version"] == 2
-    for minutes, register in ((20, 5_000), (29, 10_000)):
-        at = (start + timedelta(minutes=minutes)).isoformat().replace("+00:00", "Z")
-        await cp.call("MeterValues", {"connectorId": 1, "transactionId": tx, "meterValue": [{
-            "timestamp": at, "sampledValue": [{"value": str(register), "unit": "Wh"}]}]})
+    for minutes, register, power_w in ((20, 5_000, 15_000), (29, 10_000, 33_000)):
+        await cp.meter(1, tx, power_w, register_wh=register, at=start + timedelta(minutes=minutes))
     live = (await api.get(f"/api/v1/sessions/{tx}/cost")).json()
-    await cp.call("StopTransaction", {"transactionId": tx, "idTag": "TAG-NEVI", "meterStop": 10_000,
-                                      "timestamp": stop.isoformat().replace("+00:00", "Z")})
+    await cp.stop(tx, "Local", id_tag="TAG-NEVI", at=stop)
     await cp.close()
     bill = await wait_for_bill(api, tx)
     assert (bill["tariff_id"], bill["tariff_version"]) == ("NEVI-FIXED", 1)
