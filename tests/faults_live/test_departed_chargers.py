@@ -98,3 +98,24 @@ async def test_departed_chargers_leave_bounded_state_and_no_open_info_incident(d
     assert {incident.id for incident in again.app.state.faults.detector.open_incidents} == open_ids
     await asyncio.sleep(0.5)  # several ticks of the fresh detector (0.1 s)
     assert sorted((i["number"], i["kind"]) for i in await incidents(again, status="open")) == before
+
+
+async def test_a_connection_that_never_boots_leaves_no_fault_state(db_url, start_server):
+    # --accept-unknown: a connection refusing cards without ever booting is not a charger. Before, its failed
+    # starts were tracked (and a "silent charger" opened later) though its disconnect was never heard.
+    app = await start_server(db_url, fast_config())
+    worker = app.app.state.faults
+    cp = await connect(app, "NEVER-BOOTS")
+    for i in range(4):
+        assert (await cp.call("Authorize", {"idTag": f"NOBODY-{i}"}))["idTagInfo"]["status"] == "Invalid"
+    await cp.close()
+    booted = await connect(app, "BOOTS-1")  # the same refusals from a charger are seen
+    await booted.call("BootNotification", boot())
+    for i in range(4):
+        await booted.call("Authorize", {"idTag": f"NOBODY-{i}"})
+    await eventually(lambda: incidents(app, kind=IncidentKind.FAILED_START.value, charger_id="BOOTS-1"))
+    await booted.close()
+    state = worker.detector.to_dict(with_incidents=False)
+    assert "NEVER-BOOTS" not in state["chargers"]
+    assert not [key for key in state["connectors"] if key.startswith("NEVER-BOOTS")]
+    assert await incidents(app, charger_id="NEVER-BOOTS") == []

@@ -258,7 +258,8 @@ class Ingest:
         if outcome is not None and outcome.state is not None:
             peer.state = outcome.state
             assert call is not None
-            self._publish(charger_id, call, outcome, now)
+            if not peer.provisional:  # a connection that never became a charger has no faults, sessions or views
+                self._publish(charger_id, call, outcome, now)
         if isinstance(reply, CallError):
             self.metrics.call_errors.labels(reply.error_code).inc()
         self.metrics.messages.labels(self.metrics.action_label(action) if action else "invalid", "out").inc()
