@@ -67,6 +67,7 @@ async def test_a_running_201_transaction_gets_cost_updated_with_the_live_cost_an
     async with httpx.AsyncClient(base_url=http_url(cost_server), timeout=10) as api:
         await ensure_tariff(api)
         await register_berlin_charger(api, "COST-201")
+        await api.put("/api/v1/id-tags/RFID-1", json={"id_tag": "RFID-1", "status": "Accepted"})
         async with station(ocpp_url(cost_server), "COST-201", cls=CostStation) as cp:
             await boot(cp)
             await cp.call(transaction_event("Started", 0, 0, "tx-cost-1", trigger="Authorized", id_token="RFID-1",
@@ -97,6 +98,7 @@ async def test_a_201_session_no_tariff_applies_to_gets_no_cost_updated(cost_serv
     async with httpx.AsyncClient(base_url=http_url(cost_server), timeout=10) as api:
         await ensure_tariff(api)
         await register_berlin_charger(api, "COST-PRICED")  # the tariff is this charger's only: no default
+        await api.put("/api/v1/id-tags/RFID-2", json={"id_tag": "RFID-2", "status": "Accepted"})
         assert (await api.post("/api/v1/chargers", json={"id": "COST-FREE"})).status_code == 201
         async with station(ocpp_url(cost_server), "COST-PRICED", cls=CostStation) as priced, \
                 station(ocpp_url(cost_server), "COST-FREE", cls=CostStation) as unpriced:

@@ -13,9 +13,7 @@ def _summary(found: list[dict]) -> list[tuple]:
     return sorted((i["kind"], i["code"], i["severity"], i["connector_id"], i["status"]) for i in found)
 
 
-@versions(xfail_201="a 2.0.1 transaction started with a token the CSMS answers Invalid gets no start_refused flag "
-                    "(ocpp/v201/core.py _transaction_event), so its empty DeAuthorized end is completed, not rejected, "
-                    "and opens an aborted_session ZeroEnergy fault the 1.6 refused start does not")
+@versions()
 async def test_an_unknown_card_then_a_valid_start_on_the_same_connector(db_url, ocpp_version, start_server):
     app = await start_server(db_url, fast_config(detection={"stall_after": 120}))
     cp = LibraryCharger(ocpp_url(app), "CARD-2", ocpp_version)

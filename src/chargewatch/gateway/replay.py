@@ -20,6 +20,7 @@ from ..domain import model
 from ..ocpp import versions
 from ..ocpp.adapter import CallRejected, Environment, NeedSession, NeedStoredSampleTimes
 from ..ocpp.framing import CALL, CALLRESULT
+from ..ocpp.v201 import core as v201_core
 from ..sessions.machine import ChargingSession
 from ..store import reads, schema, writes
 from ..store.writer import Unit, write_units
@@ -87,7 +88,7 @@ def _apply(connection: Any, inbound: Any, reply: dict[str, Any], states: dict[st
             stored = reads.stored_sample_times(connection, need.transaction_id, list(need.times))
     env = Environment(
         now=inbound.at,
-        id_tag_info=lambda _tag: reply.get("idTagInfo", {"status": "Accepted"}),
+        id_tag_info=lambda _tag: _logged_decision(reply),
         allocate_transaction_id=lambda: _logged_transaction_id(reply),
         fetched_session=fetched,
         stored_sample_times=stored,
@@ -105,6 +106,15 @@ def _apply(connection: Any, inbound: Any, reply: dict[str, Any], states: dict[st
         if isinstance(change, model.SessionChanged):
             sessions[change.session.transaction_id] = change.session
     report.calls_applied += 1
+
+
+def _logged_decision(reply: dict[str, Any]) -> dict[str, Any]:
+    """What the card was answered in the logged reply: 1.6 idTagInfo, or 2.0.1 idTokenInfo read back."""
+    if "idTagInfo" in reply:
+        return dict(reply["idTagInfo"])
+    if "idTokenInfo" in reply:
+        return v201_core.decision_of(reply["idTokenInfo"])
+    return {"status": "Accepted"}
 
 
 def _logged_transaction_id(reply: dict[str, Any]) -> int:

@@ -178,6 +178,17 @@ def id_token_info(decision: dict[str, Any]) -> dict[str, Any]:
     return info
 
 
+def decision_of(info: dict[str, Any]) -> dict[str, Any]:
+    """The neutral decision (1.6 IdTagInfo shape) a logged IdTokenInfoType answered: ``id_token_info``'s inverse,
+    so a replay reaches the same refusals as the live run (a 2.0.1-only status stays as it was answered)."""
+    decision: dict[str, Any] = {"status": info.get("status", "Invalid")}
+    if info.get("cacheExpiryDateTime"):
+        decision["expiryDate"] = info["cacheExpiryDateTime"]
+    if (info.get("groupIdToken") or {}).get("idToken"):
+        decision["parentIdTag"] = info["groupIdToken"]["idToken"]
+    return decision
+
+
 def _token_info(id_token: dict[str, Any], env: Environment) -> dict[str, Any]:
     if id_token.get("type") == "NoAuthorization":
         return {"status": "Accepted"}
@@ -289,8 +300,15 @@ def _transaction_event(payload: dict[str, Any], state: ChargerState, env: Enviro
     named = (payload.get("evse") or {}).get("connectorId")
     if not fresh and isinstance(named, int) and named > 0:  # the station names the connector once it knows it
         session = replace(session, evse_connector_id=named)
-    if id_token and not session.id_tag and id_token.get("type") != "NoAuthorization":
-        session = replace(session, id_tag=id_token["idToken"])
+    token = id_token or {}
+    authorizing = bool(token) and token.get("type") != "NoAuthorization" and (fresh or not before.id_tag)
+    if authorizing and not session.id_tag:
+        session = replace(session, id_tag=token["idToken"])
+    answered = reply.get("idTokenInfo", {}).get("status")
+    if authorizing and answered != "Accepted" and Flag.START_REFUSED not in session.flags:
+        # The token the transaction is authorised with was refused (the station may start before our answer, as a
+        # 1.6 charger answered Invalid does): the session is a refused start, never billed as if it had been accepted.
+        session = replace(session, flags=(*session.flags, Flag.START_REFUSED), start_status=answered)
     charging_state = info.get("chargingState")
     status = _CHARGING_STATE_STATUS.get(charging_state or "")
     if payload["eventType"] == "Ended":
