@@ -195,3 +195,28 @@ async def test_an_unknown_charger_becomes_one_with_its_first_boot(rig: Rig) -> N
     with rig.engine.connect() as connection:
         row = connection.execute(select(schema.chargers).where(schema.chargers.c.id == "NEW-1")).one()
     assert row.registered is False
+
+
+async def test_a_bug_in_validation_still_answers_internal_error_and_keeps_serving(rig: Rig) -> None:
+    # The 1.6 security-extension schemas once failed to compile: the call raised in validation and the charger
+    # got no answer at all. Any such bug is answered InternalError (and logged); the next call is served.
+    class BrokenValidation:
+        def __init__(self, adapter: Any) -> None:
+            self._adapter = adapter
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self._adapter, name)
+
+        def lookups(self, action: str, payload: dict[str, Any], state: ChargerState) -> Any:
+            if action == "SecurityEventNotification":
+                raise KeyError("schema $id")
+            return self._adapter.lookups(action, payload, state)
+
+    cp = peer(rig, adapter=BrokenValidation(v16.ADAPTER))
+    broken = await rig.send(cp, "SecurityEventNotification", {"type": "TamperDetectionActivated",
+                                                              "timestamp": ts(0)})
+    assert broken[:3] == [4, "m1", "InternalError"]
+    assert (await rig.send(cp, "Heartbeat", {}))[0] == 3
+    security = "SecurityEventNotification"
+    assert [row[:3] for row in rig.messages()] == [("in", 2, security), ("out", 4, security),
+                                                   ("in", 2, "Heartbeat"), ("out", 3, "Heartbeat")]

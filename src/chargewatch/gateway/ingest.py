@@ -134,6 +134,10 @@ class Ingest:
         except CallRejected as exc:
             return await self._reply(peer, now, text, call, None, CallError(
                 call.message_id, adapter.spell(exc.error_code), exc.description, exc.details))
+        except Exception:  # noqa: BLE001 - a bug (a schema that does not compile) still gets the charger an answer
+            log.exception("validating %s from %s failed", call.action, peer.charger_id)
+            return await self._reply(peer, now, text, call, None,
+                                     CallError(call.message_id, ErrorCode.INTERNAL_ERROR, "internal error", {}))
         try:
             if not peer.loaded:
                 peer.state = await asyncio.to_thread(self.load_state, peer.charger_id)
