@@ -104,6 +104,7 @@ class LibraryCharger:
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     received: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # CSMS calls, camelCase as on the wire
     references: dict[int, str] = field(default_factory=dict)  # session id → 2.0.1 transactionId
+    answered: dict[int, str] = field(default_factory=dict)  # session id → the start's idTagInfo/idTokenInfo status
     _cp: Any = None
     _websocket: ClientConnection | None = None
     _listener: asyncio.Task[None] | None = None
@@ -303,6 +304,7 @@ class LibraryCharger:
                                       meter_value=[self._register(at, "Transaction.Begin")])
             session_id = int(reply.custom_data["session_id"])
             self.references[session_id] = reference
+            self.answered[session_id] = str(reply.id_token_info["status"])
             self._seq[session_id] = 0
             if not statuses:
                 self._silent.add(session_id)
@@ -310,6 +312,7 @@ class LibraryCharger:
             reply = await self.send(call16.StartTransaction(connector_id=connector, id_tag=id_tag,
                                                             meter_start=self.register_wh, timestamp=self._now(at)))
             session_id = int(reply.transaction_id)
+            self.answered[session_id] = str(reply.id_tag_info["status"])
         if statuses:
             await self.status(connector, "Charging", at=at)
         return session_id
