@@ -67,6 +67,11 @@ def at(minutes: float) -> datetime:
     return T0 + timedelta(minutes=minutes)
 
 
+def named(charger_id: str, version: str) -> str:
+    """A charger id of its own per version, for tests that share one server: BER-LIVE-16, BER-LIVE-201."""
+    return f"{charger_id}-{version.removeprefix('ocpp').replace('.', '')}"
+
+
 async def evening_charger(app: Chargewatch, charger_id: str, version: str,
                           register_wh: int = METER_START_WH) -> LibraryCharger:
     """A booted charger of ``version`` whose register reads ``register_wh``."""

@@ -1,4 +1,8 @@
-"""Live cost, duplicate stops, re-pricing from the raw log, corrections and reviews (engine-neutral: SQLite)."""
+"""Live cost, duplicate stops, re-pricing from the raw log, corrections and reviews (engine-neutral: SQLite).
+
+The tests a charger's session drives run with a 1.6 charger and a 2.0.1 station (``ocpp_version``; a charger id of
+its own per version on the shared server) and expect the same figures; the duplicate StopTransaction is 1.6's.
+"""
 
 from __future__ import annotations
 
@@ -9,44 +13,51 @@ from decimal import Decimal
 import pytest
 
 from billing_live.live_billing import (
+    at,
+    charge_evening,
     ensure_tariff,
+    evening_charger,
     idle_and_stop,
+    named,
+    park_and_stop,
     register_berlin_charger,
-    sample,
     start_evening_session,
     wait_for_bill,
 )
 from chargewatch.billing.settlement import issue_documents
 from chargewatch.gateway.replay import replay
-from helpers import boot, connect, ts
+from helpers import connect
+from peers.chargers import versions
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 
-async def reset_session(server, api, charger_id: str, *, tariff: bool = True) -> int:  # type: ignore[no-untyped-def]
+async def reset_session(server, api, charger_id: str, version: str,  # type: ignore[no-untyped-def]
+                        *, tariff: bool = True) -> int:
     """10:00-10:45 Berlin; the register falls from 1 005 000 Wh to 500 000 Wh mid-session (not a reboot to 0)."""
     await ensure_tariff(api)
     if tariff:
         await register_berlin_charger(api, charger_id)
     else:
         await api.post("/api/v1/chargers", json={"id": charger_id, "timezone": "Europe/Berlin"})
-    cp = await connect(server, charger_id)
-    await cp.call("BootNotification", boot())
-    tx = (await cp.call("StartTransaction", {"connectorId": 1, "idTag": "TAG-R", "meterStart": 1_000_000,
-                                              "timestamp": ts(0)}))["transactionId"]
+    cp = await evening_charger(server, charger_id, version)
+    tx = await cp.start(1, "TAG-R", at=at(0), statuses=False, authorize=False)
     for register, minutes in ((1_005_000, 15), (500_000, 30)):
-        await cp.call("MeterValues", {"connectorId": 1, "transactionId": tx,
-                                      "meterValue": [sample(register, minutes, 11_000)]})
-    await cp.call("StopTransaction", {"transactionId": tx, "meterStop": 505_000, "timestamp": ts(45)})
+        await cp.meter(1, tx, 11_000, register_wh=register, at=at(minutes))
+    cp.register_wh = 505_000
+    await cp.stop(tx, "Local", id_tag=None, at=at(45))
     await cp.close()
     return tx
 
 
-async def test_live_cost_of_a_running_session_is_priced_up_to_its_latest_reading(shared_server, shared_api):
+@versions()
+async def test_live_cost_of_a_running_session_is_priced_up_to_its_latest_reading(shared_server, shared_api,
+                                                                                  ocpp_version):
     await ensure_tariff(shared_api)
-    await register_berlin_charger(shared_api, "BER-LIVE")
-    cp = await connect(shared_server, "BER-LIVE")
-    tx = await start_evening_session(cp)
+    charger_id = named("BER-LIVE", ocpp_version)
+    await register_berlin_charger(shared_api, charger_id)
+    cp = await evening_charger(shared_server, charger_id, ocpp_version)
+    tx = await charge_evening(cp)
     running = (await shared_api.get(f"/api/v1/sessions/{tx}/cost")).json()
     # 21:30-22:30 local: 5.5 kWh day + 5.5 kWh night, nothing parked yet.
     assert running["status"] == "running"
@@ -57,7 +68,7 @@ async def test_live_cost_of_a_running_session_is_priced_up_to_its_latest_reading
     assert (await shared_api.get(f"/api/v1/driver/{token}/cost")).json() == running
     assert (await shared_api.get(f"/api/v1/driver/{token}x/cost")).status_code == 404
 
-    await idle_and_stop(cp, tx)
+    await park_and_stop(cp, tx)
     await cp.close()
     await wait_for_bill(shared_api, tx)
     billed = (await shared_api.get(f"/api/v1/sessions/{tx}/cost")).json()
@@ -82,12 +93,14 @@ async def test_a_duplicate_stop_transaction_bills_once(shared_server, shared_api
     assert len(invoices) == 1 and len(cdrs) == 1
 
 
-async def test_re_pricing_from_the_raw_log_gives_the_identical_result(shared_server, shared_api):
+@versions()
+async def test_re_pricing_from_the_raw_log_gives_the_identical_result(shared_server, shared_api, ocpp_version):
     await ensure_tariff(shared_api)
-    await register_berlin_charger(shared_api, "BER-REPLAY")
-    cp = await connect(shared_server, "BER-REPLAY")
-    tx = await start_evening_session(cp)
-    await idle_and_stop(cp, tx)
+    charger_id = named("BER-REPLAY", ocpp_version)
+    await register_berlin_charger(shared_api, charger_id)
+    cp = await evening_charger(shared_server, charger_id, ocpp_version)
+    tx = await charge_evening(cp)
+    await park_and_stop(cp, tx)
     await cp.close()
     bill = await wait_for_bill(shared_api, tx)
     cdr = json.loads((await shared_api.get(f"/api/v1/cdrs/{bill['cdr_id']}")).text, parse_float=Decimal)
@@ -105,8 +118,10 @@ async def test_re_pricing_from_the_raw_log_gives_the_identical_result(shared_ser
         assert again[field] == cdr[field], field
 
 
-async def test_a_register_that_falls_but_not_to_zero_holds_the_session_for_review(shared_server, shared_api):
-    tx = await reset_session(shared_server, shared_api, "BER-REVIEW")
+@versions()
+async def test_a_register_that_falls_but_not_to_zero_holds_the_session_for_review(shared_server, shared_api,
+                                                                                  ocpp_version):
+    tx = await reset_session(shared_server, shared_api, named("BER-REVIEW", ocpp_version), ocpp_version)
     bill = await wait_for_bill(shared_api, tx)
     assert bill["status"] == "needs_review" and bill["invoice"] is None
     assert "not a provable reset" in bill["reason"]
@@ -126,8 +141,9 @@ async def test_a_register_that_falls_but_not_to_zero_holds_the_session_for_revie
     assert tx not in [r["transaction_id"] for r in (await shared_api.get("/api/v1/reviews")).json()]
 
 
-async def test_an_operator_may_waive_a_session_under_review(shared_server, shared_api):
-    tx = await reset_session(shared_server, shared_api, "BER-WAIVE")
+@versions()
+async def test_an_operator_may_waive_a_session_under_review(shared_server, shared_api, ocpp_version):
+    tx = await reset_session(shared_server, shared_api, named("BER-WAIVE", ocpp_version), ocpp_version)
     await wait_for_bill(shared_api, tx)
     response = await shared_api.post(f"/api/v1/reviews/{tx}/resolve", json={
         "resolved_by": "ops", "note": "test drive by the installer", "waive": True})
@@ -135,30 +151,34 @@ async def test_an_operator_may_waive_a_session_under_review(shared_server, share
     assert (await shared_api.get(f"/api/v1/sessions/{tx}/invoice")).json()["status"] == "waived"
 
 
+@versions()
 async def test_a_session_without_any_tariff_waits_for_review_and_is_billed_once_one_is_assigned(
-        shared_server, shared_api):
+        shared_server, shared_api, ocpp_version):
     await ensure_tariff(shared_api)
-    await shared_api.post("/api/v1/chargers", json={"id": "BER-NOTARIFF", "timezone": "Europe/Berlin"})
-    cp = await connect(shared_server, "BER-NOTARIFF")
-    tx = await start_evening_session(cp)
-    await idle_and_stop(cp, tx)
+    charger_id = named("BER-NOTARIFF", ocpp_version)
+    await shared_api.post("/api/v1/chargers", json={"id": charger_id, "timezone": "Europe/Berlin"})
+    cp = await evening_charger(shared_server, charger_id, ocpp_version)
+    tx = await charge_evening(cp)
+    await park_and_stop(cp, tx)
     await cp.close()
     bill = await wait_for_bill(shared_api, tx)
     assert bill["status"] == "needs_review" and "no tariff" in bill["reason"]
-    await shared_api.put("/api/v1/tariff-assignments", json={"tariff_id": "TOU-IDLE", "charger_id": "BER-NOTARIFF"})
+    await shared_api.put("/api/v1/tariff-assignments", json={"tariff_id": "TOU-IDLE", "charger_id": charger_id})
     resolved = await shared_api.post(f"/api/v1/reviews/{tx}/resolve", json={"resolved_by": "ops",
                                                                            "note": "tariff assigned"})
     assert resolved.status_code == 200, resolved.text
     assert (await wait_for_bill(shared_api, tx))["invoice"]["total_gross"] == "4.70"
 
 
+@versions()
 async def test_a_correction_is_a_credit_note_and_credit_cdr_then_a_new_invoice_never_an_edit(
-        shared_server, shared_api):
+        shared_server, shared_api, ocpp_version):
     await ensure_tariff(shared_api)
-    await register_berlin_charger(shared_api, "BER-CREDIT")
-    cp = await connect(shared_server, "BER-CREDIT")
-    tx = await start_evening_session(cp)
-    await idle_and_stop(cp, tx)
+    charger_id = named("BER-CREDIT", ocpp_version)
+    await register_berlin_charger(shared_api, charger_id)
+    cp = await evening_charger(shared_server, charger_id, ocpp_version)
+    tx = await charge_evening(cp)
+    await park_and_stop(cp, tx)
     await cp.close()
     original = (await wait_for_bill(shared_api, tx))["invoice"]
     before = (await shared_api.get(f"/api/v1/invoices/{original['number']}")).json()
