@@ -1,7 +1,8 @@
 """Prices before the start and the running cost, as a driver sees them (AFIR Art. 5, 23 CFR 680.116(a)).
 
 Driven over a real WebSocket on SQLite and PostgreSQL; the public routes are read without a login while
-operator accounts exist (so the API requires one everywhere else).
+operator accounts exist (so the API requires one everywhere else). The tests a session drives run with a 1.6
+charger and a 2.0.1 station (``ocpp_version``) and show the driver the same.
 """
 
 from __future__ import annotations
@@ -9,13 +10,15 @@ from __future__ import annotations
 import httpx
 
 from billing_live.live_billing import (
+    charge_evening,
     ensure_tariff,
-    idle_and_stop,
+    evening_charger,
+    park_and_stop,
     register_berlin_charger,
-    start_evening_session,
     wait_for_bill,
 )
-from helpers import connect, http_url
+from helpers import http_url
+from peers.chargers import versions
 from web.conftest import add_operators
 
 PRICES = "/api/v1/driver/chargers/{}/connectors/1/tariff"
@@ -47,14 +50,15 @@ async def test_a_connector_prices_are_public_before_a_session_starts(server, api
     assert "no login" in operation["description"] and "404" in operation["responses"]
 
 
-async def test_driver_page_shows_unit_prices_and_the_running_cost_broken_down_in_german(server, api):
+@versions()
+async def test_driver_page_shows_unit_prices_and_the_running_cost_broken_down_in_german(server, api, ocpp_version):
     await ensure_tariff(api)
     await register_berlin_charger(api, "PUB-2")
-    cp = await connect(server, "PUB-2")
-    tx = await start_evening_session(cp)
+    cp = await evening_charger(server, "PUB-2", ocpp_version)
+    tx = await charge_evening(cp)
     path = (await api.get(f"/api/v1/sessions/{tx}")).json()["driver_path"]
     running = (await api.get(path, params={"lang": "de"})).text
-    await idle_and_stop(cp, tx)
+    await park_and_stop(cp, tx)
     await cp.close()
     await wait_for_bill(api, tx)
     finished = (await api.get(path, params={"lang": "de"})).text
@@ -72,16 +76,17 @@ async def test_driver_page_shows_unit_prices_and_the_running_cost_broken_down_in
     assert 'id="stop-reason">Das Kabel wurde vom Auto getrennt.<' in finished
 
 
-async def test_the_receipt_pdf_is_in_the_driver_language_with_station_times(server, api):
+@versions()
+async def test_the_receipt_pdf_is_in_the_driver_language_with_station_times(server, api, ocpp_version):
     import io
 
     from pypdf import PdfReader
 
     await ensure_tariff(api)
     await register_berlin_charger(api, "PUB-3")
-    cp = await connect(server, "PUB-3")
-    tx = await start_evening_session(cp)
-    await idle_and_stop(cp, tx)
+    cp = await evening_charger(server, "PUB-3", ocpp_version)
+    tx = await charge_evening(cp)
+    await park_and_stop(cp, tx)
     await cp.close()
     await wait_for_bill(api, tx)
     path = (await api.get(f"/api/v1/sessions/{tx}")).json()["driver_path"]
