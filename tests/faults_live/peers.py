@@ -1,7 +1,11 @@
 """Independent charge points for the fleet tests, on a virtual clock.
 
-``RawCharger`` speaks OCPP-J 1.6 as scripted raw frames over a plain ``websockets`` client (payload
-shapes copied from real chargers), not through chargewatch's simulator. ``VirtualClock`` is the
+``RawCharger`` speaks OCPP-J 1.6 or 2.0.1 as scripted raw frames over a plain ``websockets`` client (payload
+shapes copied from real chargers), not through chargewatch's simulator. A scenario is written once in 1.6 charger
+words (status, start, meter, stop, authorize); in 2.0.1 they render the frames a station sends for the same thing:
+BootNotification with a reason, connectorStatus per EVSE (the in-use statuses are Occupied), a fault as a NotifyEvent
+beside the Faulted status and its clearing as the cleared NotifyEvent, TransactionEvent Started/Updated/Ended with
+seqNo per transaction, an idToken Authorize. ``VirtualClock`` is the
 server's clock (``gateway.now``) and the chargers' clock: the test moves it, so minutes of fleet
 behaviour pass in seconds while the detector sees the real durations (heartbeat 300 s, alert delay
 3 min) and the production rules stay as configured.
@@ -17,7 +21,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from ocpp.charge_point import snake_to_camel_case
 from websockets.asyncio.client import ClientConnection, connect
+
+from peers.chargers import EV_SIDE_FAULTS, STOP_REASONS_201, fault_event
 
 START = datetime(2026, 11, 2, 6, 0, tzinfo=UTC)
 
@@ -53,17 +60,31 @@ class RawCharger:
     url: str
     charger_id: str
     clock: VirtualClock
+    version: str = "ocpp1.6"
     hung: bool = False  # a hung controller: the socket stays open, nothing is answered or sent
     received: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     ws: ClientConnection | None = None
     _pending: dict[str, asyncio.Future[list[Any]]] = field(default_factory=dict)
     _reader: asyncio.Task[None] | None = None
     _tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+    references: dict[int, str] = field(default_factory=dict)  # 2.0.1: session id → the station's transactionId
+    _seq: dict[int, int] = field(default_factory=dict)  # 2.0.1: the last seqNo sent per session
+    _faulted: set[int] = field(default_factory=set)  # 2.0.1: EVSEs with an uncleared fault event
+    _events: int = 0  # 2.0.1: NotifyEvent eventIds sent
+
+    @property
+    def v201(self) -> bool:
+        return self.version == "ocpp2.0.1"
 
     async def connect(self, boot: bool = True) -> None:
-        self.ws = await connect(f"{self.url}/{self.charger_id}", subprotocols=["ocpp1.6"])  # type: ignore[list-item]
+        self.ws = await connect(f"{self.url}/{self.charger_id}", subprotocols=[self.version])  # type: ignore[list-item]
+        assert self.ws.subprotocol == self.version, self.ws.subprotocol
         self._reader = asyncio.create_task(self._read())
-        if boot:
+        if boot and self.v201:
+            await self.call("BootNotification", {"reason": "PowerUp", "chargingStation": {
+                "vendorName": "Alfen BV", "model": "NG920-61", "serialNumber": f"ACE{self.charger_id}",
+                "firmwareVersion": "6.4.0-4209"}})
+        elif boot:
             await self.call("BootNotification", {"chargePointVendor": "Alfen BV", "chargePointModel": "NG920-61",
                                                  "chargePointSerialNumber": f"ACE{self.charger_id}",
                                                  "firmwareVersion": "6.4.0-4209"})
@@ -100,6 +121,13 @@ class RawCharger:
     def _answer(self, action: str, payload: dict[str, Any]) -> dict[str, Any]:
         if action == "TriggerMessage" and payload.get("requestedMessage") == "Heartbeat":
             self._later(self.heartbeat())
+        if action == "CostUpdated":
+            return {}
+        if action == "GetVariables":
+            return {"getVariableResult": [{"attributeStatus": "UnknownVariable", "component": item["component"],
+                                           "variable": item["variable"]} for item in payload["getVariableData"]]}
+        if action == "UnlockConnector":
+            return {"status": "Unlocked"}
         return {"status": "Accepted"}
 
     def _later(self, coroutine: Awaitable[Any]) -> None:
@@ -114,18 +142,72 @@ class RawCharger:
 
     async def status(self, connector: int, status: str, error: str = "NoError", *, at: float | None = None,
                      **extra: Any) -> None:
-        """``at``: the charger's timestamp as an offset from now (a queued report is in the past)."""
-        await self.call("StatusNotification", {"connectorId": connector, "errorCode": error, "status": status,
-                                               "timestamp": self.clock.iso(at or 0), **extra})
+        """``at``: the charger's timestamp as an offset from now (a queued report is in the past). ``extra``: 1.6's
+        info, vendorId, vendorErrorCode (2.0.1: techInfo and techCode of the NotifyEvent; it has no vendorId)."""
+        timestamp = self.clock.iso(at or 0)
+        if not self.v201:
+            await self.call("StatusNotification", {"connectorId": connector, "errorCode": error, "status": status,
+                                                   "timestamp": timestamp, **extra})
+            return
+        if connector == 0:
+            return  # 2.0.1 reports per EVSE only
+        if status == "Faulted":
+            await self._notify(connector, error, extra, timestamp, cleared=False)
+            self._faulted.add(connector)
+            if error in EV_SIDE_FAULTS:
+                return
+        elif connector in self._faulted:  # back from the fault
+            self._faulted.discard(connector)
+            await self._notify(connector, error, extra, timestamp, cleared=True)
+        connector_status = status if status in ("Available", "Faulted", "Unavailable", "Reserved") else "Occupied"
+        await self.call("StatusNotification", {"timestamp": timestamp, "connectorStatus": connector_status,
+                                               "evseId": connector, "connectorId": 1})
+
+    async def _notify(self, connector: int, error: str, extra: dict[str, Any], timestamp: str, *,
+                      cleared: bool) -> None:
+        self._events += 1
+        event = snake_to_camel_case(fault_event(self._events, connector, error, extra, timestamp, cleared=cleared))
+        await self.call("NotifyEvent", {"generatedAt": timestamp, "seqNo": self._events - 1, "eventData": [event]})
+
+    async def authorize(self, id_tag: str) -> str:
+        """Present a card; the status the server answered."""
+        if self.v201:
+            reply = await self.call("Authorize", {"idToken": {"idToken": id_tag, "type": "ISO14443"}})
+            return str(reply["idTokenInfo"]["status"])
+        return str((await self.call("Authorize", {"idTag": id_tag}))["idTagInfo"]["status"])
 
     async def start(self, connector: int, register_wh: int, id_tag: str = "DEMO-TAG-1") -> int:
-        await self.call("Authorize", {"idTag": id_tag})
+        """Authorize and start; the id the API knows the session by (2.0.1: the Started answer's customData)."""
+        await self.authorize(id_tag)
+        if self.v201:
+            reference = f"{self.charger_id}-{len(self.references) + 1}"
+            reply = await self._event("Started", None, reference, "Authorized", chargingState="Charging",
+                                      idToken={"idToken": id_tag, "type": "ISO14443"},
+                                      evse={"id": connector, "connectorId": 1},
+                                      meterValue=[self._register(register_wh, "Transaction.Begin")])
+            session_id = int(reply["customData"]["sessionId"])
+            self.references[session_id] = reference
+            self._seq[session_id] = 0
+            return session_id
         reply = await self.call("StartTransaction", {"connectorId": connector, "idTag": id_tag,
                                                      "meterStart": register_wh, "timestamp": self.clock.iso()})
         return int(reply["transactionId"])
 
     async def meter(self, connector: int, transaction_id: int, register_wh: int, power_w: float,
                     soc: int | None = None) -> None:
+        if self.v201:
+            sampled: list[dict[str, Any]] = [
+                {"value": register_wh, "context": "Sample.Periodic", "measurand": "Energy.Active.Import.Register",
+                 "location": "Outlet", "unitOfMeasure": {"unit": "Wh"}},
+                {"value": power_w, "context": "Sample.Periodic", "measurand": "Power.Active.Import",
+                 "location": "Outlet", "unitOfMeasure": {"unit": "W"}}]
+            if soc is not None:
+                sampled.append({"value": soc, "context": "Sample.Periodic", "measurand": "SoC", "location": "EV",
+                                "unitOfMeasure": {"unit": "Percent"}})
+            await self._event("Updated", transaction_id, self.references[transaction_id], "MeterValuePeriodic",
+                              chargingState="Charging",
+                              meterValue=[{"timestamp": self.clock.iso(), "sampledValue": sampled}])
+            return
         sampled = [
             {"value": str(register_wh), "context": "Sample.Periodic", "format": "Raw",
              "measurand": "Energy.Active.Import.Register", "location": "Outlet", "unit": "Wh"},
@@ -139,12 +221,39 @@ class RawCharger:
                                         "meterValue": [{"timestamp": self.clock.iso(), "sampledValue": sampled}]})
 
     async def stop(self, transaction_id: int, register_wh: int, reason: str, id_tag: str | None = None) -> None:
+        if self.v201:
+            stopped = STOP_REASONS_201.get(reason, reason)
+            fields: dict[str, Any] = {"meterValue": [self._register(register_wh, "Transaction.End")]}
+            if id_tag:
+                fields["idToken"] = {"idToken": id_tag, "type": "ISO14443"}
+            await self._event("Ended", transaction_id, self.references[transaction_id],
+                              "StopAuthorized" if stopped == "Local" else "AbnormalCondition",
+                              chargingState="Idle", stoppedReason=stopped, **fields)
+            return
         payload: dict[str, Any] = {"transactionId": transaction_id, "meterStop": register_wh,
                                    "timestamp": self.clock.iso(), "reason": reason}
         if id_tag:
             payload["idTag"] = id_tag
         await self.call("StopTransaction", payload)
 
+    async def _event(self, event_type: str, session_id: int | None, reference: str, trigger: str,
+                     **fields: Any) -> dict[str, Any]:
+        seq = 0 if session_id is None else self._seq[session_id] + 1
+        info: dict[str, Any] = {"transactionId": reference}
+        for name in ("chargingState", "stoppedReason"):
+            if name in fields:
+                info[name] = fields.pop(name)
+        reply = await self.call("TransactionEvent", {"eventType": event_type, "timestamp": self.clock.iso(),
+                                                     "triggerReason": trigger, "seqNo": seq,
+                                                     "transactionInfo": info, **fields})
+        if session_id is not None:
+            self._seq[session_id] = seq
+        return reply
+
+    def _register(self, register_wh: int, context: str) -> dict[str, Any]:
+        return {"timestamp": self.clock.iso(), "sampledValue": [{
+            "value": register_wh, "context": context, "measurand": "Energy.Active.Import.Register",
+            "location": "Outlet", "unitOfMeasure": {"unit": "Wh"}}]}
 
 Step = Callable[[], Awaitable[Any]]
 

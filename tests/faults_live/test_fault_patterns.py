@@ -1,7 +1,8 @@
 """Each field fault pattern raises exactly one incident with one alert (issue 17, items 8-17).
 
 One fleet of raw-frame charge points on a virtual clock against the production detection rules; every
-charger plays one pattern. The test prints the detection latency of each (fault start → alert).
+charger plays one pattern. The test runs once with 1.6 chargers and once with 2.0.1 stations (one body, the same
+expectations but where the protocols differ) and prints the detection latency of each (fault start → alert).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from faults_live.live import Recorder, api, eventually, incidents
 from faults_live.peers import START, RawCharger, Timeline, VirtualClock
 from faults_live.test_healthy_fleet import field_config, heartbeats
 from helpers import ocpp_url
+from peers.chargers import versions
 from web.conftest import ADMIN, add_operators, logged_in
 
 END = 40 * 60.0
@@ -40,7 +42,16 @@ def seconds(iso: str) -> float:
     return (datetime.fromisoformat(iso) - START).total_seconds()
 
 
-async def test_each_fault_pattern_is_one_incident_with_one_alert(db_url, start_server, webhook):
+# The connector the trip rule takes out of service, as each version's ChangeAvailability names it.
+INOPERATIVE = {"ocpp1.6": {"connectorId": 1, "type": "Inoperative"},
+               "ocpp2.0.1": {"operationalStatus": "Inoperative", "evse": {"id": 1}}}
+# Who names the fault code: 1.6's StatusNotification carries the vendorId; 2.0.1's NotifyEvent has none, the
+# techCode belongs to the reporting component and variable (the RCD tripped), which the incident shows instead.
+FAULT_VENDOR = {"ocpp1.6": "Alfen BV", "ocpp2.0.1": "RCD.Tripped"}
+
+
+@versions()
+async def test_each_fault_pattern_is_one_incident_with_one_alert(db_url, ocpp_version, start_server, webhook):
     config = field_config(webhook)
     config.update(probe_timeout=0.1, remediation={"enabled": True, "rules": [TRIP_RULE]})
     clock = VirtualClock(step=timedelta(seconds=10))
@@ -48,7 +59,7 @@ async def test_each_fault_pattern_is_one_incident_with_one_alert(db_url, start_s
     recorder = Recorder(app)
     url = ocpp_url(app)
     names = ("TRIP-1", "FROZEN-1", "HUNG-1", "SITE-A1", "SITE-A2", "SITE-A3", "PREP-1", "CARD-1", "GF-1", "LOOP-1")
-    cps = {name: RawCharger(url, name, clock) for name in names}
+    cps = {name: RawCharger(url, name, clock, ocpp_version) for name in names}
     line = Timeline(clock)
     for cp in cps.values():
         await cp.connect()
@@ -120,7 +131,7 @@ async def test_each_fault_pattern_is_one_incident_with_one_alert(db_url, start_s
     card = cps["CARD-1"]
     line.at(100, lambda: card.status(2, "Preparing"))
     for k in range(3):
-        line.at(110 + 20 * k, lambda: card.call("Authorize", {"idTag": "UNKNOWN-TAG-9"}))
+        line.at(110 + 20 * k, lambda: card.authorize("UNKNOWN-TAG-9"))
     line.at(380, lambda: card.status(2, "Available"))
     heartbeats(line, card, 300)
 
@@ -179,7 +190,7 @@ async def test_each_fault_pattern_is_one_incident_with_one_alert(db_url, start_s
     assert seconds(alerts_by_subject["TRIP-1"][0]["at"]) == 140
     detail = (await api(app).get(f"/api/v1/incidents/{tripped['number']}")).json()
     assert max(e["data"].get("trips", 1) for e in detail["evidence"]) == 6
-    assert ("ChangeAvailability", {"connectorId": 1, "type": "Inoperative"}) in trip.received
+    assert ("ChangeAvailability", INOPERATIVE[ocpp_version]) in trip.received
 
     # 15: flagged on the session and held for billing review.
     [frozen_incident] = by_subject["FROZEN-1"]
@@ -216,7 +227,7 @@ async def test_each_fault_pattern_is_one_incident_with_one_alert(db_url, start_s
     # 10 + 12: the ground fault belongs to its session; the vendor's words are in the list and searchable.
     [ground] = by_subject["GF-1"]
     assert ground["session_id"] == str(gf_tx[0]) and ground["severity"] == "critical"
-    assert (ground["vendor_id"], ground["vendor_error_code"], ground["info"]) == ("Alfen BV", "E0803",
+    assert (ground["vendor_id"], ground["vendor_error_code"], ground["info"]) == (FAULT_VENDOR[ocpp_version], "E0803",
                                                                                  "RCD trip 30mA DC")
     found = (await api(app).get("/api/v1/incidents", params={"q": "e0803"})).json()["items"]
     assert [i["number"] for i in found] == [ground["number"]]
@@ -242,7 +253,7 @@ async def test_each_fault_pattern_is_one_incident_with_one_alert(db_url, start_s
     operator = await logged_in(app, ADMIN)
     try:
         page = (await operator.get("/incidents", params={"q": "E0803"})).text
-        assert "Alfen BV E0803" in page and "RCD trip 30mA DC" in page and "Boot loop" not in page
+        assert f"{FAULT_VENDOR[ocpp_version]} E0803" in page and "RCD trip 30mA DC" in page and "Boot loop" not in page
         session_page = (await operator.get(f"/sessions/{gf_tx[0]}")).text
         assert "GroundFailure" in session_page and f'data-incident="{ground["number"]}"' in session_page
     finally:

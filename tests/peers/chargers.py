@@ -66,6 +66,26 @@ WARNING_COMPONENTS: dict[str, tuple[str, str]] = {
 STOP_REASONS_201 = {"HardReset": "ImmediateReset", "SoftReset": "Reboot", "UnlockCommand": "Remote"}
 
 
+def fault_event(event_id: int, connector: int, error_code: str, extra: dict[str, Any], timestamp: str, *,
+                cleared: bool, component_variable: tuple[str, str] | None = None) -> dict[str, Any]:
+    """The NotifyEvent eventData (snake_case, as the library takes it) a 2.0.1 station reports a 1.6 error code of
+    ``connector`` with (``extra``: 1.6's vendorErrorCode and info → techCode and techInfo), or its clearing."""
+    component, variable = component_variable or FAULT_COMPONENTS.get(error_code, ("ChargingStation", "Problem"))
+    event: dict[str, Any] = {
+        "event_id": event_id, "timestamp": timestamp, "trigger": "Alerting",
+        "actual_value": "false" if cleared else "true", "event_notification_type": "HardWiredNotification",
+        "component": {"name": component, "evse": {"id": connector, "connector_id": 1}},
+        "variable": {"name": variable}}
+    if cleared:
+        event["cleared"] = True
+    else:
+        if extra.get("vendorErrorCode"):
+            event["tech_code"] = str(extra["vendorErrorCode"])
+        if extra.get("info"):
+            event["tech_info"] = str(extra["info"])
+    return event
+
+
 def versions(*, xfail_201: str | None = None) -> pytest.MarkDecorator:
     """Both versions, the 2.0.1 run marked as a known bug (strict: it fails the suite once the bug is fixed)."""
     if xfail_201 is None:
@@ -265,20 +285,9 @@ class LibraryCharger:
 
     async def _notify(self, connector: int, error_code: str, extra: dict[str, Any], at: datetime | None, *,
                       cleared: bool, component_variable: tuple[str, str] | None = None) -> None:
-        component, variable = component_variable or FAULT_COMPONENTS.get(error_code, ("ChargingStation", "Problem"))
         event_id = next(self._events)
-        event: dict[str, Any] = {
-            "event_id": event_id, "timestamp": self._now(at), "trigger": "Alerting",
-            "actual_value": "false" if cleared else "true", "event_notification_type": "HardWiredNotification",
-            "component": {"name": component, "evse": {"id": connector, "connector_id": 1}},
-            "variable": {"name": variable}}
-        if cleared:
-            event["cleared"] = True
-        else:
-            if extra.get("vendorErrorCode"):
-                event["tech_code"] = str(extra["vendorErrorCode"])
-            if extra.get("info"):
-                event["tech_info"] = str(extra["info"])
+        event = fault_event(event_id, connector, error_code, extra, self._now(at), cleared=cleared,
+                            component_variable=component_variable)
         await self.send(call201.NotifyEvent(generated_at=self._now(at), seq_no=event_id - 1, event_data=[event]))
 
     async def authorize(self, id_tag: str) -> str:
