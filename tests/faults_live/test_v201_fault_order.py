@@ -13,6 +13,7 @@ from websockets.asyncio.client import connect
 
 from faults_live.live import api, eventually, fast_config, incident, incidents
 from helpers import ocpp_url, ts
+from peers.chargers import LibraryCharger
 
 
 class Raw201:
@@ -84,3 +85,29 @@ async def test_a_faulted_status_and_its_notify_event_are_one_incident_in_either_
         [resolved] = await eventually(lambda: incidents(app, status="resolved"))
     assert resolved["number"] == opened["number"]
     assert await incidents(app) == [resolved], "one incident for the fault, from open to resolved"
+
+
+async def test_a_2_0_1_warning_outlives_status_reports_and_ends_with_its_cleared_event(db_url, start_server):
+    # A 2.0.1 StatusNotification (or a chargingState) says nothing of error conditions: before, every one was read
+    # as errorCode NoError and closed a warning the station had raised by NotifyEvent and never cleared.
+    app = await start_server(db_url, fast_config())
+    cp = LibraryCharger(ocpp_url(app), "V201-WARN", "ocpp2.0.1")
+    await cp.connect()
+    await cp.boot()
+    await cp.status(1, "Available")
+    await cp.status(1, "Available", "HighTemperature")  # Alerting NotifyEvent only: the status did not change
+
+    async def warning(status: str) -> list[dict[str, Any]]:
+        return [i for i in await incidents(app, charger_id="V201-WARN", status=status)
+                if i["code"] == "HighTemperature" and i["severity"] == "warning"]
+
+    [opened] = await eventually(lambda: warning("open"))
+    await cp.status(1, "Preparing")  # plugged in: StatusNotification Occupied
+    await cp.heartbeat()  # the detector is fed before each answer: by now the status had its effect
+    await app.app.state.faults.flush()
+    assert [i["number"] for i in await warning("open")] == [opened["number"]]
+    await cp._notify(1, "HighTemperature", {}, None, cleared=True, component_variable=("TemperatureSensor",
+                                                                                         "Temperature"))
+    [resolved] = await eventually(lambda: warning("resolved"))
+    assert resolved["number"] == opened["number"]
+    await cp.close()

@@ -40,7 +40,8 @@ def test_events_are_frozen_and_their_data_is_plain_json() -> None:
         "charger_id": "CP-1", "connector_id": 1, "status": "Faulted", "error_code": "GroundFailure", "info": None,
         "vendor_id": None, "vendor_error_code": None, "timestamp": "2026-11-02T09:00:00+00:00",
         "at": "2026-11-02T09:00:00+00:00",
-        "evidence": {"action": "StatusNotification", "message_id": "m1", "payload": {"connectorId": 1}}}
+        "evidence": {"action": "StatusNotification", "message_id": "m1", "payload": {"connectorId": 1}},
+        "errors_reported": True}
     summary = events.IncidentSummary(7, "i-1", "connector_error", "fault", "open", "CP-1", 1, "GroundFailure", None,
                                      AT, AT, 1, 0)
     opened = events.IncidentOpened(summary, AT).to_json()

@@ -100,6 +100,7 @@ class ConnectorStatus(BusEvent):
     timestamp: datetime
     at: datetime
     evidence: Evidence
+    errors_reported: bool = True  # False: the status says nothing of errors (2.0.1 reports them by NotifyEvent)
 
 
 @dataclass(frozen=True)

@@ -111,6 +111,9 @@ class ConnectorStatusChanged:
     # That connector's own status when ``status`` is the charging point's (a 2.0.1 EVSE with several connectors:
     # the others are Unavailable while one is in use); None: the same as ``status``.
     reported_status: str | None = None
+    # False: the report says nothing of error conditions (a 2.0.1 StatusNotification or chargingState; 2.0.1
+    # reports and clears those by NotifyEvent), so "NoError" in it ends no warning. 1.6: errorCode is the truth.
+    errors_reported: bool = True
 
 
 @dataclass(frozen=True)

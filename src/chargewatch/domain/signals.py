@@ -56,6 +56,9 @@ class StatusReported(_Stamped):
     allowed_after: frozenset[str] | None = None
     """Under the charger's protocol, the statuses this one may follow on this connector (its adapter says):
     any other previous status is a firmware deviation; empty: never on this connector; None: no rule."""
+    errors_reported: bool = True
+    """False: the report says nothing of error conditions (2.0.1 StatusNotification: NotifyEvent reports and
+    clears them), so it ends an outage but not a warning."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -642,7 +642,10 @@ class FaultDetector:
             and incident.connector_id == signal.connector_id
         ]
         if signal.error_code == "NoError" and not faulted:
-            return events + self._resolve_keys(on_connector, now, evidence, now)
+            # Back in service ends the outage; a warning ends only with a report about errors (1.6 errorCode
+            # NoError, a cleared 2.0.1 NotifyEvent), not with a 2.0.1 status that says nothing of them.
+            ended = on_connector if signal.errors_reported else [key for key in on_connector if self._open[key].outage]
+            return events + self._resolve_keys(ended, now, evidence, now)
         if signal.error_code == "NoError":
             if on_connector:  # faulted without a code: the fault already reported (2.0.1 NotifyEvent) did it
                 for key in sorted(on_connector):

@@ -90,7 +90,7 @@ def _inbound(row: LoggedFrame, message_id: str, action: str, payload: dict[str, 
         error_code=str(payload.get("errorCode") or "NoError"), info=payload.get("info"),
         vendor_id=payload.get("vendorId"), vendor_error_code=payload.get("vendorErrorCode"), at=row.at,
         message_id=message_id, reported_at=reported, evidence=evidence,
-        allowed_after=adapter.allowed_after(connector, status))
+        allowed_after=adapter.allowed_after(connector, status), errors_reported=not station)
 
 
 def replay_log(frames: Iterable[LoggedFrame], detector: FaultDetector, until: datetime | None = None

@@ -311,7 +311,7 @@ class Ingest:
                     charger_id=charger_id, connector_id=change.connector_id, status=change.status,
                     error_code=change.error_code, info=change.info, vendor_id=change.vendor_id,
                     vendor_error_code=change.vendor_error_code, timestamp=change.timestamp, at=now,
-                    evidence=evidence))
+                    evidence=evidence, errors_reported=change.errors_reported))
             elif isinstance(change, model.SecurityEvent):
                 self.bus.publish(events.ChargerSecurityEvent(charger_id, change.event, change.tech_info,
                                                              change.timestamp, now, evidence))

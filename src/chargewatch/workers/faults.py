@@ -655,7 +655,8 @@ class FaultWorker:
             error_code=event.error_code, info=event.info, vendor_id=event.vendor_id,
             vendor_error_code=event.vendor_error_code, at=event.at, message_id=event.evidence.message_id,
             reported_at=reported, evidence=event.evidence.to_json(),
-            allowed_after=self._allowed_after(event.charger_id, event.connector_id, event.status))
+            allowed_after=self._allowed_after(event.charger_id, event.connector_id, event.status),
+            errors_reported=event.errors_reported)
 
     @staticmethod
     def _command(event: bus_events.CommandAnswered) -> list[Signal]:

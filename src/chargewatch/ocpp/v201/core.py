@@ -165,7 +165,7 @@ def _status(payload: dict[str, Any], state: ChargerState, env: Environment) -> O
     return Outcome({}, [ConnectorStatusChanged(
         connector_id=evse_id, status=status, error_code=error_code, info=None, vendor_id=None,
         vendor_error_code=None, timestamp=timestamp, received_at=env.now, evse_connector_id=plug,
-        reported_status=reported)])
+        reported_status=reported, errors_reported=False)])
 
 
 def id_token_info(decision: dict[str, Any]) -> dict[str, Any]:
@@ -329,7 +329,7 @@ def _transaction_event(payload: dict[str, Any], state: ChargerState, env: Enviro
         changes.append(ConnectorStatusChanged(
             connector_id=connector_id, status=status, error_code="NoError", info=None, vendor_id=None,
             vendor_error_code=None, timestamp=parse_timestamp(payload["timestamp"]), received_at=env.now,
-            evse_connector_id=session.evse_connector_id, reported_status="Occupied"))
+            evse_connector_id=session.evse_connector_id, reported_status="Occupied", errors_reported=False))
     if session != before or fresh:
         changes.append(SessionChanged(session))
     if fresh:  # the raw log then names the internal id, so a replay gives the session the same one
