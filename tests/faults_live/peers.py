@@ -24,7 +24,7 @@ from typing import Any
 from ocpp.charge_point import snake_to_camel_case
 from websockets.asyncio.client import ClientConnection, connect
 
-from peers.chargers import EV_SIDE_FAULTS, STOP_REASONS_201, fault_event
+from peers.chargers import EV_SIDE_FAULTS, STOP_REASONS_201, WARNING_COMPONENTS, fault_event
 
 START = datetime(2026, 11, 2, 6, 0, tzinfo=UTC)
 
@@ -71,20 +71,30 @@ class RawCharger:
     _seq: dict[int, int] = field(default_factory=dict)  # 2.0.1: the last seqNo sent per session
     _faulted: set[int] = field(default_factory=set)  # 2.0.1: EVSEs with an uncleared fault event
     _events: int = 0  # 2.0.1: NotifyEvent eventIds sent
+    _warned: dict[int, str] = field(default_factory=dict)  # 2.0.1: EVSE → the warning code of an uncleared event
+    _reported: dict[int, str] = field(default_factory=dict)  # 2.0.1: the last connectorStatus sent per EVSE
+    _running: dict[int, int] = field(default_factory=dict)  # 2.0.1: EVSE → its running session
+    _charging: dict[int, str] = field(default_factory=dict)  # 2.0.1: session → its last chargingState
 
     @property
     def v201(self) -> bool:
         return self.version == "ocpp2.0.1"
 
-    async def connect(self, boot: bool = True) -> None:
+    async def connect(self, boot: bool = True, reason: str = "PowerUp") -> None:
+        """Open the socket and boot (2.0.1: with ``reason``; 1.6 has none)."""
+        self._reported.clear()  # a station reports every EVSE's status again after it reconnects
         self.ws = await connect(f"{self.url}/{self.charger_id}", subprotocols=[self.version])  # type: ignore[list-item]
         assert self.ws.subprotocol == self.version, self.ws.subprotocol
         self._reader = asyncio.create_task(self._read())
-        if boot and self.v201:
-            await self.call("BootNotification", {"reason": "PowerUp", "chargingStation": {
+        if boot:
+            await self.boot(reason)
+
+    async def boot(self, reason: str = "PowerUp") -> None:
+        if self.v201:
+            await self.call("BootNotification", {"reason": reason, "chargingStation": {
                 "vendorName": "Alfen BV", "model": "NG920-61", "serialNumber": f"ACE{self.charger_id}",
                 "firmwareVersion": "6.4.0-4209"}})
-        elif boot:
+        else:
             await self.call("BootNotification", {"chargePointVendor": "Alfen BV", "chargePointModel": "NG920-61",
                                                  "chargePointSerialNumber": f"ACE{self.charger_id}",
                                                  "firmwareVersion": "6.4.0-4209"})
@@ -159,14 +169,28 @@ class RawCharger:
         elif connector in self._faulted:  # back from the fault
             self._faulted.discard(connector)
             await self._notify(connector, error, extra, timestamp, cleared=True)
+        elif error != "NoError":  # a warning: an Alerting event on a variable that is no "problem" (EVSE works on)
+            self._warned[connector] = error
+            await self._notify(connector, error, extra, timestamp, cleared=False, warning=True)
+        elif connector in self._warned:  # the warning is over
+            await self._notify(connector, self._warned.pop(connector), {}, timestamp, cleared=True, warning=True)
+        session = self._running.get(connector)
+        if session is not None and status in ("Charging", "SuspendedEV", "SuspendedEVSE") \
+                and self._charging.get(session) != status:  # 2.0.1 says how the session charges in the session
+            await self._event("Updated", session, self.references[session], "ChargingStateChanged",
+                              at=at or 0, chargingState=status)
         connector_status = status if status in ("Available", "Faulted", "Unavailable", "Reserved") else "Occupied"
+        if self._reported.get(connector) == connector_status:
+            return  # a station reports a connectorStatus when it changes
+        self._reported[connector] = connector_status
         await self.call("StatusNotification", {"timestamp": timestamp, "connectorStatus": connector_status,
                                                "evseId": connector, "connectorId": 1})
 
     async def _notify(self, connector: int, error: str, extra: dict[str, Any], timestamp: str, *,
-                      cleared: bool) -> None:
+                      cleared: bool, warning: bool = False) -> None:
         self._events += 1
-        event = snake_to_camel_case(fault_event(self._events, connector, error, extra, timestamp, cleared=cleared))
+        event = snake_to_camel_case(fault_event(self._events, connector, error, extra, timestamp, cleared=cleared,
+                                                component_variable=WARNING_COMPONENTS[error] if warning else None))
         await self.call("NotifyEvent", {"generatedAt": timestamp, "seqNo": self._events - 1, "eventData": [event]})
 
     async def authorize(self, id_tag: str) -> str:
@@ -188,6 +212,8 @@ class RawCharger:
             session_id = int(reply["customData"]["sessionId"])
             self.references[session_id] = reference
             self._seq[session_id] = 0
+            self._running[connector] = session_id
+            self._charging[session_id] = "Charging"
             return session_id
         reply = await self.call("StartTransaction", {"connectorId": connector, "idTag": id_tag,
                                                      "meterStart": register_wh, "timestamp": self.clock.iso()})
@@ -205,7 +231,7 @@ class RawCharger:
                 sampled.append({"value": soc, "context": "Sample.Periodic", "measurand": "SoC", "location": "EV",
                                 "unitOfMeasure": {"unit": "Percent"}})
             await self._event("Updated", transaction_id, self.references[transaction_id], "MeterValuePeriodic",
-                              chargingState="Charging",
+                              chargingState=self._charging[transaction_id],
                               meterValue=[{"timestamp": self.clock.iso(), "sampledValue": sampled}])
             return
         sampled = [
@@ -220,38 +246,46 @@ class RawCharger:
         await self.call("MeterValues", {"connectorId": connector, "transactionId": transaction_id,
                                         "meterValue": [{"timestamp": self.clock.iso(), "sampledValue": sampled}]})
 
-    async def stop(self, transaction_id: int, register_wh: int, reason: str, id_tag: str | None = None) -> None:
+    async def stop(self, transaction_id: int, register_wh: int, reason: str, id_tag: str | None = None, *,
+                   at: float = 0, offline: bool = False) -> None:
+        """``at`` as for ``status``; ``offline``: sent from the offline queue (2.0.1 flags it, 1.6 cannot)."""
         if self.v201:
             stopped = STOP_REASONS_201.get(reason, reason)
-            fields: dict[str, Any] = {"meterValue": [self._register(register_wh, "Transaction.End")]}
+            fields: dict[str, Any] = {"meterValue": [self._register(register_wh, "Transaction.End", at)]}
             if id_tag:
                 fields["idToken"] = {"idToken": id_tag, "type": "ISO14443"}
+            if offline:
+                fields["offline"] = True
+            trigger = {"Local": "StopAuthorized", "Remote": "RemoteStop", "EVDisconnected": "EVCommunicationLost"}
+            self._running = {evse: tx for evse, tx in self._running.items() if tx != transaction_id}
             await self._event("Ended", transaction_id, self.references[transaction_id],
-                              "StopAuthorized" if stopped == "Local" else "AbnormalCondition",
-                              chargingState="Idle", stoppedReason=stopped, **fields)
+                              trigger.get(stopped, "AbnormalCondition"), at=at, chargingState="Idle",
+                              stoppedReason=stopped, **fields)
             return
         payload: dict[str, Any] = {"transactionId": transaction_id, "meterStop": register_wh,
-                                   "timestamp": self.clock.iso(), "reason": reason}
+                                   "timestamp": self.clock.iso(at), "reason": reason}
         if id_tag:
             payload["idTag"] = id_tag
         await self.call("StopTransaction", payload)
 
-    async def _event(self, event_type: str, session_id: int | None, reference: str, trigger: str,
+    async def _event(self, event_type: str, session_id: int | None, reference: str, trigger: str, at: float = 0,
                      **fields: Any) -> dict[str, Any]:
         seq = 0 if session_id is None else self._seq[session_id] + 1
         info: dict[str, Any] = {"transactionId": reference}
         for name in ("chargingState", "stoppedReason"):
             if name in fields:
                 info[name] = fields.pop(name)
-        reply = await self.call("TransactionEvent", {"eventType": event_type, "timestamp": self.clock.iso(),
+        if session_id is not None and "chargingState" in info:
+            self._charging[session_id] = info["chargingState"]
+        reply = await self.call("TransactionEvent", {"eventType": event_type, "timestamp": self.clock.iso(at),
                                                      "triggerReason": trigger, "seqNo": seq,
                                                      "transactionInfo": info, **fields})
         if session_id is not None:
             self._seq[session_id] = seq
         return reply
 
-    def _register(self, register_wh: int, context: str) -> dict[str, Any]:
-        return {"timestamp": self.clock.iso(), "sampledValue": [{
+    def _register(self, register_wh: int, context: str, at: float = 0) -> dict[str, Any]:
+        return {"timestamp": self.clock.iso(at), "sampledValue": [{
             "value": register_wh, "context": context, "measurand": "Energy.Active.Import.Register",
             "location": "Outlet", "unitOfMeasure": {"unit": "Wh"}}]}
 

@@ -2,7 +2,8 @@
 
 Nine charge points run for 75 minutes of virtual time against the production detection rules
 (heartbeat 300 s, alert delay 3 min, reconnect grace 2 min, 15-minute windows): eight speak scripted
-raw OCPP-J frames, one is the ``ocpp`` PyPI library's charge point. Everything they do is normal in
+raw OCPP-J frames, one is the ``ocpp`` PyPI library's charge point. It runs once with 1.6 chargers and once with
+2.0.1 stations (one body). Everything they do is normal in
 the field: full EVs, plug-and-leave, operator RemoteStops, a nightly Reset after a TriggerMessage
 BootNotification, late heartbeats, 8-24 s reconnect blips every few minutes, an offline-queue flush
 whose older StatusNotification arrives after a newer one, and a 10 s EVCommunicationError.
@@ -14,14 +15,11 @@ import asyncio
 from datetime import timedelta
 from typing import Any
 
-from ocpp.routing import on
-from ocpp.v16 import ChargePoint, call, call_result
-from websockets.asyncio.client import connect as ws_connect
-
 from chargewatch.domain.events import IncidentAlert, IncidentEscalated
 from faults_live.live import Recorder, api, fast_config, incidents
 from faults_live.peers import RawCharger, Timeline, VirtualClock
 from helpers import ocpp_url
+from peers.chargers import LibraryCharger, versions
 
 MINUTE = 60.0
 END = 75 * MINUTE
@@ -32,32 +30,6 @@ def field_config(webhook: Any) -> dict[str, Any]:
     config = fast_config(webhook)
     config.update(tick_seconds=0.05, state_save_seconds=0.5, probe_timeout=0.3, detection={})
     return config
-
-
-class LibraryConnection:
-    def __init__(self, websocket: Any) -> None:
-        self._ws = websocket
-
-    async def recv(self) -> str:
-        return str(await self._ws.recv())
-
-    async def send(self, message: str) -> None:
-        await self._ws.send(message)
-
-
-class LibraryChargePoint(ChargePoint):  # type: ignore[misc]
-    """The ocpp library's charge point; accepts a RemoteStop like firmware does."""
-
-    remote_stops: list[int]
-
-    @on("RemoteStopTransaction")
-    def on_remote_stop(self, transaction_id: int, **_: Any) -> Any:
-        self.remote_stops.append(transaction_id)
-        return call_result.RemoteStopTransaction(status="Accepted")
-
-    @on("TriggerMessage")
-    def on_trigger(self, requested_message: str, **_: Any) -> Any:
-        return call_result.TriggerMessage(status="Accepted")
 
 
 async def command(app: Any, charger_id: str, action: str, payload: dict[str, Any]) -> dict[str, Any]:
@@ -93,13 +65,14 @@ def charging(line: Timeline, cp: RawCharger, tx: list[int], start: float, end: f
     line.every(start, end, MINUTE, sample)
 
 
-async def test_healthy_fleet_raises_no_alert_and_no_incident_above_info(db_url, start_server, webhook):
+@versions()
+async def test_healthy_fleet_raises_no_alert_and_no_incident_above_info(db_url, ocpp_version, start_server, webhook):
     clock = VirtualClock(step=timedelta(seconds=10))
     app = await start_server(db_url, field_config(webhook), clock=clock)
     recorder = Recorder(app)
     url = ocpp_url(app)
     names = ("FULL-1", "PLUG-1", "RESET-1", "LATE-1", "BLIP-1", "QUEUE-1", "EVCOMM-1", "IDLE-1")
-    cps = {name: RawCharger(url, name, clock) for name in names}
+    cps = {name: RawCharger(url, name, clock, ocpp_version) for name in names}
     line = Timeline(clock)
     for cp in cps.values():
         await cp.connect()
@@ -143,7 +116,7 @@ async def test_healthy_fleet_raises_no_alert_and_no_incident_above_info(db_url, 
     async def trigger_boot() -> None:
         answer = await command(app, "RESET-1", "TriggerMessage", {"requestedMessage": "BootNotification"})
         assert answer["status"] == "answered", answer
-        await reset.call("BootNotification", {"chargePointVendor": "Alfen BV", "chargePointModel": "NG920-61"})
+        await reset.boot("Triggered")
         await reset.status(0, "Available")
         await reset.status(1, "Available")
 
@@ -153,7 +126,7 @@ async def test_healthy_fleet_raises_no_alert_and_no_incident_above_info(db_url, 
         await reset.close()
 
     async def back_from_reset() -> None:
-        await reset.connect()
+        await reset.connect(reason="RemoteReset")
         await reset.status(0, "Available")
         await reset.status(1, "Available")
     line.at(300, trigger_boot)
@@ -197,9 +170,7 @@ async def test_healthy_fleet_raises_no_alert_and_no_incident_above_info(db_url, 
         await queue.connect(boot=False)
         await queue.status(1, "Available")
         await queue.status(1, "Finishing", at=-35)
-        stopped_at = clock.iso(-40)
-        await queue.call("StopTransaction", {"transactionId": queue_tx[0], "meterStop": queue_reg[0],
-                                             "timestamp": stopped_at, "reason": "EVDisconnected"})
+        await queue.stop(queue_tx[0], queue_reg[0], "EVDisconnected", at=-40, offline=True)
     line.at(1590, queue_flush)
     heartbeats(line, queue, 300, skip=(1530, 1590))
 
@@ -222,51 +193,34 @@ async def test_healthy_fleet_raises_no_alert_and_no_incident_above_info(db_url, 
     heartbeats(line, cps["IDLE-1"], 300)
 
     # The ocpp library's charge point: two sessions the operator stops remotely (one before any energy).
-    websocket = await ws_connect(f"{url}/REMOTE-1", subprotocols=["ocpp1.6"])  # type: ignore[list-item]
-    library = LibraryChargePoint("REMOTE-1", LibraryConnection(websocket))
-    library.remote_stops = []
-    listener = asyncio.create_task(library.start())
-    await library.call(call.BootNotification(charge_point_model="LIB-22", charge_point_vendor="mobilityhouse"))
-    await library.call(call.StatusNotification(connector_id=1, error_code="NoError", status="Available",
-                                               timestamp=clock.iso()))
-    remote_reg = [40_000]
+    library = LibraryCharger(url, "REMOTE-1", ocpp_version, register_wh=40_000, clock=clock)
+    await library.connect()
+    await library.boot()
 
     def remote_session(start: float, energy_wh: int) -> None:
         tx = [0]
 
         async def begin() -> None:
-            await library.call(call.StatusNotification(connector_id=1, error_code="NoError", status="Preparing",
-                                                       timestamp=clock.iso()))
-            reply = await library.call(call.StartTransaction(connector_id=1, id_tag="DEMO-TAG-1",
-                                                             meter_start=remote_reg[0], timestamp=clock.iso()))
-            tx[0] = reply.transaction_id
-            await library.call(call.StatusNotification(connector_id=1, error_code="NoError", status="Charging",
-                                                       timestamp=clock.iso()))
+            tx[0] = await library.start(1)
 
         async def operator_stops() -> None:
             answer = await command(app, "REMOTE-1", "RemoteStopTransaction", {"transactionId": tx[0]})
             assert answer["status"] == "answered", answer
-            remote_reg[0] += energy_wh
-            await library.call(call.StatusNotification(connector_id=1, error_code="NoError", status="Finishing",
-                                                       timestamp=clock.iso()))
-            await library.call(call.StopTransaction(meter_stop=remote_reg[0], timestamp=clock.iso(),
-                                                    transaction_id=tx[0], reason="Remote"))
-            await library.call(call.StatusNotification(connector_id=1, error_code="NoError", status="Available",
-                                                       timestamp=clock.iso(5)))
+            library.register_wh += energy_wh
+            await library.status(1, "Finishing")
+            await library.stop(tx[0], "Remote")
+            await library.status(1, "Available", at=clock.now + timedelta(seconds=5))
         line.at(start, begin)
         line.at(start + 120, operator_stops)
 
     remote_session(900, 0)
     remote_session(1800, 2_500)
 
-    async def library_beat() -> None:
-        await library.call(call.Heartbeat())
-    line.every(300, END, 300, lambda t: library_beat)
+    line.every(300, END, 300, lambda t: library.heartbeat)
 
     await line.run(END)
     await asyncio.sleep(0.5)  # the last ticks commit
-    listener.cancel()
-    await websocket.close()
+    await library.close()
 
     everything = await incidents(app)
     above_info = [(i["charger_id"], i["kind"], i["code"], i["severity"]) for i in everything
@@ -276,7 +230,9 @@ async def test_healthy_fleet_raises_no_alert_and_no_incident_above_info(db_url, 
           f"({len(above_info)} above info: {above_info}), {len(alerts)} alerts, {len(webhook.received)} webhooks")
     assert above_info == []
     assert alerts == [] and webhook.received == []
-    assert library.remote_stops and len(library.remote_stops) == 2
+    remote_stops = [action for action, _ in library.received
+                    if action in ("RemoteStopTransaction", "RequestStopTransaction")]
+    assert len(remote_stops) == 2, library.received
     # The full EV's driver is not told the session "ended unexpectedly".
     session = (await api(app).get(f"/api/v1/sessions/{full_tx[0]}")).json()
     token = session["driver_path"].rsplit("/", 1)[-1]
