@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -157,15 +158,20 @@ def _status(payload: dict[str, Any], state: ChargerState, env: Environment) -> O
             status = "Preparing"
     if status == "Faulted" and state.connector_status.get(evse_id) == "Faulted" and reported == "Faulted":
         return Outcome({})  # a NotifyEvent already reported this fault with its detail
-    # 2.0.1 gives no error code here: a Faulted status is a fault without a code (NoError), which the NotifyEvent
-    # that follows names (fault detection then keeps one incident, whichever of the two arrives first).
-    error_code = "NoError"
     if current:
         state.connector_status[evse_id] = status
-    return Outcome({}, [ConnectorStatusChanged(
-        connector_id=evse_id, status=status, error_code=error_code, info=None, vendor_id=None,
-        vendor_error_code=None, timestamp=timestamp, received_at=env.now, evse_connector_id=plug,
-        reported_status=reported, errors_reported=False)])
+    return Outcome({}, [_status_report(evse_id, status, timestamp, env.now, plug, reported)])
+
+
+def _status_report(evse_id: int, status: str, timestamp: datetime, received_at: datetime, plug: int,
+                   reported: str) -> ConnectorStatusChanged:
+    """A status from a StatusNotification or a chargingState. 2.0.1 gives no error code there: a Faulted status is
+    a fault without a code (NoError) that the NotifyEvent names (fault detection keeps one incident, whichever of
+    the two arrives first), and no warning ends with it (errors are reported and cleared by NotifyEvent)."""
+    return ConnectorStatusChanged(
+        connector_id=evse_id, status=status, error_code="NoError", info=None, vendor_id=None, vendor_error_code=None,
+        timestamp=timestamp, received_at=received_at, evse_connector_id=plug, reported_status=reported,
+        errors_reported=False)
 
 
 def id_token_info(decision: dict[str, Any]) -> dict[str, Any]:
@@ -326,10 +332,8 @@ def _transaction_event(payload: dict[str, Any], state: ChargerState, env: Enviro
         state.active[connector_id] = session
     if status is not None and session.active and state.connector_status.get(connector_id) != status:
         state.connector_status[connector_id] = status
-        changes.append(ConnectorStatusChanged(
-            connector_id=connector_id, status=status, error_code="NoError", info=None, vendor_id=None,
-            vendor_error_code=None, timestamp=parse_timestamp(payload["timestamp"]), received_at=env.now,
-            evse_connector_id=session.evse_connector_id, reported_status="Occupied", errors_reported=False))
+        changes.append(_status_report(connector_id, status, parse_timestamp(payload["timestamp"]), env.now,
+                                      session.evse_connector_id, "Occupied"))
     if session != before or fresh:
         changes.append(SessionChanged(session))
     if fresh:  # the raw log then names the internal id, so a replay gives the session the same one
