@@ -27,6 +27,8 @@ run: install
 DOMAIN = src/chargewatch/domain src/chargewatch/ocpp src/chargewatch/sessions src/chargewatch/billing src/chargewatch/faults \
          src/chargewatch/feedback
 
+# The suite runs on every core (pytest-xdist): each test makes its own database and server on free ports.
+PYTEST_ARGS ?= -n auto
 test: lint
 	$(PY) -m pytest $(PYTEST_ARGS)
 
