@@ -110,3 +110,24 @@ def test_the_demo_beyond_loopback_does_not_take_the_well_known_password(tmp_path
     finally:
         demo.terminate()
         demo.wait(10)
+
+
+@pytest.mark.parametrize("header", ["X-Forwarded-For", "Forwarded", "X-Real-IP"])
+async def test_behind_a_reverse_proxy_the_loopback_server_needs_a_login_even_before_the_first_account(
+        sqlite_url, header):
+    """A proxy in front of a server bound to 127.0.0.1 makes it reachable from anywhere: a request carrying a
+    forwarding header is not from this machine, so the fresh install's loopback exemption does not apply to it."""
+    app = Chargewatch(ServerOptions(db=sqlite_url, host="127.0.0.1", ocpp_port=0, http_port=0))
+    await app.start()
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{app.http_port}") as api:
+            local = await api.get("/api/v1/sessions")
+            value = "for=203.0.113.7" if header == "Forwarded" else "203.0.113.7"
+            proxied = await api.get("/api/v1/sessions", headers={header: value})
+            command = await api.post("/api/v1/chargers/CP-1/commands", headers={header: value},
+                                     json={"action": "Reset", "payload": {"type": "Hard"}})
+        assert local.status_code == 200, "no account yet, asked from this machine: open, as documented"
+        assert (proxied.status_code, command.status_code) == (401, 401)
+        assert proxied.json()["detail"].startswith("operator login required")
+    finally:
+        await app.stop()

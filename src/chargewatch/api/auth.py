@@ -4,10 +4,11 @@ What needs a login:
 - the HTML dashboard (every page but the login form, the driver page ``/s/{token}`` and static files);
 - the operator JSON API under ``/api/v1`` according to ``CHARGEWATCH_API_LOGIN``: ``auto`` (default) requires
   a login whenever the server listens beyond loopback, and on loopback as soon as one operator account exists
-  (a fresh install is open only to this machine); ``required`` always, ``off`` never (e.g. behind an
-  authenticating proxy). A server bound beyond loopback refuses to start while no operator account exists
-  (`bind_refusal`). Machine clients authenticate with HTTP Basic (operator name and password); browsers with
-  the cookie.
+  (a fresh install is open only to this machine: a request that came through a reverse proxy, one with a
+  ``Forwarded``, ``X-Forwarded-For`` or ``X-Real-IP`` header, is not); ``required`` always, ``off`` never
+  (e.g. behind an authenticating proxy). A server bound beyond loopback refuses to start while no operator
+  account exists (`bind_refusal`). Machine clients authenticate with HTTP Basic (operator name and password);
+  browsers with the cookie.
 - never: the driver's endpoints (``/api/v1/driver/…``, ``/api/v1/feedback/{token}``: the token is the
   credential), ``/metrics``, ``/healthz``, ``/openapi.json`` and the API documentation.
 
@@ -276,6 +277,10 @@ class LoginThrottle:
                     login_throttle.c.last_failure_at < now - THROTTLE_MEMORY))
 
 
+# A reverse proxy in front of a loopback-bound server adds one of these: such a request is not from this machine.
+FORWARDING_HEADERS = ("forwarded", "x-forwarded-for", "x-real-ip")
+
+
 class OperatorAuth:
     """Checks passwords, opens and resolves sessions, and decides what a request may do."""
 
@@ -387,10 +392,12 @@ class OperatorAuth:
                 self._accounts_seen = connection.execute(select(operators.c.username).limit(1)).first() is not None
         return self._accounts_seen
 
-    def api_needs_login(self) -> bool:
+    def api_needs_login(self, proxied: bool = False) -> bool:
+        """Whether an API request without a login is refused. ``proxied``: it came through a reverse proxy
+        (a forwarding header), so from beyond loopback whatever address the server listens on."""
         if self.api_login is ApiLogin.OFF:
             return False
-        if self.api_login is ApiLogin.REQUIRED or not self.loopback_only:
+        if self.api_login is ApiLogin.REQUIRED or not self.loopback_only or proxied:
             return True
         return self.accounts_exist()
 
@@ -464,7 +471,7 @@ class OperatorGuard:
                 return
             by_basic = True
         if operator is None:
-            if self.auth.api_needs_login():
+            if self.auth.api_needs_login(proxied=any(name in headers for name in FORWARDING_HEADERS)):
                 await _json(send, 401, "operator login required (session cookie or HTTP Basic)")
                 return
             await self.app(scope, receive, send)
