@@ -23,7 +23,7 @@ install: $(STAMP) $(PEER_RPC)/node_modules/.package-lock.json
 run: install
 	$(VENV)/bin/chargewatch demo
 
-# The domain packages are pure code: they are type-checked (STYLE.md); the whole tree is linted.
+# The domain packages are pure code (no I/O, no clock): they are type-checked; the whole tree is linted.
 DOMAIN = src/chargewatch/domain src/chargewatch/ocpp src/chargewatch/sessions src/chargewatch/billing src/chargewatch/faults \
          src/chargewatch/feedback
 
