@@ -117,6 +117,22 @@ class ChargerSecurityEvent(BusEvent):
 
 
 @dataclass(frozen=True)
+class CertificateSigningRequested(BusEvent):
+    """A charger sent a certificate signing request (answered Accepted: the PKI worker signs it; or Rejected for
+    ``reason``). The CSR is public material (it holds no private key)."""
+
+    kind: ClassVar[str] = "charger.certificate_requested"
+    charger_id: str
+    certificate_type: str
+    csr: str
+    accepted: bool
+    reason: str | None
+    subject: str | None
+    at: datetime
+    evidence: Evidence
+
+
+@dataclass(frozen=True)
 class Authorization(BusEvent):
     """A token decision: ``action`` is "Authorize", or "StartTransaction" when it decided a start."""
 

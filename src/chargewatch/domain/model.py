@@ -186,9 +186,22 @@ class DeviceModelReported:
     connectors: tuple[ReportedConnector, ...]
 
 
+@dataclass(frozen=True)
+class CertificateSigningRequested:
+    """A charger asked for its certificate to be signed (SignCertificate); ``accepted`` is what it was answered,
+    ``reason`` why not. ``certificate_type`` in neutral words: ChargingStationCertificate or V2GCertificate."""
+
+    certificate_type: str
+    csr: str
+    accepted: bool
+    reason: str | None
+    subject: str | None
+    at: datetime
+
+
 Change = (
     ChargerBooted | ChargerFirmwareStatus | ConnectorStatusChanged | SessionChanged | ReadingsRecorded | SecurityEvent
-    | DeviceModelReported
+    | DeviceModelReported | CertificateSigningRequested
 )
 
 

@@ -88,6 +88,8 @@ class Ingest:
         self.on_admitted = on_admitted
         # Final cost (incl. VAT, as invoiced) of a completed session, or None; set by the billing worker.
         self.total_cost: Callable[[int], Decimal | None] | None = None
+        # Whether the operator's CA can sign certificate requests (SignCertificate); set by the PKI worker.
+        self.can_sign_certificates: Callable[[], bool] = lambda: False
 
     def load_state(self, charger_id: str) -> model.ChargerState:
         """The charger's state from the store (blocking: run it in a thread)."""
@@ -155,6 +157,7 @@ class Ingest:
             heartbeat_interval=self.heartbeat_interval,
             fetched_session=fetched,
             stored_sample_times=stored,
+            can_sign_certificates=self.can_sign_certificates() if call.action == "SignCertificate" else False,
         )
         try:
             outcome = adapter.handle(call.action, call.payload, peer.state, env)
@@ -317,6 +320,10 @@ class Ingest:
                                                              change.timestamp, now, evidence))
             elif isinstance(change, model.ChargerBooted):
                 self.bus.publish(events.ChargerBooted(charger_id, now, outcome.reply.get("interval"), evidence))
+            elif isinstance(change, model.CertificateSigningRequested):
+                self.bus.publish(events.CertificateSigningRequested(
+                    charger_id, change.certificate_type, change.csr, change.accepted, change.reason, change.subject,
+                    change.at, evidence))
 
     # ------------------------------------------------------------------ frames out
 

@@ -45,6 +45,8 @@ class Environment:
     fetched_session: ChargingSession | None = None  # a session not in memory (completed, or before restart)
     # Of the times a NeedStoredSampleTimes asked about, those whose readings are already stored (a re-send).
     stored_sample_times: frozenset[datetime] = frozenset()
+    # Whether the operator's CA can sign a charger's certificate request now (else SignCertificate is Rejected).
+    can_sign_certificates: bool = False
 
 
 # ---------------------------------------------------------------- replies alike in every version

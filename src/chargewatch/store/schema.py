@@ -293,4 +293,11 @@ security_events = Table(
 
 
 # Each domain keeps its tables in its own module on this metadata (imported for their side effect).
-from . import billing_tables, faults_tables, feedback_tables, operators_tables, support_tables  # noqa: E402, F401
+from . import (  # noqa: E402, F401
+    billing_tables,
+    faults_tables,
+    feedback_tables,
+    operators_tables,
+    pki_tables,  # noqa: E402, F401
+    support_tables,
+)

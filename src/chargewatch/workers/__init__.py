@@ -21,6 +21,7 @@ def installers() -> list[Installer]:
     from .dashboard import install as install_dashboard
     from .faults import install as install_faults
     from .feedback import install as install_feedback
+    from .pki import install as install_pki
     from .support import install as install_support
 
     found: list[Installer] = []
@@ -29,4 +30,5 @@ def installers() -> list[Installer]:
     found.append(install_billing)
     found.append(install_dashboard)
     found.append(install_faults)
+    found.append(install_pki)
     return found

@@ -39,7 +39,7 @@ from ..adapter import (
     heartbeat,
 )
 from ..framing import ErrorCode
-from . import faults
+from . import faults, pki
 
 VERSION = "ocpp1.6"
 
@@ -49,7 +49,7 @@ CHARGER_ACTIONS = frozenset(
         "Authorize", "BootNotification", "DataTransfer", "DiagnosticsStatusNotification",
         "FirmwareStatusNotification", "Heartbeat", "MeterValues", "StartTransaction", "StatusNotification",
         "StopTransaction", "SecurityEventNotification", "LogStatusNotification",
-        "SignedFirmwareStatusNotification",
+        "SignedFirmwareStatusNotification", "SignCertificate",
     }
 )
 # Actions the central system sends; a charger sending one of these gets NotSupported, not NotImplemented.
@@ -60,14 +60,15 @@ CENTRAL_ACTIONS = frozenset(
         "RemoteStartTransaction", "RemoteStopTransaction", "ReserveNow", "Reset", "SendLocalList",
         "SetChargingProfile", "TriggerMessage", "UnlockConnector", "UpdateFirmware", "CertificateSigned",
         "DeleteCertificate", "ExtendedTriggerMessage", "GetInstalledCertificateIds", "GetLog",
-        "InstallCertificate", "SignedUpdateFirmware", "SignCertificate",
+        "InstallCertificate", "SignedUpdateFirmware",
     }
 )
 # CALLs whose content must be durably stored before the charger gets its answer.
 DATA_ACTIONS = frozenset(
     {"BootNotification", "StatusNotification", "StartTransaction", "MeterValues", "StopTransaction",
      "DataTransfer", "DiagnosticsStatusNotification", "FirmwareStatusNotification",
-     "SecurityEventNotification", "LogStatusNotification", "SignedFirmwareStatusNotification"}
+     "SecurityEventNotification", "LogStatusNotification", "SignedFirmwareStatusNotification",
+     "SignCertificate"}  # its CSR is kept in the raw log, committed before the answer; the PKI worker signs it
 )
 
 
@@ -317,6 +318,7 @@ _HANDLERS: dict[str, Callable[[dict[str, Any], ChargerState, Environment], Outco
     "SecurityEventNotification": _security_event,
     "LogStatusNotification": _firmware_like("log"),
     "SignedFirmwareStatusNotification": _firmware_like("signed_firmware"),
+    "SignCertificate": pki.sign_certificate,
 }
 
 
@@ -353,6 +355,7 @@ class V16Adapter:
     def render(self, action: str, payload: dict[str, Any], state: ChargerState) -> RenderedCommand:
         if action not in CENTRAL_ACTIONS and action != "DataTransfer":
             raise ValueError(f"{action} is not a command an OCPP 1.6 central system sends")
+        action, payload = pki.translate(action, payload)  # certificate commands in neutral or 2.0.1 words
         try:
             schemas.validate(VERSION, action, payload, strict=True)
         except schemas.SchemaViolation as exc:

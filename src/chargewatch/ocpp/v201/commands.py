@@ -15,6 +15,7 @@ from typing import Any
 from ...domain.model import ChargerState, RemedyAction, RemedyIntent
 from .. import schemas
 from ..adapter import RenderedCommand
+from . import pki
 
 VERSION = "ocpp2.0.1"
 
@@ -27,6 +28,7 @@ CSMS_ACTIONS = frozenset({
     "RequestStopTransaction", "ReserveNow", "Reset", "SendLocalList", "SetChargingProfile", "SetDisplayMessage",
     "SetMonitoringBase", "SetMonitoringLevel", "SetNetworkProfile", "SetVariableMonitoring", "SetVariables",
     "TriggerMessage", "UnlockConnector", "UpdateFirmware",
+    "CertificateSigned", "InstallCertificate", "DeleteCertificate", "GetInstalledCertificateIds",
 })
 
 # 1.6 configuration keys → 2.0.1 (component, variable) with the same meaning (OCPP 2.0.1 part 4 migration).
@@ -103,6 +105,7 @@ def _reference(internal: Any, state: ChargerState) -> str:
 
 
 def _translate(action: str, payload: dict[str, Any], state: ChargerState) -> tuple[str, dict[str, Any]]:
+    action, payload = pki.translate(action, payload)  # certificate commands in 1.6 or neutral words
     if action == "DataTransfer" and (screen := _screen_text(payload)) is not None:
         if not screen["text"]:  # an empty screen text clears that EVSE's message
             connector = screen.get("connectorId")

@@ -32,7 +32,7 @@ from ...timeutil import parse_timestamp
 from .. import schemas
 from ..adapter import CallRejected, Environment, accept_boot, heartbeat
 from ..framing import ErrorCode
-from . import faults, meter, report
+from . import faults, meter, pki, report
 
 VERSION = "ocpp2.0.1"
 CUSTOM_DATA_VENDOR = "org.chargewatch"  # CustomDataType.vendorId on what we add to replies
@@ -42,8 +42,9 @@ HANDLED = frozenset({
     "Authorize", "BootNotification", "DataTransfer", "FirmwareStatusNotification", "Heartbeat",
     "LogStatusNotification", "MeterValues", "NotifyEvent", "NotifyReport", "SecurityEventNotification",
     "StatusNotification", "TransactionEvent",
-})
-DATA_ACTIONS = HANDLED - {"Heartbeat", "Authorize"}
+}) | pki.HANDLERS.keys()
+# (SignCertificate's CSR is kept in the raw log, committed before the answer; the PKI worker signs it.)
+DATA_ACTIONS = HANDLED - {"Heartbeat", "Authorize", "Get15118EVCertificate", "GetCertificateStatus"}
 
 # 2.0.1 chargingState → the neutral (1.6) connector status it means while a transaction runs.
 _CHARGING_STATE_STATUS = {"Charging": "Charging", "SuspendedEV": "SuspendedEV", "SuspendedEVSE": "SuspendedEVSE",
@@ -384,4 +385,5 @@ _HANDLERS: dict[str, Callable[[dict[str, Any], ChargerState, Environment], Outco
     "SecurityEventNotification": _security_event,
     "StatusNotification": _status,
     "TransactionEvent": _transaction_event,
+    **pki.HANDLERS,
 }
