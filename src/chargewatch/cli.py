@@ -638,6 +638,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--db")
     p.set_defaults(func=cmd_tariffs_assign)
 
+    from .cli_pki import register as register_pki
+    register_pki(sub)
+
     invoices = sub.add_parser("invoices", help="issued invoices").add_subparsers(dest="action", required=True)
     p = invoices.add_parser("reissue", help="credit a session's invoice and issue a corrected one")
     p.add_argument("transaction_id", type=int)

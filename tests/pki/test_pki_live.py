@@ -15,6 +15,7 @@ import httpx
 import pytest
 from cryptography import x509
 
+from chargewatch.api.auth import put_operator
 from chargewatch.gateway.transport import utcnow
 from chargewatch.pki.authority import init_authority
 from chargewatch.runtime import Chargewatch
@@ -51,6 +52,18 @@ async def _charger(server: Chargewatch, version: str, **kw: Any) -> CertCharger:
             break
         await asyncio.sleep(0.02)
     return charger
+
+
+async def _operator(server: Chargewatch) -> httpx.AsyncClient:
+    """A client logged in as an admin operator, as a browser after the login form."""
+    with server.engine.begin() as connection:
+        put_operator(connection, "pki-admin", "admin-password-1", "admin", utcnow())
+    client = httpx.AsyncClient(base_url=server.http_base, timeout=20)
+    await client.get("/login")
+    response = await client.post("/login", data={"username": "pki-admin", "password": "admin-password-1",
+                                                 "next": "/", "csrf_token": client.cookies["cw_login_csrf"]})
+    assert response.status_code == 303, response.text
+    return client
 
 
 def _ca_pem(ca_dir: Path) -> str:
@@ -93,8 +106,17 @@ async def test_renew_signs_the_chargers_csr_and_it_verifies_the_chain(pki_server
         own = [c for c in listed["items"] if c["source"] == "signed"]
         assert [c["certificate_type"] for c in own] == ["ChargingStationCertificate"]
         assert own[0]["serial_number"] == request["serial_number"]
-        assert own[0]["subject"].startswith(f"O=Test CPO,CN={charger.charger_id}") or \
-            f"CN={charger.charger_id}" in own[0]["subject"]
+        assert f"CN={charger.charger_id}" in own[0]["subject"]
+        browser = await _operator(pki_server)  # the charger page shows it, with the renew button
+        try:
+            page = await browser.get(f"/stations/{charger.charger_id}")
+        finally:
+            await browser.aclose()
+        assert page.status_code == 200, page.text
+        section = page.text.split('id="station-certificates"', 1)[1].split("</section>", 1)[0]
+        assert "ChargingStationCertificate" in section and request["serial_number"][:16] in section
+        assert "delivered" in section
+        assert f"/api/v1/chargers/{charger.charger_id}/certificates/renew" in section
     finally:
         await charger.close()
 
@@ -222,5 +244,31 @@ async def test_15118_certificate_services_get_a_clear_refusal(pki_server: Charge
             "hash_algorithm": "SHA256", "issuer_name_hash": "a" * 64, "issuer_key_hash": "b" * 64,
             "serial_number": "1", "responder_url": "http://127.0.0.1/ocsp"}), suppress=False)
         assert status.status == "Failed"
+    finally:
+        await charger.close()
+
+
+async def test_cli_lists_and_renews_through_the_api(pki_server: Chargewatch, ca_dir: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    from chargewatch.cli import main
+
+    charger = await _charger(pki_server, "ocpp1.6")
+    api = ["--api", pki_server.http_base]
+    try:
+        (ca_dir / "root.pem").write_text(_ca_pem(ca_dir))
+        code = await asyncio.to_thread(main, ["certificates", "install", charger.charger_id,
+                                              str(ca_dir / "root.pem"), *api])
+        assert code == 0
+        assert await asyncio.to_thread(main, ["certificates", "renew", charger.charger_id, *api]) == 0
+        await asyncio.wait_for(charger.signed.wait(), 10)
+        await pki_server.app.state.pki.idle()
+        capsys.readouterr()
+        assert await asyncio.to_thread(main, ["certificates", "list", charger.charger_id, *api]) == 0
+        listed = json.loads(capsys.readouterr().out)
+        assert {c["source"] for c in listed["items"]} == {"installed", "signed"}
+        assert listed["requests"][0]["status"] == "delivered"
+        assert await asyncio.to_thread(main, ["ca", "show", "--dir", str(ca_dir)]) == 0
+        shown = capsys.readouterr().out
+        assert "Test CPO CA" in shown and "PRIVATE" not in shown
     finally:
         await charger.close()
