@@ -90,7 +90,7 @@ def cmd_renew(args: argparse.Namespace) -> int:
     return _call(args, "POST", "/renew", {"certificate_type": args.type, "timeout": args.timeout})
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction) -> None:
     ca = sub.add_parser("ca", help="the operator's CA that signs chargers' certificates").add_subparsers(
         dest="action", required=True)
     p = ca.add_parser("init", help="create a CA (ca.pem, ca.key with mode 0600) in DIR")

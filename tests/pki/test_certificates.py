@@ -12,7 +12,6 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
-from pki.peers import make_csr, own_hash_data
 
 from chargewatch.domain.model import CertificateSigningRequested, ChargerState
 from chargewatch.ocpp import v16, v201
@@ -20,6 +19,7 @@ from chargewatch.ocpp.adapter import Environment
 from chargewatch.pki import answers
 from chargewatch.pki.authority import Authority, AuthorityConfig, AuthorityError, init_authority
 from chargewatch.pki.certificates import CertificateHash, check_csr, hash_data, load_certificates
+from pki.peers import make_csr, own_hash_data
 
 NOW = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
 
