@@ -25,7 +25,7 @@ run: install
 
 # The domain packages are pure code (no I/O, no clock): they are type-checked; the whole tree is linted.
 DOMAIN = src/chargewatch/domain src/chargewatch/ocpp src/chargewatch/sessions src/chargewatch/billing src/chargewatch/faults \
-         src/chargewatch/feedback
+         src/chargewatch/feedback src/chargewatch/pki
 
 # The suite runs on every core (pytest-xdist): each test makes its own database and server on free ports.
 PYTEST_ARGS ?= -n auto
