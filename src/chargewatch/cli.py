@@ -14,6 +14,8 @@ from typing import Any
 
 import httpx
 
+from .charging import cli as charging_cli
+
 
 def _serve_options(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     from .gateway.transport import GatewayConfig
@@ -640,6 +642,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     from .cli_pki import register as register_pki
     register_pki(sub)
+    charging_cli.register(sub)
 
     invoices = sub.add_parser("invoices", help="issued invoices").add_subparsers(dest="action", required=True)
     p = invoices.add_parser("reissue", help="credit a session's invoice and issue a corrected one")

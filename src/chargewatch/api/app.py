@@ -15,6 +15,7 @@ from fastapi.responses import PlainTextResponse, StreamingResponse
 from prometheus_client import generate_latest
 from sqlalchemy import Connection, Engine, func, insert, select, tuple_, update
 
+from ..charging.service import ChargingService
 from ..gateway.events import EventBus
 from ..gateway.transport import CommandResult, Gateway
 from ..sessions.links import session_token
@@ -22,6 +23,7 @@ from ..sessions.machine import ChargingSession
 from ..store import reads, registry, schema
 from . import models
 from .auth import is_public
+from .charging import charging_router
 from .errors import error_responses, install_error_handlers, install_openapi
 from .models import ConnectorNumber, Offset, RowId, Timestamp, TransactionId
 
@@ -81,6 +83,7 @@ def create_app(services: Services) -> FastAPI:
     app.state.services = services
     install_error_handlers(app)
     install_openapi(app, operator_only)
+    app.include_router(charging_router(ChargingService(engine, services.gateway)))
 
     # ------------------------------------------------------------------ chargers
 

@@ -30,6 +30,7 @@ from ..billing.signed_data import SignedDataSection
 from ..domain.events import SessionEvent, SupportEvent
 from ..sessions.links import transaction_of
 from ..sessions.meter import Reading, register_series, summarise
+from ..store import charging as charging_store
 from ..store import reads, schema
 from .app import Services
 from .auth import LOGIN_CSRF_COOKIE, SESSION_COOKIE, SESSION_LIFETIME, OperatorAuth, csrf_matches
@@ -488,6 +489,7 @@ def pages_router(services: Services, auth: OperatorAuth, api: DomainApi) -> APIR
         station_ratings = None
         if ratings.ok and isinstance(ratings.data, list):
             station_ratings = next((r for r in ratings.data if r.get("station_id") == charger_id), None)
+        data["charging"] = await asyncio.to_thread(charging_store.read_charger_view, engine, charger_id)
         return render(request, "station.html", {**data, "incidents": incidents, "uptime": uptime,
                                                 "ratings": ratings, "station_ratings": station_ratings,
                                                 "connector_ratings": connector_ratings, "certificates": certificates,

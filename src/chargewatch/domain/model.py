@@ -22,6 +22,7 @@ from typing import Any
 
 from ..sessions.machine import ChargingSession
 from ..sessions.meter import Reading
+from .charging import ChargingLimitChanged, ChargingProfilesReported
 
 DEFAULT_HEARTBEAT_INTERVAL = 300
 
@@ -201,7 +202,7 @@ class CertificateSigningRequested:
 
 Change = (
     ChargerBooted | ChargerFirmwareStatus | ConnectorStatusChanged | SessionChanged | ReadingsRecorded | SecurityEvent
-    | DeviceModelReported | CertificateSigningRequested
+    | DeviceModelReported | CertificateSigningRequested | ChargingProfilesReported | ChargingLimitChanged
 )
 
 

@@ -295,9 +295,10 @@ security_events = Table(
 # Each domain keeps its tables in its own module on this metadata (imported for their side effect).
 from . import (  # noqa: E402, F401
     billing_tables,
+    charging_tables,
     faults_tables,
     feedback_tables,
     operators_tables,
-    pki_tables,  # noqa: E402, F401
+    pki_tables,
     support_tables,
 )

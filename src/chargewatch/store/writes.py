@@ -10,7 +10,8 @@ from sqlalchemy import BigInteger, Connection, Integer, Numeric, String, Table, 
 
 from ..domain import model
 from ..sessions.machine import ChargingSession
-from . import schema
+from . import charging_tables, schema
+from .charging import charging_report_row
 from .upsert import _insert, insert_ignoring_duplicates, upsert
 from .writer import Unit
 
@@ -100,6 +101,7 @@ STATEMENTS = {
     "evse_reported": _upsert_known(schema.evse_connectors, _EVSE_CONNECTOR_KEY),
     "device_variable": _upsert_rows(schema.device_variables, _DEVICE_VARIABLE_KEY),
     "device_report": _upsert_rows(schema.device_reports, ["charger_id", "request_id"]),
+    "charging_report": _insert_rows(charging_tables.charging_reports),
 }
 _CONNECTOR_FIELDS = ("charger_id", "connector_id", "status", "error_code", "info", "vendor_id", "vendor_error_code")
 
@@ -236,6 +238,8 @@ def add_changes(unit: Unit, charger_id: str, changes: list[model.Change], start_
                      "tech_info": change.tech_info}
             check_row(schema.security_events, event)
             unit.add("security_event", event)
+        elif isinstance(change, model.ChargingProfilesReported | model.ChargingLimitChanged):
+            unit.add("charging_report", charging_report_row(charger_id, change))
     return upserts
 
 

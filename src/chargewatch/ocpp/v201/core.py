@@ -32,7 +32,7 @@ from ...timeutil import parse_timestamp
 from .. import schemas
 from ..adapter import CallRejected, Environment, accept_boot, heartbeat
 from ..framing import ErrorCode
-from . import faults, meter, pki, report
+from . import faults, meter, pki, report, smart
 
 VERSION = "ocpp2.0.1"
 CUSTOM_DATA_VENDOR = "org.chargewatch"  # CustomDataType.vendorId on what we add to replies
@@ -42,6 +42,7 @@ HANDLED = frozenset({
     "Authorize", "BootNotification", "DataTransfer", "FirmwareStatusNotification", "Heartbeat",
     "LogStatusNotification", "MeterValues", "NotifyEvent", "NotifyReport", "SecurityEventNotification",
     "StatusNotification", "TransactionEvent",
+    *smart.INBOUND,
 }) | pki.HANDLERS.keys()
 # (SignCertificate's CSR is kept in the raw log, committed before the answer; the PKI worker signs it.)
 DATA_ACTIONS = HANDLED - {"Heartbeat", "Authorize", "Get15118EVCertificate", "GetCertificateStatus"}
@@ -386,4 +387,5 @@ _HANDLERS: dict[str, Callable[[dict[str, Any], ChargerState, Environment], Outco
     "StatusNotification": _status,
     "TransactionEvent": _transaction_event,
     **pki.HANDLERS,
+    **{action: smart.inbound(action) for action in smart.INBOUND},
 }

@@ -1,0 +1,107 @@
+"""Smart charging in OCPP 1.6 words (Smart Charging profile, §5.5, §5.7, §5.16): SetChargingProfile with
+csChargingProfiles, ClearChargingProfile, GetCompositeSchedule (answered with chargingSchedule), and the
+ChargingScheduleAllowedChargingRateUnit / ChargeProfileMaxStackLevel configuration keys. 1.6 has no
+GetChargingProfiles."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from ...domain.charging import (
+    ChargingProfile,
+    ChargingSchedule,
+    CompositeSchedule,
+    Purpose,
+    SchedulePeriod,
+    json_number,
+)
+from ...timeutil import format_timestamp, parse_timestamp
+
+VERSION = "ocpp1.6"
+PURPOSES = {Purpose.CHARGER_MAX: "ChargePointMaxProfile", Purpose.TX_DEFAULT: "TxDefaultProfile",
+            Purpose.TX: "TxProfile"}
+_UNITS = {"A": "A", "W": "W"}
+
+
+def schedule(schedule: ChargingSchedule) -> dict[str, Any]:
+    out: dict[str, Any] = {"chargingRateUnit": schedule.rate_unit, "chargingSchedulePeriod": [
+        {"startPeriod": p.start_period, "limit": json_number(p.limit),
+         **({"numberPhases": p.number_phases} if p.number_phases is not None else {})} for p in schedule.periods]}
+    if schedule.duration is not None:
+        out["duration"] = schedule.duration
+    if schedule.start_schedule is not None:
+        out["startSchedule"] = format_timestamp(schedule.start_schedule)
+    if schedule.min_charging_rate is not None:
+        out["minChargingRate"] = json_number(schedule.min_charging_rate)
+    return out
+
+
+def periods_from(raw: list[dict[str, Any]]) -> tuple[SchedulePeriod, ...]:
+    return tuple(SchedulePeriod(int(p["startPeriod"]), Decimal(str(p["limit"])), p.get("numberPhases"))
+                 for p in raw)
+
+
+class Renderer:
+    version = VERSION
+    rate_unit_key = "ChargingScheduleAllowedChargingRateUnit"
+    max_stack_level_key = "ChargeProfileMaxStackLevel"
+
+    def set_profile(self, profile: ChargingProfile, transaction_ref: str | None) -> tuple[str, dict[str, Any]]:
+        body: dict[str, Any] = {
+            "chargingProfileId": profile.profile_id, "stackLevel": profile.stack_level,
+            "chargingProfilePurpose": PURPOSES[profile.purpose], "chargingProfileKind": profile.kind.value,
+            "chargingSchedule": schedule(profile.schedule)}
+        if profile.purpose is Purpose.TX:
+            if transaction_ref is None or not transaction_ref.isdigit():
+                raise ValueError("transaction_id: a 1.6 TxProfile needs the charger's integer transactionId")
+            body["transactionId"] = int(transaction_ref)
+        if profile.recurrency_kind:
+            body["recurrencyKind"] = profile.recurrency_kind
+        if profile.valid_from:
+            body["validFrom"] = format_timestamp(profile.valid_from)
+        if profile.valid_to:
+            body["validTo"] = format_timestamp(profile.valid_to)
+        return "SetChargingProfile", {"connectorId": profile.connector_id, "csChargingProfiles": body}
+
+    def clear_profile(self, profile_id: int | None, connector_id: int | None = None, purpose: Purpose | None = None,
+                      stack_level: int | None = None) -> tuple[str, dict[str, Any]]:
+        payload: dict[str, Any] = {}
+        if profile_id is not None:
+            payload["id"] = profile_id
+        if connector_id is not None:
+            payload["connectorId"] = connector_id
+        if purpose is not None:
+            payload["chargingProfilePurpose"] = PURPOSES[purpose]
+        if stack_level is not None:
+            payload["stackLevel"] = stack_level
+        return "ClearChargingProfile", payload
+
+    def get_composite(self, connector_id: int, duration: int, rate_unit: str | None) -> tuple[str, dict[str, Any]]:
+        payload: dict[str, Any] = {"connectorId": connector_id, "duration": duration}
+        if rate_unit:
+            payload["chargingRateUnit"] = _UNITS[rate_unit]
+        return "GetCompositeSchedule", payload
+
+    def composite_from(self, connector_id: int, response: dict[str, Any]) -> CompositeSchedule:
+        raw = response.get("chargingSchedule") or {}
+        start = response.get("scheduleStart") or raw.get("startSchedule")
+        return CompositeSchedule(
+            connector_id=int(response.get("connectorId", connector_id)), status=str(response.get("status", "")),
+            schedule_start=parse_timestamp(start) if start else None, duration=raw.get("duration"),
+            rate_unit=raw.get("chargingRateUnit"), periods=periods_from(raw.get("chargingSchedulePeriod") or []))
+
+    def get_profiles(self, request_id: int, connector_id: int | None) -> tuple[str, dict[str, Any]]:
+        raise ValueError("OCPP 1.6 has no GetChargingProfiles: a 1.6 charger's profiles are the ones sent to it")
+
+    def read_setting(self, key: str) -> tuple[str, dict[str, Any]]:
+        return "GetConfiguration", {"key": [key]}
+
+    def setting_from(self, response: dict[str, Any]) -> str | None:
+        for entry in response.get("configurationKey") or []:
+            if entry.get("value") is not None:
+                return str(entry["value"])
+        return None
+
+
+RENDERER = Renderer()
