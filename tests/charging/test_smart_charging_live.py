@@ -18,6 +18,8 @@ from sqlalchemy import update
 
 from chargewatch.api.auth import put_operator
 from chargewatch.cli import main as cli_main
+from chargewatch.gateway.replay import replay
+from chargewatch.store import charging as store_charging
 from chargewatch.store import schema
 from helpers import http_url, ocpp_url
 from peers.smart_chargers import SmartCharger
@@ -275,6 +277,12 @@ async def test_a_201_station_reports_its_profiles_and_external_limits(server):
                   for r in profiles) == [(0, "ChargerMax", "50000"), (1, "TxDefault", "11000")]
     notified = next(r for r in reports if r["kind"] == "NotifyChargingLimit")
     assert notified["grid_critical"] is True and notified["data"][0]["periods"][0]["limit"] == "4000"
+    for _ in range(2):  # the reports are derived from the raw log: a replay rebuilds them, twice changes nothing
+        await asyncio.to_thread(replay, server.engine)
+        with server.engine.connect() as connection:
+            rebuilt = store_charging.reports(connection, charger_id)
+        assert sorted((r["kind"], r["connector_id"], r["data"]) for r in rebuilt) == sorted(
+            (r["kind"], r["connector_id"], r["data"]) for r in reports)
 
 
 async def test_a_16_charger_has_no_get_charging_profiles(server):
