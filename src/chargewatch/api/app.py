@@ -24,6 +24,7 @@ from ..store import reads, registry, schema
 from . import models
 from .auth import is_public
 from .charging import charging_router
+from .console import console_router
 from .errors import error_responses, install_error_handlers, install_openapi
 from .models import ConnectorNumber, Offset, RowId, Timestamp, TransactionId
 
@@ -393,6 +394,8 @@ def create_app(services: Services) -> FastAPI:
     def metrics() -> PlainTextResponse:
         return PlainTextResponse(generate_latest(services.gateway.metrics.registry).decode(),
                                  media_type="text/plain; version=0.0.4")
+
+    app.include_router(console_router(engine))  # revenue and incident counts as one aggregate each (console)
 
     @app.get("/healthz", tags=["live"])
     def health() -> dict[str, Any]:

@@ -18,6 +18,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
@@ -32,6 +33,7 @@ from ..sessions.links import transaction_of
 from ..sessions.meter import Reading, register_series, summarise
 from ..store import charging as charging_store
 from ..store import reads, schema
+from . import console
 from .app import Services
 from .auth import LOGIN_CSRF_COOKIE, SESSION_COOKIE, SESSION_LIFETIME, OperatorAuth, csrf_matches
 from .domains import UNAVAILABLE, DomainApi, Fetched
@@ -72,6 +74,9 @@ CONNECTOR_PRICES = "/api/v1/driver/chargers/{charger_id}/connectors/{connector_i
 BILL = "/api/v1/sessions/{transaction_id}/invoice"
 INVOICES = "/api/v1/invoices"
 INVOICE_PDF = "/api/v1/invoices/{number}.pdf"
+REVENUE = "/api/v1/revenue"
+INCIDENT_COUNTS = "/api/v1/incident-counts"
+ACTIVE_PAGE = 10  # active sessions per overview page
 
 # What the driver page says, in the languages the guidance catalog has (chosen by ?lang= or Accept-Language).
 DRIVER_TEXT: dict[str, dict[str, Any]] = {
@@ -279,9 +284,10 @@ def _charger_state(charger: dict[str, Any], connectors: list[dict[str, Any]], on
     return "online" if online else "offline"
 
 
-def read_overview(engine: Engine, links: Any, now: datetime) -> dict[str, Any]:
+def read_overview(engine: Engine, links: Any, now: datetime, midnight: datetime | None = None) -> dict[str, Any]:
+    """``midnight``: the start of the operator's day (console.Clock.midnight); UTC midnight without it."""
     c, k, s = schema.chargers, schema.connectors, schema.sessions
-    midnight = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    midnight = midnight or now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     with engine.connect() as connection:
         chargers = _rows(connection.execute(select(c).order_by(c.c.id)))
         connectors = _rows(connection.execute(select(k).order_by(k.c.charger_id, k.c.connector_id)))
@@ -325,7 +331,9 @@ def read_station(engine: Engine, charger_id: str, links: Any) -> dict[str, Any] 
                 m.c.transaction_id == session.transaction_id, m.c.measurand == "Power.Active.Import")
                 .order_by(m.c.timestamp)).all()
             samples = session_samples(readings, session.meter_start_wh)
+            until = session.stopped_at or datetime.now(UTC)
             curves.append({"label": f"#{session.transaction_id} (connector {session.connector_id})",
+                           "minutes": round(max(0.0, (until - session.started_at).total_seconds()) / 60, 2),
                            "points": [{"x": round((p.at - session.started_at).total_seconds() / 60, 2),
                                        "y": round(p.power_w / 1000, 2)} for p in samples if p.power_w is not None]})
     online = charger_id in links
@@ -392,6 +400,14 @@ def pages_router(services: Services, auth: OperatorAuth, api: DomainApi) -> APIR
     templates.env.filters.update(kw=kilowatts, kwh=kilowatt_hours, when=when, duration=duration, pct=percent,
                                  money=money, lmoney=localized_money, local=localized_time,
                                  stop_sentence=display.stop_reason, lnum=localized_number)
+    # The operator console: times in the shown zone (with its abbreviation), figures in the operator's locale.
+    templates.env.filters.update(when=console.when, kw=console.kilowatts, kwh=console.kilowatt_hours,
+                                 pct=console.percent, money=console.console_money, num=console.number,
+                                 zone=console.zone_name, plural=console.plural)
+    zones = console.ChargerZones(engine)
+
+    def clock(request: Request, page_zone: str | None = None, lang: str | None = None) -> console.Clock:
+        return console.clock_of(request.cookies, zones.get(), _language(request, lang), page_zone)
 
     def secure_cookie(request: Request) -> bool:
         return request.url.scheme == "https"
@@ -401,8 +417,16 @@ def pages_router(services: Services, auth: OperatorAuth, api: DomainApi) -> APIR
         context = {"operator": session.operator if session else None,
                    "csrf_token": session.csrf_token if session else "", "page": name.removesuffix(".html"),
                    **context}
-        return _secure_headers(templates.TemplateResponse(request, name, context, status_code=status),
-                               driver=name == "driver.html")
+        if "clock" not in context:
+            station = context.get("charger")
+            context["clock"] = clock(request, context.get("timezone") or (
+                station.get("timezone") if isinstance(station, dict) else None), context.get("lang"))
+        token = console.CLOCK.set(context["clock"])
+        try:
+            return _secure_headers(templates.TemplateResponse(request, name, context, status_code=status),
+                                   driver=name == "driver.html")
+        finally:
+            console.CLOCK.reset(token)
 
     # ------------------------------------------------------------------ login
 
@@ -457,16 +481,26 @@ def pages_router(services: Services, auth: OperatorAuth, api: DomainApi) -> APIR
     # ------------------------------------------------------------------ operator pages
 
     @router.get("/", response_class=HTMLResponse)
-    async def overview(request: Request) -> Response:
+    async def overview(request: Request, page: int = 1) -> Response:
         now = services.gateway.now()
-        data = await asyncio.to_thread(read_overview, engine, services.gateway.links, now)
-        incidents, invoices = await asyncio.gather(
+        at = await asyncio.to_thread(clock, request)
+        data = await asyncio.to_thread(read_overview, engine, services.gateway.links, now, at.midnight(now))
+        month = now.astimezone(ZoneInfo(at.operator_zone))  # uptime of the operator's month so far
+        incidents, totals, counts, uptime, ratings, power = await asyncio.gather(
             api.get(INCIDENTS, {"status": "active", "limit": 8}),
-            api.get(INVOICES, {"since": data["midnight"].isoformat(), "limit": 500}))
-        costs = await _live_costs([x.transaction_id for x in data["active"]])
-        return render(request, "overview.html", {**data, "incidents": incidents, "invoices": invoices,
-                                                 "revenue": revenue(invoices), "costs": costs,
-                                                 "billing": api.has(LIVE_COST)})
+            api.get(REVENUE, {"since": data["midnight"].isoformat()}) if api.has(INVOICES) else _not_yet(),
+            api.get(INCIDENT_COUNTS) if api.has(INCIDENTS) else _not_yet(),
+            api.get(UPTIME, {"year": month.year, "month": month.month}),
+            api.get(FEEDBACK_STATIONS, {"since": at.month_start(now).isoformat()}),
+            asyncio.to_thread(console.fleet_power, engine, data["midnight"], now))
+        active, pages = _paged(data["active"], page, ACTIVE_PAGE)
+        costs = await _live_costs([x.transaction_id for x in active])
+        return render(request, "overview.html", {
+            **data, "clock": at, "now": now, "incidents": incidents, "totals": totals, "incident_counts": counts,
+            "uptime": uptime, "fleet_uptime": console.fleet_uptime(uptime.data["ports"]) if uptime.ok else None,
+            "ratings": ratings, "scores": console.fleet_scores(ratings.data) if ratings.ok else None,
+            "power_points": power, "active_page": active, "pages": pages, "costs": costs,
+            "billing": api.has(LIVE_COST)})
 
     async def _live_costs(transaction_ids: list[int]) -> dict[int, Fetched]:
         if not api.has(LIVE_COST):
@@ -650,14 +684,14 @@ def pages_router(services: Services, auth: OperatorAuth, api: DomainApi) -> APIR
     return router
 
 
-def revenue(invoices: Fetched) -> dict[str, Decimal] | None:
-    """Gross revenue per currency from the invoices and credit notes issued (credit notes are negative)."""
-    if not invoices.ok or not isinstance(invoices.data, list):
-        return None
-    totals: dict[str, Decimal] = {}
-    for invoice in invoices.data:
-        totals[invoice["currency"]] = totals.get(invoice["currency"], Decimal(0)) + Decimal(str(invoice["total_gross"]))
-    return totals
+def _paged(items: Sequence[Any], page: int, size: int) -> tuple[list[Any], dict[str, int]]:
+    """One page of a list (1-based, clamped) and where it stands: first/last shown, total, pages."""
+    pages = max(1, -(-len(items) // size))
+    page = min(max(page, 1), pages)
+    shown = list(items[(page - 1) * size:page * size])
+    first = (page - 1) * size + 1 if shown else 0
+    return shown, {"page": page, "pages": pages, "total": len(items), "first": first,
+                   "last": first + len(shown) - 1 if shown else 0}
 
 
 def session_incidents(items: list[dict[str, Any]], session: Any, now: datetime) -> list[dict[str, Any]]:

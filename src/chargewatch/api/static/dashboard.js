@@ -11,8 +11,17 @@
   function $all(selector, root) { return Array.prototype.slice.call((root || document).querySelectorAll(selector)); }
   function csrf() { var m = $('meta[name="csrf-token"]'); return m ? m.content : ""; }
 
-  function kw(w) { return w === null || w === undefined ? "–" : (w / 1000).toFixed(1) + " kW"; }
-  function kwh(wh) { return wh === null || wh === undefined ? "–" : (wh / 1000).toFixed(2) + " kWh"; }
+  // Figures in the console's locale (the server renders the same): "7,4 kW" in German, "7.4 kW" in English.
+  var locale = body.dataset.lang === "de" ? "de-DE" : "en-GB";
+  function fixed(value, digits) {
+    return new Intl.NumberFormat(locale, { minimumFractionDigits: digits, maximumFractionDigits: digits }).format(value);
+  }
+  function kw(w) { return w === null || w === undefined ? "–" : fixed(w / 1000, 1) + " kW"; }
+  function kwh(wh) { return wh === null || wh === undefined ? "–" : fixed(wh / 1000, 2) + " kWh"; }
+  function parseFigure(text) {
+    var plain = body.dataset.lang === "de" ? text.replace(/\./g, "").replace(",", ".") : text.replace(/,/g, "");
+    return parseFloat(plain);
+  }
   function duration(s) {
     if (s === null || s === undefined) { return "–"; }
     s = Math.floor(s);
@@ -81,6 +90,27 @@
 
   /* ---------------------------------------------------------------- admin actions */
 
+  // What a command to a charger came to (POST …/commands and incident actions answer alike): the charger's own
+  // answer (Accepted, Rejected, Scheduled, Unlocked, …), its CALLERROR, no answer in time, or not sent at all.
+  var COMMAND_STATES = ["answered", "error", "timeout", "offline", "pending"];
+  var GOOD_ANSWERS = ["Accepted", "Scheduled", "Unlocked", "RebootRequired"];
+  function isCommandResult(data) {
+    return data && typeof data === "object" && "response" in data && COMMAND_STATES.indexOf(data.status) >= 0;
+  }
+  function commandOutcome(what, data) {
+    var answer = data.response || {}, error = data.error || (data.status === "error" ? answer : {});
+    if (data.status === "offline") { return { text: what + " not sent: the charger is offline", bad: true }; }
+    if (data.status === "timeout") { return { text: what + ": no answer from the charger in time (timeout)", bad: true }; }
+    if (data.status === "pending") { return { text: what + ": sent, waiting for the charger", bad: false }; }
+    if (data.status === "error") {
+      var code = error.code || error.errorCode || "error", words = error.description || error.errorDescription || error.reason || "";
+      return { text: what + " failed: the charger answered " + code + (words ? " (" + words + ")" : ""), bad: true };
+    }
+    var status = answer.status || (answer.idTagInfo && answer.idTagInfo.status);
+    if (!status) { return { text: what + ": the charger answered", bad: false }; }
+    return { text: what + ": the charger answered " + status, bad: GOOD_ANSWERS.indexOf(status) < 0 };
+  }
+
   document.addEventListener("click", function (event) {
     var button = event.target.closest("[data-api]");
     if (!button) { return; }
@@ -96,12 +126,12 @@
       return r.json().catch(function () { return {}; }).then(function (data) {
         if (!r.ok) {
           var detail = typeof data.detail === "string" ? data.detail : JSON.stringify(data.detail || data);
-          toast("Failed: " + detail, true);
-        } else if (data.status && ["answered", "Accepted"].indexOf(data.status) < 0 && data.response === undefined) {
-          toast(button.dataset.done + " (" + data.status + ")");
+          toast((button.dataset.done || "Action") + " failed: " + detail, true);
+        } else if (isCommandResult(data)) {
+          var told = commandOutcome(button.dataset.done || "Command", data);
+          toast(told.text, told.bad);
         } else {
-          var answer = data.response && data.response.status ? " · charger: " + data.response.status : "";
-          toast((button.dataset.done || "Done") + answer);
+          toast(button.dataset.done || "Done");
         }
         refreshSections(300);
       });
@@ -112,8 +142,15 @@
   /* ---------------------------------------------------------------- charts */
 
   var palette = ["#0b6e4f", "#1565c0", "#c62828", "#9a6700", "#6a1b9a", "#00838f"];
-  function timeTick(value) {
-    return new Date(value).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false });
+  // Chart times in the zone the page shows (the station's or the operator's), never silently the browser's.
+  function timeTick(value, zone) {
+    var options = { hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false };
+    options.timeZone = zone || body.dataset.zone || undefined;
+    try { return new Date(value).toLocaleTimeString(locale, options); } catch (e) { delete options.timeZone; return new Date(value).toLocaleTimeString(locale, options); }
+  }
+  function hourTick(value, zone) {
+    var options = { hour: "2-digit", minute: "2-digit", hour12: false, timeZone: zone || body.dataset.zone || undefined };
+    try { return new Date(value).toLocaleTimeString(locale, options); } catch (e) { return new Date(value).toISOString().slice(11, 16); }
   }
   function readJson(id) { var el = document.getElementById(id); return el ? JSON.parse(el.textContent) : null; }
 
@@ -121,8 +158,10 @@
   function sessionChartInit() {
     var canvas = $("#session-chart"), points = readJson("session-points");
     if (!canvas || !window.Chart) { return; }
+    // The x axis spans the session: from its start to its stop (to now while it runs).
     var xs = points.map(function (p) { return p.x; });
-    var first = xs.length ? Math.min.apply(null, xs) : Date.now();
+    var start = canvas.dataset.start ? Number(canvas.dataset.start) : (xs.length ? Math.min.apply(null, xs) : Date.now());
+    var end = canvas.dataset.end ? Number(canvas.dataset.end) : Math.max(Date.now(), xs.length ? Math.max.apply(null, xs) : 0);
     sessionChart = new Chart(canvas, {
       type: "line",
       data: { datasets: [
@@ -134,8 +173,8 @@
       options: {
         animation: false, maintainAspectRatio: false, parsing: false, interaction: { mode: "index", intersect: false },
         scales: {
-          x: { type: "linear", suggestedMin: first - 60000, suggestedMax: first + 5 * 60000,
-               ticks: { callback: timeTick, maxTicksLimit: 6 } },
+          x: { type: "linear", min: start, max: Math.max(end, start + 60000),
+               ticks: { callback: function (v) { return timeTick(v); }, maxTicksLimit: 6 } },
           kw: { position: "left", beginAtZero: true, title: { display: true, text: "kW" } },
           kwh: { position: "right", beginAtZero: true, grid: { drawOnChartArea: false }, title: { display: true, text: "kWh" } }
         },
@@ -148,6 +187,8 @@
     var x = Date.parse(at);
     if (powerW !== null && powerW !== undefined) { sessionChart.data.datasets[0].data.push({ x: x, y: powerW / 1000 }); }
     if (energyWh !== null && energyWh !== undefined) { sessionChart.data.datasets[1].data.push({ x: x, y: energyWh / 1000 }); }
+    var axis = sessionChart.options.scales.x;
+    if (!$("#session-chart").dataset.end && x > axis.max) { axis.max = x; }
     var empty = $("#no-points");
     if (empty) { empty.remove(); }
     sessionChart.update("none");
@@ -163,12 +204,57 @@
       }) },
       options: {
         animation: false, maintainAspectRatio: false, parsing: false,
-        scales: { x: { type: "linear", title: { display: true, text: "minutes since start" } },
+        scales: { x: { type: "linear", min: 0, max: Math.max.apply(null, curves.map(function (c) { return c.minutes || 1; })),
+                       title: { display: true, text: "minutes since start" } },
                   y: { beginAtZero: true, title: { display: true, text: "kW" } } },
         plugins: { legend: { labels: { boxWidth: 12 } } }
       }
     });
   }
+
+  function fleetPowerInit() {
+    var canvas = $("#fleet-power"), points = readJson("fleet-power-points");
+    if (!canvas || !window.Chart || !points) { return; }
+    var zone = canvas.dataset.zone;
+    new Chart(canvas, {
+      type: "line",
+      data: { datasets: [{ label: "Fleet power (kW)", data: points, borderColor: palette[0],
+                           backgroundColor: "rgba(11,110,79,.12)", fill: true, pointRadius: 0, stepped: true }] },
+      options: {
+        animation: false, maintainAspectRatio: false, parsing: false,
+        scales: { x: { type: "linear", min: Number(canvas.dataset.from), max: Number(canvas.dataset.to),
+                       ticks: { callback: function (v) { return hourTick(v, zone); }, maxTicksLimit: 8 },
+                       title: { display: true, text: "today, " + zone } },
+                  y: { beginAtZero: true, title: { display: true, text: "kW" } } },
+        plugins: { legend: { display: false },
+                   tooltip: { callbacks: { title: function (items) { return items.length ? hourTick(items[0].parsed.x, zone) + " " + zone : ""; } } } }
+      }
+    });
+  }
+
+  /* ---------------------------------------------------------------- time zone */
+
+  // The operator's own zone (as this browser knows it) goes to the server in a cookie, so "today" is their day;
+  // the switch between the station's zone and their own is a cookie too.
+  function cookie(name, value) {
+    document.cookie = name + "=" + encodeURIComponent(value) + "; path=/; max-age=31536000; SameSite=Lax";
+  }
+  function zoneCookie() {
+    var mine = "";
+    try { mine = Intl.DateTimeFormat().resolvedOptions().timeZone || ""; } catch (e) { return; }
+    if (!mine) { return; }
+    cookie("cw_myzone", mine);
+    if (body.dataset.myzone !== mine && page !== "login" && page !== "driver" && !sessionStorage.getItem("cw_zone_told")) {
+      sessionStorage.setItem("cw_zone_told", "1");  // once: a browser refusing cookies must not reload forever
+      location.reload();
+    }
+  }
+  document.addEventListener("click", function (event) {
+    var toggle = event.target.closest && event.target.closest("#zone-toggle");
+    if (!toggle) { return; }
+    cookie("cw_tz", toggle.dataset.mode);
+    location.reload();
+  });
 
   function feedbackChartInit() {
     var canvas = $("#feedback-weekly"), weeks = readJson("weekly-scores");
@@ -213,7 +299,7 @@
     if (!el) { return; }
     var total = 0;
     $all('#active-sessions [data-field="power_w"]').forEach(function (cell) {
-      var value = parseFloat(cell.textContent);
+      var value = parseFigure(cell.textContent);
       if (!isNaN(value)) { total += value * 1000; }
     });
     setText(el, kw(total) + " in total");
@@ -293,7 +379,8 @@
       var form = event.target;
       if (form.id !== "feedback-form") { return; }
       event.preventDefault();
-      var payload = { survey_id: form.dataset.survey, answers: {} }, missing = false;
+      var payload = { survey_id: form.dataset.survey, answers: {} }, missing = null;
+      $all("[data-error-for]", form).forEach(function (el) { el.textContent = ""; });
       $all("fieldset[data-question]", form).forEach(function (set) {
         var id = set.dataset.question, kind = set.dataset.kind, as = set.dataset.as, value = null;
         if (kind === "multi_choice") {
@@ -302,7 +389,7 @@
         } else if (kind === "rating" || kind === "scale" || kind === "single_choice") {
           var checked = $("input:checked", set);
           value = checked ? (kind === "single_choice" ? checked.value : Number(checked.value)) : null;
-          if (kind === "rating" && value === null && $("input[required]", set)) { missing = true; }
+          if (kind === "rating" && value === null && $("input[required]", set)) { missing = missing || id; }
         } else {
           var input = $("textarea, input", set);
           value = input && input.value.trim() ? input.value.trim() : null;
@@ -313,7 +400,11 @@
         else { payload[id] = value; }
       });
       var errors = $("#feedback-errors");
-      if (missing) { errors.textContent = form.dataset.missing || "Please choose a rating."; return; }
+      if (missing) {
+        var beside = $('[data-error-for="' + missing + '"]', form) || errors;
+        beside.textContent = form.dataset.missing || "Please choose a rating.";
+        return;
+      }
       errors.textContent = "";
       var button = $("button[type=submit]", form);
       button.disabled = true;
@@ -475,10 +566,12 @@
   /* ---------------------------------------------------------------- start */
 
   function start() {
+    if (page !== "driver") { zoneCookie(); }
     if (page === "driver") { driverLive(); feedbackForm(); reportForm(); supportForm(); receiptEmailForm(); return; }
     if (page === "login" || page === "not_found") { return; }
     sessionChartInit();
     stationChartInit();
+    fleetPowerInit();
     feedbackChartInit();
     operatorSupport();
     operatorDisputes();
