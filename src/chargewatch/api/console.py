@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 from typing import Annotated, Any
+from urllib.parse import unquote
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime
@@ -104,7 +105,7 @@ def current_clock() -> Clock:
 
 def clock_of(cookies: Mapping[str, str], zones: Mapping[str, str], lang: str,
              page_zone: str | None = None) -> Clock:
-    mine = valid_zone(cookies.get(MY_ZONE_COOKIE))
+    mine = valid_zone(unquote(cookies.get(MY_ZONE_COOKIE) or ""))  # the page writes it URI-encoded
     mode = "mine" if cookies.get(ZONE_MODE_COOKIE) == "mine" and mine else "station"
     common = Counter(zones.values()).most_common(1)
     return Clock(mode=mode, mine=mine, fleet_zone=common[0][0] if common else "UTC",
