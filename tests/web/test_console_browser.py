@@ -360,3 +360,23 @@ async def test_german_formats_and_the_required_feedback_question_first(site: Sit
     assert prompt["y"] - 5 <= box["y"] and box["y"] + box["height"] <= stars["y"] + 2, (box, prompt, stars)
     await shot(driver, "console-driver-feedback-error")
     await page.context.close()
+
+
+async def test_a_remote_action_on_an_incident_shows_the_chargers_answer(site: Site):
+    await site.status(3, "Faulted", "OverCurrentFailure")
+
+    async def opened() -> list[dict[str, Any]]:
+        items = (await site.api.get("/api/v1/incidents", params={"charger_id": BERLIN, "status": "open"})).json()
+        return [i for i in items["items"] if (i["code"], i["connector_id"]) == ("OverCurrentFailure", 3)]
+
+    number = (await eventually(opened))[0]["number"]
+    page = await site.page()
+    await page.goto(f"/stations/{BERLIN}")
+    row = page.locator(f'#station-incidents tr[data-incident="{number}"]')
+    await row.locator("summary", has_text="Remote action").click()
+    await row.get_by_role("button", name="Soft reset").click()
+    await _toast(page, "Soft reset: the charger answered Rejected", bad=True)
+    actions = (await site.api.get(f"/api/v1/incidents/{number}")).json()["actions"]
+    assert [(a["status"], a["response"]) for a in actions][-1] == ("answered", {"status": "Rejected"})
+    await site.status(3, "Available")
+    await page.context.close()
