@@ -53,6 +53,7 @@ FEEDBACK_TOPICS = "/api/v1/feedback/analytics/topics"
 FEEDBACK_CLUSTERS = "/api/v1/feedback/analytics/clusters"
 FEEDBACK_STATIONS = "/api/v1/feedback/analytics/stations"
 CERTIFICATES = "/api/v1/chargers/{charger_id}/certificates"
+RESERVATIONS = "/api/v1/reservations"
 FEEDBACK_CONNECTORS = "/api/v1/feedback/analytics/connectors"
 FEEDBACK_DROPS = "/api/v1/feedback/analytics/drops"
 SUPPORT_CONVERSATIONS = "/api/v1/support/conversations"
@@ -514,12 +515,13 @@ def pages_router(services: Services, auth: OperatorAuth, api: DomainApi) -> APIR
         data = await asyncio.to_thread(read_station, engine, charger_id, services.gateway.links)
         if data is None:
             return render(request, "not_found.html", {"what": f"charger {charger_id}"}, status=404)
-        incidents, uptime, ratings, connector_ratings, certificates = await asyncio.gather(
+        incidents, uptime, ratings, connector_ratings, certificates, reservations = await asyncio.gather(
             api.get(INCIDENTS, {"charger_id": charger_id, "limit": 20}),
             api.get(UPTIME, {"charger_id": charger_id, "year": now.year, "month": now.month}),
             api.get(FEEDBACK_STATIONS),
             api.get(FEEDBACK_CONNECTORS, {"station": charger_id}),
-            api.get(CERTIFICATES, charger_id=quote(charger_id, safe="")))
+            api.get(CERTIFICATES, charger_id=quote(charger_id, safe="")),
+            api.get(RESERVATIONS, {"charger_id": charger_id, "limit": 10}))
         station_ratings = None
         if ratings.ok and isinstance(ratings.data, list):
             station_ratings = next((r for r in ratings.data if r.get("station_id") == charger_id), None)
@@ -527,6 +529,7 @@ def pages_router(services: Services, auth: OperatorAuth, api: DomainApi) -> APIR
         return render(request, "station.html", {**data, "incidents": incidents, "uptime": uptime,
                                                 "ratings": ratings, "station_ratings": station_ratings,
                                                 "connector_ratings": connector_ratings, "certificates": certificates,
+                                                "reservations": reservations,
                                                 "actions_available": api.has(INCIDENT_ACTIONS, "POST")})
 
     @router.get("/sessions/{transaction_id}", response_class=HTMLResponse)

@@ -345,6 +345,49 @@ class SupportResolved(SupportEvent):
     kind: ClassVar[str] = "support.resolved"
 
 
+# ---------------------------------------------------------------- reservations
+
+
+@dataclass(frozen=True)
+class ReservationEvent(BusEvent):
+    """A reservation (``reservation_id``: the OCPP reservationId) of a charger's connector (0: any; None: the
+    charger's message did not say) changed; ``by`` says who ended or changed it: operator, charger, expiry, session."""
+
+    charger_id: str
+    reservation_id: int
+    connector_id: int | None
+    at: datetime
+    by: str
+
+
+@dataclass(frozen=True)
+class ReservationAnswered(ReservationEvent):
+    """The charger answered ReserveNow (``status``: the reservation's status after it; ``rejection``: how it was
+    refused, e.g. Occupied)."""
+
+    kind: ClassVar[str] = "reservation.answered"
+    status: str
+    rejection: str | None
+
+
+@dataclass(frozen=True)
+class ReservationCancelled(ReservationEvent):
+    kind: ClassVar[str] = "reservation.cancelled"
+
+
+@dataclass(frozen=True)
+class ReservationExpired(ReservationEvent):
+    kind: ClassVar[str] = "reservation.expired"
+
+
+@dataclass(frozen=True)
+class ReservationUsed(ReservationEvent):
+    """A session started naming the reservation (the charger's word; the store links them)."""
+
+    kind: ClassVar[str] = "reservation.used"
+    transaction_id: int
+
+
 # ---------------------------------------------------------------- the bus itself
 
 

@@ -200,9 +200,20 @@ class CertificateSigningRequested:
     at: datetime
 
 
+@dataclass(frozen=True)
+class ReservationStatusReported:
+    """A charger says one of its reservations ended on its side (2.0.1 ReservationStatusUpdate: Expired, Removed)."""
+
+    reservation_id: int
+    status: str  # the neutral status it now has (domain.reservations.ReservationStatus value)
+    reported: str  # as the charger said it
+    at: datetime
+
+
 Change = (
     ChargerBooted | ChargerFirmwareStatus | ConnectorStatusChanged | SessionChanged | ReadingsRecorded | SecurityEvent
     | DeviceModelReported | CertificateSigningRequested | ChargingProfilesReported | ChargingLimitChanged
+    | ReservationStatusReported
 )
 
 

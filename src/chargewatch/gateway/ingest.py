@@ -309,6 +309,9 @@ class Ingest:
                     energy_wh=s.energy_wh, power_w=s.power_w, soc=s.soc, status=s.status, stop_reason=s.stop_reason,
                     flags=s.flags, charging_seconds=s.charging_seconds, idle_seconds=s.idle_seconds, at=now,
                     evidence=evidence))
+                if kind is events.SessionStarted and s.reservation_id is not None:
+                    self.bus.publish(events.ReservationUsed(charger_id, s.reservation_id, s.connector_id, now,
+                                                            "session", s.transaction_id))
             elif isinstance(change, model.ConnectorStatusChanged):
                 self.bus.publish(events.ConnectorStatus(
                     charger_id=charger_id, connector_id=change.connector_id, status=change.status,
@@ -318,6 +321,9 @@ class Ingest:
             elif isinstance(change, model.SecurityEvent):
                 self.bus.publish(events.ChargerSecurityEvent(charger_id, change.event, change.tech_info,
                                                              change.timestamp, now, evidence))
+            elif isinstance(change, model.ReservationStatusReported):
+                ended = events.ReservationExpired if change.status == "expired" else events.ReservationCancelled
+                self.bus.publish(ended(charger_id, change.reservation_id, None, now, "charger"))
             elif isinstance(change, model.ChargerBooted):
                 self.bus.publish(events.ChargerBooted(charger_id, now, outcome.reply.get("interval"), evidence))
             elif isinstance(change, model.CertificateSigningRequested):

@@ -300,5 +300,6 @@ from . import (  # noqa: E402, F401
     feedback_tables,
     operators_tables,
     pki_tables,
+    reservations_tables,
     support_tables,
 )

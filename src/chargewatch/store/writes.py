@@ -10,7 +10,7 @@ from sqlalchemy import BigInteger, Connection, Integer, Numeric, String, Table, 
 
 from ..domain import model
 from ..sessions.machine import ChargingSession
-from . import charging_tables, schema
+from . import charging_tables, reservations, schema
 from .charging import charging_report_row
 from .upsert import _insert, insert_ignoring_duplicates, upsert
 from .writer import Unit
@@ -240,6 +240,8 @@ def add_changes(unit: Unit, charger_id: str, changes: list[model.Change], start_
             unit.add("security_event", event)
         elif isinstance(change, model.ChargingProfilesReported | model.ChargingLimitChanged):
             unit.add("charging_report", charging_report_row(charger_id, change))
+        elif isinstance(change, model.ReservationStatusReported):
+            upserts.append(("reservation_report", change))
     return upserts
 
 
@@ -289,6 +291,7 @@ def apply_upserts(connection: Connection, charger_id: str, upserts: list[tuple[s
         elif kind == "session":
             if item["start_key"]:
                 upsert(connection, schema.sessions, item, ["transaction_id"])
+                reservations.claim_start(connection, charger_id, item, now)  # a new session may use a reservation
             else:
                 row = {k: v for k, v in item.items() if k != "start_key"}
                 connection.execute(
@@ -297,6 +300,9 @@ def apply_upserts(connection: Connection, charger_id: str, upserts: list[tuple[s
                 )
         elif kind == "boot":
             values.update(_boot_values(item))
+        elif kind == "reservation_report":
+            reservations.apply_report(connection, charger_id, item.reservation_id, item.status, item.reported,
+                                      item.at, now)
         elif kind == "firmware":
             column = "diagnostics_status" if item.kind == "diagnostics" else "firmware_status"
             values[column] = item.status

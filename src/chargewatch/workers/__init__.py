@@ -22,6 +22,7 @@ def installers() -> list[Installer]:
     from .faults import install as install_faults
     from .feedback import install as install_feedback
     from .pki import install as install_pki
+    from .reservations import install as install_reservations
     from .support import install as install_support
 
     found: list[Installer] = []
@@ -31,4 +32,5 @@ def installers() -> list[Installer]:
     found.append(install_dashboard)
     found.append(install_faults)
     found.append(install_pki)
+    found.append(install_reservations)
     return found

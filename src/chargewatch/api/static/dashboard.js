@@ -344,7 +344,8 @@
     };
     ["incident.opened", "incident.updated", "incident.acknowledged", "incident.resolved", "incident.escalated",
      "feedback.submitted", "invoice.issued", "support.message", "support.resolved",
-     "billing.dispute_decided"].forEach(function (kind) {
+     "billing.dispute_decided", "reservation.answered", "reservation.cancelled", "reservation.expired",
+     "reservation.used"].forEach(function (kind) {
       handlers[kind] = function (data) { if (!charger || !data.charger_id || data.charger_id === charger) { refreshSections(); } };
     });
     listen("/api/v1/events", handlers);

@@ -104,6 +104,18 @@ def _reference(internal: Any, state: ChargerState) -> str:
     return reference
 
 
+def _reserve_now(payload: dict[str, Any]) -> dict[str, Any]:
+    """1.6 ReserveNow → 2.0.1 (H01): connector 0 (any) is a reservation without ``evseId``; the tag and its parent
+    become idToken and groupIdToken of type Central (the tag was issued by this CSMS, as for remote starts)."""
+    rendered: dict[str, Any] = {"id": payload["reservationId"], "expiryDateTime": payload.get("expiryDate"),
+                                "idToken": {"idToken": payload.get("idTag", ""), "type": "Central"}}
+    if isinstance(payload.get("connectorId"), int) and payload["connectorId"] > 0:
+        rendered["evseId"] = payload["connectorId"]
+    if payload.get("parentIdTag"):
+        rendered["groupIdToken"] = {"idToken": payload["parentIdTag"], "type": "Central"}
+    return rendered
+
+
 def _translate(action: str, payload: dict[str, Any], state: ChargerState) -> tuple[str, dict[str, Any]]:
     action, payload = pki.translate(action, payload)  # certificate commands in 1.6 or neutral words
     if action == "DataTransfer" and (screen := _screen_text(payload)) is not None:
@@ -119,6 +131,8 @@ def _translate(action: str, payload: dict[str, Any], state: ChargerState) -> tup
         if isinstance(payload.get("connectorId"), int) and payload["connectorId"] > 0:
             rendered["evseId"] = payload["connectorId"]
         return "RequestStartTransaction", rendered
+    if action == "ReserveNow" and "reservationId" in payload:
+        return "ReserveNow", _reserve_now(payload)
     if action == "RemoteStopTransaction":
         return "RequestStopTransaction", {"transactionId": _reference(payload.get("transactionId"), state)}
     if action == "GetTransactionStatus" and isinstance(payload.get("transactionId"), int):

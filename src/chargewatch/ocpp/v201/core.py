@@ -22,9 +22,11 @@ from ...domain.model import (
     ConnectorStatusChanged,
     Outcome,
     ReadingsRecorded,
+    ReservationStatusReported,
     SecurityEvent,
     SessionChanged,
 )
+from ...domain.reservations import REPORTED_STATUS
 from ...sessions import machine
 from ...sessions.machine import ChargingSession, Flag
 from ...sessions.meter import MeterValueError, Reading, summarise
@@ -41,7 +43,7 @@ CUSTOM_DATA_VENDOR = "org.chargewatch"  # CustomDataType.vendorId on what we add
 HANDLED = frozenset({
     "Authorize", "BootNotification", "DataTransfer", "FirmwareStatusNotification", "Heartbeat",
     "LogStatusNotification", "MeterValues", "NotifyEvent", "NotifyReport", "SecurityEventNotification",
-    "StatusNotification", "TransactionEvent",
+    "StatusNotification", "TransactionEvent", "ReservationStatusUpdate",
     *smart.INBOUND,
 }) | pki.HANDLERS.keys()
 # (SignCertificate's CSR is kept in the raw log, committed before the answer; the PKI worker signs it.)
@@ -373,6 +375,12 @@ def _notify_report(payload: dict[str, Any], state: ChargerState, env: Environmen
     return Outcome({}, [report.parse(payload, state)])
 
 
+def _reservation_status(payload: dict[str, Any], state: ChargerState, env: Environment) -> Outcome:
+    reported = payload["reservationUpdateStatus"]  # Expired | Removed (the schema allows no other)
+    return Outcome({}, [ReservationStatusReported(payload["reservationId"], REPORTED_STATUS[reported].value, reported,
+                                                  env.now)])
+
+
 _HANDLERS: dict[str, Callable[[dict[str, Any], ChargerState, Environment], Outcome]] = {
     "Authorize": _authorize,
     "BootNotification": _boot,
@@ -388,4 +396,5 @@ _HANDLERS: dict[str, Callable[[dict[str, Any], ChargerState, Environment], Outco
     "TransactionEvent": _transaction_event,
     **pki.HANDLERS,
     **{action: smart.inbound(action) for action in smart.INBOUND},
+    "ReservationStatusUpdate": _reservation_status,
 }
