@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 
+from . import cli_reservations
 from .charging import cli as charging_cli
 
 
@@ -652,6 +653,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tariff", help="re-price with this tariff (its version in force at the session start)")
     p.add_argument("--db")
     p.set_defaults(func=cmd_invoices_reissue)
+    cli_reservations.register(sub)
     return parser
 
 

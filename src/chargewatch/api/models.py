@@ -165,6 +165,7 @@ class SessionOut(BaseModel):
     idle_seconds: int
     stop_reason: str | None = None
     flags: list[str]
+    reservation_id: int | None = Field(default=None, description="the reservation the charger says the start used")
     transaction_ref: str | None = Field(default=None, description=(
         "The charger's own name for the transaction (OCPP 2.0.1 transactionId; the 1.6 id as text)"))
     evse_connector_id: int = Field(default=1, description=(
