@@ -272,3 +272,21 @@ async def test_cli_lists_and_renews_through_the_api(pki_server: Chargewatch, ca_
         assert "Test CPO CA" in shown and "PRIVATE" not in shown
     finally:
         await charger.close()
+
+
+async def test_answers_to_certificate_commands_sent_otherwise_are_recorded_too(pki_server: Chargewatch,
+                                                                                ca_dir: Path) -> None:
+    """A GetInstalledCertificateIds sent by other code (the generic command API) updates the charger's list too."""
+    charger = await _charger(pki_server, "ocpp1.6")
+    try:
+        async with await _api(pki_server) as api:
+            await _install_ca(api, charger, ca_dir)
+            charger.installed["CSMSRootCertificate"].clear()
+            result = await pki_server.gateway.call(charger.charger_id, "GetInstalledCertificateIds",
+                                                   {"certificateType": "CentralSystemRootCertificate"})
+            assert result.response == {"status": "NotFound"}
+            await pki_server.app.state.pki.idle()
+            listed = (await api.get(f"/api/v1/chargers/{charger.charger_id}/certificates")).json()
+        assert listed["items"] == []
+    finally:
+        await charger.close()
