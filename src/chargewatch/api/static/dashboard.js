@@ -174,7 +174,8 @@
         animation: false, maintainAspectRatio: false, parsing: false, interaction: { mode: "index", intersect: false },
         scales: {
           x: { type: "linear", min: start, max: Math.max(end, start + 60000),
-               ticks: { callback: function (v) { return timeTick(v); }, maxTicksLimit: 6 } },
+               ticks: { callback: function (v) { return timeTick(v); }, maxTicksLimit: 6 },
+               title: { display: true, text: "time, " + (body.dataset.zone || "UTC") } },
           kw: { position: "left", beginAtZero: true, title: { display: true, text: "kW" } },
           kwh: { position: "right", beginAtZero: true, grid: { drawOnChartArea: false }, title: { display: true, text: "kWh" } }
         },
