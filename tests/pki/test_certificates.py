@@ -12,6 +12,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from chargewatch.domain.model import CertificateSigningRequested, ChargerState
 from chargewatch.ocpp import v16, v201
@@ -165,3 +167,12 @@ def test_listing_answers_of_both_versions() -> None:
     assert answers.listed({"certificateType": "ManufacturerRootCertificate"}, {"status": "NotFound"}) == {
         "ManufacturerRootCertificate": []}
     assert answers.deleted({"certificateHashData": h}, {"status": "Failed"}) is None
+
+
+@settings(max_examples=200, deadline=None)
+@example("\ud800")  # a lone surrogate, which JSON allows in a string
+@given(st.text(max_size=300) | st.builds(lambda body: f"-----BEGIN CERTIFICATE REQUEST-----\n{body}\n"
+                                                       "-----END CERTIFICATE REQUEST-----", st.text(max_size=200)))
+def test_any_text_as_csr_is_refused_never_raises(text: str) -> None:
+    verdict = check_csr(text, "CP-1")
+    assert not verdict.accepted and verdict.reason
