@@ -85,7 +85,8 @@ async def test_the_charger_page_shows_the_reserved_connector_and_reserves_from_i
     await cp.close()
 
 
-async def test_a_replay_of_the_raw_log_leaves_reservations_as_they_were(server, ocpp_version):
+async def test_starts_on_reserved_connectors_are_settled_in_the_commit_and_a_replay_changes_nothing(
+        server, ocpp_version):
     cp = await _charger(server, "RES-RPL", ocpp_version)
     async with httpx.AsyncClient(base_url=http_url(server), timeout=20) as http:
         async def reserve(connector: int) -> int:
@@ -94,9 +95,24 @@ async def test_a_replay_of_the_raw_log_leaves_reservations_as_they_were(server, 
                 "expiry": "2099-01-01T00:00:00Z"})
             return int(made.json()["id"])
 
+        async def reservation(reservation_id: int) -> dict:  # type: ignore[type-arg]
+            return dict((await http.get(f"/api/v1/reservations/{reservation_id}")).json())
+
         used, held = await reserve(1), await reserve(2)
         session_id = await cp.start_reserved(1, "RPL-TAG", used)
-        await cp.start_reserved(2, "OTHER-TAG", None)
+        # Another tag starts on the reserved connector 2 (the charger should have refused): seen, not used.
+        intruder = await cp.start_reserved(2, "OTHER-TAG", None)
+        seen = await reservation(held)
+        assert seen["status"] == "accepted"
+        assert [(s["transaction_id"], s["id_tag"]) for s in seen["other_starts"]] == [(intruder, "OTHER-TAG")]
+        # The reserving tag starts without naming its any-connector reservation (a firmware that forgets
+        # reservationId): the one it fits is used.
+        anywhere = await reserve(0)
+        await cp.stop(session_id, id_tag="RPL-TAG")
+        own = await cp.start_reserved(1, "rpl-tag", None)
+        matched = await reservation(anywhere)
+        assert (matched["status"], matched["transaction_id"]) == ("used", own)
+        assert "matched by id tag" in matched["answers"][-1]["how"]
         if ocpp_version == "ocpp2.0.1":
             removed = await reserve(0)
             await cp.report_reservation(removed, "Removed")
@@ -106,7 +122,6 @@ async def test_a_replay_of_the_raw_log_leaves_reservations_as_they_were(server, 
         after = (await http.get("/api/v1/reservations", params={"charger_id": "RES-RPL"})).json()["items"]
     assert [(r["status"], r["transaction_id"], len(r["answers"]), len(r["other_starts"])) for r in after] == [
         (r["status"], r["transaction_id"], len(r["answers"]), len(r["other_starts"])) for r in before]
-    assert {r["id"]: r["status"] for r in after}[used] == "used"
+    assert {r["id"]: (r["status"], r["transaction_id"]) for r in after}[used] == ("used", session_id)
     assert {r["id"]: len(r["other_starts"]) for r in after}[held] == 1
-    assert {r["id"]: r["transaction_id"] for r in after}[used] == session_id
     await cp.close()
