@@ -605,6 +605,9 @@ def build_parser() -> argparse.ArgumentParser:
     api_args(p)
     p.set_defaults(func=cmd_uptime)
 
+    from .cli_local_list import register as local_list_commands
+    local_list_commands(sub)
+
     p = sub.add_parser("replay", help="rebuild sessions and readings from the raw OCPP log")
     p.add_argument("--db")
     p.set_defaults(func=cmd_replay)

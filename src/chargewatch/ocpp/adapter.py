@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from ..domain.local_list import LocalListIntent, LocalListReply
 from ..domain.model import DEFAULT_HEARTBEAT_INTERVAL, ChargerBooted, ChargerState, Outcome, RemedyIntent
 from ..sessions.machine import ChargingSession
 from ..timeutil import format_timestamp
@@ -128,6 +129,14 @@ class Adapter(Protocol):
     def render_remedy(self, intent: RemedyIntent) -> RenderedCommand:
         """This version's CALL for a remedy of fault handling (``mapped_from`` names the intent's action);
         ValueError if this version cannot say it."""
+        ...
+
+    def render_local_list(self, intent: LocalListIntent) -> RenderedCommand:
+        """This version's CALL for a local authorization list intent (an update, a version or limits query)."""
+        ...
+
+    def read_local_list(self, intent: LocalListIntent, response: dict[str, Any]) -> LocalListReply:
+        """The charger's answer to ``render_local_list(intent)``, in neutral words."""
         ...
 
     def allowed_after(self, connector_id: int, status: str) -> frozenset[str] | None:

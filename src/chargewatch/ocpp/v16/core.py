@@ -11,6 +11,7 @@ from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from ...domain.local_list import LocalListIntent, LocalListReply
 from ...domain.model import (
     Change,
     ChargerFirmwareStatus,
@@ -39,7 +40,7 @@ from ..adapter import (
     heartbeat,
 )
 from ..framing import ErrorCode
-from . import faults, pki
+from . import faults, local_list, pki
 
 VERSION = "ocpp1.6"
 
@@ -365,6 +366,13 @@ class V16Adapter:
     def render_remedy(self, intent: RemedyIntent) -> RenderedCommand:
         action, payload = faults.render_remedy(intent)
         return RenderedCommand(action, self.render(action, payload, ChargerState("")).payload, intent.action.value)
+
+    def render_local_list(self, intent: LocalListIntent) -> RenderedCommand:
+        action, payload = local_list.render(intent)
+        return RenderedCommand(action, self.render(action, payload, ChargerState("")).payload)
+
+    def read_local_list(self, intent: LocalListIntent, response: dict[str, Any]) -> LocalListReply:
+        return local_list.read(intent, response)
 
     def allowed_after(self, connector_id: int, status: str) -> frozenset[str] | None:
         return faults.allowed_after(connector_id, status)

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from ...domain.local_list import LocalListIntent, LocalListReply
 from ...domain.model import ChargerState, Outcome, RemedyIntent
 from ..adapter import Environment, Lookup, NeedSession, NeedStartKey, RenderedCommand
 from ..framing import ErrorCode
-from . import commands, core, faults
+from . import commands, core, faults, local_list
 
 VERSION = core.VERSION
 
@@ -49,6 +50,13 @@ class V201Adapter:
         action, payload = commands.render_remedy(intent)
         return RenderedCommand(action, commands.render(action, payload, ChargerState("")).payload,
                                intent.action.value)
+
+    def render_local_list(self, intent: LocalListIntent) -> RenderedCommand:
+        action, payload = local_list.render(intent)
+        return RenderedCommand(action, commands.render(action, payload, ChargerState("")).payload)
+
+    def read_local_list(self, intent: LocalListIntent, response: dict[str, Any]) -> LocalListReply:
+        return local_list.read(intent, response)
 
     def allowed_after(self, connector_id: int, status: str) -> frozenset[str] | None:
         return faults.allowed_after(connector_id, status)

@@ -15,7 +15,7 @@ from typing import Any
 from ...domain.model import ChargerState, RemedyAction, RemedyIntent
 from .. import schemas
 from ..adapter import RenderedCommand
-from . import pki
+from . import local_list, pki
 
 VERSION = "ocpp2.0.1"
 
@@ -123,6 +123,8 @@ def _translate(action: str, payload: dict[str, Any], state: ChargerState) -> tup
             connector = screen.get("connectorId")
             return "ClearDisplayMessage", {"id": connector if isinstance(connector, int) and connector > 0 else 0}
         return "SetDisplayMessage", _display_message(screen, state)  # 2.0.1 has a standard screen message
+    if action == "SendLocalList" and "listVersion" in payload:
+        return action, local_list.from_v16(payload)
     if action == "Reset" and payload.get("type") in ("Hard", "Soft"):
         return "Reset", {"type": "Immediate" if payload["type"] == "Hard" else "OnIdle"}
     if action == "RemoteStartTransaction":
