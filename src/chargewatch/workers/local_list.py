@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from ..domain import local_list as ll
-from ..domain.events import BusEvent, ChargerBooted, ConnectorStatus
+from ..domain.events import BusEvent, ChargerBooted, ChargerConnected, ChargerDisconnected, ConnectorStatus
 from ..gateway.transport import CommandResult
 from ..ocpp import versions
 from ..ocpp.adapter import Adapter
@@ -64,6 +64,10 @@ class LocalListWorker:
         self._locks: dict[str, asyncio.Lock] = {}
         self._task: asyncio.Task[None] | None = None
         self._spawned: set[asyncio.Task[Any]] = set()
+        # The connection on which each charger's list version was checked (or a list accepted): until then a
+        # charger that reconnected may hold anything, so its version is asked before anything is sent.
+        self._verified: dict[str, object] = {}
+        self._connected_at: dict[str, float] = {}
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -87,6 +91,10 @@ class LocalListWorker:
             self._spawn(self._guarded(self.resolve_conflict(event.charger_id, reason)))
         elif isinstance(event, ChargerBooted):
             self._spawn(self._guarded(self._after_boot(event.charger_id)))
+        elif isinstance(event, ChargerConnected):
+            self._connected_at[event.charger_id] = asyncio.get_running_loop().time()
+        elif isinstance(event, ChargerDisconnected):
+            self._verified.pop(event.charger_id, None)
 
     async def _guarded(self, coroutine: Any) -> None:
         try:
@@ -215,6 +223,8 @@ class LocalListWorker:
                                        "entries": len(update.entries), "status": status})
             values.update(last_update_type=update.update_type.value, last_status=status, last_answer=answer)
             if status == ll.UpdateStatus.ACCEPTED:
+                if charger_id in self.gateway.links:
+                    self._verified[charger_id] = self.gateway.links[charger_id]
                 held = ll.apply(held, update)
                 values.update(version_confirmed=update.version, entries=ll.entries_to_json(held),
                               entries_hash=ll.entries_hash(held), entries_count=len(held), supported=True)
@@ -273,46 +283,66 @@ class LocalListWorker:
 
     async def resolve_conflict(self, charger_id: str, reason: str) -> dict[str, Any]:
         """Record the conflict the charger reported and send it a Full list."""
+        async with self._lock(charger_id):
+            await self._note_conflict(charger_id, reason)
+            return await self._push_or_refusal(charger_id, full=True, reason="conflict")
+
+    async def _note_conflict(self, charger_id: str, reason: str) -> None:
         now = self.gateway.now()
         await self._db(store.save_state, charger_id, {"conflict_at": now, "conflict_reason": reason[:255],
                                                       "conflict_resolved_at": None}, now)
+
+    async def _push_or_refusal(self, charger_id: str, *, full: bool, reason: str) -> dict[str, Any]:
         try:
-            return await self.push(charger_id, full=True, reason="conflict")
-        except LocalListRefused as exc:
+            return await self._push(charger_id, full=full, reason=reason)
+        except LocalListRefused as exc:  # recorded on the charger's list state
             return {"charger_id": charger_id, "status": "TooLong", "error": str(exc), "updates": []}
+
+    async def reconcile(self, charger_id: str, reason: str) -> None:
+        """Bring a charger that holds a list in step: on a new connection its version is checked first (a mismatch
+        is a conflict, resolved by a Full list), then what changed is sent."""
+        async with self._lock(charger_id):
+            link = self.gateway.links.get(charger_id)
+            if link is None:
+                return
+            if self._verified.get(charger_id) is not link:
+                version = await self._query_version(charger_id)
+                if version["status"] != "answered" or version["supported"] is False:
+                    return
+                self._verified[charger_id] = link
+                if version["matches"] is False:
+                    await self._note_conflict(charger_id, (
+                        f"the charger reports list version {version['version_reported']}, "
+                        f"it confirmed {version['version_confirmed']}"))
+                    await self._push_or_refusal(charger_id, full=True, reason="version_mismatch")
+                    return
+            await self._push_or_refusal(charger_id, full=False, reason=reason)
 
     async def _after_boot(self, charger_id: str) -> None:
         state = await self._db(store.state, charger_id)
         if not state or state.get("version_confirmed") is None or state.get("supported") is False:
             return
-        await asyncio.sleep(self.settings.boot_delay)
-        version = await self.query_version(charger_id)
-        if version["matches"] is False:
-            await self.resolve_conflict(charger_id, (
-                f"the charger reports list version {version['version_reported']}, "
-                f"it confirmed {version['version_confirmed']}"))
-        elif version["status"] == "answered":
-            try:
-                await self.push(charger_id, reason="reconnect")
-            except LocalListRefused:
-                pass  # recorded on the charger's list state
+        await asyncio.sleep(self.settings.boot_delay)  # the boot's answer goes out first
+        await self.reconcile(charger_id, "reconnect")
 
-    async def sync_all(self) -> list[dict[str, Any]]:
-        """Push what changed to every charger connected here that holds a list and lacks the current one."""
+    async def sync_all(self) -> None:
+        """Every charger connected here that holds a list: checked once per connection, then sent what changed."""
         states = await self._db(store.states)
         wanted_hash = ll.entries_hash(self.wanted(await self._db(store.id_tags), self.gateway.now()))
-        outcomes = []
+        loop = asyncio.get_running_loop()
         for state in states:
             charger_id = state["charger_id"]
-            if (charger_id not in self.gateway.links or state.get("version_confirmed") is None
-                    or state.get("supported") is False or state.get("entries_hash") == wanted_hash
-                    or (state.get("target_hash") == wanted_hash and state.get("last_status") not in _RETRIED)):
+            link = self.gateway.links.get(charger_id)
+            if link is None or state.get("version_confirmed") is None or state.get("supported") is False:
                 continue
-            try:
-                outcomes.append(await self.push(charger_id, reason="tags_changed"))
-            except LocalListRefused:
-                continue  # recorded on the charger's list state
-        return outcomes
+            if self._verified.get(charger_id) is not link:
+                if loop.time() - self._connected_at.get(charger_id, 0.0) >= self.settings.boot_delay:
+                    await self.reconcile(charger_id, "reconnect")
+                continue
+            if state.get("entries_hash") == wanted_hash or (
+                    state.get("target_hash") == wanted_hash and state.get("last_status") not in _RETRIED):
+                continue
+            await self.reconcile(charger_id, "tags_changed")
 
 
 def install(cw: Chargewatch, settings: LocalListSettings | None = None) -> None:
