@@ -4,33 +4,52 @@ library's charge points keeping the list they are sent, tests/locallist/peers.py
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
+import pytest_asyncio
 from ocpp.v201 import call as call201
+from sqlalchemy import delete
 
-from chargewatch.api.auth import put_operator
 from chargewatch.runtime import Chargewatch
-from conftest import make_options
+from chargewatch.store import schema
+from chargewatch.workers.local_list import LocalListSettings
+from conftest import _pg_database, make_options
 from faults_live.live import api, eventually
 from helpers import ocpp_url
 from locallist.peers import ListKeepingCharger
 
+pytestmark = pytest.mark.asyncio(loop_scope="module")
 
-@pytest.fixture
-async def server(db_url: str, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Chargewatch]:
-    """chargewatch comparing the id tags with the chargers' lists five times a second."""
-    monkeypatch.setenv("CHARGEWATCH_LOCAL_LIST_INTERVAL", "0.2")
-    monkeypatch.setenv("CHARGEWATCH_LOCAL_LIST_BOOT_DELAY", "0.2")
-    app = Chargewatch(make_options(db_url, accept_unknown=True, command_timeout=5.0))
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module", params=["sqlite", "postgresql"])
+async def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+                 ) -> AsyncIterator[Chargewatch]:
+    """One chargewatch per engine for the module, comparing the id tags with the chargers' lists five times a
+    second; each test has chargers of its own and starts from no id tags (``no_tags``)."""
+    if request.param == "sqlite":
+        databases: Iterator[str] = iter([f"sqlite:///{tmp_path_factory.mktemp('locallist')}/chargewatch.db"])
+    else:
+        databases = _pg_database(request.getfixturevalue("pg_admin"))
+    app = Chargewatch(make_options(next(databases), accept_unknown=True, command_timeout=5.0))
+    app.app.state.local_list.settings = LocalListSettings(interval=0.2, boot_delay=0.2, timeout=5.0)
     await app.start()
     try:
         yield app
     finally:
         await app.stop()
+        next(databases, None)
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def no_tags(server: Chargewatch) -> Chargewatch:
+    with server.engine.begin() as connection:
+        connection.execute(delete(schema.id_tags))
+    server.gateway.id_tags.refresh()
+    return server
 
 
 async def put_tag(app: Chargewatch, tag: str, status: str = "Accepted", **fields: Any) -> None:
@@ -59,14 +78,15 @@ def statuses(cp: ListKeepingCharger) -> dict[str, str]:
     return {tag: info["status"] for tag, info in cp.cards.items()}
 
 
-async def test_a_full_push_leaves_the_charger_holding_exactly_our_tags(server, ocpp_version):
+async def test_a_full_push_leaves_the_charger_holding_exactly_our_tags(no_tags, ocpp_version):
+    server = no_tags
     await put_tag(server, "CARD-A", expiry_date="2030-01-01T00:00:00Z")
     await put_tag(server, "CARD-B", "Blocked")
     await put_tag(server, "FLEET-1")
     await put_tag(server, "CARD-C", parent_id_tag="FLEET-1")
-    cp = await charger(server, "LL-FULL", ocpp_version)
+    cp = await charger(server, f"LL-FULL-{ocpp_version}", ocpp_version)
     try:
-        response = await push(server, "LL-FULL")
+        response = await push(server, f"LL-FULL-{ocpp_version}")
         assert response.status_code == 200, response.text
         assert response.json()["status"] == "Accepted"
         assert cp.list_updates() == [("Full", 1, 4)]
@@ -79,23 +99,24 @@ async def test_a_full_push_leaves_the_charger_holding_exactly_our_tags(server, o
         else:
             assert cp.cards["CARD-A"]["expiryDate"].startswith("2030-01-01T00:00:00")
             assert cp.cards["CARD-C"]["parentIdTag"] == "FLEET-1"
-        state = await local_list(server, "LL-FULL")
+        state = await local_list(server, f"LL-FULL-{ocpp_version}")
         assert (state["holds_list"], state["in_sync"], state["version_sent"], state["version_confirmed"],
                 state["entries_count"]) == (True, True, 1, 1, 4)
-        version = (await api(server).post("/api/v1/chargers/LL-FULL/local-list/version")).json()
+        version = (await api(server).post(f"/api/v1/chargers/LL-FULL-{ocpp_version}/local-list/version")).json()
         assert (version["version_reported"], version["matches"]) == (cp.list_version, True)
-        assert (await push(server, "LL-FULL")).json()["status"] == "up_to_date"
+        assert (await push(server, f"LL-FULL-{ocpp_version}")).json()["status"] == "up_to_date"
         assert len(cp.updates) == 1, "a charger holding the list is not sent it again"
     finally:
         await cp.close()
 
 
-async def test_adding_or_blocking_a_tag_sends_a_differential_with_the_next_version(server, ocpp_version):
+async def test_adding_or_blocking_a_tag_sends_a_differential_with_the_next_version(no_tags, ocpp_version):
+    server = no_tags
     for tag in ("CARD-A", "CARD-B", "CARD-C"):
         await put_tag(server, tag)
-    cp = await charger(server, "LL-DIFF", ocpp_version)
+    cp = await charger(server, f"LL-DIFF-{ocpp_version}", ocpp_version)
     try:
-        assert (await push(server, "LL-DIFF")).json()["status"] == "Accepted"
+        assert (await push(server, f"LL-DIFF-{ocpp_version}")).json()["status"] == "Accepted"
         await put_tag(server, "CARD-NEW")
         await eventually(lambda: asyncio.sleep(0, len(cp.updates) == 2))
         assert cp.list_updates()[1] == ("Differential", 2, 1)
@@ -105,7 +126,7 @@ async def test_adding_or_blocking_a_tag_sends_a_differential_with_the_next_versi
         assert cp.list_updates()[2] == ("Differential", 3, 1)
         assert statuses(cp) == {"CARD-A": "Blocked", "CARD-B": "Accepted", "CARD-C": "Accepted",
                                 "CARD-NEW": "Accepted"}
-        state = await eventually(lambda: _in_sync(server, "LL-DIFF"))
+        state = await eventually(lambda: _in_sync(server, f"LL-DIFF-{ocpp_version}"))
         assert state["version_confirmed"] == cp.list_version == 3
         assert [u["reason"] for u in state["updates"]] == ["tags_changed", "tags_changed", "operator"]
     finally:
@@ -117,43 +138,23 @@ async def _in_sync(app: Chargewatch, charger_id: str) -> dict[str, Any] | None:
     return state if state["in_sync"] else None
 
 
-async def test_a_version_mismatch_is_a_conflict_resolved_by_a_full_list(server, ocpp_version):
+async def test_a_version_mismatch_is_a_conflict_resolved_by_a_full_list(no_tags, ocpp_version):
+    server = no_tags
     for tag in ("CARD-A", "CARD-B", "CARD-C"):
         await put_tag(server, tag)
-    cp = await charger(server, "LL-MISMATCH", ocpp_version)
+    cp = await charger(server, f"LL-MISMATCH-{ocpp_version}", ocpp_version)
     try:
-        assert (await push(server, "LL-MISMATCH")).json()["status"] == "Accepted"
+        assert (await push(server, f"LL-MISMATCH-{ocpp_version}")).json()["status"] == "Accepted"
         cp.list_version, cp.cards = 50, {"STRANGER": {"status": "Accepted"}}  # another system's list replaced ours
         await put_tag(server, "CARD-D")
         await eventually(lambda: asyncio.sleep(0, len(cp.updates) == 3))
         assert cp.list_updates() == [("Full", 1, 3), ("Differential", 2, 1), ("Full", 3, 4)]
         assert set(cp.cards) == {"CARD-A", "CARD-B", "CARD-C", "CARD-D"}
-        state = await eventually(lambda: _resolved(server, "LL-MISMATCH"))
+        state = await eventually(lambda: _resolved(server, f"LL-MISMATCH-{ocpp_version}"))
         assert [u["status"] for u in state["updates"]] == ["Accepted", "VersionMismatch", "Accepted"]
         assert "VersionMismatch" in state["conflict_reason"]
         assert state["conflict_resolved_at"] is not None and not state["conflict_open"]
         assert (state["version_confirmed"], state["in_sync"]) == (3, True)
-    finally:
-        await cp.close()
-
-
-@pytest.mark.parametrize("ocpp_version", ["ocpp1.6"])  # 2.0.1's StatusNotification carries no error code
-async def test_a_local_list_conflict_status_is_surfaced_and_resolved_by_a_full_list(server, ocpp_version):
-    for tag in ("CARD-A", "CARD-B"):
-        await put_tag(server, tag)
-    cp = await charger(server, "LL-CONFLICT", ocpp_version)
-    try:
-        assert (await push(server, "LL-CONFLICT")).json()["status"] == "Accepted"
-        cp.cards = {}  # the charger lost its list and says so
-        await cp.status(0, "Available", "LocalListConflict", info="list differs from the backend")
-        await eventually(lambda: asyncio.sleep(0, len(cp.updates) == 2))
-        assert cp.list_updates()[1] == ("Full", 2, 2)
-        assert set(cp.cards) == {"CARD-A", "CARD-B"}
-        state = await eventually(lambda: _resolved(server, "LL-CONFLICT"))
-        assert state["conflict_reason"] == "LocalListConflict on connector 0: list differs from the backend"
-        assert state["updates"][0]["reason"] == "conflict"
-        page = await _station_page(server, "LL-CONFLICT")
-        assert "Local authorization list" in page and "LocalListConflict" in page and "Push full list" in page
     finally:
         await cp.close()
 
@@ -163,25 +164,14 @@ async def _resolved(app: Chargewatch, charger_id: str) -> dict[str, Any] | None:
     return state if state["conflict_resolved_at"] else None
 
 
-async def _station_page(app: Chargewatch, charger_id: str) -> str:
-    with app.engine.begin() as connection:
-        put_operator(connection, "ada", "admin-password-1", "admin", datetime.now(UTC))
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{app.http_port}", timeout=20) as client:
-        await client.get("/login")
-        await client.post("/login", data={"username": "ada", "password": "admin-password-1", "next": "/",
-                                          "csrf_token": client.cookies["cw_login_csrf"]})
-        response = await client.get(f"/stations/{charger_id}")
-        assert response.status_code == 200
-        return response.text
-
-
-async def test_a_charger_without_a_local_list_is_recorded_and_left_alone(server, ocpp_version):
+async def test_a_charger_without_a_local_list_is_recorded_and_left_alone(no_tags, ocpp_version):
+    server = no_tags
     await put_tag(server, "CARD-A")
-    cp = await charger(server, "LL-NONE", ocpp_version, supports_list=False)
+    cp = await charger(server, f"LL-NONE-{ocpp_version}", ocpp_version, supports_list=False)
     try:
-        response = await push(server, "LL-NONE")
+        response = await push(server, f"LL-NONE-{ocpp_version}")
         assert response.json()["status"] == "NotSupported", response.text
-        state = await local_list(server, "LL-NONE")
+        state = await local_list(server, f"LL-NONE-{ocpp_version}")
         assert (state["supported"], state["holds_list"], state["last_status"]) == (False, False, "NotSupported")
         await put_tag(server, "CARD-B")
         await asyncio.sleep(1.0)  # five sync rounds
@@ -190,10 +180,11 @@ async def test_a_charger_without_a_local_list_is_recorded_and_left_alone(server,
         await cp.close()
 
 
-async def test_a_list_is_split_to_the_message_limit_and_refused_beyond_the_capacity(server, ocpp_version):
+async def test_a_list_is_split_to_the_message_limit_and_refused_beyond_the_capacity(no_tags, ocpp_version):
+    server = no_tags
     for n in range(5):
         await put_tag(server, f"CARD-{n}")
-    cp = await charger(server, "LL-SPLIT", ocpp_version, per_message=2, max_entries=6)
+    cp = await charger(server, f"LL-SPLIT-{ocpp_version}", ocpp_version, per_message=2, max_entries=6)
     try:
         if cp.v201:  # a station tells its list capacity in its device model (LocalAuthListCtrlr.Entries maxLimit)
             await cp.send(call201.NotifyReport(request_id=1, generated_at=datetime.now(UTC).isoformat(), seq_no=0,
@@ -205,31 +196,32 @@ async def test_a_list_is_split_to_the_message_limit_and_refused_beyond_the_capac
                                                    "variable_characteristics": {"data_type": "integer",
                                                                                 "max_limit": 6,
                                                                                 "supports_monitoring": False}}]))
-        assert (await push(server, "LL-SPLIT")).json()["status"] == "Accepted"
+        assert (await push(server, f"LL-SPLIT-{ocpp_version}")).json()["status"] == "Accepted"
         assert cp.list_updates() == [("Full", 1, 2), ("Differential", 2, 2), ("Differential", 3, 1)]
         assert set(cp.cards) == {f"CARD-{n}" for n in range(5)}
-        state = await local_list(server, "LL-SPLIT")
+        state = await local_list(server, f"LL-SPLIT-{ocpp_version}")
         assert (state["max_entries"], state["per_message"], state["version_confirmed"]) == (6, 2, 3)
         await put_tag(server, "CARD-5")
         await put_tag(server, "CARD-6")
-        response = await push(server, "LL-SPLIT", full=True)
+        response = await push(server, f"LL-SPLIT-{ocpp_version}", full=True)
         assert response.status_code == 409
         assert "7 id tags exceed the charger's local list capacity of 6" in response.json()["detail"]
-        state = await local_list(server, "LL-SPLIT")
+        state = await local_list(server, f"LL-SPLIT-{ocpp_version}")
         assert state["last_status"] == "TooLong" and "capacity of 6" in state["last_error"]
         assert len(cp.list_updates()) == 3 and len(cp.cards) == 5, "nothing is sent that the charger cannot hold"
     finally:
         await cp.close()
 
 
-async def test_a_charger_back_from_offline_gets_what_changed_after_its_version_is_checked(server, ocpp_version):
+async def test_a_charger_back_from_offline_gets_what_changed_after_its_version_is_checked(no_tags, ocpp_version):
+    server = no_tags
     for tag in ("CARD-A", "CARD-B", "CARD-C"):
         await put_tag(server, tag)
-    cp = await charger(server, "LL-BACK", ocpp_version)
-    assert (await push(server, "LL-BACK")).json()["status"] == "Accepted"
+    cp = await charger(server, f"LL-BACK-{ocpp_version}", ocpp_version)
+    assert (await push(server, f"LL-BACK-{ocpp_version}")).json()["status"] == "Accepted"
     await cp.close()
     await put_tag(server, "CARD-D")
-    back = ListKeepingCharger(ocpp_url(server), "LL-BACK", version=ocpp_version, cards=dict(cp.cards),
+    back = ListKeepingCharger(ocpp_url(server), f"LL-BACK-{ocpp_version}", version=ocpp_version, cards=dict(cp.cards),
                               list_version=cp.list_version)
     await back.connect()
     try:
@@ -239,7 +231,7 @@ async def test_a_charger_back_from_offline_gets_what_changed_after_its_version_i
         assert [name for name, _ in back.received if "LocalList" in name][:2] == ["GetLocalListVersion",
                                                                                  "SendLocalList"]
         assert set(back.cards) == {"CARD-A", "CARD-B", "CARD-C", "CARD-D"}
-        state = await eventually(lambda: _in_sync(server, "LL-BACK"))
+        state = await eventually(lambda: _in_sync(server, f"LL-BACK-{ocpp_version}"))
         assert (state["version_reported"], state["version_confirmed"], state["in_sync"]) == (1, 2, True)
     finally:
         await back.close()

@@ -1,0 +1,63 @@
+"""A LocalListConflict a 1.6 charger reports (StatusNotification errorCode) is recorded, shown on the charger's page
+and resolved by a Full list (2.0.1's StatusNotification carries no error code). A server of its own: the page needs
+an operator account, and with one the API needs a login too."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+
+from chargewatch.api.auth import put_operator
+from chargewatch.runtime import Chargewatch
+from chargewatch.workers.local_list import LocalListSettings
+from conftest import make_options
+from faults_live.live import eventually
+from locallist.test_local_list_live import _resolved, charger, push, put_tag
+
+
+@pytest.fixture
+async def server(db_url: str) -> AsyncIterator[Chargewatch]:
+    app = Chargewatch(make_options(db_url, accept_unknown=True, command_timeout=5.0))
+    app.app.state.local_list.settings = LocalListSettings(interval=0.2, boot_delay=0.2, timeout=5.0)
+    await app.start()
+    try:
+        yield app
+    finally:
+        await app.stop()
+
+
+@pytest.mark.parametrize("ocpp_version", ["ocpp1.6"])  # 2.0.1's StatusNotification carries no error code
+async def test_a_local_list_conflict_status_is_surfaced_and_resolved_by_a_full_list(server, ocpp_version):
+    for tag in ("CARD-A", "CARD-B"):
+        await put_tag(server, tag)
+    cp = await charger(server, "LL-CONFLICT", ocpp_version)
+    try:
+        assert (await push(server, "LL-CONFLICT")).json()["status"] == "Accepted"
+        cp.cards = {}  # the charger lost its list and says so
+        await cp.status(0, "Available", "LocalListConflict", info="list differs from the backend")
+        await eventually(lambda: asyncio.sleep(0, len(cp.updates) == 2))
+        assert cp.list_updates()[1] == ("Full", 2, 2)
+        assert set(cp.cards) == {"CARD-A", "CARD-B"}
+        state = await eventually(lambda: _resolved(server, "LL-CONFLICT"))
+        assert state["conflict_reason"] == "LocalListConflict on connector 0: list differs from the backend"
+        assert state["updates"][0]["reason"] == "conflict"
+        page = await _station_page(server, "LL-CONFLICT")
+        assert "Local authorization list" in page and "LocalListConflict" in page and "Push full list" in page
+    finally:
+        await cp.close()
+
+
+async def _station_page(app: Chargewatch, charger_id: str) -> str:
+    with app.engine.begin() as connection:
+        put_operator(connection, "ada", "admin-password-1", "admin", datetime.now(UTC))
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{app.http_port}", timeout=20) as client:
+        await client.get("/login")
+        await client.post("/login", data={"username": "ada", "password": "admin-password-1", "next": "/",
+                                          "csrf_token": client.cookies["cw_login_csrf"]})
+        response = await client.get(f"/stations/{charger_id}")
+        assert response.status_code == 200
+        return response.text
