@@ -5,6 +5,7 @@ an operator account, and with one the API needs a login too."""
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
@@ -45,19 +46,33 @@ async def test_a_local_list_conflict_status_is_surfaced_and_resolved_by_a_full_l
         state = await eventually(lambda: _resolved(server, "LL-CONFLICT"))
         assert state["conflict_reason"] == "LocalListConflict on connector 0: list differs from the backend"
         assert state["updates"][0]["reason"] == "conflict"
-        page = await _station_page(server, "LL-CONFLICT")
-        assert "Local authorization list" in page and "LocalListConflict" in page and "Push full list" in page
+        operator = await _operator(server)
+        try:
+            page = (await operator.get("/stations/LL-CONFLICT")).text
+            section = page[page.index('id="station-local-list"'):]
+            assert "Local authorization list" in section and "LocalListConflict" in section
+            assert 'data-field="local-list-confirmed">2 · 2 cards' in section
+            # the page's "Push full list" button, as dashboard.js sends it
+            button = re.search(r'data-api="POST ([^"]+)" data-body=\'([^\']*)\'[^>]*>Push full list<', section)
+            assert button is not None
+            csrf = re.search(r'<meta name="csrf-token" content="([^"]+)"', page)
+            assert csrf is not None
+            response = await operator.post(button.group(1), content=button.group(2), headers={
+                "Content-Type": "application/json", "X-CSRF-Token": csrf.group(1)})
+            assert response.status_code == 200 and response.json()["status"] == "Accepted", response.text
+        finally:
+            await operator.aclose()
+        assert cp.list_updates()[2] == ("Full", 3, 2)
     finally:
         await cp.close()
 
 
-async def _station_page(app: Chargewatch, charger_id: str) -> str:
+async def _operator(app: Chargewatch) -> httpx.AsyncClient:
+    """A logged-in operator's browser session."""
     with app.engine.begin() as connection:
         put_operator(connection, "ada", "admin-password-1", "admin", datetime.now(UTC))
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{app.http_port}", timeout=20) as client:
-        await client.get("/login")
-        await client.post("/login", data={"username": "ada", "password": "admin-password-1", "next": "/",
-                                          "csrf_token": client.cookies["cw_login_csrf"]})
-        response = await client.get(f"/stations/{charger_id}")
-        assert response.status_code == 200
-        return response.text
+    client = httpx.AsyncClient(base_url=f"http://127.0.0.1:{app.http_port}", timeout=20)
+    await client.get("/login")
+    await client.post("/login", data={"username": "ada", "password": "admin-password-1", "next": "/",
+                                      "csrf_token": client.cookies["cw_login_csrf"]})
+    return client

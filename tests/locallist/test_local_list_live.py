@@ -14,6 +14,7 @@ import pytest_asyncio
 from ocpp.v201 import call as call201
 from sqlalchemy import delete
 
+from chargewatch import cli
 from chargewatch.runtime import Chargewatch
 from chargewatch.store import schema
 from chargewatch.workers.local_list import LocalListSettings
@@ -235,3 +236,21 @@ async def test_a_charger_back_from_offline_gets_what_changed_after_its_version_i
         assert (state["version_reported"], state["version_confirmed"], state["in_sync"]) == (1, 2, True)
     finally:
         await back.close()
+
+
+async def test_the_cli_pushes_the_list_and_shows_what_the_charger_holds(no_tags, ocpp_version, capsys):
+    server = no_tags
+    await put_tag(server, "CARD-A")
+    await put_tag(server, "CARD-B", "Blocked")
+    cp = await charger(server, f"LL-CLI-{ocpp_version}", ocpp_version)
+    base = f"http://127.0.0.1:{server.http_port}"
+    try:
+        assert await asyncio.to_thread(cli.main, ["local-list", "push", cp.charger_id, "--full", "--api", base]) == 0
+        assert '"status": "Accepted"' in capsys.readouterr().out
+        assert cp.list_updates() == [("Full", 1, 2)]
+        assert await asyncio.to_thread(cli.main, ["local-list", "show", cp.charger_id, "--api", base]) == 0
+        shown = capsys.readouterr().out
+        assert f"charger {cp.charger_id}: version sent 1, confirmed 1" in shown and "in step" in shown
+        assert "  CARD-B\tBlocked" in shown
+    finally:
+        await cp.close()
