@@ -7,14 +7,12 @@ A push the charger answered (Accepted, Failed, NotSupported …) or could not be
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path
 from pydantic import BaseModel, Field
 
-from ..store import local_list as store
 from .errors import error_responses
 
 if TYPE_CHECKING:
@@ -107,7 +105,7 @@ def create_router(worker: LocalListWorker) -> APIRouter:
     router = APIRouter(tags=["local list"])
 
     async def _known(charger_id: str) -> None:
-        if not await asyncio.to_thread(worker._run, store.charger_exists, charger_id):
+        if not await worker.charger_exists(charger_id):
             raise HTTPException(404, f"charger {charger_id!r} not found")
 
     @router.get("/api/v1/chargers/{charger_id}/local-list", response_model=LocalListOut,

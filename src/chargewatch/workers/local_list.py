@@ -18,7 +18,6 @@ import asyncio
 import logging
 import os
 from dataclasses import dataclass
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from ..domain import local_list as ll
@@ -119,15 +118,15 @@ class LocalListWorker:
         with self.engine.begin() as connection:
             return function(connection, *args)
 
-    def wanted(self, tags: list[dict[str, Any]], now: datetime) -> ll.Entries:
-        return ll.wanted_entries(tags, now)
+    async def charger_exists(self, charger_id: str) -> bool:
+        return bool(await self._db(store.charger_exists, charger_id))
 
     async def overview(self, charger_id: str) -> dict[str, Any]:
         """The charger's list state with its latest updates and whether it holds what the id tags make now."""
         state, updates, tags = await asyncio.gather(self._db(store.state, charger_id),
                                                     self._db(store.updates, charger_id),
                                                     self._db(store.id_tags))
-        wanted = self.wanted(tags, self.gateway.now())
+        wanted = ll.wanted_entries(tags, self.gateway.now())
         wanted_hash = ll.entries_hash(wanted)
         out = {key: value for key, value in (state or {}).items() if key not in ("entries", "charger_id")}
         held = (state or {}).get("entries_hash")
@@ -191,7 +190,7 @@ class LocalListWorker:
             return {"charger_id": charger_id, "status": "offline", "updates": []}
         adapter = await self._adapter(charger_id)
         state = await self._db(store.state, charger_id) or {}
-        wanted = self.wanted(await self._db(store.id_tags), now)
+        wanted = ll.wanted_entries(await self._db(store.id_tags), now)
         wanted_hash = ll.entries_hash(wanted)
         limits = await self._limits(charger_id, adapter, state)
         held = ll.entries_from_json(state.get("entries"))
@@ -328,7 +327,7 @@ class LocalListWorker:
     async def sync_all(self) -> None:
         """Every charger connected here that holds a list: checked once per connection, then sent what changed."""
         states = await self._db(store.states)
-        wanted_hash = ll.entries_hash(self.wanted(await self._db(store.id_tags), self.gateway.now()))
+        wanted_hash = ll.entries_hash(ll.wanted_entries(await self._db(store.id_tags), self.gateway.now()))
         loop = asyncio.get_running_loop()
         for state in states:
             charger_id = state["charger_id"]
