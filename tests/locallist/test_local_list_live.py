@@ -16,7 +16,7 @@ from sqlalchemy import delete
 
 from chargewatch import cli
 from chargewatch.runtime import Chargewatch
-from chargewatch.store import schema
+from chargewatch.store import registry, schema
 from chargewatch.workers.local_list import LocalListSettings
 from conftest import _pg_database, make_options
 from faults_live.live import api, eventually
@@ -202,8 +202,9 @@ async def test_a_list_is_split_to_the_message_limit_and_refused_beyond_the_capac
         assert set(cp.cards) == {f"CARD-{n}" for n in range(5)}
         state = await local_list(server, f"LL-SPLIT-{ocpp_version}")
         assert (state["max_entries"], state["per_message"], state["version_confirmed"]) == (6, 2, 3)
-        await put_tag(server, "CARD-5")
-        await put_tag(server, "CARD-6")
+        with server.engine.begin() as connection:  # two tags at once: seven, one more than the charger holds
+            for tag in ("CARD-5", "CARD-6"):
+                registry.put_id_tag(connection, {"id_tag": tag, "status": "Accepted"})
         response = await push(server, f"LL-SPLIT-{ocpp_version}", full=True)
         assert response.status_code == 409
         assert "7 id tags exceed the charger's local list capacity of 6" in response.json()["detail"]
