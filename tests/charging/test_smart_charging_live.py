@@ -110,6 +110,7 @@ async def test_a_connector_limit_arrives_in_watts_shows_in_the_composite_schedul
         assert [(c["connector_id"], c["periods"]) for c in stored] == [(1, [{"start_period": 0, "limit": "11000"}])]
         page = await station_page(server, charger_id)
         assert 'data-composite="1"' in page and "11000 W" in page and f'data-profile="{row["id"]}"' in page
+        assert f'data-api="PUT /api/v1/chargers/{charger_id}/charging/limit"' in page  # the operator's buttons
 
         removed = await api.delete(f"/api/v1/chargers/{charger_id}/charging/limit", params={"connector_id": 1})
         assert removed.status_code == 200, removed.text
