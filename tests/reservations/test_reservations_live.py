@@ -120,7 +120,15 @@ async def test_a_reservation_ends_cancelled_by_the_operator_or_expired_once(serv
     recorder = Recorder(server)
     cp = await _charger(server, "RES-2", ocpp_version)
     async with httpx.AsyncClient(base_url=http_url(server), timeout=20) as http:
-        reservation = (await _reserve(http, "RES-2", connector=2)).json()
+        reservation = (await _reserve(http, "RES-2", connector=2, external_id="EMSP-R1")).json()
+        # Asked again under the requester's own id (OCPI reservation_id): the same reservation, replaced at the
+        # charger by ReserveNow with the same reservationId.
+        replaced = (await _reserve(http, "RES-2", connector=2, minutes=20, external_id="EMSP-R1")).json()
+        assert (replaced["id"], replaced["status"], replaced["external_id"]) == (reservation["id"], "accepted",
+                                                                                 "EMSP-R1")
+        assert datetime.fromisoformat(replaced["expires_at"]) > datetime.fromisoformat(reservation["expires_at"])
+        key = "id" if ocpp_version == "ocpp2.0.1" else "reservationId"
+        assert [p[key] for p in _received(cp, "ReserveNow")] == [reservation["id"]] * 2
         assert await eventually(lambda: _is(_status(http, "RES-2", 2), "Reserved"))
         response = await http.post(f"/api/v1/reservations/{reservation['id']}/cancel")
         assert response.status_code == 200, response.text
@@ -128,7 +136,7 @@ async def test_a_reservation_ends_cancelled_by_the_operator_or_expired_once(serv
         assert (cancelled["status"], cancelled["ended_by"]) == ("cancelled", "operator")
         assert _received(cp, "CancelReservation") == [{"reservationId": reservation["id"]}]
         assert [(a["action"], a.get("status")) for a in cancelled["answers"]] == [
-            ("ReserveNow", "Accepted"), ("CancelReservation", "Accepted")]
+            ("ReserveNow", "Accepted"), ("ReserveNow", "Accepted"), ("CancelReservation", "Accepted")]
         assert await eventually(lambda: _is(_status(http, "RES-2", 2), "Available"))
         again = await http.post(f"/api/v1/reservations/{reservation['id']}/cancel")
         assert "cancelled" in _problem(again, 409, "reservation_id")["detail"]

@@ -34,6 +34,8 @@ class ReservationIn(BaseModel):
     parent_id_tag: str | None = Field(default=None, min_length=1, max_length=36, pattern=_TAG,
                                       description="1.6 parentIdTag / 2.0.1 groupIdToken: any tag of the group")
     expiry: Timestamp = Field(description="when the charger releases the connector (ISO 8601 with an offset)")
+    external_id: str | None = Field(default=None, min_length=1, max_length=64, pattern=_TAG, description=(
+        "your own id for it: asking again with the same one while it holds replaces it (same reservationId)"))
     timeout: float = Field(default=30.0, gt=0, le=300, description="seconds to wait for the charger's answer")
 
 
@@ -47,6 +49,7 @@ class ReservationOut(BaseModel):
     status: ReservationStatus
     rejection: str | None = Field(description="how it was refused: the charger's answer, or Offline / Invalid")
     requested_by: str | None
+    external_id: str | None = None
     requested_at: Timestamp
     answered_at: Timestamp | None
     ended_at: Timestamp | None
@@ -84,7 +87,7 @@ def reservations_router(service: Any) -> APIRouter:
     async def reserve(request: Request, body: ReservationIn) -> dict[str, Any]:
         """ReserveNow: hold a connector (0: any) of a charger for an id tag until ``expiry``."""
         wanted = ReservationRequest(body.charger_id, body.connector_id, body.id_tag, body.expiry, body.parent_id_tag,
-                                    _who(request))
+                                    _who(request), body.external_id)
         try:
             return dict(await service.reserve_now(wanted, timeout=body.timeout))
         except ReservationError as exc:

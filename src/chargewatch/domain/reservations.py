@@ -77,6 +77,9 @@ class ReservationRequest:
     expires_at: datetime
     parent_id_tag: str | None = None  # 1.6 parentIdTag, 2.0.1 groupIdToken: any tag of the group may use it
     requested_by: str | None = None  # an operator's name, "cli", "ocpi:<party>", ...
+    # The requester's own id for it (OCPI ReserveNow.reservation_id): asking again with the same id (and requester)
+    # replaces the reservation while it holds the connector, as OCPP ReserveNow with a known reservationId does.
+    external_id: str | None = None
 
 
 def check_request(request: ReservationRequest, now: datetime, connectors: Collection[int], *,
@@ -94,6 +97,8 @@ def check_request(request: ReservationRequest, now: datetime, connectors: Collec
     if request.connector_id and known and request.connector_id not in known:
         raise ReservationError("connector_id", f"charger {request.charger_id} has no connector {request.connector_id}"
                                                f" (it has {', '.join(map(str, known))}; 0 reserves any)")
+    if request.external_id is not None and not 1 <= len(request.external_id) <= 64:
+        raise ReservationError("external_id", "1 to 64 characters")
     for field, tag in (("id_tag", request.id_tag), ("parent_id_tag", request.parent_id_tag)):
         if tag is None:
             continue

@@ -37,8 +37,28 @@ def create(connection: Connection, request: ReservationRequest, now: datetime) -
     return int(connection.execute(insert(table).values(
         charger_id=request.charger_id, connector_id=request.connector_id, id_tag=request.id_tag,
         parent_id_tag=request.parent_id_tag, expires_at=request.expires_at, status=ReservationStatus.REQUESTED.value,
-        requested_by=request.requested_by, requested_at=now, answers=[], other_starts=[], updated_at=now,
+        requested_by=request.requested_by, external_id=request.external_id, requested_at=now, answers=[],
+        other_starts=[], updated_at=now,
     ).returning(table.c.id)).scalar_one())
+
+
+def replaced(connection: Connection, request: ReservationRequest, now: datetime) -> dict[str, Any] | None:
+    """The active reservation the same requester holds under ``request.external_id``, now changed to ``request``
+    (requested again, to be sent with its reservationId, which makes the charger replace it); None: there is none."""
+    if request.external_id is None:
+        return None
+    row = connection.execute(select(table).where(
+        table.c.requested_by == request.requested_by, table.c.external_id == request.external_id,
+        table.c.status.in_(_ACTIVE)).with_for_update()).first()
+    if row is None:
+        return None
+    current = _row(row)
+    if current["charger_id"] != request.charger_id:
+        return current  # the caller refuses: a reservation does not move to another charger
+    connection.execute(update(table).where(table.c.id == current["id"]).values(
+        connector_id=request.connector_id, id_tag=request.id_tag, parent_id_tag=request.parent_id_tag,
+        expires_at=request.expires_at, status=ReservationStatus.REQUESTED.value, updated_at=now))
+    return get(connection, current["id"])
 
 
 def get(connection: Connection, reservation_id: int) -> dict[str, Any] | None:

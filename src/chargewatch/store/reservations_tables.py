@@ -27,6 +27,8 @@ reservations = _Table(
     # error code when the charger never took it.
     Column("rejection", String(64)),
     Column("requested_by", String(64)),
+    # The requester's own id for it (an OCPI eMSP's reservation_id): a new request with the same one replaces it.
+    Column("external_id", String(64)),
     Column("requested_at", UtcDateTime, nullable=False),
     Column("answered_at", UtcDateTime),
     Column("ended_at", UtcDateTime),
@@ -39,4 +41,5 @@ reservations = _Table(
     Column("updated_at", UtcDateTime, nullable=False),
     Index(None, "charger_id", "status"),
     Index(None, "status", "expires_at"),
+    Index(None, "requested_by", "external_id"),
 )

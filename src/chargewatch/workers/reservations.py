@@ -68,7 +68,11 @@ class ReservationService:
     async def reserve_now(self, request: ReservationRequest, *, timeout: float | None = None) -> dict[str, Any]:
         """Reserve (raises :class:`ReservationError` for a request that cannot be made); the stored reservation
         with the charger's answer: ``accepted``, ``rejected`` (``rejection`` says how, Offline when it was not
-        sent) or still ``requested`` when no answer came in time."""
+        sent) or still ``requested`` when no answer came in time.
+
+        This is what OCPI ``RESERVE_NOW`` calls: ``requested_by`` names the party ("ocpi:DE*ABC") and
+        ``external_id`` its reservation_id; the same again, while the reservation holds, replaces it (same OCPP
+        reservationId, new expiry or tag), as both OCPI and OCPP ReserveNow define."""
         now = self.gateway.now()
 
         def prepare() -> int:
@@ -79,7 +83,11 @@ class ReservationService:
                 version = charger.get("ocpp_version") or "ocpp1.6"
                 check_request(request, now, store.connectors_of(connection, request.charger_id),
                               id_tag_length=ID_TAG_LENGTH.get(version, 20))
-                return store.create(connection, request, now)
+                previous = store.replaced(connection, request, now)
+                if previous is not None and previous["charger_id"] != request.charger_id:
+                    raise NotActive("external_id", f"reservation {previous['id']} under this id is on charger "
+                                                   f"{previous['charger_id']}: cancel it first")
+                return int(previous["id"]) if previous is not None else store.create(connection, request, now)
 
         reservation_id = await asyncio.to_thread(prepare)
         action, payload = reserve_now_command(reservation_id, request)
