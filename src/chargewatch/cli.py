@@ -657,6 +657,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--db")
     p.set_defaults(func=cmd_invoices_reissue)
     cli_reservations.register(sub)
+    from .cli_firmware import register as register_firmware  # firmware campaigns, diagnostics (own module)
+
+    register_firmware(sub)
     return parser
 
 

@@ -61,9 +61,10 @@ DEMO_PASSWORD = "chargewatch-demo"
 _USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _DRIVER_TOKEN = r"\d+-[A-Za-z0-9_-]{22}"
-# Paths anyone may use: the driver's token is the credential, the rest is meant for scrapers and tools.
+# Paths anyone may use: the driver's (or a charger's upload) token is the credential, the rest is meant for scrapers
+# and tools.
 _PUBLIC = re.compile(
-    r"^/(?:s/|price/|static/|login$|healthz$|metrics$|openapi\.json$|docs|redoc"
+    r"^/(?:s/|price/|static/|upload/|login$|healthz$|metrics$|openapi\.json$|docs|redoc"
     rf"|api/v1/driver/|api/v1/feedback/{_DRIVER_TOKEN}(?:/|$))"
 )
 _hasher = PasswordHasher()

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from ..workers.faults import FaultWorker
 
 # Kinds that mean nothing to a driver: firmware deviations and a rejected card are not the charger's fault.
-_NOT_FOR_DRIVERS = frozenset({IncidentKind.INVALID_TRANSITION})
+_NOT_FOR_DRIVERS = frozenset({IncidentKind.INVALID_TRANSITION, IncidentKind.FIRMWARE_FAILED})
 
 
 # ------------------------------------------------------------------ shapes

@@ -66,6 +66,8 @@ INCIDENTS = "/api/v1/incidents"
 LOCAL_LIST = "/api/v1/chargers/{charger_id}/local-list"
 INCIDENT_ACTIONS = "/api/v1/incidents/{number}/actions"
 UPTIME = "/api/v1/uptime"
+CHARGER_FIRMWARE = "/api/v1/chargers/{charger_id}/firmware"
+CHARGER_LOGS = "/api/v1/chargers/{charger_id}/logs"
 GUIDANCE = "/api/v1/driver/{token}/guidance"
 DRIVER_REPORTS = "/api/v1/driver/reports"
 LIVE_COST = "/api/v1/sessions/{transaction_id}/cost"
@@ -516,14 +518,17 @@ def pages_router(services: Services, auth: OperatorAuth, api: DomainApi) -> APIR
         data = await asyncio.to_thread(read_station, engine, charger_id, services.gateway.links)
         if data is None:
             return render(request, "not_found.html", {"what": f"charger {charger_id}"}, status=404)
-        incidents, uptime, ratings, connector_ratings, certificates, reservations, local_list = await asyncio.gather(
+        (incidents, uptime, ratings, connector_ratings, certificates, reservations, local_list, firmware,
+         logs) = await asyncio.gather(
             api.get(INCIDENTS, {"charger_id": charger_id, "limit": 20}),
             api.get(UPTIME, {"charger_id": charger_id, "year": now.year, "month": now.month}),
             api.get(FEEDBACK_STATIONS),
             api.get(FEEDBACK_CONNECTORS, {"station": charger_id}),
             api.get(CERTIFICATES, charger_id=quote(charger_id, safe="")),
             api.get(RESERVATIONS, {"charger_id": charger_id, "limit": 10}),
-            api.get(LOCAL_LIST, charger_id=quote(charger_id, safe="")))
+            api.get(LOCAL_LIST, charger_id=quote(charger_id, safe="")),
+            api.get(CHARGER_FIRMWARE, charger_id=quote(charger_id, safe="")),
+            api.get(CHARGER_LOGS, charger_id=quote(charger_id, safe="")))
         station_ratings = None
         if ratings.ok and isinstance(ratings.data, list):
             station_ratings = next((r for r in ratings.data if r.get("station_id") == charger_id), None)
@@ -533,6 +538,7 @@ def pages_router(services: Services, auth: OperatorAuth, api: DomainApi) -> APIR
                                                 "connector_ratings": connector_ratings, "certificates": certificates,
                                                 "reservations": reservations,
                                                 "local_list": local_list,
+                                                "firmware": firmware, "logs": logs,
                                                 "actions_available": api.has(INCIDENT_ACTIONS, "POST")})
 
     @router.get("/sessions/{transaction_id}", response_class=HTMLResponse)

@@ -200,6 +200,47 @@ class CommandAnswered(BusEvent):
     at: datetime
 
 
+# ---------------------------------------------------------------- firmware and logs
+
+
+@dataclass(frozen=True)
+class FirmwareStatusReported(BusEvent):
+    """A charger's firmware or log-upload progress report (``report``: firmware | signed_firmware | diagnostics |
+    log), stored; ``request_id`` where the report names its request."""
+
+    kind: ClassVar[str] = "charger.firmware_status"
+    charger_id: str
+    report: str
+    status: str
+    request_id: int | None
+    at: datetime
+    evidence: Evidence
+
+
+@dataclass(frozen=True)
+class FirmwareUpdateFailed(BusEvent):
+    """A charger's firmware update failed: its own report (DownloadFailed, InvalidSignature …), its refusal of the
+    request, a boot with another version, or no progress within the campaign's timeout (``reason``)."""
+
+    kind: ClassVar[str] = "firmware.failed"
+    charger_id: str
+    reason: str
+    target_id: int | None  # the campaign target (its requestId), when one is known
+    campaign_id: int | None
+    at: datetime
+    evidence: Evidence | None = None
+
+
+@dataclass(frozen=True)
+class FirmwareUpdateInstalled(BusEvent):
+    """A charger reported its new firmware installed (and, where the campaign names a version, booted with it)."""
+
+    kind: ClassVar[str] = "firmware.installed"
+    charger_id: str
+    target_id: int | None
+    at: datetime
+
+
 # ---------------------------------------------------------------- incidents
 
 

@@ -96,6 +96,7 @@ class ChargerFirmwareStatus:
     kind: str  # firmware | diagnostics | signed_firmware | log
     status: str
     at: datetime
+    request_id: int | None = None  # the request it reports on (1.6 security extension, 2.0.1); Core 1.6 names none
 
 
 @dataclass(frozen=True)

@@ -141,6 +141,24 @@ class SecurityReported(_Stamped):
 
 
 @dataclass(frozen=True, kw_only=True)
+class FirmwareFailed(_Stamped):
+    """A charger's firmware update failed (``reason``: its status, its refusal, Timeout(phase), a version
+    mismatch)."""
+
+    charger_id: str
+    reason: str
+    evidence: dict[str, Any] = field(default_factory=_evidence)
+
+
+@dataclass(frozen=True, kw_only=True)
+class FirmwareInstalled(_Stamped):
+    """A charger installed a firmware: an earlier failed update of it is over."""
+
+    charger_id: str
+    evidence: dict[str, Any] = field(default_factory=_evidence)
+
+
+@dataclass(frozen=True, kw_only=True)
 class SessionStarted(_Stamped):
     """A StartTransaction.req that was accepted: a transaction is open on the connector."""
 
@@ -237,6 +255,8 @@ Signal = (
     | RebootRequested
     | ProbeUnanswered
     | SecurityReported
+    | FirmwareFailed
+    | FirmwareInstalled
     | SiteAssigned
     | HeartbeatIntervalSet
     | SessionStarted

@@ -37,6 +37,7 @@ SITUATION_BY_KIND: dict[IncidentKind, str] = {
     IncidentKind.DRIVER_REPORT: "DriverReport",
     IncidentKind.FROZEN_METER: "FrozenMeter",
     IncidentKind.SITE_OFFLINE: "SiteOffline",
+    IncidentKind.FIRMWARE_FAILED: "FirmwareUpdateFailed",
 }
 # The guidance of a security event of a type the catalog has no entry for.
 SECURITY_EVENT_FALLBACK = "SecurityEvent"

@@ -29,6 +29,8 @@ from chargewatch.domain.signals import (
     Connected,
     Disconnected,
     DriverReport,
+    FirmwareFailed,
+    FirmwareInstalled,
     HeartbeatIntervalSet,
     IncidentAcknowledged,
     IncidentClosed,
@@ -389,6 +391,8 @@ class FaultDetector:
             return self._on_status(signal, now)
         if isinstance(signal, SecurityReported):
             return self._on_security(signal, now)
+        if isinstance(signal, FirmwareFailed | FirmwareInstalled):
+            return self._on_firmware(signal, now)
         if isinstance(signal, MessageSeen):
             return self._alive(signal.charger_id, now, Evidence(now, "Message"))
         if isinstance(signal, Connected):
@@ -595,6 +599,19 @@ class FaultDetector:
             return events  # informational (a startup, a reboot, the clock set): in the security log, no incident
         return events + self._upsert(IncidentKind.SECURITY_EVENT, severity, signal.charger_id, None, signal.type,
                                      now, evidence)
+
+    # --- firmware ---------------------------------------------------------------------------
+
+    def _on_firmware(self, signal: FirmwareFailed | FirmwareInstalled, now: datetime) -> list[IncidentEvent]:
+        """A failed firmware update is an incident of the charger per reason (repeats add occurrences); a later
+        successful install resolves them all (the charger runs the firmware it was meant to)."""
+        if isinstance(signal, FirmwareInstalled):
+            evidence = Evidence(now, "FirmwareInstalled", dict(signal.evidence))
+            return self._resolve_keys(self._matching(IncidentKind.FIRMWARE_FAILED, signal.charger_id, None), now,
+                                      evidence, now)
+        evidence = Evidence(now, "FirmwareUpdate", {**signal.evidence, "reason": signal.reason})
+        return self._upsert(IncidentKind.FIRMWARE_FAILED, Severity.WARNING, signal.charger_id, None,
+                            signal.reason[:100], now, evidence)
 
     # --- connector status ---------------------------------------------------------------------
 

@@ -50,6 +50,7 @@ class IncidentKind(StrEnum):
     FROZEN_METER = "frozen_meter"
     SITE_OFFLINE = "site_offline"
     SECURITY_EVENT = "security_event"
+    FIRMWARE_FAILED = "firmware_failed"
 
 
 class IncidentStatus(StrEnum):

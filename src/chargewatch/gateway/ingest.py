@@ -330,6 +330,9 @@ class Ingest:
                 self.bus.publish(events.CertificateSigningRequested(
                     charger_id, change.certificate_type, change.csr, change.accepted, change.reason, change.subject,
                     change.at, evidence))
+            elif isinstance(change, model.ChargerFirmwareStatus):
+                self.bus.publish(events.FirmwareStatusReported(charger_id, change.kind, change.status,
+                                                               change.request_id, now, evidence))
 
     # ------------------------------------------------------------------ frames out
 

@@ -22,12 +22,12 @@ from ..ocpp.adapter import CallRejected, Environment, NeedSession, NeedStoredSam
 from ..ocpp.framing import CALL, CALLRESULT
 from ..ocpp.v201 import core as v201_core
 from ..sessions.machine import ChargingSession
-from ..store import charging_tables, reads, schema, writes
+from ..store import charging_tables, firmware_tables, reads, schema, writes
 from ..store.writer import Unit, write_units
 
 DERIVED_TABLES = (schema.meter_readings, schema.status_events, schema.security_events, schema.connectors,
                   schema.sessions, schema.evse_connectors, schema.device_variables, schema.device_reports,
-                  charging_tables.charging_reports)
+                  charging_tables.charging_reports, firmware_tables.firmware_status_events)
 
 
 @dataclass

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from ..domain.firmware import FirmwareUpdate, LogRequest
 from ..domain.local_list import LocalListIntent, LocalListReply
 from ..domain.model import DEFAULT_HEARTBEAT_INTERVAL, ChargerBooted, ChargerState, Outcome, RemedyIntent
 from ..sessions.machine import ChargingSession
@@ -137,6 +138,11 @@ class Adapter(Protocol):
 
     def read_local_list(self, intent: LocalListIntent, response: dict[str, Any]) -> LocalListReply:
         """The charger's answer to ``render_local_list(intent)``, in neutral words."""
+        ...
+
+    def render_maintenance(self, intent: FirmwareUpdate | LogRequest) -> RenderedCommand:
+        """This version's CALL for a firmware update or a log upload (``mapped_from`` names the intent's type);
+        ValueError if this version cannot say it."""
         ...
 
     def allowed_after(self, connector_id: int, status: str) -> frozenset[str] | None:

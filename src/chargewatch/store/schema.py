@@ -298,6 +298,7 @@ from . import (  # noqa: E402, F401
     charging_tables,
     faults_tables,
     feedback_tables,
+    firmware_tables,
     local_list_tables,
     operators_tables,
     pki_tables,

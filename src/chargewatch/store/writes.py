@@ -10,7 +10,7 @@ from sqlalchemy import BigInteger, Connection, Integer, Numeric, String, Table, 
 
 from ..domain import model
 from ..sessions.machine import ChargingSession
-from . import charging_tables, reservations, schema
+from . import charging_tables, firmware, reservations, schema
 from .charging import charging_report_row
 from .upsert import _insert, insert_ignoring_duplicates, upsert
 from .writer import Unit
@@ -304,8 +304,9 @@ def apply_upserts(connection: Connection, charger_id: str, upserts: list[tuple[s
             reservations.apply_report(connection, charger_id, item.reservation_id, item.status, item.reported,
                                       item.at, now)
         elif kind == "firmware":
-            column = "diagnostics_status" if item.kind == "diagnostics" else "firmware_status"
+            column = "diagnostics_status" if item.kind in ("diagnostics", "log") else "firmware_status"
             values[column] = item.status
+            firmware.record_status(connection, charger_id, item.kind, item.status, item.request_id, now)
     connection.execute(update(chargers).where(chargers.c.id == charger_id).values(**values))
 
 

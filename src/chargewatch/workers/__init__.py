@@ -21,6 +21,7 @@ def installers() -> list[Installer]:
     from .dashboard import install as install_dashboard
     from .faults import install as install_faults
     from .feedback import install as install_feedback
+    from .firmware import install as install_firmware
     from .local_list import install as install_local_list
     from .pki import install as install_pki
     from .reservations import install as install_reservations
@@ -35,4 +36,5 @@ def installers() -> list[Installer]:
     found.append(install_pki)
     found.append(install_reservations)
     found.append(install_local_list)
+    found.append(install_firmware)
     return found

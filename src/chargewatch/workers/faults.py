@@ -98,6 +98,8 @@ from ..domain.signals import (
     Connected,
     Disconnected,
     DriverReport,
+    FirmwareFailed,
+    FirmwareInstalled,
     HeartbeatIntervalSet,
     IncidentAcknowledged,
     IncidentClosed,
@@ -630,6 +632,12 @@ class FaultWorker:
                 return [SecurityReported(charger_id=charger_id, type=kind, tech_info=event.tech_info,
                                          severity=self.catalog.security_severity(kind).value, at=at,
                                          evidence=event.evidence.to_json())]
+            case bus_events.FirmwareUpdateFailed(charger_id=charger_id, reason=reason, at=at):
+                data = {"target_id": event.target_id, "campaign_id": event.campaign_id,
+                        **(event.evidence.to_json() if event.evidence else {})}
+                return [FirmwareFailed(charger_id=charger_id, reason=reason, at=at, evidence=data)]
+            case bus_events.FirmwareUpdateInstalled(charger_id=charger_id, at=at):
+                return [FirmwareInstalled(charger_id=charger_id, at=at, evidence={"target_id": event.target_id})]
             case bus_events.CommandAnswered():
                 return self._command(event)
             case bus_events.Authorization():

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from ...domain.firmware import FirmwareUpdate, LogRequest
 from ...domain.local_list import LocalListIntent, LocalListReply
 from ...domain.model import (
     Change,
@@ -40,7 +41,7 @@ from ..adapter import (
     heartbeat,
 )
 from ..framing import ErrorCode
-from . import faults, local_list, pki
+from . import faults, firmware, local_list, pki
 
 VERSION = "ocpp1.6"
 
@@ -295,7 +296,9 @@ def _data_transfer(payload: dict[str, Any], state: ChargerState, env: Environmen
 
 def _firmware_like(kind: str) -> Callable[[dict[str, Any], ChargerState, Environment], Outcome]:
     def handler(payload: dict[str, Any], state: ChargerState, env: Environment) -> Outcome:
-        return Outcome({}, [ChargerFirmwareStatus(kind, payload.get("status", ""), env.now)])
+        request_id = payload.get("requestId")
+        return Outcome({}, [ChargerFirmwareStatus(kind, payload.get("status", ""), env.now,
+                                                  request_id if isinstance(request_id, int) else None)])
 
     return handler
 
@@ -373,6 +376,11 @@ class V16Adapter:
 
     def read_local_list(self, intent: LocalListIntent, response: dict[str, Any]) -> LocalListReply:
         return local_list.read(intent, response)
+
+    def render_maintenance(self, intent: FirmwareUpdate | LogRequest) -> RenderedCommand:
+        action, payload = (firmware.render_firmware(intent) if isinstance(intent, FirmwareUpdate)
+                           else firmware.render_log(intent))
+        return RenderedCommand(action, self.render(action, payload, ChargerState("")).payload, type(intent).__name__)
 
     def allowed_after(self, connector_id: int, status: str) -> frozenset[str] | None:
         return faults.allowed_after(connector_id, status)

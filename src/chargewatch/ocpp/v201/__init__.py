@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from ...domain.firmware import FirmwareUpdate, LogRequest
 from ...domain.local_list import LocalListIntent, LocalListReply
 from ...domain.model import ChargerState, Outcome, RemedyIntent
 from ..adapter import Environment, Lookup, NeedSession, NeedStartKey, RenderedCommand
 from ..framing import ErrorCode
-from . import commands, core, faults, local_list
+from . import commands, core, faults, firmware, local_list
 
 VERSION = core.VERSION
 
@@ -57,6 +58,12 @@ class V201Adapter:
 
     def read_local_list(self, intent: LocalListIntent, response: dict[str, Any]) -> LocalListReply:
         return local_list.read(intent, response)
+
+    def render_maintenance(self, intent: FirmwareUpdate | LogRequest) -> RenderedCommand:
+        action, payload = (firmware.render_firmware(intent) if isinstance(intent, FirmwareUpdate)
+                           else firmware.render_log(intent))
+        return RenderedCommand(action, commands.render(action, payload, ChargerState("")).payload,
+                               type(intent).__name__)
 
     def allowed_after(self, connector_id: int, status: str) -> frozenset[str] | None:
         return faults.allowed_after(connector_id, status)

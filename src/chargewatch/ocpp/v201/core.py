@@ -362,7 +362,9 @@ def _security_event(payload: dict[str, Any], state: ChargerState, env: Environme
 
 def _status_of(kind: str) -> Callable[[dict[str, Any], ChargerState, Environment], Outcome]:
     def handler(payload: dict[str, Any], state: ChargerState, env: Environment) -> Outcome:
-        return Outcome({}, [ChargerFirmwareStatus(kind, payload.get("status", ""), env.now)])
+        request_id = payload.get("requestId")
+        return Outcome({}, [ChargerFirmwareStatus(kind, payload.get("status", ""), env.now,
+                                                  request_id if isinstance(request_id, int) else None)])
 
     return handler
 
