@@ -14,18 +14,19 @@ from typing import Any
 
 import httpx
 
-from . import cli_reservations
+from . import cli_reservations, security_cli
 from .charging import cli as charging_cli
 
 
 def _serve_options(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     from .gateway.transport import GatewayConfig
     from .runtime import ServerOptions
+    from .security_cli import gateway_security
 
     return ServerOptions(
         db=args.db, host=args.host, ocpp_port=args.ocpp_port, http_port=args.http_port,
         gateway=GatewayConfig(accept_unknown=args.accept_unknown, heartbeat_interval=args.heartbeat_interval,
-                              node_id=args.node_id),
+                              node_id=args.node_id, **gateway_security(args)),
     )
 
 
@@ -62,7 +63,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     async def main() -> None:
         await app.start()
-        print(f"chargewatch: OCPP ws://{args.host}:{app.ocpp_port}/ocpp/{{charge_point_id}}  "
+        if app.gateway.tls is not None:  # SIGHUP: new connections get the renewed certificate, no restart
+            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, app.gateway.reload_tls)
+        scheme = "wss" if app.gateway.tls else "ws"
+        print(f"chargewatch: OCPP {scheme}://{args.host}:{app.ocpp_port}/ocpp/{{charge_point_id}}  "
               f"dashboard http://{args.host}:{app.http_port}/  API http://{args.host}:{app.http_port}/docs",
               flush=True)
         try:
@@ -478,6 +482,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="run the OCPP gateway and the HTTP API")
     server_args(p)
     p.add_argument("--accept-unknown", action="store_true", help="admit chargers that are not registered")
+    security_cli.tls_args(p)
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("demo", help="serve on embedded SQLite with a simulated fleet")
@@ -647,6 +652,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .cli_pki import register as register_pki
     register_pki(sub)
     charging_cli.register(sub)
+    security_cli.register(sub)
 
     invoices = sub.add_parser("invoices", help="issued invoices").add_subparsers(dest="action", required=True)
     p = invoices.add_parser("reissue", help="credit a session's invoice and issue a corrected one")

@@ -18,6 +18,7 @@ from sqlalchemy import Connection, Engine, func, insert, select, tuple_, update
 from ..charging.service import ChargingService
 from ..gateway.events import EventBus
 from ..gateway.transport import CommandResult, Gateway
+from ..ocpp import credentials
 from ..sessions.links import session_token
 from ..sessions.machine import ChargingSession
 from ..store import reads, registry, schema
@@ -27,6 +28,7 @@ from .charging import charging_router
 from .console import console_router
 from .errors import error_responses, install_error_handlers, install_openapi
 from .models import ConnectorNumber, Offset, RowId, Timestamp, TransactionId
+from .security import security_router
 
 # A 1.6 charger's screen is the vendor's DataTransfer; unless the faults config's driver_screen names the vendor's ids.
 DISPLAY_VENDOR_ID = "org.chargewatch"
@@ -203,11 +205,11 @@ def create_app(services: Services) -> FastAPI:
         cmd = schema.commands
         now = services.gateway.now()
 
-        def record() -> int:
+        def record() -> int:  # a password in the command is kept as "***" (credentials.redact_call)
             with engine.begin() as connection:
                 return connection.execute(insert(cmd).values(
-                    charger_id=charger_id, action=action, payload=payload, status="pending",
-                    requested_at=now).returning(cmd.c.id)).scalar_one()
+                    charger_id=charger_id, action=action, payload=credentials.redact_call(action, payload),
+                    status="pending", requested_at=now).returning(cmd.c.id)).scalar_one()
 
         command_id = await asyncio.to_thread(record)
         try:
@@ -215,7 +217,8 @@ def create_app(services: Services) -> FastAPI:
         except ValueError as exc:
             await asyncio.to_thread(_finish_command, engine, command_id, "error",
                                     {"reason": str(exc)}, services.gateway.now())
-            raise HTTPException(422, str(exc)) from None
+            field = getattr(exc, "field", None)  # InvalidCommand: where the payload breaks the schema
+            raise HTTPException(422, {"field": field, "reason": str(exc)} if field else str(exc)) from None
         await asyncio.to_thread(_finish_command, engine, command_id, result.status,
                                 result.response if result.response is not None else result.error,
                                 services.gateway.now())
@@ -401,6 +404,7 @@ def create_app(services: Services) -> FastAPI:
     def health() -> dict[str, Any]:
         return {"status": "ok", "connected_chargers": len(services.gateway.links)}
 
+    app.include_router(security_router(services))
     return app
 
 

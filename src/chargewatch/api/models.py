@@ -11,6 +11,9 @@ from annotated_types import Ge, Le
 from pydantic import AfterValidator, BaseModel, BeforeValidator, Field
 from pydantic_core import PydanticCustomError
 
+from ..ocpp import v16
+from ..ocpp.v201 import commands as v201_commands
+
 INT64_MAX = 2**63 - 1  # what SQLite's INTEGER and PostgreSQL's bigint hold
 INT32_MAX = 2**31 - 1
 
@@ -193,15 +196,15 @@ class SessionDetail(SessionOut):
     meter_readings: list[MeterPoint]
 
 
+# Every Central System → charger action of OCPP 1.6 (core, all profiles, security extension) and every CSMS →
+# station action of 2.0.1, from the adapters' own lists; the charger's adapter validates the payload against the
+# official schema before anything is sent (a violation is a 422 naming the field).
+COMMAND_ACTIONS = tuple(sorted(v16.CENTRAL_ACTIONS | {"DataTransfer"} | v201_commands.CSMS_ACTIONS))
+
+
 class CommandIn(BaseModel):
-    action: Literal[
-        "RemoteStartTransaction", "RemoteStopTransaction", "Reset", "UnlockConnector", "ChangeAvailability",
-        "TriggerMessage", "GetConfiguration", "ChangeConfiguration", "ClearCache", "DataTransfer",
-        # OCPP 2.0.1 names (a 1.6 charger gets none of these; a 2.0.1 one gets the 1.6 names rendered)
-        "RequestStartTransaction", "RequestStopTransaction", "GetVariables", "SetVariables", "GetBaseReport",
-        "GetReport", "GetTransactionStatus", "SetVariableMonitoring", "ClearVariableMonitoring",
-        "SetMonitoringBase", "SetMonitoringLevel", "GetMonitoringReport",
-    ] = Field(description=(
+    action: Literal[COMMAND_ACTIONS] = Field(description=(  # type: ignore[valid-type]
+
         "OCPP 1.6 words are rendered for a 2.0.1 station (Reset Hard → Immediate, GetConfiguration → GetVariables, "
         "…); 2.0.1 actions go to a 2.0.1 station as given (Reset {type: Immediate|OnIdle, evseId} resets one EVSE; "
         "GetBaseReport without requestId gets one, and the NotifyReport answering it is stored: "

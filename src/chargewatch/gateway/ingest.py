@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from ..domain import events, model
-from ..ocpp import framing, versions
+from ..ocpp import credentials, framing, versions
 from ..ocpp.adapter import Adapter, CallRejected, Environment, Lookup, NeedStartKey, NeedStoredSampleTimes
 from ..ocpp.framing import Call, CallError, CallResult, ErrorCode, FrameError
 from ..sessions.machine import ChargingSession
@@ -118,6 +118,10 @@ class Ingest:
     async def _on_answer(self, peer: Peer, now: datetime, text: str, message: Answer) -> None:
         """A charger's answer to one of our CALLs: logged, then handed to the call waiting for it."""
         outstanding = peer.pending.get(message.message_id)
+        if isinstance(message, CallResult) and outstanding is not None:  # a write-only password reported anyway
+            clean = credentials.redact_answer(outstanding.action, message.payload)
+            if clean is not message.payload:
+                text = framing.serialize(CallResult(message.message_id, clean or {}))
         unit = Unit()
         unit.add("message", writes.message_row(
             peer.charger_id, now, "in", text, 3 if isinstance(message, CallResult) else 4,

@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import Engine, insert, select, update
 
+from ..ocpp import credentials
 from ..store import schema
 
 log = logging.getLogger(__name__)
@@ -103,11 +104,13 @@ class CommandRelay:
                     claimed.append(dict(row._mapping))
         return claimed
 
-    def _finish(self, command_id: int, status: str, response: Any) -> None:
+    def _finish(self, command_id: int, status: str, response: Any, payload: dict[str, Any] | None = None) -> None:
         cmd = schema.commands
+        values: dict[str, Any] = {"status": status, "response": response, "completed_at": self._now()}
+        if payload is not None:
+            values["payload"] = payload
         with self._engine.begin() as connection:
-            connection.execute(update(cmd).where(cmd.c.id == command_id)
-                               .values(status=status, response=response, completed_at=self._now()))
+            connection.execute(update(cmd).where(cmd.c.id == command_id).values(**values))
 
     async def _serve(self, send: Send) -> None:
         while True:
@@ -120,5 +123,8 @@ class CommandRelay:
 
     async def _execute(self, send: Send, row: dict[str, Any]) -> None:
         result = await send(row["charger_id"], row["action"], row["payload"], row["timeout_s"] or 30.0)
+        # A password travels in the row only until the node holding the charger has sent it.
+        redacted = credentials.redact_call(row["action"], row["payload"] or {})
         await asyncio.to_thread(self._finish, row["id"], result.status,
-                                result.response if result.response is not None else result.error)
+                                result.response if result.response is not None else result.error,
+                                redacted if redacted is not row["payload"] else None)

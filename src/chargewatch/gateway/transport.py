@@ -30,16 +30,18 @@ from websockets.typing import Subprotocol
 
 from ..domain import model
 from ..domain.events import ChargerConnected, ChargerDisconnected, CommandAnswered
-from ..ocpp import framing, v16, versions
+from ..ocpp import credentials, framing, v16, versions
+from ..ocpp.adapter import RenderedCommand
 from ..ocpp.framing import Call, CallError, CallResult
-from ..store import reads, schema, writes
-from ..store.passwords import PasswordCheck
+from ..store import reads, schema, security, writes
+from ..store.passwords import PasswordCheck, hash_password
 from ..store.writer import GroupCommitWriter, Unit
 from .auth import basic_credentials
 from .events import EventBus
 from .ingest import Answer, Ingest, Outstanding, Peer
 from .metrics import GatewayMetrics
 from .relay import CommandRelay
+from .tls import TlsConfig, TlsServer, peer_common_name
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +98,8 @@ class GatewayConfig:
     node_id: str = "node-1"
     # A charger without a password connecting again is let in only if its live connection fails a ping this fast.
     replace_probe_timeout: float = 5.0
+    tls: TlsConfig | None = None  # wss:// (security profiles 2 and 3); None: ws:// (profile 1)
+    min_security_profile: int = 0  # every charger's floor (1..3); 0: none beyond each charger's own
 
 
 @dataclass
@@ -112,6 +116,7 @@ class ChargerLink(Peer):
 
     websocket: ServerConnection
     outbound: asyncio.Lock = field(default_factory=asyncio.Lock)  # one outstanding CALL at a time
+    security_profile: int = 1
 
 
 class Gateway:
@@ -130,6 +135,7 @@ class Gateway:
         self._passwords = PasswordCheck()
         self._remembered: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._server: Server | None = None
+        self.tls = TlsServer(config.tls) if config.tls is not None else None
         self.now: Callable[[], datetime] = utcnow
         self.relay = CommandRelay(engine, config.node_id, lambda: self.now())
 
@@ -155,6 +161,7 @@ class Gateway:
             subprotocols=SUBPROTOCOLS,
             select_subprotocol=_select_subprotocol,
             process_request=self._process_request,
+            ssl=self.tls.context if self.tls is not None else None,
             max_size=self.config.max_frame_bytes,
             max_queue=4,
             compression=None,
@@ -164,6 +171,10 @@ class Gateway:
         )
         self.relay.start(self._call_local)
         return self._server.sockets[0].getsockname()[1]
+
+    def reload_tls(self) -> bool:
+        """Load the TLS certificate and key files again (SIGHUP): new connections get them, no restart."""
+        return self.tls.reload() if self.tls is not None else False
 
     async def stop(self) -> None:
         await self.relay.stop()
@@ -188,6 +199,17 @@ class Gateway:
         charger_id = charger_id_from_path(request.path)
         if charger_id is None:
             return self._refuse(connection, HTTPStatus.BAD_REQUEST, "charger_id")
+        offered = [item.strip() for header in request.headers.get_all("Sec-WebSocket-Protocol")
+                   for item in header.split(",") if item.strip()]
+        if not any(item in SUBPROTOCOLS for item in offered):
+            # OCPP-J allows a close after the upgrade too; the compliance test wants the upgrade refused.
+            return self._refuse(connection, HTTPStatus.BAD_REQUEST, "subprotocol", (
+                f"unsupported OCPP version: offered {', '.join(offered) or 'no subprotocol'}; "
+                f"this server speaks {', '.join(SUBPROTOCOLS)} (Sec-WebSocket-Protocol)"))
+        profile, common_name = self._security_profile(connection)
+        if common_name is not None and common_name != charger_id:
+            return self._refuse(connection, HTTPStatus.FORBIDDEN, "client_certificate", (
+                f"the client certificate is issued to {common_name!r}, not to the charge point {charger_id!r}"))
         try:
             record = await asyncio.to_thread(self._charger_record, charger_id)
         except Exception as exc:  # noqa: BLE001 - database down: a charger we know still gets in
@@ -201,24 +223,60 @@ class Gateway:
             # No row yet: a handshake that never becomes a charger (wrong subprotocol, closed before a valid
             # BootNotification) must leave no ghost charger behind, and no offline incident for it.
             record = {"id": charger_id, "password_hash": None, "provisional": True}
-        if record.get("password_hash"):
-            credentials = basic_credentials(request.headers.get("Authorization"))
-            if (
-                credentials is None
-                or credentials[0] != charger_id
-                or not await asyncio.to_thread(
-                    self._passwords.verify, charger_id, record["password_hash"], credentials[1]
-                )
-            ):
-                response = self._refuse(connection, HTTPStatus.UNAUTHORIZED, "bad_credentials")
-                response.headers["WWW-Authenticate"] = 'Basic realm="chargewatch", charset="UTF-8"'
-                return response
-        elif await self._still_connected(charger_id):
+        required = security.required_profile(record, self.config.min_security_profile)
+        if profile < required:
+            return self._refuse(connection, HTTPStatus.FORBIDDEN, "downgrade", (
+                f"security profile {profile} refused: {charger_id} must connect with profile {required} or higher "
+                f"(it was seen on it, or is configured for it); downgrades are refused"))
+        pending = security.pending_hashes(record)
+        if profile < 3 and (record.get("password_hash") or pending):
+            refusal = await self._check_password(connection, request, charger_id, record, pending)
+            if refusal is not None:
+                return refusal
+        elif profile < 3 and await self._still_connected(charger_id):
             # Without a password anyone can claim the id: a live charger is not evicted by a newcomer.
             return self._refuse(connection, HTTPStatus.CONFLICT, "already_connected")
         if not record.get("provisional"):
             self._remember(charger_id, record)
         return None
+
+    def _security_profile(self, connection: ServerConnection) -> tuple[int, str | None]:
+        """(1: ws://, 2: TLS, 3: TLS with a verified client certificate; that certificate's CN)."""
+        ssl_object = connection.transport.get_extra_info("ssl_object") if self.tls is not None else None
+        common_name = peer_common_name(ssl_object)
+        return (3 if common_name is not None else 2 if ssl_object is not None else 1), common_name
+
+    async def _check_password(self, connection: ServerConnection, request: Request, charger_id: str,
+                              record: dict[str, Any], pending: list[str]) -> Response | None:
+        """Basic auth against the password, or a pending new one (whose first use makes it the password)."""
+        given = basic_credentials(request.headers.get("Authorization"))
+        current = record.get("password_hash")
+        if given is None and not current:
+            return None  # no password yet, one pending: the charger may still connect as before
+        if given is not None and given[0] == charger_id:
+            if current and await asyncio.to_thread(self._passwords.verify, charger_id, current, given[1]):
+                return None
+            for candidate in pending:
+                if await asyncio.to_thread(self._passwords.verify, charger_id, candidate, given[1]):
+                    await self._promote(charger_id, record, candidate)
+                    return None
+        response = self._refuse(connection, HTTPStatus.UNAUTHORIZED, "bad_credentials")
+        response.headers["WWW-Authenticate"] = 'Basic realm="chargewatch", charset="UTF-8"'
+        return response
+
+    async def _promote(self, charger_id: str, record: dict[str, Any], password_hash: str) -> None:
+        """The first connection with the new password: it becomes the password, the old one stops working."""
+        def write() -> None:
+            with self.engine.begin() as connection:
+                security.promote(connection, charger_id, password_hash, self.now())
+
+        try:
+            await asyncio.to_thread(write)
+        except Exception:  # noqa: BLE001 - it stays pending (both keep working) until the next connection
+            log.warning("could not make the new password of %s its password", charger_id, exc_info=True)
+            return
+        log.info("%s connected with its new password; the old one is no longer accepted", charger_id)
+        record.update(password_hash=password_hash, pending_password_hash=None, pending_alt_password_hash=None)
 
     async def _still_connected(self, charger_id: str) -> bool:
         """Whether the charger's current connection (if any) answers a ping; a dead one is replaced."""
@@ -238,13 +296,18 @@ class Gateway:
         while len(self._remembered) > MAX_REMEMBERED_CHARGERS:
             self._remembered.popitem(last=False)
 
-    def _refuse(self, connection: ServerConnection, status: HTTPStatus, reason: str) -> Response:
+    def _refuse(self, connection: ServerConnection, status: HTTPStatus, reason: str,
+                detail: str | None = None) -> Response:
         self.metrics.rejected_handshakes.labels(reason).inc()
-        return connection.respond(status, f"{status.phrase}\n")
+        return connection.respond(status, f"{status.phrase}\n" + (f"{detail}\n" if detail else ""))
 
     def _charger_record(self, charger_id: str) -> dict[str, Any] | None:
+        """The charger's row with its security record (profiles, pending password), or None."""
         with self.engine.connect() as connection:
-            return reads.charger(connection, charger_id)
+            record = reads.charger(connection, charger_id)
+            if record is not None:
+                record = {**record, **security.security_of(connection, charger_id)}
+            return record
 
     # ------------------------------------------------------------------ connection
 
@@ -252,16 +315,14 @@ class Gateway:
         assert websocket.request is not None
         charger_id = charger_id_from_path(websocket.request.path)
         assert charger_id is not None  # the handshake refused every other path
-        offered = websocket.request.headers.get("Sec-WebSocket-Protocol")
-        if websocket.subprotocol is None and offered:
-            # OCPP-J 1.6 §3.1.2: an offer we cannot serve ends the connection right after the handshake.
-            await websocket.close(1002, f"unsupported OCPP version; this server speaks {', '.join(SUBPROTOCOLS)}")
-            return
-        adapter = versions.adapter_for(websocket.subprotocol)  # no offer at all: 1.6, as before
+        profile, _ = self._security_profile(websocket)
+        adapter = versions.adapter_for(websocket.subprotocol)  # the handshake refused every other offer
         loaded = True
+        recorded: dict[str, Any] | None = None
         try:
             state = await asyncio.to_thread(self.ingest.load_state, charger_id)
-            known = await asyncio.to_thread(self._charger_record, charger_id) is not None
+            recorded = await asyncio.to_thread(self._charger_record, charger_id)
+            known = recorded is not None
         except Exception as exc:  # noqa: BLE001 - database down: its calls get InternalError until it is back
             log.warning("cannot load state of %s yet (%s)", charger_id, exc)
             state, loaded = model.ChargerState(charger_id, self.config.heartbeat_interval), False
@@ -270,11 +331,14 @@ class Gateway:
         if previous is not None:  # the charger reconnected before we noticed the old socket died
             await previous.websocket.close(1000, "replaced by a new connection")
         link = ChargerLink(charger_id=charger_id, state=state, adapter=adapter, provisional=not known, loaded=loaded,
-                           websocket=websocket)
+                           websocket=websocket, security_profile=profile)
         self.links[charger_id] = link
         self.metrics.connected.set(len(self.links))
         if not link.provisional:
             await self._set_connected(charger_id, True, adapter.version)
+            if recorded is None or recorded.get("security_profile") != profile or (
+                    recorded.get("highest_profile") or 0) < profile:
+                await self._record_profile(charger_id, profile)
         try:
             async for frame in websocket:
                 try:
@@ -301,6 +365,18 @@ class Gateway:
         """--accept-unknown: ingest made the connection a charger (its first valid BootNotification)."""
         self._remember(peer.charger_id, {"id": peer.charger_id, "password_hash": None})
         await self._set_connected(peer.charger_id, True, peer.adapter.version)
+        await self._record_profile(peer.charger_id, getattr(peer, "security_profile", 1))
+
+    async def _record_profile(self, charger_id: str, profile: int) -> None:
+        """The security profile the charger connects with (and the highest seen: its floor from now on)."""
+        def write() -> None:
+            with self.engine.begin() as connection:
+                security.record_profile(connection, charger_id, profile, self.now())
+
+        try:
+            await asyncio.to_thread(write)
+        except Exception:  # noqa: BLE001 - recorded at its next connection
+            log.warning("could not record the security profile of %s", charger_id)
 
     async def _set_connected(self, charger_id: str, connected: bool, version: str | None = None) -> None:
         now = self.now()
@@ -340,7 +416,8 @@ class Gateway:
             result = CommandResult(status, response=body if status == "answered" else None,
                                    error=body if status == "error" else None)
         # Faults must know which reboots it asked for (an accepted Reset is no boot loop, no outage).
-        self.bus.publish(CommandAnswered(charger_id, action, payload, result.status, result.response, self.now()))
+        self.bus.publish(CommandAnswered(charger_id, action, credentials.redact_call(action, payload), result.status,
+                                         result.response, self.now()))
         return result
 
     async def _call_local(self, charger_id: str, action: str, payload: dict[str, Any],
@@ -358,11 +435,42 @@ class Gateway:
                               timeout: float | None) -> CommandResult:
         rendered = link.adapter.render(action, payload, link.state)
         action, payload = rendered.action, rendered.payload
+        passwords = credentials.new_passwords(action, payload)
+        # Hashed before it is sent: the charger may reconnect with it right after its answer.
+        hashes = [await asyncio.to_thread(hash_password, password) for password in passwords]
+        result = await self._send_call(link, rendered, timeout)
+        if hashes and result.status == "answered" and credentials.accepted(action, result.response):
+            await self._password_accepted(link.charger_id, hashes)
+        return result
+
+    async def _password_accepted(self, charger_id: str, hashes: list[str]) -> None:
+        """The charger took a new Basic auth password: pending until its first connection with it."""
+        def write() -> None:
+            with self.engine.begin() as connection:
+                security.set_pending(connection, charger_id, hashes, self.now())
+
+        try:
+            await asyncio.to_thread(write)
+        except Exception:  # noqa: BLE001 - the answer stands; the operator must know the charger is locked out
+            log.error("%s accepted a new password that could not be stored: it will be refused with it; rotate "
+                      "its password again", charger_id, exc_info=True)
+            return
+        remembered = self._remembered.get(charger_id)
+        if remembered is not None:
+            remembered.update(pending_password_hash=hashes[0],
+                              pending_alt_password_hash=hashes[1] if len(hashes) > 1 else None)
+        log.info("%s accepted a new password; the old one stays valid until it connects with the new one",
+                 charger_id)
+
+    async def _send_call(self, link: ChargerLink, rendered: RenderedCommand, timeout: float | None) -> CommandResult:
+        action, payload = rendered.action, rendered.payload
         async with link.outbound:
             message_id = str(uuid.uuid4())
             text = framing.serialize(Call(message_id, action, payload))
             future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
-            await self.ingest.log_outbound(link, self.now(), text, message_id, action)
+            logged = text if not credentials.carries_secret(action, payload) else framing.serialize(
+                Call(message_id, action, credentials.redact_call(action, payload)))  # the raw log keeps no password
+            await self.ingest.log_outbound(link, self.now(), logged, message_id, action)
             link.pending[message_id] = Outstanding(action, future)
             self.metrics.messages.labels(action, "out").inc()
             try:
@@ -375,7 +483,8 @@ class Gateway:
             finally:
                 link.pending.pop(message_id, None)
         if isinstance(answer, CallResult):
-            return CommandResult("answered", response=answer.payload, sent_action=rendered.action)
+            return CommandResult("answered", response=credentials.redact_answer(action, answer.payload),
+                                 sent_action=rendered.action)
         assert isinstance(answer, CallError)
         return CommandResult("error", error={"code": answer.error_code, "description": answer.description,
                                              "details": answer.details}, sent_action=rendered.action)

@@ -35,6 +35,14 @@ class CallRejected(Exception):
         self.details = details or {}
 
 
+class InvalidCommand(ValueError):
+    """An operator command whose payload breaks the official schema; ``field`` names where (e.g. ``payload.type``)."""
+
+    def __init__(self, description: str, field: str):
+        super().__init__(description)
+        self.field = "payload" if field.startswith("(") else f"payload.{field}"
+
+
 @dataclass(frozen=True)
 class Environment:
     """Everything outside the charger's own state a handler may consult; supplied by the shell."""

@@ -303,5 +303,6 @@ from . import (  # noqa: E402, F401
     operators_tables,
     pki_tables,
     reservations_tables,
+    security_tables,
     support_tables,
 )

@@ -32,6 +32,7 @@ from .. import schemas
 from ..adapter import (
     CallRejected,
     Environment,
+    InvalidCommand,
     Lookup,
     NeedSession,
     NeedStartKey,
@@ -363,7 +364,7 @@ class V16Adapter:
         try:
             schemas.validate(VERSION, action, payload, strict=True)
         except schemas.SchemaViolation as exc:
-            raise ValueError(f"{action} payload invalid: {exc.description}") from None
+            raise InvalidCommand(f"{action} payload invalid: {exc.description}", exc.field) from None
         return RenderedCommand(action, payload)
 
     def render_remedy(self, intent: RemedyIntent) -> RenderedCommand:

@@ -14,7 +14,7 @@ from typing import Any
 
 from ...domain.model import ChargerState, RemedyAction, RemedyIntent
 from .. import schemas
-from ..adapter import RenderedCommand
+from ..adapter import InvalidCommand, RenderedCommand
 from . import local_list, pki
 
 VERSION = "ocpp2.0.1"
@@ -187,6 +187,7 @@ def render(action: str, payload: dict[str, Any], state: ChargerState) -> Rendere
     try:
         schemas.validate(VERSION, f"{rendered_action}Request", rendered, strict=True)
     except schemas.SchemaViolation as exc:
-        raise ValueError(f"{rendered_action} payload invalid: {exc.description}") from None
+        raise InvalidCommand(f"{rendered_action} payload invalid: {exc.description}",
+                             exc.field if rendered_action == action else "(payload)") from None
     mapped = action if (rendered_action, rendered) != (action, payload) else None
     return RenderedCommand(rendered_action, rendered, mapped_from=mapped)
