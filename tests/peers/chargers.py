@@ -119,6 +119,7 @@ class LibraryCharger:
     charger_id: str
     version: str = "ocpp1.6"
     password: str | None = None
+    ssl: Any = None  # an ssl.SSLContext for wss:// (security profiles 2 and 3)
     timing: ScenarioTiming = field(default_factory=ScenarioTiming)
     register_wh: int = 1_000_000
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
@@ -150,7 +151,7 @@ class LibraryCharger:
             headers["Authorization"] = f"Basic {token}"
         self._websocket = await ws_connect(f"{self.url.rstrip('/')}/{self.charger_id}",
                                            subprotocols=[self.version],  # type: ignore[list-item]
-                                           additional_headers=headers)
+                                           additional_headers=headers, **({"ssl": self.ssl} if self.ssl else {}))
         assert self._websocket.subprotocol == self.version, self._websocket.subprotocol
         cls = ChargePoint201 if self.v201 else ChargePoint16
         self._cp = cls(self.charger_id, _Socket(self._websocket), response_timeout=15)
