@@ -238,6 +238,10 @@ class Gateway:
             return self._refuse(connection, HTTPStatus.CONFLICT, "already_connected")
         if not record.get("provisional"):
             self._remember(charger_id, record)
+            if record.get("security_profile") != profile or (record.get("highest_profile") or 0) < profile:
+                await self._record_profile(charger_id, profile)  # before the upgrade: its floor from now on
+                record.update(security_profile=profile, highest_profile=max(profile, record.get("highest_profile")
+                                                                            or 0))
         return None
 
     def _security_profile(self, connection: ServerConnection) -> tuple[int, str | None]:
@@ -318,11 +322,9 @@ class Gateway:
         profile, _ = self._security_profile(websocket)
         adapter = versions.adapter_for(websocket.subprotocol)  # the handshake refused every other offer
         loaded = True
-        recorded: dict[str, Any] | None = None
         try:
             state = await asyncio.to_thread(self.ingest.load_state, charger_id)
-            recorded = await asyncio.to_thread(self._charger_record, charger_id)
-            known = recorded is not None
+            known = await asyncio.to_thread(self._charger_record, charger_id) is not None
         except Exception as exc:  # noqa: BLE001 - database down: its calls get InternalError until it is back
             log.warning("cannot load state of %s yet (%s)", charger_id, exc)
             state, loaded = model.ChargerState(charger_id, self.config.heartbeat_interval), False
@@ -336,9 +338,6 @@ class Gateway:
         self.metrics.connected.set(len(self.links))
         if not link.provisional:
             await self._set_connected(charger_id, True, adapter.version)
-            if recorded is None or recorded.get("security_profile") != profile or (
-                    recorded.get("highest_profile") or 0) < profile:
-                await self._record_profile(charger_id, profile)
         try:
             async for frame in websocket:
                 try:

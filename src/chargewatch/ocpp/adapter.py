@@ -12,6 +12,7 @@ Framing (``ocpp.framing``) is shared by all versions.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -40,7 +41,12 @@ class InvalidCommand(ValueError):
 
     def __init__(self, description: str, field: str):
         super().__init__(description)
-        self.field = "payload" if field.startswith("(") else f"payload.{field}"
+        path = "payload" if field.startswith("(") else f"payload.{field}"
+        missing = _MISSING.search(description)  # a required property: name it, not the object holding it
+        self.field = f"{path}.{missing.group(1)}" if missing else path
+
+
+_MISSING = re.compile(r"must contain \['([^']+)'")
 
 
 @dataclass(frozen=True)
