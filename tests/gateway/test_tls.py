@@ -172,3 +172,42 @@ async def test_reload_serves_the_new_certificate_to_new_connections(tls_app, pki
     assert third.serial_number == renewed.certificate.serial_number
     register(tls_app, "TLS-AFTER")
     assert (await handshake(wss(tls_app), "TLS-AFTER", context, PASSWORD))[0] == 101
+
+
+def test_serve_takes_the_tls_files_from_the_environment_and_reloads_them_on_sighup(tmp_path, pki):
+    """`chargewatch serve` as an operator runs it: wss:// from $CHARGEWATCH_TLS_*, kill -HUP after a renewal."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from helpers import free_port
+
+    port = free_port()
+    env = {**os.environ, "CHARGEWATCH_TLS_CERT": pki.cert_file, "CHARGEWATCH_TLS_KEY": pki.key_file,
+           "CHARGEWATCH_DB": f"sqlite:///{tmp_path}/serve.db"}
+    output = tmp_path / "serve.log"  # a file, not a pipe: nobody drains a pipe while the test waits
+    with output.open("w") as log:
+        serve = subprocess.Popen([sys.executable, "-m", "chargewatch.cli", "serve", "--ocpp-port", str(port),
+                                  "--http-port", str(free_port())], env=env, stdout=log, stderr=subprocess.STDOUT,
+                                 cwd=tmp_path)
+    try:
+        deadline = time.monotonic() + 60
+        while "chargewatch: OCPP" not in output.read_text():
+            assert serve.poll() is None and time.monotonic() < deadline, output.read_text()
+            time.sleep(0.1)
+        assert f"OCPP wss://127.0.0.1:{port}/ocpp/" in output.read_text()
+        context = pki.context()
+        assert served_certificate(context, port).serial_number == pki.server.certificate.serial_number
+        renewed = issue(pki.ca, "localhost", server=True)
+        renewed.write(pki.directory, "server")
+        serve.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 10
+        while served_certificate(context, port).serial_number != renewed.certificate.serial_number:
+            assert time.monotonic() < deadline, "SIGHUP did not reload the certificate"
+            time.sleep(0.1)
+        assert serve.poll() is None  # SIGHUP reloads; it does not end the server
+    finally:
+        serve.terminate()
+        serve.wait(20)
