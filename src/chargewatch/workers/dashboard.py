@@ -13,6 +13,7 @@ from fastapi.staticfiles import StaticFiles
 
 from ..api.auth import INTERNAL_HEADER, OperatorAuth, OperatorGuard, api_login_from_env, is_loopback_only
 from ..api.domains import DomainApi
+from ..api.history_pages import history_router
 from ..api.pages import HERE, pages_router
 
 if TYPE_CHECKING:
@@ -26,5 +27,6 @@ def install(cw: Chargewatch) -> None:
     cw.app.state.operator_auth = auth
     cw.app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     cw.app.include_router(pages_router(cw.services, auth, api))
+    cw.app.include_router(history_router(cw.services))  # sessions/invoices history, CSV, monthly (issue 15.7)
     cw.app.add_middleware(OperatorGuard, auth=auth)
     cw.on_stop(api.close)
