@@ -294,7 +294,8 @@ def history_router(services: Services) -> APIRouter:
         at = await asyncio.to_thread(clock, request)
         checked, wanted = invoice_filter(request.query_params, at.operator_zone)
         rows: list[dict[str, Any]] = []
-        total, totals = 0, []
+        totals: list[dict[str, Any]] = []
+        total = 0
         if not checked.errors:
             def read() -> tuple[list[dict[str, Any]], int, list[dict[str, Any]]]:
                 with engine.connect() as connection:
@@ -332,7 +333,7 @@ def history_router(services: Services) -> APIRouter:
             raise HTTPException(403, f"{session.operator.username} is a viewer: read-only")
         back = back if back.startswith("/history/invoices") and not back.startswith("//") else "/history/invoices"
         joiner = "&" if "?" in back else "?"
-        biller = getattr(request.app.state, "billing", None)
+        biller: Any = getattr(request.app.state, "billing", None)
         reason = reason.strip()
         error = None
         if biller is None:
