@@ -305,3 +305,17 @@ async def test_the_cli_limits_and_clears_through_the_api(server, capsys):
         assert await asyncio.to_thread(cli_main, ["charging", "clear", "CLI-16", "--connector", "1", *api]) == 0
         assert cp.held() == []
         assert await asyncio.to_thread(cli_main, ["charging", "limit", "--kw", "3", *api]) == 2
+
+
+async def test_a_malformed_201_charging_limit_is_refused_naming_the_field_and_the_station_stays(server):
+    async with charger(server, "RAW-201", "ocpp2.0.1") as cp:
+        refused = await cp.call_raw("NotifyChargingLimit", {"evseId": 1})
+        wrong = await cp.call_raw("ReportChargingProfiles", {
+            "requestId": 1, "chargingLimitSource": "CSO", "evseId": 1, "chargingProfile": [{"id": 1}]})
+        kept = await cp.call_raw("ClearedChargingLimit", {"chargingLimitSource": "SO"})
+    assert refused[0] == 4 and refused[2] == "OccurrenceConstraintViolation" and "chargingLimit" in refused[3]
+    assert wrong[0] == 4 and "chargingProfile" in refused[3] + wrong[3]
+    assert kept == [3, kept[1], {}]  # the same connection answers the next call
+    with server.engine.connect() as connection:
+        rows = store_charging.reports(connection, "RAW-201")
+    assert [(r["kind"], r["connector_id"], r["limit_source"]) for r in rows] == [("ClearedChargingLimit", 0, "SO")]
