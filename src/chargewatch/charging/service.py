@@ -86,13 +86,16 @@ class ChargingService:
 
     async def _setting(self, charger_id: str, renderer: ChargingRenderer, key: str,
                        timeout: float | None) -> str | None:
-        """A charger setting smart charging depends on: a 2.0.1 station's reported device model, else asked live
-        (GetConfiguration / GetVariables); None when the charger cannot tell (offline, unknown key)."""
+        """A charger setting smart charging depends on: what it reported (2.0.1 device model) or answered before
+        (1.6 GetConfiguration), else asked live (GetConfiguration / GetVariables); None when the charger cannot tell
+        (offline, unknown key)."""
         if "." in key:
             component, variable = key.split(".", 1)
             reported = await self._db(rows.reported_variable, charger_id, component, variable)
-            if reported is not None:
-                return str(reported)
+        else:
+            reported = await self._db(rows.answered_configuration, charger_id, key)
+        if reported is not None:
+            return str(reported)
         action, payload = renderer.read_setting(key)
         try:
             sent = await self._send(charger_id, action, payload, timeout)
@@ -101,12 +104,15 @@ class ChargingService:
         return renderer.setting_from(sent.result.response or {}) if sent.result.status == "answered" else None
 
     async def _max_stack_level(self, charger_id: str, renderer: ChargingRenderer) -> int | None:
-        """The highest stack level a 2.0.1 station reported it supports (SmartChargingCtrlr.ProfileStackLevel);
-        a 1.6 charger's ChargeProfileMaxStackLevel is not asked for each profile (its answer says if it is over)."""
-        if "." not in renderer.max_stack_level_key:
-            return None
-        component, variable = renderer.max_stack_level_key.split(".", 1)
-        reported = await self._db(rows.reported_variable, charger_id, component, variable)
+        """The highest stack level the charger said it supports: a 2.0.1 station's reported
+        SmartChargingCtrlr.ProfileStackLevel, a 1.6 charger's ChargeProfileMaxStackLevel from a GetConfiguration it
+        answered (not asked for each profile: where unknown, the charger's own answer says if it is over)."""
+        key = renderer.max_stack_level_key
+        if "." in key:
+            component, variable = key.split(".", 1)
+            reported = await self._db(rows.reported_variable, charger_id, component, variable)
+        else:
+            reported = await self._db(rows.answered_configuration, charger_id, key)
         try:
             return int(str(reported))
         except ValueError:

@@ -166,6 +166,20 @@ def reported_variable(connection: Connection, charger_id: str, component: str, v
     return None if row is None else row.value
 
 
+def answered_configuration(connection: Connection, charger_id: str, key: str, recent: int = 20) -> str | None:
+    """A 1.6 configuration key's value from the charger's latest GetConfiguration answers that named it."""
+    cmd = schema.commands
+    rows = connection.execute(select(cmd.c.response).where(
+        cmd.c.charger_id == charger_id, cmd.c.action == "GetConfiguration", cmd.c.status == "answered")
+        .order_by(cmd.c.id.desc()).limit(recent))
+    for row in rows:
+        entries = (row.response or {}).get("configurationKey") if isinstance(row.response, dict) else None
+        for entry in entries if isinstance(entries, list) else []:
+            if isinstance(entry, dict) and entry.get("key") == key and entry.get("value") is not None:
+                return str(entry["value"])
+    return None
+
+
 # ---------------------------------------------------------------- the one read model
 
 
