@@ -10,6 +10,7 @@ console-monthly.
 from __future__ import annotations
 
 import csv
+import html
 import io
 import re
 from collections.abc import AsyncIterator
@@ -233,4 +234,9 @@ async def test_a_viewer_reads_and_exports_but_cannot_credit(world: World):
     assert refused.status == 403
     bad = await page.context.request.get("/history/sessions.csv?to=yesterday")
     assert bad.status == 422 and "to date: 'yesterday' is not a date" in await bad.text()
+    for path, message in (("/history/sessions?page=%C2%B2", "page: '²' is not a page number"),
+                          ("/history/invoices?number=a%00b", "number: at most 64 characters"),
+                          ("/history/monthly?year=%C2%B2", "year: '²' is not a year")):
+        answer = await page.context.request.get(path)
+        assert answer.status == 422 and message in html.unescape(await answer.text()), (path, answer.status)
     await page.context.close()

@@ -41,6 +41,7 @@ HERE = Path(__file__).parent
 PAGE_SIZE = 50
 FLAGS = tuple(sorted(v for k, v in vars(Flag).items() if k.isupper() and isinstance(v, str)))
 _TEXT = re.compile(r"^[^\x00-\x1f\x7f]{1,64}$")  # charger ids, site ids, id tags, invoice numbers as typed
+_NUMBER = re.compile(r"[0-9]{1,7}")  # ASCII digits only: str.isdigit() takes "²", which int() refuses
 _FORMULA = ("=", "+", "-", "@", "\t", "\r")
 _CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; "
         "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
@@ -113,7 +114,7 @@ def _check(query: Mapping[str, str], names: Iterable[str], zone: str) -> Checked
     elif not checked.errors:
         checked.since, checked.until = local_day_bounds(days["from"], days["to"], zone)
     raw_page = (query.get("page") or "1").strip()
-    if not raw_page.isdigit() or not 1 <= int(raw_page) <= 1_000_000:
+    if not _NUMBER.fullmatch(raw_page) or not 1 <= int(raw_page) <= 1_000_000:
         checked.errors.append(f"page: {raw_page!r} is not a page number")
     else:
         checked.page = int(raw_page)
@@ -367,7 +368,7 @@ def history_router(services: Services) -> APIRouter:
         raw_year = (request.query_params.get("year") or str(now.year)).strip()
         site = (request.query_params.get("site") or "").strip()
         errors = []
-        if not raw_year.isdigit() or not 2000 <= int(raw_year) <= 2100:
+        if not _NUMBER.fullmatch(raw_year) or not 2000 <= int(raw_year) <= 2100:
             errors.append(f"year: {raw_year!r} is not a year from 2000 to 2100")
         if site and not _TEXT.match(site):
             errors.append("site: at most 64 characters, no control characters")
