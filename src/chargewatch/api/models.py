@@ -204,7 +204,6 @@ COMMAND_ACTIONS = tuple(sorted(v16.CENTRAL_ACTIONS | {"DataTransfer"} | v201_com
 
 class CommandIn(BaseModel):
     action: Literal[COMMAND_ACTIONS] = Field(description=(  # type: ignore[valid-type]
-
         "OCPP 1.6 words are rendered for a 2.0.1 station (Reset Hard → Immediate, GetConfiguration → GetVariables, "
         "…); 2.0.1 actions go to a 2.0.1 station as given (Reset {type: Immediate|OnIdle, evseId} resets one EVSE; "
         "GetBaseReport without requestId gets one, and the NotifyReport answering it is stored: "
