@@ -65,7 +65,8 @@ class CommandRelay:
             """Withdraw a command the other node never picked up, so it is not sent late."""
             with self._engine.begin() as connection:
                 result = connection.execute(update(cmd).where(cmd.c.id == command_id, cmd.c.status == "queued")
-                                            .values(status="timeout", completed_at=self._now()))
+                                            .values(status="timeout", completed_at=self._now(),
+                                                    payload=credentials.redact_call(action, payload)))
             return result.rowcount == 1
 
         command_id = await asyncio.to_thread(enqueue)
