@@ -152,3 +152,32 @@ async def test_a_key_set_through_the_command_api_becomes_pending_only_once_accep
     assert len(frames) == 2 and all('"value":"***"' in frame.replace(" ", "") for frame in frames), frames
     logged = stored_text(app)
     assert value not in logged and new not in logged and rejected_key.encode().hex() not in logged
+
+
+async def test_a_rotation_relayed_to_the_node_holding_the_charger_keeps_no_clear_key(db_url):
+    """Node A asks, node B holds the charger: the key travels in the relayed commands row only until B sent it."""
+    from chargewatch.runtime import Chargewatch
+
+    node_a = Chargewatch(make_options(db_url, node_id="node-a", command_timeout=10.0))
+    node_b = Chargewatch(make_options(db_url, node_id="node-b", command_timeout=10.0))
+    await node_a.start()
+    await node_b.start()
+    try:
+        register(node_a, "ROT-RELAY")
+        cp = LibraryCharger(ocpp_url(node_b), "ROT-RELAY", password=OLD)
+        await cp.connect()
+        try:
+            await cp.boot()
+            async with httpx.AsyncClient(base_url=http_url(node_a), timeout=30) as client:
+                body = (await client.post("/api/v1/chargers/ROT-RELAY/security/rotate-password", json={})).json()
+        finally:
+            await cp.close()
+        assert body["status"] == "answered" and body["accepted"] is True, body
+        new, on_wire = the_new_password("ocpp1.6", cp.received)
+        logged = stored_text(node_a)
+        assert new not in logged and on_wire not in logged
+        assert await handshake(node_a, "ROT-RELAY", new, "ocpp1.6") == 101
+        assert await handshake(node_b, "ROT-RELAY", OLD, "ocpp1.6") == 401
+    finally:
+        await node_b.stop()
+        await node_a.stop()
