@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from fastapi.staticfiles import StaticFiles
 
+from ..api.admin_pages import admin_router
 from ..api.auth import INTERNAL_HEADER, OperatorAuth, OperatorGuard, api_login_from_env, is_loopback_only
 from ..api.domains import DomainApi
 from ..api.history_pages import history_router
@@ -28,5 +29,6 @@ def install(cw: Chargewatch) -> None:
     cw.app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     cw.app.include_router(pages_router(cw.services, auth, api))
     cw.app.include_router(history_router(cw.services))  # sessions/invoices history, CSV, monthly (issue 15.7)
+    cw.app.include_router(admin_router(cw.services))  # the chargers admin pages (api/admin_pages.py)
     cw.app.add_middleware(OperatorGuard, auth=auth)
     cw.on_stop(api.close)
