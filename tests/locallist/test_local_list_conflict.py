@@ -17,7 +17,7 @@ from chargewatch.runtime import Chargewatch
 from chargewatch.workers.local_list import LocalListSettings
 from conftest import make_options
 from faults_live.live import eventually
-from locallist.test_local_list_live import _resolved, charger, push, put_tag
+from locallist.test_local_list_live import _resolved, charger, local_list, push, put_tag
 
 
 @pytest.fixture
@@ -63,6 +63,28 @@ async def test_a_local_list_conflict_status_is_surfaced_and_resolved_by_a_full_l
         finally:
             await operator.aclose()
         assert cp.list_updates()[2] == ("Full", 3, 2)
+    finally:
+        await cp.close()
+
+
+@pytest.mark.parametrize("ocpp_version", ["ocpp1.6"])
+async def test_a_conflict_on_a_charger_holding_none_of_our_lists_is_recorded_and_nothing_is_sent(server, ocpp_version):
+    """A charger whose list came from another system (or a fuzzed frame) is not taken over unasked: no GetConfiguration,
+    no SendLocalList; the conflict is on its page for the operator to decide."""
+    await put_tag(server, "CARD-A")
+    cp = await charger(server, "LL-FOREIGN", ocpp_version)
+    try:
+        await cp.status(0, "Available", "LocalListConflict", info="list from the previous backend")
+
+        async def recorded():  # type: ignore[no-untyped-def]
+            state = await local_list(server, "LL-FOREIGN")
+            return state if state.get("conflict_at") else None
+
+        state = await eventually(recorded)
+        assert state["conflict_reason"].startswith("LocalListConflict on connector 0")
+        await asyncio.sleep(1.0)  # well past the worker's 0.2 s rounds
+        assert [action for action, _ in cp.received] == [], cp.received
+        assert cp.updates == []
     finally:
         await cp.close()
 

@@ -281,9 +281,14 @@ class LocalListWorker:
         return out
 
     async def resolve_conflict(self, charger_id: str, reason: str) -> dict[str, Any]:
-        """Record the conflict the charger reported and send it a Full list."""
+        """Record the conflict the charger reported and, when it holds a list we sent, send it a Full list. A
+        charger that holds none of ours (a list from another system, or an unknown charger) is only recorded: the
+        operator decides whether chargewatch takes its list over (the page's "Push full list")."""
         async with self._lock(charger_id):
+            state = await self._db(store.state, charger_id)
             await self._note_conflict(charger_id, reason)
+            if not state or state.get("version_confirmed") is None or state.get("supported") is False:
+                return {"charger_id": charger_id, "status": "Recorded", "updates": []}
             return await self._push_or_refusal(charger_id, full=True, reason="conflict")
 
     async def _note_conflict(self, charger_id: str, reason: str) -> None:
