@@ -24,7 +24,7 @@ import httpx
 import pytest
 import pytest_asyncio
 from playwright.async_api import async_playwright, expect
-from sqlalchemy import update
+from sqlalchemy import insert, update
 
 from chargewatch.runtime import Chargewatch
 from chargewatch.sim.client import ChargePointConnection
@@ -109,6 +109,12 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World
         return True
 
     await eventually(billed)
+    now = datetime.now(UTC)
+    with app.engine.begin() as connection:  # 55 finished sessions of the other charger, for paging
+        connection.execute(insert(schema.sessions), [{
+            "transaction_id": 10_000 + n, "charger_id": OTHER, "connector_id": 1, "id_tag": TAGS[0],
+            "status": "completed", "started_at": now - timedelta(minutes=n), "stopped_at": now, "meter_start_wh": 0,
+            "energy_wh": 1000, "flags": [], "start_key": f"paging-{n}", "updated_at": now} for n in range(55)])
     world = World(app, api, None, base, sessions, invoices)
     async with async_playwright() as playwright:
         world.browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -160,6 +166,23 @@ async def test_filter_sessions_then_download_the_csv(world: World):
     await page.goto("/history/sessions?from=2026-13-01&status=paid")
     errors = await page.inner_text("#filter-errors")
     assert "from date: '2026-13-01' is not a date (YYYY-MM-DD)" in errors and "status: 'paid'" in errors
+    await page.context.close()
+
+
+async def test_fifty_sessions_a_page(world: World):
+    page = await world.page()
+    await page.goto(f"/history/sessions?charger={OTHER}")
+    rows = page.locator("#history-sessions tbody tr")
+    await expect(rows).to_have_count(50)
+    assert await page.inner_text("#history-range") == "1–50 of 55"
+    await expect(rows.first).to_have_attribute("data-session", "10000")  # the newest first
+    await page.click("a[rel=next]")
+    await expect(rows).to_have_count(5)
+    assert await page.inner_text("#history-range") == "51–55 of 55" and "page=2" in page.url
+    assert f"charger={OTHER}" in page.url  # the filter stays
+    await expect(rows.last).to_have_attribute("data-session", "10054")
+    await page.click("a[rel=prev]")
+    await expect(rows).to_have_count(50)
     await page.context.close()
 
 
