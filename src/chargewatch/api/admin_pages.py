@@ -114,10 +114,11 @@ def admin_router(services: Services) -> APIRouter:
         """A post without the session's CSRF token, or by a viewer: 403 on the page."""
         session = request.state.operator_session
         if session is None or not csrf_matches(session.csrf_token, csrf_token):
-            return render(request, "not_found.html", {"what": "this form (it expired: reload the page)"}, 403)
+            return render(request, "admin_refused.html", {"reason": "The form expired (its CSRF token is missing or "
+                                                                    "wrong): reload the page and try again."}, 403)
         if not session.operator.may_act:
-            return render(request, "not_found.html", {"what": f"a change by {session.operator.username} "
-                                                              "(a viewer reads only)"}, 403)
+            return render(request, "admin_refused.html", {"reason": f"{session.operator.username} is a viewer: a "
+                                                                    "viewer reads only."}, 403)
         return None
 
     async def form(request: Request) -> dict[str, str]:
