@@ -180,9 +180,11 @@ def create_app(services: Services) -> FastAPI:
         with engine.connect() as connection:
             if reads.charger(connection, charger_id) is None:
                 raise HTTPException(404, f"charger {charger_id!r} not found")
-            rows = connection.execute(query).all()
+            # The reports first: each statement sees what was committed when it began (PostgreSQL's READ
+            # COMMITTED), so a report read as complete has every one of its variables in the later read.
             reports = connection.execute(select(r).where(r.c.charger_id == charger_id).order_by(
                 r.c.updated_at.desc()).limit(20)).all()
+            rows = connection.execute(query).all()
         return {"items": [dict(row._mapping) for row in rows[:limit]],
                 "next_offset": offset + limit if len(rows) > limit else None,
                 "reports": [dict(row._mapping) for row in reports]}
