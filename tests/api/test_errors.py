@@ -46,3 +46,12 @@ async def test_the_openapi_document_declares_the_problem_body_for_every_error(se
                     assert list(response["content"]) == ["application/problem+json"], (method, path, status)
             if path.startswith("/api/v1/") and "{token}" not in path and not path.startswith("/api/v1/driver/"):
                 assert {"401", "403", "429"} <= set(operation["responses"]), (method, path)
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+async def test_a_driver_link_with_a_non_ascii_digit_is_not_found_not_a_server_error(server):
+    """"²" passes str.isdigit() and fails int(): the public driver page and its API answer 404, as for any forgery."""
+    async with httpx.AsyncClient(base_url=http_url(server)) as client:
+        for path in ("/s/²-AAAAAAAAAAAAAAAAAAAAAA", "/api/v1/driver/²-AAAAAAAAAAAAAAAAAAAAAA/guidance"):
+            response = await client.get(path)
+            assert response.status_code == 404, (path, response.status_code, response.text[:200])

@@ -379,7 +379,7 @@ def create_router(faults: FaultWorker) -> APIRouter:
                                                     limit=100),
                 "session": None,
             }
-            if incident.session_id and incident.session_id.isdigit():
+            if incident.session_id and incident.session_id.isascii() and incident.session_id.isdigit():
                 session = store.session_row(connection, int(incident.session_id))
                 if session is not None:
                     readings = store.session_telemetry(connection, session["transaction_id"])

@@ -25,7 +25,7 @@ def session_token(secret: bytes, transaction_id: int) -> str:
 def transaction_of(secret: bytes, token: str) -> int | None:
     """The transaction id a token was issued for, or None if the token is not genuine."""
     number, _, tag = token.partition("-")
-    if not number.isdigit() or len(tag) != _TAG_LENGTH:
+    if not (number.isascii() and number.isdigit()) or len(tag) != _TAG_LENGTH:
         return None
     transaction_id = int(number)
     return transaction_id if hmac.compare_digest(tag, _tag(secret, transaction_id)) else None
@@ -47,7 +47,7 @@ def reply_token(secret: bytes, transaction_id: int) -> str:
 
 def transaction_of_reply_token(secret: bytes, token: str) -> int | None:
     number, _, tag = token.strip().lower().partition("-")
-    if not number.isdigit() or len(tag) != _REPLY_TAG_LENGTH:
+    if not (number.isascii() and number.isdigit()) or len(tag) != _REPLY_TAG_LENGTH:
         return None
     transaction_id = int(number)
     return transaction_id if hmac.compare_digest(tag, _reply_tag(secret, transaction_id)) else None

@@ -87,7 +87,7 @@ def render_remedy(intent: RemedyIntent) -> tuple[str, dict[str, Any]]:
     if action is RemedyAction.SET_OPERATIVE:
         return "ChangeAvailability", {"connectorId": intent.evse_id, "type": "Operative"}
     reference = intent.transaction_ref or ""
-    if not reference.isdigit():
+    if not (reference.isascii() and reference.isdigit()):
         raise ValueError(f"RemoteStopTransaction needs an integer transactionId, the session's is {reference!r}")
     return "RemoteStopTransaction", {"transactionId": int(reference)}
 

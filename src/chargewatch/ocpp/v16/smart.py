@@ -53,7 +53,7 @@ class Renderer:
             "chargingProfilePurpose": PURPOSES[profile.purpose], "chargingProfileKind": profile.kind.value,
             "chargingSchedule": schedule(profile.schedule)}
         if profile.purpose is Purpose.TX:
-            if transaction_ref is None or not transaction_ref.isdigit():
+            if transaction_ref is None or not (transaction_ref.isascii() and transaction_ref.isdigit()):
                 raise ValueError("transaction_id: a 1.6 TxProfile needs the charger's integer transactionId")
             body["transactionId"] = int(transaction_ref)
         if profile.recurrency_kind:
