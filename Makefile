@@ -40,6 +40,7 @@ bench: install
 	$(PY) bench/run.py
 	$(PY) bench/feedback_classifier.py
 	$(PY) bench/drop_alerts.py
+	$(PY) bench/chargers_list.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache demo-data $(PEER_RPC)/node_modules

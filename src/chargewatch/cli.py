@@ -14,8 +14,9 @@ from typing import Any
 
 import httpx
 
-from . import cli_reservations, security_cli
+from . import cli_args, cli_reservations, security_cli
 from .charging import cli as charging_cli
+from .cli_errors import UserError, report_errors
 
 
 def _serve_options(args: argparse.Namespace):  # type: ignore[no-untyped-def]
@@ -102,6 +103,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(f"chargewatch demo: dashboard http://{args.host}:{app.http_port}/  "
               f"sessions http://{args.host}:{app.http_port}/api/v1/sessions  "
               f"OCPP ws://{args.host}:{app.ocpp_port}/ocpp/{{id}}  ({args.chargers} simulated chargers)\n"
+              f"database {args.db}: the other commands use it with --db {args.db}\n"
               f"dashboard login: {username} / {password}"
               + ("" if loopback else "  (new on every start; the API needs it too, e.g. curl -u)"), flush=True)
         try:
@@ -142,9 +144,14 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def _engine(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    """The database of ``--db``, else $CHARGEWATCH_DB, else the default file; says which on stderr."""
+    from sqlalchemy.engine import make_url
+
     from .store.database import create_single_use_engine, database_url, migrate
 
     url = database_url(args.db)
+    source = "--db" if args.db else "$CHARGEWATCH_DB" if os.environ.get("CHARGEWATCH_DB") else "the default"
+    print(f"chargewatch: database {make_url(url).render_as_string(hide_password=True)} ({source})", file=sys.stderr)
     migrate(url)
     return create_single_use_engine(url)
 
@@ -155,12 +162,11 @@ _ASK = object()  # `--password` given without a value: ask for it
 def _charger_password(args: argparse.Namespace) -> str | None:
     """The charger's password from a prompt (``--password``) or the first line of stdin (``--password-stdin``),
     never from the command line, where every user of the machine sees it in the process list."""
-    import getpass
 
     if args.password_stdin:
         password = sys.stdin.readline().rstrip("\n")
     elif args.password is _ASK:
-        password = getpass.getpass(f"password for charger {args.id}: ")
+        password = _ask_password(f"password for charger {args.id}: ")
     elif args.password is not None:
         raise ValueError("--password takes no value (it would show in the process list): use --password to be "
                          "asked for it, or --password-stdin to read it from standard input")
@@ -171,23 +177,38 @@ def _charger_password(args: argparse.Namespace) -> str | None:
     return password
 
 
+def _ask_password(prompt: str) -> str:
+    """Ask on the terminal; without one (a script, a pipe) say how to give it instead of failing in getpass."""
+    import getpass
+
+    if not sys.stdin.isatty():
+        raise UserError("no terminal to ask for the password on: pipe it in with --password-stdin")
+    try:
+        return getpass.getpass(prompt)
+    except EOFError:
+        raise UserError("no password given") from None
+
+
 def cmd_chargers_add(args: argparse.Namespace) -> int:
+    from .store import schema
     from .store.registry import RegistryError, register_charger
 
     try:
         password = _charger_password(args)
     except ValueError as exc:
-        print(f"chargewatch: {exc}", file=sys.stderr)
-        return 2
+        raise UserError(str(exc)) from None
     engine = _engine(args)
     try:
         with engine.begin() as connection:
+            c = schema.chargers
+            existing = connection.execute(c.select().where(c.c.id == args.id)).first()
             register_charger(connection, args.id, password=password, timezone=args.timezone,
                              tariff_id=args.tariff, now=datetime.now(UTC))
     except RegistryError as exc:
-        print(f"chargewatch: {exc}", file=sys.stderr)
-        return 2
-    print(f"registered {args.id} (timezone {args.timezone}{', password set' if password else ''})")
+        raise UserError(str(exc)) from None
+    verb = "registered" if existing is None else "updated" if existing.registered else "registered (seen before)"
+    print(f"{verb} {args.id} (timezone {args.timezone}{', password set' if password else ''}"
+          f"{', tariff ' + args.tariff if args.tariff else ''})")
     return 0
 
 
@@ -252,26 +273,26 @@ def cmd_sites_list(args: argparse.Namespace) -> int:
 
 
 def cmd_id_tags_add(args: argparse.Namespace) -> int:
-    from .store.registry import put_id_tag
+    from .store.registry import RegistryError, put_id_tag
 
-    expiry = datetime.fromisoformat(args.expiry).astimezone(UTC) if args.expiry else None
-    with _engine(args).begin() as connection:
-        put_id_tag(connection, {"id_tag": args.id_tag, "status": args.status, "expiry_date": expiry,
-                                "parent_id_tag": args.parent, "description": None})
-    print(f"id tag {args.id_tag}: {args.status}")
+    try:
+        with _engine(args).begin() as connection:
+            put_id_tag(connection, {"id_tag": args.id_tag, "status": args.status, "expiry_date": args.expiry,
+                                    "parent_id_tag": args.parent, "description": None})
+    except RegistryError as exc:
+        raise UserError(str(exc)) from None
+    print(f"id tag {args.id_tag}: {args.status}" + (f", expires {args.expiry.isoformat()}" if args.expiry else ""))
     return 0
 
 
 def cmd_operators_add(args: argparse.Namespace) -> int:
     """Create a dashboard account, or set its password and role (which ends its open sessions)."""
-    import getpass
-
     from .api.auth import AccountError, put_operator
 
     if args.password_stdin:
         password = sys.stdin.readline().rstrip("\n")
     else:
-        password = getpass.getpass(f"password for {args.username}: ")
+        password = _ask_password(f"password for {args.username}: ")
     try:
         with _engine(args).begin() as connection:
             put_operator(connection, args.username, password, args.role, datetime.now(UTC))
@@ -290,21 +311,43 @@ def _api(args: argparse.Namespace, timeout: float = 30) -> httpx.Client:
 
 
 def _answer(response: httpx.Response) -> int:
-    """Print the API's JSON answer; exit 0 for success, 1 for a refusal the API explained."""
+    """Print the API's JSON answer; exit 0 for success, 1 for a refusal, whose problem detail goes to stderr."""
     try:
-        print(json.dumps(response.json(), indent=2, ensure_ascii=False))
+        body = response.json()
     except ValueError:
-        print(response.text)
-    return 0 if response.is_success else 1
+        body = None
+    if response.is_success:
+        print(json.dumps(body, indent=2, ensure_ascii=False) if body is not None else response.text)
+        return 0
+    detail = body.get("detail") if isinstance(body, dict) else None
+    if response.status_code == 401:
+        detail = "the API needs an operator login: set $CHARGEWATCH_API_USER and $CHARGEWATCH_API_PASSWORD"
+    print(f"chargewatch: the API answered {response.status_code}: {detail or response.text.strip()[:300]}",
+          file=sys.stderr)
+    return 1
+
+
+def command_actions() -> list[str]:
+    """The actions `POST /api/v1/chargers/{charger_id}/commands` takes (its request model says which)."""
+    from typing import get_args
+
+    from .api.models import CommandIn
+
+    return list(get_args(CommandIn.model_fields["action"].annotation))
 
 
 def cmd_command(args: argparse.Namespace) -> int:
-    payload = json.loads(args.payload) if args.payload else {}
     with _api(args, timeout=args.timeout + 5) as api:
         response = api.post(f"/api/v1/chargers/{args.charger_id}/commands",
-                            json={"action": args.action, "payload": payload, "timeout": args.timeout})
-    print(json.dumps(response.json(), indent=2))
-    return 0 if response.status_code == 200 and response.json().get("status") == "answered" else 1
+                            json={"action": args.action, "payload": args.payload or {}, "timeout": args.timeout})
+    if not response.is_success:
+        return _answer(response)
+    body = response.json()
+    print(json.dumps(body, indent=2, ensure_ascii=False))
+    if body.get("status") != "answered":
+        print(f"chargewatch: {args.charger_id} did not answer: {body.get('status')}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def cmd_incidents_list(args: argparse.Namespace) -> int:
@@ -314,7 +357,10 @@ def cmd_incidents_list(args: argparse.Namespace) -> int:
         response = api.get("/api/v1/incidents", params=params)
     if not response.is_success:
         return _answer(response)
-    for item in response.json()["items"]:
+    items = response.json()["items"]
+    if not items:
+        print("no incidents" + (f" ({args.status})" if args.status else ""))
+    for item in items:
         where = item["charger_id"] + (f"/{item['connector_id']}" if item.get("connector_id") else "")
         print(f"#{item['number']}\t{item['status']}\t{item['severity']}\t{item['kind']}\t{where}\t"
               f"{item.get('code') or '-'}\t{item['first_seen']}")
@@ -350,16 +396,47 @@ def cmd_uptime(args: argparse.Namespace) -> int:
         params["charger_id"] = args.charger
     with _api(args) as api:
         response = api.get("/api/v1/uptime.csv" if args.csv else "/api/v1/uptime", params=params)
-    if args.csv and response.is_success:
+    if not response.is_success or args.json:
+        return _answer(response)
+    if args.csv:
         print(response.text, end="")
         return 0
-    return _answer(response)
+    report = response.json()
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"NEVI uptime {report['year']:04d}-{report['month']:02d} (as of {report['as_of']})",
+                  caption=report["formula"])
+    for name, right in (("charger", False), ("connector", True), ("month %", True), ("outage min", True),
+                        ("excluded min", True), ("12 months %", True)):
+        table.add_column(name, justify="right" if right else "left")
+    for port in report["ports"]:
+        month, year = port["month"], port["trailing_12_months"]
+        table.add_row(port["charger_id"], str(port["connector_id"]), f"{float(month['uptime_percent']):.2f}",
+                      f"{float(month['outage_minutes']):.0f}", f"{float(month['excluded_minutes']):.0f}",
+                      f"{float(year['uptime_percent']):.2f}")
+    if not report["ports"]:
+        print("no connectors" + (f" for charger {args.charger}" if args.charger else ""))
+        return 0
+    Console(width=max(100, Console().width)).print(table)
+    return 0
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from .gateway.replay import replay
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from sqlalchemy import func, select
 
-    report = replay(_engine(args))
+    from .gateway.replay import replay
+    from .store import schema
+
+    engine = _engine(args)
+    with engine.connect() as connection:
+        total = connection.execute(select(func.count()).select_from(schema.ocpp_messages)).scalar_one()
+    columns = (TextColumn("replaying the raw OCPP log"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    # On stderr, so stdout keeps only the result line; rich draws nothing when stderr is no terminal.
+    with Progress(*columns, transient=True, disable=args.quiet) as progress:
+        task = progress.add_task("replay", total=total)
+        report = replay(engine, progress=lambda done: progress.update(task, completed=done))
     print(f"replayed {report.messages} messages, {report.calls_applied} calls applied, {report.sessions} sessions")
     return 0
 
@@ -468,16 +545,27 @@ def cmd_invoices_reissue(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="chargewatch", description="Monitor EV charging sessions end to end.")
-    parser.add_argument("-v", "--verbose", action="store_true")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="debug logging, and the traceback of an unexpected error")
     sub = parser.add_subparsers(dest="command", required=True)
+
+    def db_arg(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--db", help="database URL (sqlite:///path or postgresql://…); default $CHARGEWATCH_DB, else "
+                                    "sqlite:///chargewatch.db")
 
     def server_args(p: argparse.ArgumentParser) -> None:
         p.add_argument("--db", help="database URL (sqlite:///path or postgresql://…); default $CHARGEWATCH_DB")
-        p.add_argument("--host", default="127.0.0.1")
-        p.add_argument("--ocpp-port", type=int, default=9000)
-        p.add_argument("--http-port", type=int, default=8080)
-        p.add_argument("--heartbeat-interval", type=int, default=300)
-        p.add_argument("--node-id", default=os.environ.get("CHARGEWATCH_NODE_ID", "node-1"))
+        p.add_argument("--host", default="127.0.0.1",
+                       help="address to listen on (default 127.0.0.1; beyond loopback an operator login is required)")
+        p.add_argument("--ocpp-port", type=cli_args.port, default=9000,
+                       help="port chargers connect to: ws://HOST:PORT/ocpp/{charger_id} (default 9000)")
+        p.add_argument("--http-port", type=cli_args.port, default=8080,
+                       help="port of the dashboard and the API (default 8080)")
+        p.add_argument("--heartbeat-interval", type=cli_args.positive, default=300,
+                       help="seconds between heartbeats, told to chargers at boot (default 300)")
+        p.add_argument("--node-id", default=os.environ.get("CHARGEWATCH_NODE_ID", "node-1"),
+                       help="this node's name when several gateways share one database (default $CHARGEWATCH_NODE_ID "
+                            "or node-1)")
 
     p = sub.add_parser("serve", help="run the OCPP gateway and the HTTP API")
     server_args(p)
@@ -487,43 +575,45 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="serve on embedded SQLite with a simulated fleet")
     server_args(p)
-    p.add_argument("--chargers", type=int, default=20)
+    p.add_argument("--chargers", type=cli_args.positive, default=20, help="simulated chargers (default 20)")
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("simulate", help="drive a fleet of simulated chargers against a server")
-    p.add_argument("--url", default="ws://127.0.0.1:9000/ocpp")
-    p.add_argument("--chargers", type=int, default=10)
+    p.add_argument("--url", default="ws://127.0.0.1:9000/ocpp",
+                   help="the server's OCPP address, without the charger id (default ws://127.0.0.1:9000/ocpp)")
+    p.add_argument("--chargers", type=cli_args.positive, default=10, help="how many chargers (default 10)")
     p.add_argument("--scenario", default="normal",
                    choices=["normal", "demo", "faults", "load", "ground-failure", "silent", "stalled", "boot-loop",
                             "flapping"],
                    help="a random fleet (normal, demo, faults, load) or one scripted fault per charger")
     p.add_argument("--duration", type=float, help="seconds to run (default: until interrupted)")
-    p.add_argument("--prefix", default="SIM")
-    p.add_argument("--password")
+    p.add_argument("--prefix", default="SIM", help="charger ids are PREFIX-0001, PREFIX-0002, … (default SIM)")
+    p.add_argument("--password", help="the chargers' security profile 1 password (registered chargers)")
     p.add_argument("--ocpp", default="1.6", choices=["1.6", "2.0.1", "mixed"],
                    help="the OCPP version the random fleet speaks (mixed: every fourth charger 2.0.1)")
     p.set_defaults(func=cmd_simulate)
 
     chargers = sub.add_parser("chargers", help="registered chargers").add_subparsers(dest="action", required=True)
-    p = chargers.add_parser("add", help="register a charger (OCPP security profile 1 password)")
-    p.add_argument("id")
+    p = chargers.add_parser("add", help="register a charger (OCPP security profile 1 password)",
+                            description="Register a charger, or update one registered or seen before.")
+    p.add_argument("id", type=cli_args.charger_id, help="the charge point id, as in ws://…/ocpp/{id}")
     password = p.add_mutually_exclusive_group()
     password.add_argument("--password", nargs="?", const=_ASK, metavar="",
                           help="ask for the charger's password (security profile 1)")
     password.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
-    p.add_argument("--timezone", default="UTC")
-    p.add_argument("--tariff")
-    p.add_argument("--db")
+    p.add_argument("--timezone", default="UTC", help="the station's IANA time zone, e.g. Europe/Berlin (default UTC)")
+    p.add_argument("--tariff", help="id of a stored tariff (chargewatch tariffs add) billed at this charger")
+    db_arg(p)
     p.set_defaults(func=cmd_chargers_add)
-    p = chargers.add_parser("list")
-    p.add_argument("--db")
+    p = chargers.add_parser("list", help="chargers with registration, time zone, presence and last contact")
+    db_arg(p)
     p.set_defaults(func=cmd_chargers_list)
     p = chargers.add_parser("site", help="set the site a charger belongs to (groups outages of one site)")
-    p.add_argument("id")
+    p.add_argument("id", type=cli_args.charger_id, help="the charger")
     where = p.add_mutually_exclusive_group(required=True)
-    where.add_argument("site", nargs="?")
+    where.add_argument("site", nargs="?", help="the site's id (1 to 64 characters)")
     where.add_argument("--none", action="store_true", help="the charger belongs to no site")
-    p.add_argument("--db")
+    db_arg(p)
     p.set_defaults(func=cmd_chargers_site)
 
     sites = sub.add_parser("sites", help="sites' support records (helpline, hours, languages)") \
@@ -534,35 +624,43 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--hours", required=True, help="as shown to drivers, e.g. 'Mon-Fri 08:00-20:00'")
     p.add_argument("--languages", default="en", help="comma-separated ISO 639-1 codes, e.g. de,en")
     p.add_argument("--no-chat", action="store_true", help="phone only: do not offer the session page's chat")
-    p.add_argument("--db")
+    db_arg(p)
     p.set_defaults(func=cmd_sites_support)
-    p = sites.add_parser("list")
-    p.add_argument("--db")
+    p = sites.add_parser("list", help="sites with their support records")
+    db_arg(p)
     p.set_defaults(func=cmd_sites_list)
 
     tags = sub.add_parser("id-tags", help="RFID / app tokens").add_subparsers(dest="action", required=True)
-    p = tags.add_parser("add")
-    p.add_argument("id_tag")
-    p.add_argument("--status", default="Accepted", choices=["Accepted", "Blocked", "Expired", "Invalid"])
-    p.add_argument("--expiry")
-    p.add_argument("--parent")
-    p.add_argument("--db")
+    p = tags.add_parser("add", help="add or replace an id tag and what an Authorize with it is answered")
+    p.add_argument("id_tag", type=cli_args.id_tag, help="the card's or token's id (1 to 20 characters)")
+    p.add_argument("--status", default="Accepted", choices=["Accepted", "Blocked", "Expired", "Invalid"],
+                   help="the answer to an Authorize with it (default Accepted)")
+    p.add_argument("--expiry", type=cli_args.instant, metavar="DATE",
+                   help="when it expires: 2026-12-31 (midnight UTC) or 2026-12-31T23:59:00+01:00")
+    p.add_argument("--parent", type=cli_args.id_tag, help="its group's id tag (parentIdTag)")
+    db_arg(p)
     p.set_defaults(func=cmd_id_tags_add)
 
     operators = sub.add_parser("operators", help="dashboard accounts").add_subparsers(dest="action", required=True)
     p = operators.add_parser("add", help="create an operator account, or change its password and role")
-    p.add_argument("username")
-    p.add_argument("--role", default="viewer", choices=["admin", "viewer"])
+    p.add_argument("username", help="the login name")
+    p.add_argument("--role", default="viewer", choices=["admin", "viewer"],
+                   help="admin may change things, viewer only looks (default viewer)")
     p.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
-    p.add_argument("--db")
+    db_arg(p)
     p.set_defaults(func=cmd_operators_add)
 
-    p = sub.add_parser("command", help="send an OCPP command to a connected charger through the API")
-    p.add_argument("charger_id")
-    p.add_argument("action")
-    p.add_argument("payload", nargs="?", help="JSON payload")
-    p.add_argument("--api", default="http://127.0.0.1:8080")
-    p.add_argument("--timeout", type=float, default=30)
+    actions = command_actions()
+    p = sub.add_parser("command", help="send an OCPP command to a connected charger through the API",
+                       description="Send an OCPP command to a connected charger and print its answer. Actions: "
+                                   + ", ".join(actions) + ". OCPP 1.6 words are rendered for a 2.0.1 station.",
+                       epilog="example: chargewatch command CP-1 Reset '{\"type\": \"Soft\"}'")
+    p.add_argument("charger_id", type=cli_args.charger_id, help="the connected charger")
+    p.add_argument("action", choices=actions, metavar="ACTION", help="one of the actions listed above")
+    p.add_argument("payload", nargs="?", type=cli_args.json_object,
+                   help="the OCPP payload as a JSON object, e.g. '{\"type\": \"Soft\"}' (default {})")
+    p.add_argument("--api", default="http://127.0.0.1:8080", help="the server's HTTP address")
+    p.add_argument("--timeout", type=float, default=30, help="seconds to wait for the charger's answer (default 30)")
     p.set_defaults(func=cmd_command)
 
     incidents = sub.add_parser("incidents", help="incidents of a running server (via its API)") \
@@ -571,42 +669,46 @@ def build_parser() -> argparse.ArgumentParser:
     def api_args(p: argparse.ArgumentParser) -> None:
         p.add_argument("--api", default="http://127.0.0.1:8080", help="the server's HTTP address")
 
-    p = incidents.add_parser("list")
-    p.add_argument("--status", choices=["open", "acknowledged", "resolved", "active"], default="active")
-    p.add_argument("--severity", choices=["info", "warning", "fault", "critical"])
-    p.add_argument("--charger")
-    p.add_argument("--limit", type=int, default=50)
+    p = incidents.add_parser("list", help="incidents, newest first")
+    p.add_argument("--status", choices=["open", "acknowledged", "resolved", "active"], default="active",
+                   help="active (default) is open or acknowledged")
+    p.add_argument("--severity", choices=["info", "warning", "fault", "critical"], help="this severity and worse")
+    p.add_argument("--charger", type=cli_args.charger_id, help="one charger's")
+    p.add_argument("--limit", type=cli_args.positive, default=50, help="at most this many (default 50)")
     api_args(p)
     p.set_defaults(func=cmd_incidents_list)
-    p = incidents.add_parser("show")
-    p.add_argument("number", type=int)
+    p = incidents.add_parser("show", help="one incident with its history, as JSON")
+    p.add_argument("number", type=cli_args.positive, help="the incident's number")
     api_args(p)
     p.set_defaults(func=cmd_incidents_show)
+    by_help = "who did it (default $USER)"
     p = incidents.add_parser("ack", help="acknowledge (stops escalation)")
-    p.add_argument("number", type=int)
-    p.add_argument("--by", default=os.environ.get("USER", "cli"))
+    p.add_argument("number", type=cli_args.positive, help="the incident's number")
+    p.add_argument("--by", default=os.environ.get("USER", "cli"), help=by_help)
     api_args(p)
     p.set_defaults(func=cmd_incidents_ack)
-    p = incidents.add_parser("resolve")
-    p.add_argument("number", type=int)
-    p.add_argument("--by", default=os.environ.get("USER", "cli"))
-    p.add_argument("--note")
+    p = incidents.add_parser("resolve", help="resolve an incident")
+    p.add_argument("number", type=cli_args.positive, help="the incident's number")
+    p.add_argument("--by", default=os.environ.get("USER", "cli"), help=by_help)
+    p.add_argument("--note", help="what was done")
     api_args(p)
     p.set_defaults(func=cmd_incidents_resolve)
     p = incidents.add_parser("action", help="remote recovery: soft_reset, hard_reset, unlock, make_available, …")
-    p.add_argument("number", type=int)
+    p.add_argument("number", type=cli_args.positive, help="the incident's number")
     p.add_argument("action", choices=["soft_reset", "hard_reset", "unlock", "make_available", "make_inoperative",
-                                      "remote_stop"])
-    p.add_argument("--connector", type=int)
-    p.add_argument("--by", default=os.environ.get("USER", "cli"))
+                                      "remote_stop"], help="the recovery command")
+    p.add_argument("--connector", type=cli_args.positive, help="the connector (default: the incident's)")
+    p.add_argument("--by", default=os.environ.get("USER", "cli"), help=by_help)
     api_args(p)
     p.set_defaults(func=cmd_incidents_action)
 
     p = sub.add_parser("uptime", help="NEVI uptime per connector for a month (via the API)")
-    p.add_argument("--year", type=int, required=True)
-    p.add_argument("--month", type=int, required=True)
-    p.add_argument("--charger")
-    p.add_argument("--csv", action="store_true")
+    p.add_argument("--year", type=cli_args.year, required=True, metavar="YYYY", help="the year")
+    p.add_argument("--month", type=int, required=True, choices=range(1, 13), metavar="1-12", help="the month")
+    p.add_argument("--charger", type=cli_args.charger_id, help="one charger's connectors")
+    machine = p.add_mutually_exclusive_group()
+    machine.add_argument("--csv", action="store_true", help="CSV for spreadsheets and scripts instead of a table")
+    machine.add_argument("--json", action="store_true", help="the API's JSON instead of a table")
     api_args(p)
     p.set_defaults(func=cmd_uptime)
 
@@ -614,11 +716,12 @@ def build_parser() -> argparse.ArgumentParser:
     local_list_commands(sub)
 
     p = sub.add_parser("replay", help="rebuild sessions and readings from the raw OCPP log")
-    p.add_argument("--db")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    db_arg(p)
     p.set_defaults(func=cmd_replay)
 
     p = sub.add_parser("migrate", help="create or upgrade the database schema")
-    p.add_argument("--db")
+    db_arg(p)
     p.set_defaults(func=cmd_migrate)
 
     p = sub.add_parser("price", help="price an OCPI 2.2.1 CDR (with its own tariffs, or with TARIFF.json)",
@@ -635,18 +738,18 @@ def build_parser() -> argparse.ArgumentParser:
     tariffs = sub.add_parser("tariffs", help="OCPI tariffs and their assignment").add_subparsers(
         dest="action", required=True)
     p = tariffs.add_parser("add", help="store an OCPI 2.2.1 tariff JSON file (a new version if the id exists)")
-    p.add_argument("file")
-    p.add_argument("--db")
+    p.add_argument("file", help="the OCPI Tariff object as JSON")
+    db_arg(p)
     p.set_defaults(func=cmd_tariffs_add)
     p = tariffs.add_parser("list", help="tariffs with their current version, and assignments")
-    p.add_argument("--db")
+    db_arg(p)
     p.set_defaults(func=cmd_tariffs_list)
     p = tariffs.add_parser("assign", help="assign a tariff to a charger, a connector, or as the default")
-    p.add_argument("tariff_id")
-    p.add_argument("--charger")
-    p.add_argument("--connector", type=int)
-    p.add_argument("--default", action="store_true")
-    p.add_argument("--db")
+    p.add_argument("tariff_id", help="a stored tariff's id")
+    p.add_argument("--charger", type=cli_args.charger_id, help="assign to this charger")
+    p.add_argument("--connector", type=int, help="… only to this connector of it")
+    p.add_argument("--default", action="store_true", help="assign as the operator default")
+    db_arg(p)
     p.set_defaults(func=cmd_tariffs_assign)
 
     from .cli_pki import register as register_pki
@@ -656,11 +759,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     invoices = sub.add_parser("invoices", help="issued invoices").add_subparsers(dest="action", required=True)
     p = invoices.add_parser("reissue", help="credit a session's invoice and issue a corrected one")
-    p.add_argument("transaction_id", type=int)
-    p.add_argument("--reason", default="re-issued by the operator")
+    p.add_argument("transaction_id", type=int, help="the session whose invoice is corrected")
+    p.add_argument("--reason", default="re-issued by the operator", help="shown on the credit note")
     p.add_argument("--energy-wh", type=int, help="billable energy stated by the operator")
     p.add_argument("--tariff", help="re-price with this tariff (its version in force at the session start)")
-    p.add_argument("--db")
+    db_arg(p)
     p.set_defaults(func=cmd_invoices_reissue)
     cli_reservations.register(sub)
     from .cli_firmware import register as register_firmware  # firmware campaigns, diagnostics (own module)
@@ -670,11 +773,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Parse, then run the subcommand inside the one error handler (cli_errors): a user error is a line on stderr
+    and an exit code, for the subcommands other modules register too."""
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-    return args.func(args)
+    for chatty in ("alembic", "httpx", "httpcore"):  # a request log line per API call is noise to an operator
+        logging.getLogger(chatty).setLevel(logging.DEBUG if args.verbose and chatty != "alembic" else logging.WARNING)
+    return report_errors(args.func, args)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -70,13 +71,21 @@ class Chargewatch:
         refusal = bind_refusal(self.engine, self.options.host)
         if refusal is not None:
             raise UnsafeBind(refusal)
-        self.ocpp_port = await self.gateway.start(self.options.host, self.options.ocpp_port)
+        # The HTTP socket is bound here, not by uvicorn, which calls sys.exit() when a port is taken: a busy port
+        # is then an OSError naming the address, for the CLI to say so (and the OCPP port is not left bound).
+        http_socket = _listen(self.options.host, self.options.http_port)
+        try:
+            self.ocpp_port = await self.gateway.start(self.options.host, self.options.ocpp_port)
+        except BaseException:
+            http_socket.close()
+            raise
         config = uvicorn.Config(self.app, host=self.options.host, port=self.options.http_port, log_level="warning",
                                 lifespan="off", timeout_graceful_shutdown=2)
         self._http = uvicorn.Server(config)
-        self._http_task = asyncio.create_task(self._http.serve())
+        self._http_task = asyncio.create_task(self._http.serve(sockets=[http_socket]))
         while not self._http.started:
             if self._http_task.done():
+                await self.gateway.stop()
                 self._http_task.result()
                 raise RuntimeError("HTTP server did not start")
             await asyncio.sleep(0.01)
@@ -101,3 +110,14 @@ class Chargewatch:
             await asyncio.Event().wait()
         finally:
             await self.stop()
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on ``host:port`` (0: any free port), as uvicorn would bind it."""
+    family = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0][0]
+    try:
+        listener = socket.create_server((host, port), family=family, backlog=2048)
+    except OSError as error:
+        raise OSError(error.errno, f"cannot listen on {host}:{port} for HTTP: {error.strerror}") from None
+    listener.set_inheritable(True)
+    return listener

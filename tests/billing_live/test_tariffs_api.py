@@ -34,7 +34,7 @@ async def test_an_invalid_tariff_is_refused_with_the_field_and_reason_and_nothin
     assert response.json()["errors"][0] == {"field": "elements[1].price_components[0].vat",
                                             "reason": "must be a percentage between 0 and 100, got 119."}
     assert (await shared_api.get("/api/v1/tariffs/BAD-VAT")).status_code == 404
-    assert "BAD-VAT" not in [t["id"] for t in (await shared_api.get("/api/v1/tariffs")).json()]
+    assert "BAD-VAT" not in [t["id"] for t in (await shared_api.get("/api/v1/tariffs")).json()["items"]]
 
 
 async def test_a_tariff_that_is_not_json_is_refused_at_the_root(shared_api):
@@ -59,7 +59,7 @@ async def test_every_update_is_a_new_version_and_old_versions_are_kept(shared_ap
     detail = (await shared_api.get("/api/v1/tariffs/VERSIONED")).json()
     assert detail["current_version"] == 2
     assert [v["tariff"]["elements"][0]["price_components"][0]["price"] for v in detail["versions"]] == [0.3, 0.35]
-    listed = {t["id"]: t["current_version"] for t in (await shared_api.get("/api/v1/tariffs")).json()}
+    listed = {t["id"]: t["current_version"] for t in (await shared_api.get("/api/v1/tariffs")).json()["items"]}
     assert listed["VERSIONED"] == 2
 
 

@@ -19,8 +19,7 @@ BOOT = [2, "boot-1", "BootNotification", {"chargePointVendor": "Alfen BV", "char
 async def chargers(app) -> list[str]:
     response = await api(app).get("/api/v1/chargers")
     response.raise_for_status()
-    body = response.json()
-    return sorted(item["id"] for item in (body["items"] if isinstance(body, dict) else body))
+    return sorted(item["charger_id"] for item in response.json()["items"])
 
 
 async def test_handshakes_that_never_boot_create_no_charger_and_no_incident(db_url, start_server):

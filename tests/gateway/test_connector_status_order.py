@@ -61,7 +61,7 @@ def _status_events(engine: Any) -> list[str]:
 
 async def _api_connectors(app: Any) -> dict[int, str]:
     async with httpx.AsyncClient(base_url=http_url(app), timeout=10) as api:
-        rows = (await api.get("/api/v1/connectors", params={"charger_id": CHARGER})).json()
+        rows = (await api.get("/api/v1/connectors", params={"charger_id": CHARGER})).json()["items"]
     return {row["connector_id"]: row["status"] for row in rows}
 
 

@@ -122,7 +122,7 @@ async def test_an_evse_with_two_connectors_is_one_charging_point_shown_and_bille
         session = (await api.get("/api/v1/chargers/V201-2PLUG/transactions/TX-PLUG-2")).json()
         bill = await wait_for_bill(api, session["transaction_id"])
         after = {c["connector_id"]: c for c in (await api.get("/api/v1/connectors",
-                                                              params={"charger_id": "V201-2PLUG"})).json()}
+                                                              params={"charger_id": "V201-2PLUG"})).json()["items"]}
     assert (during[2]["evse_id"], during[2]["status"], during[2]["max_power_w"]) == (2, "Charging", 50_000)
     assert [(c["connector_id"], c["status"], c["connector_type"]) for c in during[2]["evse_connectors"]] == [
         (1, "Unavailable", "cCCS2"), (2, "Occupied", "cCHAdeMO")]
@@ -154,7 +154,7 @@ async def test_a_16_charger_keeps_its_connector_numbers_each_evse_n_with_connect
                                                      "timestamp": ts(1)})
     finally:
         await cp.close()
-    connectors = await _get(server, "/api/v1/connectors", charger_id="V16-PLUGS")
+    connectors = (await _get(server, "/api/v1/connectors", charger_id="V16-PLUGS"))["items"]
     assert [(c["connector_id"], c["evse_id"], [(p["connector_id"], p["status"]) for p in c["evse_connectors"]])
             for c in connectors] == [(0, 0, []), (1, 1, [(1, "Available")]), (2, 2, [(1, "Available")])]
     session = await _get(server, f"/api/v1/sessions/{started['transactionId']}")

@@ -69,7 +69,7 @@ async def test_a_mixed_fleet_connects_16_and_201_chargers_on_one_endpoint(server
         async with httpx.AsyncClient(base_url=http_url(server), timeout=10) as api:
             deadline = asyncio.get_running_loop().time() + 30
             while True:
-                chargers = {c["id"]: c for c in (await api.get("/api/v1/chargers")).json()}
+                chargers = {c["charger_id"]: c for c in (await api.get("/api/v1/chargers")).json()["items"]}
                 # connected shows the live link at once; the version is stored with the presence row right after it
                 if len(chargers) == 4 and all(c.get("connected") and c.get("ocpp_version") for c in chargers.values()):
                     break
@@ -104,7 +104,7 @@ async def test_a_simulated_201_station_answers_get_base_report_with_its_two_evse
             tx = await station.charge_once(2)
             session = (await api.get(f"/api/v1/sessions/{tx}")).json()
             connectors = {c["connector_id"]: c for c in (await api.get(
-                "/api/v1/connectors", params={"charger_id": "SIM201-DM"})).json()}
+                "/api/v1/connectors", params={"charger_id": "SIM201-DM"})).json()["items"]}
     finally:
         await station.connection.close()
     assert sent["response"] == {"status": "Accepted"}

@@ -6,12 +6,14 @@ import asyncio
 import base64
 import json
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import FastAPI, HTTPException, Path, Query, Request
 from fastapi.responses import PlainTextResponse, StreamingResponse
+from fastapi_offline import FastAPIOffline
 from prometheus_client import generate_latest
 from sqlalchemy import Connection, Engine, func, insert, select, tuple_, update
 
@@ -28,6 +30,7 @@ from .charging import charging_router
 from .console import console_router
 from .errors import error_responses, install_error_handlers, install_openapi
 from .models import ConnectorNumber, Offset, RowId, Timestamp, TransactionId
+from .paging import Cursor, Limit, decode_cursor, page
 from .security import security_router
 
 # A 1.6 charger's screen is the vendor's DataTransfer; unless the faults config's driver_screen names the vendor's ids.
@@ -76,11 +79,13 @@ def _decode_cursor(cursor: str) -> tuple[datetime, int]:
 
 
 def create_app(services: Services) -> FastAPI:
-    app = FastAPI(
+    # /docs and /redoc load Swagger UI and ReDoc from fastapi-offline's package data, never from a CDN.
+    app = FastAPIOffline(
         title="chargewatch",
         version="0.1.0",
         description="Monitor EV charging sessions end to end: OCPP 1.6J chargers, sessions, commands.",
         openapi_url="/openapi.json",
+        static_url="/docs/assets",
     )
     engine = services.engine
     app.state.services = services
@@ -90,54 +95,88 @@ def create_app(services: Services) -> FastAPI:
 
     # ------------------------------------------------------------------ chargers
 
-    def _chargers(where: Any = None) -> list[dict[str, Any]]:
+    def _chargers(connection: Connection, *conditions: Any, limit: int | None = None) -> list[dict[str, Any]]:
+        """Chargers in id order with their connectors: three queries whatever the count (the connectors and EVSE
+        rows of the page's id range, on their primary keys), no per-charger query."""
         c, k = schema.chargers, schema.connectors
-        with engine.connect() as connection:
-            query = select(c).order_by(c.c.id)
-            if where is not None:
-                query = query.where(where)
-            chargers = [dict(r._mapping) for r in connection.execute(query)]
-            ids = [ch["id"] for ch in chargers]
-            connectors: dict[str, list[dict[str, Any]]] = {}
-            if ids:
-                rows = connection.execute(select(k).where(k.c.charger_id.in_(ids)).order_by(k.c.connector_id)).all()
-                for connector in _with_evse_connectors(connection, rows):
-                    connectors.setdefault(connector["charger_id"], []).append(connector)
+        query = select(c).where(*conditions).order_by(c.c.id)
+        if limit is not None:
+            query = query.limit(limit)
+        chargers = [dict(r._mapping) for r in connection.execute(query)]
+        if not chargers:
+            return []
+        first, last = chargers[0]["id"], chargers[-1]["id"]
+        rows = connection.execute(select(k).where(k.c.charger_id.between(first, last))
+                                  .order_by(k.c.charger_id, k.c.connector_id)).all()
+        connectors: dict[str, list[dict[str, Any]]] = {}
+        for connector in _with_evse_connectors(connection, rows, (first, last)):
+            connectors.setdefault(connector["charger_id"], []).append(connector)
+        links = services.gateway.links
         for charger in chargers:
+            charger["charger_id"] = charger["id"]
             charger["connectors"] = connectors.get(charger["id"], [])
-            charger["connected"] = charger["id"] in services.gateway.links or bool(charger["connected"])
+            charger["connected"] = charger["id"] in links or bool(charger["connected"])
         return chargers
 
-    @app.get("/api/v1/chargers", response_model=list[models.ChargerOut], tags=["chargers"])
-    def list_chargers() -> list[dict[str, Any]]:
-        return _chargers()
+    def _charger(charger_id: str) -> dict[str, Any] | None:
+        with engine.connect() as connection:
+            found = _chargers(connection, schema.chargers.c.id == charger_id)
+        return found[0] if found else None
 
-    @app.post("/api/v1/chargers", response_model=models.ChargerOut, status_code=201, tags=["chargers"])
+    @app.get("/api/v1/chargers", response_model=models.ChargerPage, tags=["chargers"],
+             responses=error_responses(422))
+    def list_chargers(limit: Limit = 100, cursor: Cursor = None) -> dict[str, Any]:
+        """Chargers in id order, a page at a time, each with its connectors, presence and identity (vendor, model,
+        firmware) as its last boot reported them."""
+        conditions = []
+        if cursor:
+            (after,) = decode_cursor(cursor, str)
+            conditions.append(schema.chargers.c.id > after)
+        with engine.connect() as connection:
+            rows = _chargers(connection, *conditions, limit=limit + 1)
+        return page(rows, limit, lambda charger: (charger["id"],))
+
+    @app.post("/api/v1/chargers", response_model=models.ChargerOut, status_code=201, tags=["chargers"],
+              responses=error_responses(422))
     def register_charger(body: models.ChargerIn) -> dict[str, Any]:
+        """Register a charger: it may then connect without `--accept-unknown`; with a password it must send it as
+        HTTP Basic auth (OCPP security profile 1)."""
         try:
             with engine.begin() as connection:
-                registry.register_charger(connection, body.id, password=body.password, timezone=body.timezone,
-                                          tariff_id=body.tariff_id, now=services.gateway.now())
+                registry.register_charger(connection, body.charger_id, password=body.password,
+                                          timezone=body.timezone, tariff_id=body.tariff_id,
+                                          now=services.gateway.now())
         except registry.RegistryError as exc:
             raise HTTPException(422, {"field": exc.field, "reason": exc.reason}) from None
-        return _chargers(schema.chargers.c.id == body.id)[0]
+        registered = _charger(body.charger_id)
+        assert registered is not None
+        return registered
 
     @app.get("/api/v1/chargers/{charger_id}", response_model=models.ChargerOut, tags=["chargers"],
              responses=error_responses(404))
     def get_charger(charger_id: str) -> dict[str, Any]:
-        found = _chargers(schema.chargers.c.id == charger_id)
-        if not found:
+        """One charger with its connectors (404 when no charger has this id)."""
+        found = _charger(charger_id)
+        if found is None:
             raise HTTPException(404, f"charger {charger_id!r} not found")
-        return found[0]
+        return found
 
-    @app.get("/api/v1/connectors", response_model=list[models.ConnectorOut], tags=["chargers"])
-    def list_connectors(charger_id: Annotated[str | None, Query(max_length=64)] = None) -> list[dict[str, Any]]:
+    @app.get("/api/v1/connectors", response_model=models.ConnectorPage, tags=["chargers"],
+             responses=error_responses(422))
+    def list_connectors(charger_id: Annotated[str | None, Query(max_length=64)] = None, limit: Limit = 100,
+                        cursor: Cursor = None) -> dict[str, Any]:
+        """Charging points (1.6 connectors, 2.0.1 EVSEs) with their last status, in charger and connector order,
+        a page at a time; `charger_id` keeps one charger's."""
         k = schema.connectors
-        query = select(k).order_by(k.c.charger_id, k.c.connector_id)
+        query = select(k).order_by(k.c.charger_id, k.c.connector_id).limit(limit + 1)
         if charger_id:
             query = query.where(k.c.charger_id == charger_id)
+        if cursor:
+            after_charger, after_connector = decode_cursor(cursor, str, int)
+            query = query.where(tuple_(k.c.charger_id, k.c.connector_id) > tuple_(after_charger, after_connector))
         with engine.connect() as connection:
-            return _with_evse_connectors(connection, connection.execute(query).all())
+            rows = _with_evse_connectors(connection, connection.execute(query).all())
+        return page(rows, limit, lambda connector: (connector["charger_id"], connector["connector_id"]))
 
     @app.get("/api/v1/chargers/{charger_id}/evses", response_model=list[models.EvseOut], tags=["chargers"],
              responses=error_responses(404))
@@ -192,6 +231,8 @@ def create_app(services: Services) -> FastAPI:
     @app.get("/api/v1/chargers/{charger_id}/messages", response_model=list[models.MessageOut], tags=["chargers"])
     def charger_messages(charger_id: str, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
                          before: RowId | None = None) -> list[dict[str, Any]]:
+        """The charger's raw OCPP log (every frame in and out, as sent), newest first; `before` pages back by
+        message id."""
         m = schema.ocpp_messages
         query = select(m).where(m.c.charger_id == charger_id).order_by(m.c.id.desc()).limit(limit)
         if before is not None:
@@ -228,6 +269,8 @@ def create_app(services: Services) -> FastAPI:
 
     @app.post("/api/v1/chargers/{charger_id}/commands", response_model=models.CommandOut, tags=["commands"])
     async def send_command(charger_id: str, body: models.CommandIn) -> dict[str, Any]:
+        """Send an OCPP command to a connected charger and wait for its answer: `status` is answered, error, timeout
+        or offline (never a success without the charger's answer)."""
         payload = body.payload
         if body.action in REPORT_ACTIONS and "requestId" not in payload:  # the station's report will carry it
             payload = {**payload, "requestId": secrets.randbelow(2**31 - 1) + 1}
@@ -293,6 +336,8 @@ def create_app(services: Services) -> FastAPI:
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
         cursor: str | None = None,
     ) -> dict[str, Any]:
+        """Charging sessions, newest first, filtered by charger, connector, status and start time, a page at a time
+        (`next_cursor`)."""
         s = schema.sessions
         conditions = []
         if charger_id:
@@ -320,6 +365,7 @@ def create_app(services: Services) -> FastAPI:
     @app.get("/api/v1/sessions/{transaction_id}", response_model=models.SessionDetail, tags=["sessions"],
              responses=error_responses(404))
     def get_session(transaction_id: TransactionId) -> dict[str, Any]:
+        """One session with its meter readings and the driver's page link."""
         with engine.connect() as connection:
             session = reads.session(connection, transaction_id)
             if session is None:
@@ -352,14 +398,21 @@ def create_app(services: Services) -> FastAPI:
 
     # ------------------------------------------------------------------ id tags
 
-    @app.get("/api/v1/id-tags", response_model=list[models.IdTagOut], tags=["id tags"])
-    def list_id_tags() -> list[dict[str, Any]]:
+    @app.get("/api/v1/id-tags", response_model=models.IdTagPage, tags=["id tags"], responses=error_responses(422))
+    def list_id_tags(limit: Limit = 100, cursor: Cursor = None) -> dict[str, Any]:
+        """RFID cards and app tokens known to the server (what an Authorize is answered with), in id order."""
+        t = schema.id_tags
+        query = select(t).order_by(t.c.id_tag).limit(limit + 1)
+        if cursor:
+            (after,) = decode_cursor(cursor, str)
+            query = query.where(t.c.id_tag > after)
         with engine.connect() as connection:
-            rows = connection.execute(select(schema.id_tags).order_by(schema.id_tags.c.id_tag))
-            return [dict(r._mapping) for r in rows]
+            rows = [dict(r._mapping) for r in connection.execute(query)]
+        return page(rows, limit, lambda tag: (tag["id_tag"],))
 
     @app.put("/api/v1/id-tags/{id_tag}", response_model=models.IdTagOut, tags=["id tags"])
     async def put_id_tag(id_tag: str, body: models.IdTagIn) -> dict[str, Any]:
+        """Create or replace an id tag (RFID card or app token) and what an Authorize with it is answered."""
         if body.id_tag != id_tag:
             raise HTTPException(422, {"field": "id_tag", "reason": "must match the path"})
         tag = body.model_dump()
@@ -404,15 +457,21 @@ def create_app(services: Services) -> FastAPI:
 
     @app.get("/healthz", tags=["live"])
     def health() -> dict[str, Any]:
+        """Liveness: the server answers, and how many chargers are connected to this node."""
         return {"status": "ok", "connected_chargers": len(services.gateway.links)}
 
     app.include_router(security_router(services))
     return app
 
 
-def _with_evse_connectors(connection: Connection, rows: list[Any]) -> list[dict[str, Any]]:
-    """Connector rows with their EVSE id, rated power and physical connectors (evse_connectors)."""
-    evses = reads.evse_connectors(connection, sorted({row.charger_id for row in rows}))
+def _with_evse_connectors(connection: Connection, rows: Sequence[Any],
+                          charger_range: tuple[str, str] | None = None) -> list[dict[str, Any]]:
+    """Connector rows with their EVSE id, rated power and physical connectors (evse_connectors); the EVSE rows are
+    read for ``charger_range`` (first, last id) when given, else for the rows' chargers."""
+    if charger_range is not None:
+        evses = reads.evse_connectors_between(connection, *charger_range)
+    else:
+        evses = reads.evse_connectors(connection, sorted({row.charger_id for row in rows}))
     out = []
     for row in rows:
         connector = dict(row._mapping)

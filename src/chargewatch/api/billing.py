@@ -25,6 +25,7 @@ from ..sessions.links import transaction_of
 from ..store import billing as store
 from .errors import error_responses
 from .models import ConnectorNumber, Offset, Timestamp, TransactionId
+from .paging import Cursor, Limit, decode_cursor, page
 
 if TYPE_CHECKING:
     from ..workers.billing import Biller
@@ -49,6 +50,11 @@ class TariffOut(BaseModel):
     created_at: datetime
     updated_at: datetime
     tariff: dict[str, Any] = Field(description="the current version's OCPI 2.2.1 Tariff object")
+
+
+class TariffPage(BaseModel):
+    items: list[TariffOut]
+    next_cursor: str | None = Field(None, description="the cursor of the next page; null on the last page")
 
 
 class TariffDetail(TariffOut):
@@ -362,14 +368,18 @@ def billing_router(biller: Biller, services: Services) -> APIRouter:
         """Store the body as the tariff's next version; earlier versions stay as they were (bills name theirs)."""
         return await _store_tariff(request, False, tariff_id)
 
-    @router.get("/tariffs", response_model=list[TariffOut], tags=["billing"])
-    def list_tariffs() -> list[dict[str, Any]]:
+    @router.get("/tariffs", response_model=TariffPage, tags=["billing"], responses=error_responses(422))
+    def list_tariffs(limit: Limit = 100, cursor: Cursor = None) -> dict[str, Any]:
+        """Tariffs in id order, a page at a time, each with its current version's OCPI Tariff object."""
+        after = decode_cursor(cursor, str)[0] if cursor else None
         with engine.connect() as connection:
-            found = store.list_tariffs(connection)
-        return [{**row, "tariff": _json(tariff_to_json(current.tariff))} for row, current in found]
+            found = store.list_tariffs(connection, after=after, limit=limit + 1)
+        rows = [{**row, "tariff": _json(tariff_to_json(current.tariff))} for row, current in found]
+        return page(rows, limit, lambda tariff: (tariff["id"],))
 
     @router.get("/tariffs/{tariff_id}", responses=error_responses(404), response_model=TariffDetail, tags=["billing"])
     def get_tariff(tariff_id: str) -> dict[str, Any]:
+        """One tariff with its current OCPI Tariff object and every version (404 when unknown)."""
         return _tariff_detail(tariff_id)
 
     @router.put("/tariff-assignments", response_model=AssignmentOut, tags=["billing"])
@@ -397,6 +407,7 @@ def billing_router(biller: Biller, services: Services) -> APIRouter:
 
     @router.get("/tariff-assignments", response_model=list[AssignmentOut], tags=["billing"])
     def list_assignments() -> list[dict[str, Any]]:
+        """Which tariff applies where: the operator default, per charger and per connector."""
         return _assignments()
 
     @router.put("/chargers/{charger_id}/ocmf-key",
@@ -525,6 +536,7 @@ def billing_router(biller: Biller, services: Services) -> APIRouter:
 
     @router.get("/invoices/{number}", responses=error_responses(404), response_model=InvoiceOut, tags=["billing"])
     def get_invoice(number: str) -> dict[str, Any]:
+        """One invoice (or credit note) by its number, with its lines and totals."""
         found = _invoice_out(number)
         if found is None:
             raise HTTPException(404, f"invoice {number} not found")
@@ -557,6 +569,7 @@ def billing_router(biller: Biller, services: Services) -> APIRouter:
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
         offset: Offset = 0,
     ) -> list[dict[str, Any]]:
+        """OCPI 2.2.1 CDRs issued, newest first, by session, credit CDRs only, or since an instant."""
         with engine.connect() as connection:
             return store.list_cdrs(connection, transaction_id=transaction_id, credit_only=credit, since=since,
                                    limit=limit, offset=offset)

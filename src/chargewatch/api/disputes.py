@@ -155,6 +155,7 @@ def disputes_router(engine: Engine, bus: EventBus, secret: bytes, biller: Biller
     @router.get("/billing/disputes/{dispute_id}", response_model=DisputeOut, responses=error_responses(404),
                 tags=["billing"])
     def get_dispute(dispute_id: RowId) -> dict[str, Any]:
+        """One driver's dispute of an invoice, with its state and history."""
         with engine.connect() as connection:
             return _out(found(connection, dispute_id))
 

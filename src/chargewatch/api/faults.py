@@ -334,6 +334,8 @@ def create_router(faults: FaultWorker) -> APIRouter:
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
         cursor: RowId | None = None,
     ) -> dict[str, Any]:
+        """Incidents (faults the detector raised), filtered by status, severity, charger, kind, start and text, a
+        page at a time."""
         where = store.IncidentFilter(status=status, severity=severity.value if severity else None,
                                      charger_id=charger_id, kind=kind.value if kind else None, since=since, q=q)
         rows = await db(store.list_incidents, where, limit + 1, cursor)
@@ -368,6 +370,7 @@ def create_router(faults: FaultWorker) -> APIRouter:
     @router.get("/incidents/{number}",
                 responses=error_responses(404), response_model=IncidentDetail, tags=["incidents"])
     async def get_incident(number: RowId) -> dict[str, Any]:
+        """One incident with its remote actions, driver reports, alert deliveries and session."""
         row = await _row(number)
         incident = store.incident_from_row(row)
 
@@ -421,11 +424,13 @@ def create_router(faults: FaultWorker) -> APIRouter:
     @router.put("/incidents/{number}/assignee",
                 responses=error_responses(404, 409), response_model=IncidentSummary, tags=["incidents"])
     async def set_assignee(number: RowId, body: AssigneeIn) -> dict[str, Any]:
+        """Assign the incident to an operator (or nobody); recorded in its history."""
         return await _lifecycle(number, lambda: faults.assign(number, body.assignee))
 
     @router.post("/incidents/{number}/notes", response_model=IncidentSummary, status_code=201, tags=["incidents"],
                  responses=error_responses(404, 409))
     async def add_note(number: RowId, body: NoteIn, request: Request) -> dict[str, Any]:
+        """Add an operator's note to the incident's history."""
         return await _lifecycle(number, lambda: faults.add_note(number, _actor(request, body.author), body.text))
 
     @router.put("/incidents/{number}/exclusion",
@@ -517,6 +522,7 @@ def create_router(faults: FaultWorker) -> APIRouter:
         month: Annotated[int, Query(ge=1, le=12)],
         charger_id: str | None = None,
     ) -> PlainTextResponse:
+        """NEVI uptime per connector for a month as CSV, one row per connector."""
         report, _ = await _uptime(year, month, charger_id)
         return PlainTextResponse(report.to_csv(), media_type="text/csv; charset=utf-8", headers={
             "Content-Disposition": f'attachment; filename="uptime-{year:04d}-{month:02d}.csv"'})

@@ -703,6 +703,8 @@ def feedback_router(engine: Engine, bus: EventBus, secret: bytes, config: Feedba
     @router.get("/analytics/connectors", response_model=list[ConnectorScoresOut], tags=["feedback analytics"])
     def connector_scores(station: str | None = None, since: Timestamp | None = None,
                          until: Timestamp | None = None) -> list[dict[str, Any]]:
+        """CSAT and NPS per connector (charger_id, connector_id), for one station or the whole network, over the
+        sessions in [since, until)."""
         out = []
         for scores in scores_by_connector(records(station, since, until)):
             charger_id, _, connector_id = scores.key.rpartition("/")
@@ -888,6 +890,7 @@ def feedback_router(engine: Engine, bus: EventBus, secret: bytes, config: Feedba
 
     @router.get("/surveys", response_model=list[SurveyOut], tags=["feedback surveys"])
     def list_surveys() -> list[dict[str, Any]]:
+        """Every survey definition with its questions."""
         with engine.connect() as connection:
             return [survey_out(row) for row in store.survey_rows(connection)]
 
@@ -911,6 +914,7 @@ def feedback_router(engine: Engine, bus: EventBus, secret: bytes, config: Feedba
     @router.get("/surveys/{survey_id}",
                 responses=error_responses(404), response_model=SurveyOut, tags=["feedback surveys"])
     def get_survey(survey_id: str) -> dict[str, Any]:
+        """One survey definition (404 when no survey has this id)."""
         with engine.connect() as connection:
             row = store.survey_row(connection, survey_id)
         if row is None:
@@ -935,6 +939,7 @@ def feedback_router(engine: Engine, bus: EventBus, secret: bytes, config: Feedba
 
     @router.delete("/surveys/{survey_id}", responses=error_responses(404), status_code=204, tags=["feedback surveys"])
     def delete_survey(survey_id: str) -> Response:
+        """Delete a survey definition; feedback given with it keeps its answers."""
         with engine.begin() as connection:
             if not store.delete_survey(connection, survey_id):
                 raise HTTPException(404, f"survey {survey_id!r} not found")
@@ -972,6 +977,7 @@ def feedback_router(engine: Engine, bus: EventBus, secret: bytes, config: Feedba
 
     @router.put("/sessions/{transaction_id}/handled", responses=error_responses(404), response_model=FeedbackDetail)
     def mark_handled(transaction_id: TransactionId, body: HandledIn) -> dict[str, Any]:
+        """Mark a driver's feedback as handled (or back to open), with who did it."""
         with engine.begin() as connection:
             if not store.set_handled(connection, transaction_id, body.handled, body.by, config.clock()):
                 raise HTTPException(404, f"no feedback for session {transaction_id}")

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from annotated_types import Ge, Le
-from pydantic import AfterValidator, BaseModel, BeforeValidator, Field
+from pydantic import AfterValidator, AliasChoices, BaseModel, BeforeValidator, Field
 from pydantic_core import PydanticCustomError
 
 from ..ocpp import v16
@@ -69,6 +69,7 @@ class EvseConnectorOut(BaseModel):
 
 
 class ConnectorOut(BaseModel):
+    charger_id: str
     connector_id: int = Field(description="the charging point: the OCPP 1.6 connector, the OCPP 2.0.1 EVSE")
     evse_id: int = Field(description="the OCPP 2.0.1 EVSE id of this charging point (1.6 connector n is EVSE n)")
     status: str
@@ -80,6 +81,11 @@ class ConnectorOut(BaseModel):
     max_power_w: int | None = Field(None, description="rated power, as configured or as the device model reports")
     evse_connectors: list[EvseConnectorOut] = Field([], description=(
         "the physical connectors of this EVSE, each with its own status (one in use: the others Unavailable)"))
+
+
+class ConnectorPage(BaseModel):
+    items: list[ConnectorOut]
+    next_cursor: str | None = Field(None, description="the cursor of the next page; null on the last page")
 
 
 class EvseOut(BaseModel):
@@ -126,7 +132,8 @@ class VariablePage(BaseModel):
 
 
 class ChargerOut(BaseModel):
-    id: str
+    charger_id: str = Field(description="the charge point id it connects with (ws://…/ocpp/{charger_id})")
+    id: str = Field(deprecated=True, description="the same as charger_id, kept for older clients")
     registered: bool
     timezone: str
     tariff_id: str | None = None
@@ -142,8 +149,15 @@ class ChargerOut(BaseModel):
     connectors: list[ConnectorOut] = []
 
 
+class ChargerPage(BaseModel):
+    items: list[ChargerOut]
+    next_cursor: str | None = Field(None, description="the cursor of the next page; null on the last page")
+
+
 class ChargerIn(BaseModel):
-    id: str = Field(min_length=1, max_length=64, pattern=r"^[^/\s]+$")
+    charger_id: str = Field(min_length=1, max_length=64, pattern=r"^[^/\s]+$",
+                            validation_alias=AliasChoices("charger_id", "id"),
+                            description="the charge point id (`id` is accepted too, as older clients send it)")
     password: str | None = Field(default=None, min_length=8, max_length=64)
     timezone: str = "UTC"
     tariff_id: str | None = None
@@ -177,7 +191,7 @@ class SessionOut(BaseModel):
 
 class SessionPage(BaseModel):
     items: list[SessionOut]
-    next_cursor: str | None = None
+    next_cursor: str | None = Field(None, description="the cursor of the next page; null on the last page")
 
 
 class MeterPoint(BaseModel):
@@ -256,6 +270,11 @@ class IdTagIn(BaseModel):
 
 class IdTagOut(IdTagIn):
     pass
+
+
+class IdTagPage(BaseModel):
+    items: list[IdTagOut]
+    next_cursor: str | None = Field(None, description="the cursor of the next page; null on the last page")
 
 
 class MessageOut(BaseModel):

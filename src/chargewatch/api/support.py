@@ -355,6 +355,7 @@ def support_router(engine: Engine, bus: EventBus, secret: bytes, config: Feedbac
     @router.get("/api/v1/sites/{site_id}/support", response_model=SiteOut, responses=error_responses(404),
                 tags=["support"])
     def get_site(site_id: SiteId) -> dict[str, Any]:
+        """A site's support record: helpline, support hours, languages and whether chat is offered."""
         with engine.connect() as connection:
             site = store.site(connection, site_id)
         if site is None:
@@ -378,6 +379,7 @@ def support_router(engine: Engine, bus: EventBus, secret: bytes, config: Feedbac
     @router.delete("/api/v1/sites/{site_id}/support", status_code=204, responses=error_responses(404),
                    tags=["support"])
     def delete_site(site_id: SiteId) -> Response:
+        """Delete a site's support record (helpline, hours, languages)."""
         with engine.begin() as connection:
             if not store.delete_site(connection, site_id):
                 raise HTTPException(404, f"no support record for site {site_id!r}")

@@ -11,6 +11,7 @@ twice gives the same result: derived tables are cleared first and every write is
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,7 +38,8 @@ class ReplayReport:
     sessions: int = 0
 
 
-def replay(engine: Engine, chunk: int = 5000) -> ReplayReport:
+def replay(engine: Engine, chunk: int = 5000, progress: Callable[[int], None] | None = None) -> ReplayReport:
+    """``progress`` hears the count of messages read so far after each chunk (the CLI's progress bar)."""
     report = ReplayReport()
     states: dict[str, model.ChargerState] = {}
     sessions: dict[int, ChargingSession] = {}
@@ -66,6 +68,8 @@ def replay(engine: Engine, chunk: int = 5000) -> ReplayReport:
                     inbound = waiting.pop(key)
                     if row.message_type == CALLRESULT:
                         _apply(connection, inbound, json.loads(row.payload)[2], states, sessions, report)
+            if progress is not None:
+                progress(report.messages)
         for charger_id, connector_id, rating in ratings:
             connection.execute(update(k).where(k.c.charger_id == charger_id, k.c.connector_id == connector_id)
                                .values(max_power_w=rating))

@@ -92,14 +92,18 @@ def tariff_versions_of(connection: Connection, tariff_id: str) -> list[TariffVer
     return [_version(r) for r in rows]
 
 
-def list_tariffs(connection: Connection) -> list[tuple[dict[str, Any], TariffVersion]]:
-    """Every tariff with its current version."""
+def list_tariffs(connection: Connection, *, after: str | None = None,
+                 limit: int | None = None) -> list[tuple[dict[str, Any], TariffVersion]]:
+    """Tariffs in id order (those after ``after``, at most ``limit``; default every one) with their current version."""
     v = tariff_versions
-    rows = connection.execute(
-        select(tariffs, v.c.tariff_id, v.c.version, v.c.body, v.c.valid_from, v.c.created_at.label("version_at"))
-        .join(v, and_(v.c.tariff_id == tariffs.c.id, v.c.version == tariffs.c.current_version))
-        .order_by(tariffs.c.id)
-    ).all()
+    query = (select(tariffs, v.c.tariff_id, v.c.version, v.c.body, v.c.valid_from, v.c.created_at.label("version_at"))
+             .join(v, and_(v.c.tariff_id == tariffs.c.id, v.c.version == tariffs.c.current_version))
+             .order_by(tariffs.c.id))
+    if after is not None:
+        query = query.where(tariffs.c.id > after)
+    if limit is not None:
+        query = query.limit(limit)
+    rows = connection.execute(query).all()
     return [({"id": r.id, "current_version": r.current_version, "created_at": r.created_at,
               "updated_at": r.updated_at},
              TariffVersion(r.tariff_id, r.version, tariff_from_json(r.body), r.valid_from, r.version_at))

@@ -116,11 +116,21 @@ def id_tag_info(tag: dict[str, Any] | None, now: datetime) -> dict[str, Any]:
 
 def evse_connectors(connection: Connection, charger_ids: list[str]) -> dict[tuple[str, int], dict[str, Any]]:
     """Per (charger, charging point): its rated power as reported and its physical connectors, in order."""
+    if not charger_ids:
+        return {}
+    return _evse_connectors(connection, schema.evse_connectors.c.charger_id.in_(charger_ids))
+
+
+def evse_connectors_between(connection: Connection, first: str, last: str) -> dict[tuple[str, int], dict[str, Any]]:
+    """``evse_connectors`` of the chargers whose ids lie in [first, last] (a page): a range on the primary key
+    instead of a list of a thousand ids."""
+    return _evse_connectors(connection, schema.evse_connectors.c.charger_id.between(first, last))
+
+
+def _evse_connectors(connection: Connection, condition: Any) -> dict[tuple[str, int], dict[str, Any]]:
     e = schema.evse_connectors
     found: dict[tuple[str, int], dict[str, Any]] = {}
-    if not charger_ids:
-        return found
-    for row in connection.execute(select(e).where(e.c.charger_id.in_(charger_ids)).order_by(
+    for row in connection.execute(select(e).where(condition).order_by(
             e.c.charger_id, e.c.evse_id, e.c.connector_id)):
         entry = found.setdefault((row.charger_id, row.evse_id), {"max_power_w": None, "connectors": []})
         if row.connector_id == 0:
