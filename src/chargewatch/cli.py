@@ -504,8 +504,15 @@ def cmd_tariffs_assign(args: argparse.Namespace) -> int:
     if args.connector is not None and (not args.charger or args.connector < 1):
         print("chargewatch: --connector needs --charger and a connector id from 1", file=sys.stderr)
         return 2
+    from sqlalchemy import select
+
+    from .store import schema
+
     try:
         with _engine(args).begin() as connection:
+            c = schema.chargers
+            if args.charger and connection.execute(select(c.c.id).where(c.c.id == args.charger)).first() is None:
+                raise UserError(f"charger {args.charger!r} does not exist (chargewatch chargers add {args.charger})")
             assign_tariff(connection, args.tariff_id, args.charger, args.connector, datetime.now(UTC))
     except BillingConflict as exc:
         print(f"chargewatch: {exc}", file=sys.stderr)

@@ -63,8 +63,8 @@ def report_errors(run: Callable[[argparse.Namespace], int], args: argparse.Names
         return REFUSED
     except OSError as error:
         if error.errno == errno.EADDRINUSE or "address already in use" in str(error).lower():
-            _say(f"{error}. Another program (an earlier chargewatch?) listens there: stop it, or choose "
-                 "--ocpp-port / --http-port")
+            _say(f"{error.strerror or error}. Another program (an earlier chargewatch?) listens there: stop it, "
+                 "or choose --ocpp-port / --http-port")
         else:
             _say(f"{error.strerror or error}" + (f": {error.filename}" if error.filename else ""))
         return REFUSED

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -118,6 +119,7 @@ def _listen(host: str, port: int) -> socket.socket:
     try:
         listener = socket.create_server((host, port), family=family, backlog=2048)
     except OSError as error:
-        raise OSError(error.errno, f"cannot listen on {host}:{port} for HTTP: {error.strerror}") from None
+        reason = os.strerror(error.errno).lower() if error.errno else str(error)
+        raise OSError(error.errno, f"cannot listen on {host}:{port} for HTTP: {reason}") from None
     listener.set_inheritable(True)
     return listener

@@ -40,6 +40,8 @@ def test_tariffs_assign_and_list(sqlite_url, tmp_path, capsys):
     path.write_text(json.dumps(TOU_IDLE_TARIFF))
     main(["tariffs", "add", str(path), "--db", sqlite_url])
     assert main(["tariffs", "assign", "TOU-IDLE", "--default", "--db", sqlite_url]) == 0
+    assert main(["tariffs", "assign", "TOU-IDLE", "--charger", "CP-1", "--db", sqlite_url]) == 2, "no such charger"
+    assert main(["chargers", "add", "CP-1", "--db", sqlite_url]) == 0
     assert main(["tariffs", "assign", "TOU-IDLE", "--charger", "CP-1", "--connector", "2", "--db", sqlite_url]) == 0
     assert main(["tariffs", "assign", "TOU-IDLE", "--db", sqlite_url]) == 2
     assert main(["tariffs", "assign", "MISSING", "--default", "--db", sqlite_url]) == 2
