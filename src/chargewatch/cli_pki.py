@@ -96,20 +96,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = ca.add_parser("init", help="create a CA (ca.pem, ca.key with mode 0600) in DIR")
     p.add_argument("--dir", help=f"where (default $CHARGEWATCH_CA_DIR or ./{DEFAULT_CA_DIR})")
     p.add_argument("--name", default="chargewatch CPO CA", help="the CA's common and organization name")
-    p.add_argument("--days", type=int, default=3650)
+    p.add_argument("--days", type=int, default=3650, help="how long the CA is valid (default 3650 days)")
     p.set_defaults(func=cmd_ca_init)
     p = ca.add_parser("show", help="the CA's subject, validity and fingerprint (never the key)")
-    p.add_argument("--dir")
+    p.add_argument("--dir", help=f"where it is (default $CHARGEWATCH_CA_DIR or ./{DEFAULT_CA_DIR})")
     p.set_defaults(func=cmd_ca_show)
 
     certificates = sub.add_parser("certificates", help="a charger's certificates (via the API)").add_subparsers(
         dest="action", required=True)
 
     def common(p: argparse.ArgumentParser, timeout: bool = True) -> None:
-        p.add_argument("charger_id")
+        p.add_argument("charger_id", help="the charger")
         p.add_argument("--api", default="http://127.0.0.1:8080", help="the server's HTTP address")
         if timeout:
-            p.add_argument("--timeout", type=float, default=30)
+            p.add_argument("--timeout", type=float, default=30, help="seconds to wait for the charger (default 30)")
 
     p = certificates.add_parser("list", help="the certificates it holds and its signing requests")
     common(p, timeout=False)
@@ -118,18 +118,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = certificates.add_parser("install", help="InstallCertificate: a root certificate for it to trust")
     common(p)
     p.add_argument("file", help="PEM file")
-    p.add_argument("--type", choices=ROOT_TYPES, default="CSMSRootCertificate")
+    p.add_argument("--type", choices=ROOT_TYPES, default="CSMSRootCertificate",
+                   help="what the root certifies (default CSMSRootCertificate)")
     p.set_defaults(func=cmd_install)
     p = certificates.add_parser("refresh", help="GetInstalledCertificateIds (per type)")
     common(p)
-    p.add_argument("--type", action="append", choices=[*ROOT_TYPES, "V2GCertificateChain"])
+    p.add_argument("--type", action="append", choices=[*ROOT_TYPES, "V2GCertificateChain"],
+                   help="a certificate type to ask for (repeatable; default all)")
     p.set_defaults(func=cmd_refresh)
     p = certificates.add_parser("delete", help="DeleteCertificate (by the id `list` shows)")
     common(p)
-    p.add_argument("certificate_id", type=int)
+    p.add_argument("certificate_id", type=int, help="the id `certificates list` shows")
     p.set_defaults(func=cmd_delete)
     p = certificates.add_parser("renew", help="ask it for a new key and CSR; our CA signs it")
     common(p)
     p.add_argument("--type", choices=["ChargingStationCertificate", "V2GCertificate"],
-                   default="ChargingStationCertificate")
+                   default="ChargingStationCertificate", help="which certificate (default ChargingStationCertificate)")
     p.set_defaults(func=cmd_renew)

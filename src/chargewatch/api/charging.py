@@ -177,6 +177,7 @@ def charging_router(service: ChargingService) -> APIRouter:
     @router.delete("/api/v1/sites/{site_id}/charging/limit", response_model=list[ClearOut], responses=ERRORS)
     async def remove_site_limit(site_id: Annotated[str, Path(max_length=64)],
                                 timeout: Timeout = 30.0) -> list[dict[str, Any]]:
+        """Clear the site's limit: each of its chargers' profiles that the site limit set, with each answer."""
         return await _answer(service.remove_site_limit(site_id, timeout))
 
     @router.post("/api/v1/chargers/{charger_id}/charging/composite-schedule", response_model=CompositeOut,

@@ -89,10 +89,10 @@ def register(sub: Any) -> None:
 
     def common(p: argparse.ArgumentParser) -> None:
         p.add_argument("--api", default="http://127.0.0.1:8080", help="the server's HTTP address")
-        p.add_argument("--timeout", type=float, default=30)
+        p.add_argument("--timeout", type=float, default=30, help="seconds to wait for the charger (default 30)")
 
     p = actions.add_parser("limit", help="limit a connector, a charger (connector 0) or a site to N kW")
-    p.add_argument("charger_id", nargs="?")
+    p.add_argument("charger_id", nargs="?", help="the charger (none with --site)")
     p.add_argument("--site", help="limit the site's chargers together (equal shares)")
     p.add_argument("--kw", required=True, help="the limit in kW")
     p.add_argument("--connector", type=int, default=0, help="0: the whole charger")
@@ -102,18 +102,18 @@ def register(sub: Any) -> None:
     p.set_defaults(func=cmd_limit)
 
     p = actions.add_parser("clear", help="remove a limit (or one profile by id)")
-    p.add_argument("charger_id", nargs="?")
-    p.add_argument("--site")
-    p.add_argument("--connector", type=int, default=0)
+    p.add_argument("charger_id", nargs="?", help="the charger (none with --site)")
+    p.add_argument("--site", help="clear the site's limit from its chargers")
+    p.add_argument("--connector", type=int, default=0, help="0: the whole charger")
     p.add_argument("--profile", type=int, help="clear this profile id instead of the operator's limit")
     common(p)
     p.set_defaults(func=cmd_clear)
 
     p = actions.add_parser("schedule", help="ask the charger for its composite schedule (or show the kept one)")
-    p.add_argument("charger_id")
-    p.add_argument("--connector", type=int, default=0)
+    p.add_argument("charger_id", help="the charger")
+    p.add_argument("--connector", type=int, default=0, help="0: the whole charger")
     p.add_argument("--duration", type=int, default=86_400, help="seconds")
-    p.add_argument("--unit", choices=["A", "W"])
+    p.add_argument("--unit", choices=["A", "W"], help="the schedule's unit (default: the charger's choice)")
     p.add_argument("--stored", action="store_true", help="show the schedules kept, without asking the charger")
     common(p)
     p.set_defaults(func=cmd_schedule)
