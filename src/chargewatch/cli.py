@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from . import cli_args, cli_reservations, security_cli
+from . import cli_args, cli_raw_log, cli_reservations, security_cli
 from .charging import cli as charging_cli
 from .cli_errors import UserError, report_errors
 
@@ -428,10 +428,15 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
     from .gateway.replay import replay
     from .store import schema
+    from .store.retention import pruned_before
 
     engine = _engine(args)
     with engine.connect() as connection:
         total = connection.execute(select(func.count()).select_from(schema.ocpp_messages)).scalar_one()
+        pruned = pruned_before(connection)
+    if pruned is not None and not args.allow_loss:
+        raise UserError(f"the raw OCPP log was pruned (retention) before {pruned.isoformat(timespec='seconds')}: a "
+                        "replay would delete the sessions and readings older than that; --allow-loss replays anyway")
     columns = (TextColumn("replaying the raw OCPP log"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     # On stderr, so stdout keeps only the result line; rich draws nothing when stderr is no terminal.
     with Progress(*columns, transient=True, disable=args.quiet) as progress:
@@ -724,6 +729,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("replay", help="rebuild sessions and readings from the raw OCPP log")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--allow-loss", action="store_true",
+                   help="replay even though retention pruned the log (the sessions older than it are lost)")
     db_arg(p)
     p.set_defaults(func=cmd_replay)
 
@@ -763,6 +770,7 @@ def build_parser() -> argparse.ArgumentParser:
     register_pki(sub)
     charging_cli.register(sub)
     security_cli.register(sub)
+    cli_raw_log.register(sub)
 
     invoices = sub.add_parser("invoices", help="issued invoices").add_subparsers(dest="action", required=True)
     p = invoices.add_parser("reissue", help="credit a session's invoice and issue a corrected one")

@@ -40,11 +40,16 @@ def report_errors(run: Callable[[argparse.Namespace], int], args: argparse.Names
     import httpx
     from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
+    from .workers.retention import SettingError
+
     try:
         return run(args)
     except UserError as error:
         _say(str(error))
         return error.code
+    except SettingError as error:  # an environment variable the server reads at start
+        _say(str(error))
+        return USAGE
     except KeyboardInterrupt:
         _say("interrupted")
         return INTERRUPTED

@@ -25,6 +25,7 @@ def installers() -> list[Installer]:
     from .local_list import install as install_local_list
     from .pki import install as install_pki
     from .reservations import install as install_reservations
+    from .retention import install as install_retention
     from .support import install as install_support
 
     found: list[Installer] = []
@@ -37,4 +38,5 @@ def installers() -> list[Installer]:
     found.append(install_reservations)
     found.append(install_local_list)
     found.append(install_firmware)
+    found.append(install_retention)
     return found
