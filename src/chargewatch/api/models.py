@@ -268,8 +268,14 @@ class IdTagIn(BaseModel):
     description: str | None = None
 
 
-class IdTagOut(IdTagIn):
-    pass
+class IdTagOut(BaseModel):
+    """What is stored, unconstrained: a tag stored before the length was checked is listed, not a 500."""
+
+    id_tag: str
+    status: str
+    expiry_date: datetime | None = None
+    parent_id_tag: str | None = None
+    description: str | None = None
 
 
 class IdTagPage(BaseModel):
