@@ -53,7 +53,7 @@ async def _reserve(http: httpx.AsyncClient, charger_id: str, connector: int = 1,
 
 
 async def _status(http: httpx.AsyncClient, charger_id: str, connector: int) -> str | None:
-    rows = (await http.get("/api/v1/connectors", params={"charger_id": charger_id})).json()
+    rows = (await http.get("/api/v1/connectors", params={"charger_id": charger_id})).json()["items"]
     return next((row["status"] for row in rows if row["connector_id"] == connector), None)
 
 
