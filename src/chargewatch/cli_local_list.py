@@ -54,7 +54,7 @@ def register(sub: Any) -> None:
                              ("show", cmd_show, "versions sent/confirmed, conflicts, the cards the charger holds"),
                              ("version", cmd_version, "ask the charger its list version (GetLocalListVersion)")):
         p = commands.add_parser(name, help=text)
-        p.add_argument("charger_id")
+        p.add_argument("charger_id", help="the charger")
         p.add_argument("--api", default="http://127.0.0.1:8080", help="the server's HTTP address")
         if name == "push":
             p.add_argument("--full", action="store_true", help="replace the charger's whole list")

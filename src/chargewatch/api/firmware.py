@@ -181,11 +181,13 @@ def create_router(worker: FirmwareWorker) -> APIRouter:
 
     @router.get("/api/v1/firmware/campaigns", response_model=list[CampaignSummaryOut])
     async def list_campaigns() -> list[dict[str, Any]]:
+        """Firmware campaigns, newest first (the latest 50), with their progress."""
         return [_campaign_out(c) for c in await worker.read(store.campaigns, 50)]
 
     @router.get("/api/v1/firmware/campaigns/{campaign_id}", response_model=CampaignOut,
                 responses=error_responses(404))
     async def get_campaign(campaign_id: RowId) -> dict[str, Any]:
+        """One firmware campaign with each charger's progress (404 when unknown)."""
         try:
             return _campaign_out(await worker.campaign(campaign_id))
         except FirmwareError as exc:
@@ -193,6 +195,7 @@ def create_router(worker: FirmwareWorker) -> APIRouter:
 
     @router.get("/api/v1/chargers/{charger_id}/firmware", response_model=ChargerFirmwareOut)
     async def charger_firmware(charger_id: ChargerId) -> dict[str, Any]:
+        """The charger's firmware version and its latest firmware updates and their status."""
         return await worker.read(store.charger_firmware, charger_id, 20)
 
     @router.post("/api/v1/chargers/{charger_id}/logs", response_model=LogRequestSent, status_code=201,
@@ -206,12 +209,14 @@ def create_router(worker: FirmwareWorker) -> APIRouter:
 
     @router.get("/api/v1/chargers/{charger_id}/logs", response_model=list[LogRequestOut])
     async def charger_logs(charger_id: ChargerId) -> list[dict[str, Any]]:
+        """The charger's latest log requests (diagnostics, security log) and the files it uploaded."""
         return await worker.read(store.charger_logs, charger_id, 20)
 
     @router.get("/api/v1/logs/uploads/{upload_id}", responses={
         200: {"description": "the file as uploaded", "content": {"application/octet-stream": {}}},
         **error_responses(404)}, response_class=Response)
     async def download_upload(upload_id: RowId) -> Response:
+        """A log file a charger uploaded, as received (its SHA-256 in X-Content-SHA256)."""
         found = await worker.read(store.upload, upload_id)
         if found is None:
             raise HTTPException(404, f"upload {upload_id} not found")

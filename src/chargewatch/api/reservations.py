@@ -109,6 +109,7 @@ def reservations_router(service: Any) -> APIRouter:
 
     @router.get("/{reservation_id}", response_model=ReservationOut, responses=error_responses(404, 422))
     async def get_reservation(reservation_id: ReservationNumber) -> dict[str, Any]:
+        """One reservation with its state and the charger's answer (404 when unknown)."""
         await service.sweep()
         found = service.get(reservation_id)
         if found is None:

@@ -79,11 +79,15 @@ def security_router(services: Services) -> APIRouter:
 
     @router.get("/api/v1/chargers/{charger_id}/security", response_model=SecurityOut, responses=error_responses(404))
     async def get_security(charger_id: ChargerId) -> dict[str, Any]:
+        """The charger's security profile (latest, live, highest seen), the operator's minimum, the profile it must
+        connect with, and its password state."""
         return await asyncio.to_thread(_state, charger_id)
 
     @router.put("/api/v1/chargers/{charger_id}/security", response_model=SecurityOut,
                 responses=error_responses(404))
     async def put_security(charger_id: ChargerId, body: SecurityIn) -> dict[str, Any]:
+        """Set the lowest security profile the charger may connect with (null: no minimum of its own); a lower one
+        is refused as a downgrade."""
         def store() -> dict[str, Any]:
             _state(charger_id)
             with engine.begin() as connection:
