@@ -74,6 +74,7 @@ def test_charger_filters_and_paging(engine: Engine) -> None:
     assert _ids(engine, q="5_%")[1] == 0
     assert _ids(engine, q="alpi")[1] == 6 and _ids(engine, q="cp-1") == (["CP-10", "CP-11"], 2)
     assert _ids(engine, seen="never") == (["CP-00"], 1)
+    assert _ids(engine, q="cp-1\x00")[1] == 2  # a NUL (PostgreSQL refuses it in text) is dropped
     assert _ids(engine, seen="24h") == (["CP-01"], 1)  # 20 h ago; CP-02 40 h
     assert _ids(engine, seen="7d")[1] == 8  # CP-01 … CP-08 (160 h)
     assert _ids(engine, seen="stale")[0] == ["CP-00", "CP-09", "CP-10", "CP-11"]  # never, or 180 h ago and more
@@ -114,6 +115,7 @@ def test_message_log_filters_paging_and_pairs(engine: Engine) -> None:
         and answers.calls[r["message_id"]]["action"] == "Heartbeat" for r in answers.items)
     assert [r["message_id"] for r in _log(engine, text="a_b%").items] == ["cfg-1"]  # literal, not a wildcard
     assert _log(engine, text="a_b_").items == []
+    assert len(_log(engine, text="a_b%\x00", message_id="cfg-1\x00").items) == 1
     assert {r["message_id"] for r in _log(engine, message_id="hb-7").items} == {"hb-7"}
     window = _log(engine, since=NOW - timedelta(minutes=5), until=NOW - timedelta(minutes=2))
     assert sorted(r["message_id"] for r in window.items) == ["hb-25", "hb-25", "hb-26", "hb-26", "hb-27", "hb-27"]

@@ -416,4 +416,10 @@ async def test_raw_message_log_filtered_paged_and_paired(site: Site) -> None:
     response = await page.goto(f"/chargers/{LIB16}/log?before=abc")
     assert response.status == 422
     assert (await page.goto("/chargers/NOPE/log")).status == 404
+    for odd in ("since=0001-01-01T00:00", "until=2026-13-01T00:00"):  # year 0 once moved to UTC; month 13
+        response = await page.goto(f"/chargers/{LIB16}/log?{odd}")
+        assert response.status == 422 and "not a date and time" in await page.inner_text("#page-error")
+    response = await page.goto(f"/chargers/{LIB16}/log?text=%00&message_id=%00x")
+    assert response.status == 200
+    assert (await page.goto("/chargers/%00/log")).status == 422  # the problem body, not a 500
     await page.context.close()

@@ -20,11 +20,11 @@ import asyncio
 import json
 import secrets
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
@@ -40,6 +40,7 @@ from .models import ChargerIn
 from .pages import HERE, _language, _secure_headers, duration
 
 PAGE_SIZE = 25
+ChargerId = Annotated[str, Path(max_length=64, pattern=r"^[^\x00]+$")]  # PostgreSQL text holds no NUL
 LOG_PAGE = 50
 COMMAND_TIMEOUT = 20.0
 _DONE = {"added": "Charger added.", "saved": "Settings saved.", "password": "New password set (it is not shown "
@@ -60,11 +61,16 @@ def local_input(value: str | None, zone: str, field: str) -> datetime | None:
         return None
     try:
         moment = datetime.fromisoformat(value.strip())
-    except ValueError:
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=ZoneInfo(zone))
+        return moment.astimezone(UTC)
+    except (ValueError, OverflowError):  # OverflowError: year 1 or 9999 moved across midnight UTC
         raise ValueError(f"{field} {value!r}: not a date and time (YYYY-MM-DDTHH:MM)") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=ZoneInfo(zone))
-    return moment.astimezone(UTC)
+
+
+def clean(text: str) -> str:
+    """Input without NUL characters (PostgreSQL refuses them in text; no charger id or key has one)."""
+    return text.replace("\x00", "")
 
 
 def answer_text(result: CommandResult) -> tuple[str, bool]:
@@ -123,14 +129,14 @@ def admin_router(services: Services) -> APIRouter:
 
     async def form(request: Request) -> dict[str, str]:
         data = await request.form()
-        return {k: v for k, v in data.items() if isinstance(v, str)}
+        return {k: clean(v) for k, v in data.items() if isinstance(v, str)}
 
     # ------------------------------------------------------------------ the list
 
     async def list_page(request: Request, *, added: dict[str, str] | None = None, error: str | None = None,
                         status: int = 200) -> Response:
         q = request.query_params
-        flt = store.ChargerFilter(**{name: (q.get(name) or "").strip()[:64] or None
+        flt = store.ChargerFilter(**{name: clean(q.get(name) or "").strip()[:64] or None
                                      for name in ("q", "status", "site", "model", "firmware", "seen")})
         try:
             page = max(1, min(int(q.get("page") or 1), 10_000))
@@ -217,11 +223,11 @@ def admin_router(services: Services) -> APIRouter:
             status, page_zone=found["timezone"])
 
     @router.get("/chargers/{charger_id}", response_class=HTMLResponse)
-    async def charger_admin(request: Request, charger_id: str) -> Response:
+    async def charger_admin(request: Request, charger_id: ChargerId) -> Response:
         return await charger_page(request, charger_id)
 
     @router.post("/chargers/{charger_id}/settings", response_class=HTMLResponse)
-    async def save_settings(request: Request, charger_id: str) -> Response:
+    async def save_settings(request: Request, charger_id: ChargerId) -> Response:
         data = await form(request)
         if (no := refused(request, data.get("csrf_token", ""))) is not None:
             return no
@@ -239,7 +245,7 @@ def admin_router(services: Services) -> APIRouter:
         return RedirectResponse(f"/chargers/{charger_id}?done=saved", status_code=303)
 
     @router.post("/chargers/{charger_id}/password", response_class=HTMLResponse)
-    async def reset_password(request: Request, charger_id: str) -> Response:
+    async def reset_password(request: Request, charger_id: ChargerId) -> Response:
         data = await form(request)
         if (no := refused(request, data.get("csrf_token", ""))) is not None:
             return no
@@ -259,7 +265,7 @@ def admin_router(services: Services) -> APIRouter:
         return RedirectResponse(f"/chargers/{charger_id}?done=password", status_code=303)
 
     @router.post("/chargers/{charger_id}/delete", response_class=HTMLResponse)
-    async def delete_charger(request: Request, charger_id: str) -> Response:
+    async def delete_charger(request: Request, charger_id: ChargerId) -> Response:
         data = await form(request)
         if (no := refused(request, data.get("csrf_token", ""))) is not None:
             return no
@@ -319,7 +325,7 @@ def admin_router(services: Services) -> APIRouter:
         return None if found is None else found.get("ocpp_version") == "ocpp2.0.1"
 
     @router.post("/chargers/{charger_id}/configuration/read", response_class=HTMLResponse)
-    async def read_configuration(request: Request, charger_id: str) -> Response:
+    async def read_configuration(request: Request, charger_id: ChargerId) -> Response:
         data = await form(request)
         if (no := refused(request, data.get("csrf_token", ""))) is not None:
             return no
@@ -334,7 +340,7 @@ def admin_router(services: Services) -> APIRouter:
         return await charger_page(request, charger_id, told=(f"{what}: {told}", bad), keys=keys, unknown=unknown)
 
     @router.post("/chargers/{charger_id}/configuration", response_class=HTMLResponse)
-    async def change_configuration(request: Request, charger_id: str) -> Response:
+    async def change_configuration(request: Request, charger_id: ChargerId) -> Response:
         data = await form(request)
         if (no := refused(request, data.get("csrf_token", ""))) is not None:
             return no
@@ -357,7 +363,7 @@ def admin_router(services: Services) -> APIRouter:
     # ------------------------------------------------------------------ the raw log
 
     @router.get("/chargers/{charger_id}/log", response_class=HTMLResponse)
-    async def message_log(request: Request, charger_id: str) -> Response:
+    async def message_log(request: Request, charger_id: ChargerId) -> Response:
         q = request.query_params
 
         def read_charger() -> dict[str, Any] | None:
@@ -368,7 +374,7 @@ def admin_router(services: Services) -> APIRouter:
         if found is None:
             return render(request, "not_found.html", {"what": f"charger {charger_id}"}, 404)
         zone = console.valid_zone(found["timezone"]) or "UTC"
-        values = {name: (q.get(name) or "").strip()[:64] for name in
+        values = {name: clean(q.get(name) or "").strip()[:64] for name in
                   ("direction", "action", "message_id", "since", "until", "text", "before")}
         error = None
         try:

@@ -63,7 +63,7 @@ def charger_conditions(flt: ChargerFilter, links: Collection[str], now: datetime
     c = schema.chargers
     found: list[ColumnElement[bool]] = []
     if flt.q:
-        needle = flt.q.lower()
+        needle = flt.q.replace("\x00", "").lower()  # PostgreSQL text holds no NUL
         found.append(or_(*(func.lower(func.coalesce(col, "")).contains(needle, autoescape=True)
                            for col in (c.c.id, c.c.vendor, c.c.model, c.c.serial_number, c.c.firmware_version))))
     if flt.status:
@@ -234,7 +234,7 @@ def message_page(connection: Connection, charger_id: str, flt: MessageFilter, *,
         conditions.append(or_(m.c.action == flt.action, and_(m.c.message_type.in_((3, 4)),
                                                              m.c.message_id.in_(called))))
     if flt.message_id:
-        conditions.append(m.c.message_id == flt.message_id)
+        conditions.append(m.c.message_id == flt.message_id.replace("\x00", ""))
     if flt.since is not None:
         conditions.append(m.c.at >= flt.since)
     if flt.until is not None:
@@ -242,7 +242,7 @@ def message_page(connection: Connection, charger_id: str, flt: MessageFilter, *,
     if flt.since is not None and flt.until is not None and flt.until <= flt.since:
         raise ValueError("the time range ends before it starts")
     if flt.text:
-        conditions.append(func.lower(m.c.payload).contains(flt.text.lower(), autoescape=True))
+        conditions.append(func.lower(m.c.payload).contains(flt.text.replace("\x00", "").lower(), autoescape=True))
     if before is not None:
         conditions.append(m.c.id < before)
     rows = [dict(r._mapping) for r in connection.execute(
