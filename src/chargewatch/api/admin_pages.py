@@ -177,20 +177,20 @@ def admin_router(services: Services) -> APIRouter:
         if (no := refused(request, data.get("csrf_token", ""))) is not None:
             return no
         try:
-            body = ChargerIn(id=data.get("charger_id", "").strip(), password=data.get("password") or None,
+            body = ChargerIn(charger_id=data.get("charger_id", "").strip(), password=data.get("password") or None,
                              timezone=data.get("timezone", "").strip() or "UTC",
                              tariff_id=data.get("tariff_id", "").strip() or None)
         except ValidationError as exc:
             first = exc.errors()[0]
-            field = {"id": "charger id"}.get(str(first["loc"][0]), str(first["loc"][0]))
+            field = {"id": "charger id", "charger_id": "charger id"}.get(str(first["loc"][0]), str(first["loc"][0]))
             return await list_page(request, added=data, error=f"{field}: {first['msg']}", status=422)
 
         def write() -> str | None:
             with engine.begin() as connection:
-                if store.charger(connection, body.id) is not None:
-                    return f"charger {body.id!r} exists already (edit it instead)"
-                store._check_tariff(connection, body.tariff_id)
-                registry.register_charger(connection, body.id, password=body.password, timezone=body.timezone,
+                if store.charger(connection, body.charger_id) is not None:
+                    return f"charger {body.charger_id!r} exists already (edit it instead)"
+                store.check_tariff(connection, body.tariff_id)
+                registry.register_charger(connection, body.charger_id, password=body.password, timezone=body.timezone,
                                           tariff_id=body.tariff_id, now=services.gateway.now())
             return None
 
@@ -200,7 +200,7 @@ def admin_router(services: Services) -> APIRouter:
             problem = f"{exc.field}: {exc.reason}"
         if problem:
             return await list_page(request, added=data, error=problem, status=422)
-        return RedirectResponse(f"/chargers/{body.id}?done=added", status_code=303)
+        return RedirectResponse(f"/chargers/{body.charger_id}?done=added", status_code=303)
 
     # ------------------------------------------------------------------ one charger
 

@@ -136,7 +136,7 @@ def charger(connection: Connection, charger_id: str) -> dict[str, Any] | None:
     return dict(row._mapping) if row else None
 
 
-def _check_tariff(connection: Connection, tariff_id: str | None) -> None:
+def check_tariff(connection: Connection, tariff_id: str | None) -> None:
     if tariff_id and connection.execute(select(tariffs.c.id).where(tariffs.c.id == tariff_id)).first() is None:
         raise RegistryError("tariff_id", f"no tariff {tariff_id!r} (upload it first)")
 
@@ -150,7 +150,7 @@ def check_password(password: str) -> str:
 def update_settings(connection: Connection, charger_id: str, *, timezone: str, tariff_id: str | None) -> bool:
     """Set the charger's time zone and tariff (None: the operator's default); False if there is no such charger."""
     check_timezone(timezone)
-    _check_tariff(connection, tariff_id)
+    check_tariff(connection, tariff_id)
     c = schema.chargers
     return connection.execute(update(c).where(c.c.id == charger_id).values(
         timezone=timezone, tariff_id=tariff_id or None)).rowcount > 0
