@@ -80,3 +80,24 @@ async def test_nul_characters_in_a_path_query_or_json_body_are_a_422_not_a_datab
     assert [r.json()["errors"][0]["field"] for r in (in_path, in_query, in_body)] == ["path", "charger_id", "body"]
     assert {r.status_code for r in (in_path, in_query, in_body)} == {422}
     assert escaped_backslash.status_code == 404, "a literal backslash-u0000 is text, not a NUL"
+
+
+async def test_nul_characters_in_a_page_s_path_query_or_form_are_a_422_not_a_database_error(server):
+    """The console's pages and forms go to the same database: the login form, a station page and a filter."""
+    from web.conftest import ADMIN, add_operators, logged_in
+
+    add_operators(server)
+    async with httpx.AsyncClient(base_url=http_url(server)) as anonymous:
+        await anonymous.get("/login")
+        login = await anonymous.post("/login", data={"username": "ada\x00", "password": "x", "next": "/",
+                                                     "csrf_token": anonymous.cookies["cw_login_csrf"]})
+    operator = await logged_in(server, ADMIN)
+    try:
+        station = await operator.get("/stations/CP%00X")
+        filtered = await operator.get("/history/sessions", params={"charger": "a\x00b"})
+        form = await operator.post("/chargers", data={"charger_id": "CP\x00X", "timezone": "UTC"})
+    finally:
+        await operator.aclose()
+    responses = (login, station, filtered, form)
+    assert [r.status_code for r in responses] == [422] * 4, [r.text[:120] for r in responses]
+    assert [r.json()["errors"][0]["field"] for r in responses] == ["username", "path", "charger", "charger_id"]

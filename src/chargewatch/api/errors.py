@@ -118,14 +118,15 @@ _JSON_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
 
 
 class RefuseNul:
-    """NUL characters in a path, a query parameter or a JSON string are refused with 422 before any route sees
-    them: PostgreSQL cannot store or even compare text containing NUL (it raised, and the client got a 500)."""
+    """NUL characters in a path, a query parameter, a JSON string or a form field are refused with 422 before any
+    route sees them: PostgreSQL cannot store or even compare text containing NUL (it raised, and the client got a
+    500). The API, the console's pages and their forms alike; other bodies (uploaded files) are left as they are."""
 
     def __init__(self, app: ASGIApp):
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith("/api/"):
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         field = None
@@ -139,7 +140,8 @@ class RefuseNul:
             await _send_nul_refusal(send, field)
             return
         content_type = dict(scope["headers"]).get(b"content-type", b"")
-        if b"json" not in content_type:
+        form = b"application/x-www-form-urlencoded" in content_type
+        if b"json" not in content_type and not form:
             await self.app(scope, receive, send)
             return
         chunks: list[bytes] = []
@@ -151,8 +153,13 @@ class RefuseNul:
             chunks.append(message.get("body", b""))
             more = message.get("more_body", False)
         body = b"".join(chunks)
-        if _JSON_NUL.search(body):
-            await _send_nul_refusal(send, "body")
+        if form:
+            fields = parse_qsl(body.decode("latin-1"), keep_blank_values=True)
+            field = next((name for name, value in fields if "\x00" in name or "\x00" in value), None)
+        elif _JSON_NUL.search(body):
+            field = "body"
+        if field is not None:
+            await _send_nul_refusal(send, field)
             return
         replayed = False
 
