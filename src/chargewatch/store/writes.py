@@ -11,6 +11,7 @@ from sqlalchemy import BigInteger, Connection, Integer, Numeric, String, Table, 
 from ..domain import model
 from ..sessions.machine import ChargingSession
 from . import charging_tables, firmware, reservations, schema
+from .bulk import BulkStatement
 from .charging import charging_report_row
 from .upsert import _insert, insert_ignoring_duplicates, upsert
 from .writer import Unit
@@ -87,12 +88,12 @@ _DEVICE_VARIABLE_KEY = [c.name for c in schema.device_variables.primary_key.colu
 
 # Bulk statements the group-commit writer merges across callers.
 STATEMENTS = {
-    "message": _insert_rows(schema.ocpp_messages),
-    "reading": _insert_new_rows(schema.meter_readings),
+    "message": BulkStatement(schema.ocpp_messages),
+    "reading": BulkStatement(schema.meter_readings, ignore_duplicates=True),
     "status_event": _insert_rows(schema.status_events),
     "security_event": _insert_rows(schema.security_events),
-    "session_progress": _update_rows(schema.sessions, "transaction_id"),
-    "charger_seen": _update_rows(schema.chargers, "id"),
+    "session_progress": BulkStatement(schema.sessions, update_key="transaction_id"),
+    "charger_seen": BulkStatement(schema.chargers, update_key="id", last_per_key=True),
     "charger_booted": _update_rows(schema.chargers, "id"),
     "charger_connected": _update_rows(schema.chargers, "id"),
     "charger_disconnected": _update_rows(schema.chargers, "id"),
