@@ -1,3 +1,5 @@
+import json
+
 import pytest
 
 from chargewatch.ocpp import framing
@@ -69,3 +71,45 @@ def test_a_message_id_that_cannot_be_echoed_gets_the_unknown_id():
     with pytest.raises(FrameError) as caught:
         framing.parse('[2,"\\ud800","Heartbeat",{}]')
     assert caught.value.message_id == framing.UNKNOWN_MESSAGE_ID
+
+
+@pytest.mark.parametrize("text", [
+    '[2,"1","DataTransfer",{"vendorId":"v","data":"\\u00e9"}]',  # an escape: the full check, accepted
+    '[2,"1","DataTransfer",{"vendorId":"v","data":"é"}]',  # not ASCII: the full check, accepted
+    '[2,"1","MeterValues",{"connectorId":1,"meterValue":[{"timestamp":"t","sampledValue":[{"value":"1"}]}]}]',
+    '[2,"1","DataTransfer",{"vendorId":"v","data":[1,-2,2.5,1e10,-9223372036854775808,9223372036854775807]}]',
+    '[2,"1","DataTransfer",{"vendorId":"v","data":1e308}]',
+    '[2,"1","DataTransfer",{"vendorId":"v","data":1e309}]',
+    '[2,"1","DataTransfer",{"vendorId":"v","data":-9223372036854775809}]',
+    '[2,"1","DataTransfer",{"vendorId":"v","data":NaN}]',
+    '[2,"1","DataTransfer",{"vendorId":"v","data":-Infinity}]',
+    '[2,"1","DataTransfer",{"vendorId":"v","data":1' + "0" * 400 + '.5}]',
+    '[2,"1","DataTransfer",{"vendorId":"v","data":"a\x00"}]',  # a raw NUL: not JSON at all
+    '[2,"1","DataTransfer",{"vendorId":"v","d":' + "[" * 31 + "]" * 31 + "}]",
+    '[3,"1",{"status":"Accepted","n":100000000000000000000}]',
+    '[2,"1","DataTransfer",{"vendorId":"v"',
+])
+def test_the_quick_decode_agrees_with_decoding_and_checking_every_value(text):
+    """parse() skips the walk over every value when the text cannot hold what it refuses; it must decide
+    exactly as the walk does."""
+    def full(text):
+        frame = json.loads(text)
+        payload = frame[3] if frame[0] == 2 else frame[2]
+        framing.check_values(frame[1], payload)
+        return frame
+
+    try:
+        expected = ("ok", full(text))
+    except FrameError as exc:
+        expected = ("refused", exc.error_code, exc.details)
+    except ValueError:
+        expected = ("refused", ErrorCode.FORMATION_VIOLATION, {})
+    try:
+        message = framing.parse(text)
+        got = ("ok", [2 if isinstance(message, Call) else 3, message.message_id,
+                      *([message.action] if isinstance(message, Call) else []), message.payload])
+    except FrameError as exc:
+        got = ("refused", exc.error_code, exc.details)
+    assert got == expected
+    if got[0] == "ok":  # same values, same types (an int stays an int)
+        assert repr(got[1]) == repr(expected[1])

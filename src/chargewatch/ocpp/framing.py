@@ -87,10 +87,47 @@ class FrameError(Exception):
         return CallError(self.message_id, self.error_code, self.description, self.details)
 
 
-def parse(text: str | bytes) -> Message:
-    """Decode one OCPP-J frame, raising :class:`FrameError` with the right CALLERROR code."""
+class _Unusual(Exception):
+    """A number :func:`check_values` might refuse: the frame takes the full check."""
+
+
+def _int64(digits: str) -> int:
+    if len(digits) > 18:  # 19 digits may be past 64 bits
+        raise _Unusual
+    return int(digits)
+
+
+def _finite(digits: str) -> float:
+    value = float(digits)
+    if value != value or value in (float("inf"), float("-inf")):
+        raise _Unusual
+    return value
+
+
+def _constant(name: str) -> float:
+    raise _Unusual  # NaN, Infinity, -Infinity
+
+
+def _loads_plain(text: str | bytes) -> tuple[Any, bool]:
+    """Decode ``text`` if nothing in it can fail :func:`check_values` (the common case): returns (frame, True),
+    else (None, False) and the caller decodes and checks it the full way.
+
+    A NUL or lone surrogate can only be in a decoded string if the text has one or a ``\\u`` escape (JSON forbids
+    a raw NUL; an ASCII text has no surrogate), a number is only out of range if the decoder's number hooks see
+    it, and nesting is never deeper than the text has brackets. So a plain ASCII frame with no escape and few
+    brackets skips the walk over every value, which costs more than decoding the frame."""
+    if (not isinstance(text, str) or not text.isascii() or "\\u" in text or "\x00" in text
+            or text.count("[") + text.count("{") >= MAX_DEPTH):
+        return None, False
     try:
-        frame = json.loads(text)
+        return json.loads(text, parse_int=_int64, parse_float=_finite, parse_constant=_constant), True
+    except Exception:  # noqa: BLE001 - _Unusual, or not JSON: the full way says which
+        return None, False
+
+
+def _loads(text: str | bytes) -> Any:
+    try:
+        return json.loads(text)
     except (ValueError, UnicodeDecodeError) as exc:
         raise FrameError(
             UNKNOWN_MESSAGE_ID, ErrorCode.FORMATION_VIOLATION, f"frame is not valid JSON: {exc}"
@@ -99,6 +136,13 @@ def parse(text: str | bytes) -> Message:
         raise FrameError(
             UNKNOWN_MESSAGE_ID, ErrorCode.FORMATION_VIOLATION, f"frame is nested deeper than {MAX_DEPTH} levels"
         ) from None
+
+
+def parse(text: str | bytes) -> Message:
+    """Decode one OCPP-J frame, raising :class:`FrameError` with the right CALLERROR code."""
+    frame, plain = _loads_plain(text)
+    if not plain:
+        frame = _loads(text)
     if not isinstance(frame, list) or len(frame) < 3:
         raise FrameError(
             UNKNOWN_MESSAGE_ID, ErrorCode.FORMATION_VIOLATION, "frame must be a JSON array [type, id, ...]"
@@ -116,12 +160,14 @@ def parse(text: str | bytes) -> Message:
             raise FrameError(message_id, ErrorCode.FORMATION_VIOLATION, "CALL must be [2, id, action, payload]")
         if not isinstance(frame[3], dict):
             raise FrameError(message_id, ErrorCode.FORMATION_VIOLATION, "CALL payload must be a JSON object")
-        check_values(message_id, frame[3])
+        if not plain:
+            check_values(message_id, frame[3])
         return Call(message_id, frame[2], frame[3])
     if message_type == CALLRESULT:
         if len(frame) != 3 or not isinstance(frame[2], dict):
             raise FrameError(message_id, ErrorCode.FORMATION_VIOLATION, "CALLRESULT must be [3, id, payload]")
-        check_values(message_id, frame[2])
+        if not plain:
+            check_values(message_id, frame[2])
         return CallResult(message_id, frame[2])
     if message_type == CALLERROR:
         if len(frame) not in (4, 5) or not isinstance(frame[2], str):
