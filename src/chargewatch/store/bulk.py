@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, Table, bindparam, insert, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
-from sqlalchemy.sql.expression import Executable
+from sqlalchemy.sql.expression import Insert, Update
 
 _Processor = Callable[[Any], Any]
 
@@ -26,7 +26,8 @@ _Processor = Callable[[Any], Any]
 class _Plan:
     """One statement compiled for one dialect and one set of row keys."""
 
-    def __init__(self, statement: Executable, table: Table, keys: tuple[str, ...], dialect: Dialect, key: str | None):
+    def __init__(self, statement: Insert | Update, table: Table, keys: tuple[str, ...], dialect: Dialect,
+                 key: str | None):
         # As Connection.execute compiles it for an executemany of rows with these keys.
         compiled = statement.compile(dialect=dialect, column_keys=list(keys), for_executemany=True)
         self.sql = compiled.string
@@ -40,7 +41,7 @@ class _Plan:
 
         def processor(name: str) -> _Processor | None:
             column = columns[key if name == "_key" and key is not None else name]
-            return column.type.dialect_impl(dialect).bind_processor(dialect)  # type: ignore[no-any-return]
+            return column.type.dialect_impl(dialect).bind_processor(dialect)
 
         self.processors = tuple((i, p) for i, name in enumerate(self.names) if (p := processor(name)) is not None)
         self.get = itemgetter(*self.names) if len(self.names) > 1 else (lambda row, _n=self.names[0]: (row[_n],))
@@ -78,7 +79,7 @@ class BulkStatement:
         self._last_per_key = last_per_key
         self._plans: dict[tuple[int, tuple[str, ...]], _Plan] = {}
 
-    def _statement(self, dialect: Dialect) -> Executable:
+    def _statement(self, dialect: Dialect) -> Insert | Update:
         table = self._table
         if self._update_key is not None:
             return update(table).where(table.c[self._update_key] == bindparam("_key"))
