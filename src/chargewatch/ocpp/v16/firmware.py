@@ -15,26 +15,19 @@ from typing import Any
 
 from ...domain.firmware import FirmwareUpdate, LogRequest, LogType
 from ...timeutil import format_timestamp
-
-
-def _retries(payload: dict[str, Any], retries: int | None, interval: int | None) -> dict[str, Any]:
-    if retries is not None:
-        payload["retries"] = retries
-    if interval is not None:
-        payload["retryInterval"] = interval
-    return payload
+from ..shapes import with_retries
 
 
 def render_firmware(update: FirmwareUpdate) -> tuple[str, dict[str, Any]]:
     if not update.signed:
-        return "UpdateFirmware", _retries({"location": update.location,
+        return "UpdateFirmware", with_retries({"location": update.location,
                                            "retrieveDate": format_timestamp(update.retrieve_at)},
                                           update.retries, update.retry_interval)
     firmware: dict[str, Any] = {"location": update.location, "retrieveDateTime": format_timestamp(update.retrieve_at),
                                 "signingCertificate": update.signing_certificate, "signature": update.signature}
     if update.install_at is not None:
         firmware["installDateTime"] = format_timestamp(update.install_at)
-    return "SignedUpdateFirmware", _retries({"requestId": update.request_id, "firmware": firmware},
+    return "SignedUpdateFirmware", with_retries({"requestId": update.request_id, "firmware": firmware},
                                             update.retries, update.retry_interval)
 
 
@@ -45,11 +38,11 @@ def render_log(request: LogRequest) -> tuple[str, dict[str, Any]]:
             payload["startTime"] = format_timestamp(request.oldest)
         if request.latest is not None:
             payload["stopTime"] = format_timestamp(request.latest)
-        return "GetDiagnostics", _retries(payload, request.retries, request.retry_interval)
+        return "GetDiagnostics", with_retries(payload, request.retries, request.retry_interval)
     log: dict[str, Any] = {"remoteLocation": request.location}
     if request.oldest is not None:
         log["oldestTimestamp"] = format_timestamp(request.oldest)
     if request.latest is not None:
         log["latestTimestamp"] = format_timestamp(request.latest)
-    return "GetLog", _retries({"logType": request.log_type.value, "requestId": request.request_id, "log": log},
+    return "GetLog", with_retries({"logType": request.log_type.value, "requestId": request.request_id, "log": log},
                               request.retries, request.retry_interval)

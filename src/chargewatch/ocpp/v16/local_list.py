@@ -19,6 +19,7 @@ from ...domain.local_list import (
     UpdateStatus,
 )
 from ...timeutil import format_timestamp
+from ..shapes import int_or_none
 
 LIMIT_KEYS = ("LocalAuthListEnabled", "LocalAuthListMaxLength", "SendLocalListMaxLength")
 
@@ -45,13 +46,6 @@ def render(intent: LocalListIntent) -> tuple[str, dict[str, Any]]:
     return "GetConfiguration", {"key": list(LIMIT_KEYS)}
 
 
-def _int(value: Any) -> int | None:
-    try:
-        return int(str(value).strip())
-    except (TypeError, ValueError):
-        return None
-
-
 def read(intent: LocalListIntent, response: dict[str, Any]) -> LocalListReply:
     if isinstance(intent, LocalListUpdate):
         try:
@@ -60,7 +54,7 @@ def read(intent: LocalListIntent, response: dict[str, Any]) -> LocalListReply:
             status = UpdateStatus.FAILED
         return LocalListReply(status=status, supported=status is not UpdateStatus.NOT_SUPPORTED)
     if isinstance(intent, LocalListVersionQuery):
-        version = _int(response.get("listVersion"))
+        version = int_or_none(response.get("listVersion"))
         if version is None or version < 0:
             return LocalListReply(supported=False)
         return LocalListReply(version=version, supported=True)
@@ -69,5 +63,5 @@ def read(intent: LocalListIntent, response: dict[str, Any]) -> LocalListReply:
               if isinstance(item, dict)}
     enabled = values.get("LocalAuthListEnabled")
     return LocalListReply(enabled=None if enabled is None else str(enabled).strip().lower() == "true",
-                          max_entries=_int(values.get("LocalAuthListMaxLength")),
-                          per_message=_int(values.get("SendLocalListMaxLength")))
+                          max_entries=int_or_none(values.get("LocalAuthListMaxLength")),
+                          per_message=int_or_none(values.get("SendLocalListMaxLength")))

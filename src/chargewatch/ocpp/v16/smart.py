@@ -5,41 +5,20 @@ GetChargingProfiles."""
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from ...domain.charging import (
     ChargingProfile,
-    ChargingSchedule,
     CompositeSchedule,
     Purpose,
-    SchedulePeriod,
-    json_number,
 )
 from ...timeutil import format_timestamp, parse_timestamp
+from ..shapes import charging_schedule, schedule_periods
 
 VERSION = "ocpp1.6"
 PURPOSES = {Purpose.CHARGER_MAX: "ChargePointMaxProfile", Purpose.TX_DEFAULT: "TxDefaultProfile",
             Purpose.TX: "TxProfile"}
 _UNITS = {"A": "A", "W": "W"}
-
-
-def schedule(schedule: ChargingSchedule) -> dict[str, Any]:
-    out: dict[str, Any] = {"chargingRateUnit": schedule.rate_unit, "chargingSchedulePeriod": [
-        {"startPeriod": p.start_period, "limit": json_number(p.limit),
-         **({"numberPhases": p.number_phases} if p.number_phases is not None else {})} for p in schedule.periods]}
-    if schedule.duration is not None:
-        out["duration"] = schedule.duration
-    if schedule.start_schedule is not None:
-        out["startSchedule"] = format_timestamp(schedule.start_schedule)
-    if schedule.min_charging_rate is not None:
-        out["minChargingRate"] = json_number(schedule.min_charging_rate)
-    return out
-
-
-def periods_from(raw: list[dict[str, Any]]) -> tuple[SchedulePeriod, ...]:
-    return tuple(SchedulePeriod(int(p["startPeriod"]), Decimal(str(p["limit"])), p.get("numberPhases"))
-                 for p in raw)
 
 
 class Renderer:
@@ -51,7 +30,7 @@ class Renderer:
         body: dict[str, Any] = {
             "chargingProfileId": profile.profile_id, "stackLevel": profile.stack_level,
             "chargingProfilePurpose": PURPOSES[profile.purpose], "chargingProfileKind": profile.kind.value,
-            "chargingSchedule": schedule(profile.schedule)}
+            "chargingSchedule": charging_schedule(profile.schedule)}
         if profile.purpose is Purpose.TX:
             if transaction_ref is None or not (transaction_ref.isascii() and transaction_ref.isdigit()):
                 raise ValueError("transaction_id: a 1.6 TxProfile needs the charger's integer transactionId")
@@ -89,7 +68,7 @@ class Renderer:
         return CompositeSchedule(
             connector_id=int(response.get("connectorId", connector_id)), status=str(response.get("status", "")),
             schedule_start=parse_timestamp(start) if start else None, duration=raw.get("duration"),
-            rate_unit=raw.get("chargingRateUnit"), periods=periods_from(raw.get("chargingSchedulePeriod") or []))
+            rate_unit=raw.get("chargingRateUnit"), periods=schedule_periods(raw.get("chargingSchedulePeriod") or []))
 
     def get_profiles(self, request_id: int, connector_id: int | None) -> tuple[str, dict[str, Any]]:
         raise ValueError("OCPP 1.6 has no GetChargingProfiles: a 1.6 charger's profiles are the ones sent to it")

@@ -8,14 +8,7 @@ from typing import Any
 
 from ...domain.firmware import FirmwareUpdate, LogRequest
 from ...timeutil import format_timestamp
-
-
-def _retries(payload: dict[str, Any], retries: int | None, interval: int | None) -> dict[str, Any]:
-    if retries is not None:
-        payload["retries"] = retries
-    if interval is not None:
-        payload["retryInterval"] = interval
-    return payload
+from ..shapes import with_retries
 
 
 def render_firmware(update: FirmwareUpdate) -> tuple[str, dict[str, Any]]:
@@ -25,7 +18,7 @@ def render_firmware(update: FirmwareUpdate) -> tuple[str, dict[str, Any]]:
     if update.signed:
         firmware["signingCertificate"] = update.signing_certificate
         firmware["signature"] = update.signature
-    return "UpdateFirmware", _retries({"requestId": update.request_id, "firmware": firmware},
+    return "UpdateFirmware", with_retries({"requestId": update.request_id, "firmware": firmware},
                                       update.retries, update.retry_interval)
 
 
@@ -35,5 +28,5 @@ def render_log(request: LogRequest) -> tuple[str, dict[str, Any]]:
         log["oldestTimestamp"] = format_timestamp(request.oldest)
     if request.latest is not None:
         log["latestTimestamp"] = format_timestamp(request.latest)
-    return "GetLog", _retries({"logType": request.log_type.value, "requestId": request.request_id, "log": log},
+    return "GetLog", with_retries({"logType": request.log_type.value, "requestId": request.request_id, "log": log},
                               request.retries, request.retry_interval)

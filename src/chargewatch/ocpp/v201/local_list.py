@@ -22,6 +22,7 @@ from ...domain.local_list import (
     UpdateStatus,
 )
 from ...timeutil import format_timestamp, parse_timestamp
+from ..shapes import int_or_none
 
 TOKEN_TYPE = "ISO14443"
 GROUP_TOKEN_TYPE = "Central"
@@ -68,13 +69,6 @@ def from_v16(payload: dict[str, Any]) -> dict[str, Any]:
     return rendered
 
 
-def _int(value: Any) -> int | None:
-    try:
-        return int(str(value).strip())
-    except (TypeError, ValueError):
-        return None
-
-
 def read(intent: LocalListIntent, response: dict[str, Any]) -> LocalListReply:
     if isinstance(intent, LocalListUpdate):
         try:
@@ -83,7 +77,7 @@ def read(intent: LocalListIntent, response: dict[str, Any]) -> LocalListReply:
             status = UpdateStatus.FAILED
         return LocalListReply(status=status, supported=True)
     if isinstance(intent, LocalListVersionQuery):
-        version = _int(response.get("versionNumber"))
+        version = int_or_none(response.get("versionNumber"))
         return LocalListReply(version=version, supported=None if version is None else True)
     assert isinstance(intent, LocalListLimitsQuery)
     values = {}
@@ -93,4 +87,4 @@ def read(intent: LocalListIntent, response: dict[str, Any]) -> LocalListReply:
             values[(result.get("variable") or {}).get("name")] = result.get("attributeValue")
     enabled = values.get("Enabled")
     return LocalListReply(enabled=None if enabled is None else str(enabled).strip().lower() == "true",
-                          per_message=_int(values.get("ItemsPerMessage")))
+                          per_message=int_or_none(values.get("ItemsPerMessage")))

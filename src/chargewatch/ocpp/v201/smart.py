@@ -17,13 +17,12 @@ from ...domain.charging import (
     ChargingSchedule,
     CompositeSchedule,
     Purpose,
-    SchedulePeriod,
     decimal_text,
-    json_number,
 )
 from ...domain.model import Change, ChargerState, Outcome
 from ...timeutil import format_timestamp, parse_timestamp
 from ..adapter import Environment
+from ..shapes import charging_schedule, schedule_periods
 
 VERSION = "ocpp2.0.1"
 PURPOSES = {Purpose.CHARGER_MAX: "ChargingStationMaxProfile", Purpose.TX_DEFAULT: "TxDefaultProfile",
@@ -32,21 +31,7 @@ _NEUTRAL_PURPOSES = {word: purpose.value for purpose, word in PURPOSES.items()}
 
 
 def schedule(schedule: ChargingSchedule, schedule_id: int) -> dict[str, Any]:
-    out: dict[str, Any] = {"id": schedule_id, "chargingRateUnit": schedule.rate_unit, "chargingSchedulePeriod": [
-        {"startPeriod": p.start_period, "limit": json_number(p.limit),
-         **({"numberPhases": p.number_phases} if p.number_phases is not None else {})} for p in schedule.periods]}
-    if schedule.duration is not None:
-        out["duration"] = schedule.duration
-    if schedule.start_schedule is not None:
-        out["startSchedule"] = format_timestamp(schedule.start_schedule)
-    if schedule.min_charging_rate is not None:
-        out["minChargingRate"] = json_number(schedule.min_charging_rate)
-    return out
-
-
-def _periods(raw: list[dict[str, Any]]) -> tuple[SchedulePeriod, ...]:
-    return tuple(SchedulePeriod(int(p["startPeriod"]), Decimal(str(p["limit"])), p.get("numberPhases"))
-                 for p in raw)
+    return {"id": schedule_id, **charging_schedule(schedule)}
 
 
 def _schedule_json(raw: dict[str, Any]) -> dict[str, Any]:
@@ -123,7 +108,7 @@ class Renderer:
         return CompositeSchedule(
             connector_id=int(raw.get("evseId", connector_id)), status=str(response.get("status", "")),
             schedule_start=parse_timestamp(start) if start else None, duration=raw.get("duration"),
-            rate_unit=raw.get("chargingRateUnit"), periods=_periods(raw.get("chargingSchedulePeriod") or []))
+            rate_unit=raw.get("chargingRateUnit"), periods=schedule_periods(raw.get("chargingSchedulePeriod") or []))
 
     def get_profiles(self, request_id: int, connector_id: int | None) -> tuple[str, dict[str, Any]]:
         payload: dict[str, Any] = {"requestId": request_id, "chargingProfile": {}}
