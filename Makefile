@@ -27,8 +27,9 @@ run: install
 DOMAIN = src/chargewatch/domain src/chargewatch/ocpp src/chargewatch/sessions src/chargewatch/billing src/chargewatch/faults \
          src/chargewatch/feedback src/chargewatch/pki
 
-# The suite runs on every core (pytest-xdist): each test makes its own database and server on free ports.
-PYTEST_ARGS ?= -n auto
+# The suite runs on every core (pytest-xdist): each test makes its own database and server on free ports. A file
+# stays on one worker, in order: some modules share one server between tests that build on each other.
+PYTEST_ARGS ?= -n auto --dist loadfile
 test: lint
 	$(PY) -m pytest $(PYTEST_ARGS)
 

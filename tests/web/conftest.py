@@ -6,10 +6,12 @@ The browser tests drive Debian's Chromium through Playwright (never a downloaded
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -27,6 +29,23 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 ADMIN = ("ada", "admin-password-1")
 VIEWER = ("vic", "viewer-password-1")
+
+
+async def eventually(check: Any, timeout: float = 15.0) -> Any:
+    """Await ``check()`` until it gives something truthy (a page updating live, a worker catching up)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        result = await check()
+        if result:
+            return result
+        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
+        await asyncio.sleep(0.1)
+
+
+async def shot(page: Any, name: str) -> None:
+    """A full-page screenshot of what the test sees, kept in artifacts/screenshots/NAME.png."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
 
 def add_operators(app: Chargewatch) -> None:

@@ -30,7 +30,7 @@ from chargewatch.sim.client import ChargePointConnection
 from chargewatch.store.billing_tables import invoices
 from chargewatch.store.registry import put_id_tag
 from conftest import make_options
-from web.conftest import ADMIN, CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, add_operators, require_chromium
+from web.conftest import ADMIN, CHROMIUM, CHROMIUM_ARGS, add_operators, eventually, require_chromium, shot
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
 
@@ -111,21 +111,6 @@ class Site:
         await self.charger.call("StopTransaction", {"transactionId": tx, "meterStop": meter_stop,
                                                     "timestamp": iso(at), "reason": "EVDisconnected"})
         await self.status(connector, "Available")
-
-
-async def eventually(check: Any, timeout: float = 15.0) -> Any:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        result = await check()
-        if result:
-            return result
-        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
-        await asyncio.sleep(0.1)
-
-
-async def shot(page: Any, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    await page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
