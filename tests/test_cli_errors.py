@@ -177,3 +177,16 @@ async def test_command_to_an_offline_charger_exits_non_zero_saying_so(server: Ch
 def test_replay_reports_progress_quietly_when_asked(sqlite_url: str, tmp_path: Path) -> None:
     status, out, err = run("replay", "--quiet", "--db", sqlite_url)
     assert status == 0 and out.startswith("replayed 0 messages") and "Traceback" not in err
+
+
+@pytest.mark.parametrize(("variable", "value", "words"), [
+    ("CHARGEWATCH_LOCAL_LIST_INTERVAL", "ten", ["CHARGEWATCH_LOCAL_LIST_INTERVAL='ten'", "not a number"]),
+    ("CHARGEWATCH_UPLOAD_MAX_BYTES", "0", ["CHARGEWATCH_UPLOAD_MAX_BYTES='0'", "more than 0"]),
+    ("CHARGEWATCH_FEEDBACK_EDIT_HOURS", "-1", ["CHARGEWATCH_FEEDBACK_EDIT_HOURS='-1'", "at least 0"]),
+    ("CHARGEWATCH_MIN_SECURITY_PROFILE", "4", ["CHARGEWATCH_MIN_SECURITY_PROFILE=4", "0, 1, 2 or 3"]),
+])
+def test_a_malformed_setting_stops_serve_with_the_variable_named_not_a_traceback(sqlite_url, variable, value, words):
+    """The settings the server reads at start: one line naming the variable, exit 2 (was a ValueError traceback, or
+    for the security floor a crash of every command while the parser was built)."""
+    assert_refused(run("serve", "--db", sqlite_url, "--ocpp-port", "0", "--http-port", "0", env={variable: value}),
+                   *words)

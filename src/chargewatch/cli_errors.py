@@ -40,7 +40,7 @@ def report_errors(run: Callable[[argparse.Namespace], int], args: argparse.Names
     import httpx
     from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
-    from .workers.retention import SettingError
+    from .settings import SettingError
 
     try:
         return run(args)

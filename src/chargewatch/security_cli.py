@@ -6,6 +6,8 @@ import argparse
 import os
 from typing import Any
 
+from . import settings
+
 
 def tls_args(p: argparse.ArgumentParser) -> None:
     """TLS on the OCPP port: profile 2 (TLS + Basic auth) and, with a client CA, profile 3 (client certificates)."""
@@ -16,7 +18,7 @@ def tls_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tls-client-ca", default=os.environ.get("CHARGEWATCH_TLS_CLIENT_CA"),
                    help="the operator CA of chargers' client certificates, for profile 3 ($CHARGEWATCH_TLS_CLIENT_CA)")
     p.add_argument("--min-security-profile", type=int, choices=[0, 1, 2, 3],
-                   default=int(os.environ.get("CHARGEWATCH_MIN_SECURITY_PROFILE") or 0),
+                   default=None,
                    help="refuse every charger below this profile ($CHARGEWATCH_MIN_SECURITY_PROFILE)")
 
 
@@ -28,7 +30,12 @@ def gateway_security(args: argparse.Namespace) -> dict[str, Any]:
     if not cert and (getattr(args, "tls_key", None) or getattr(args, "tls_client_ca", None)):
         raise SystemExit("chargewatch: --tls-key and --tls-client-ca need --tls-cert")
     tls = TlsConfig(cert, args.tls_key or None, args.tls_client_ca or None) if cert else None
-    return {"tls": tls, "min_security_profile": getattr(args, "min_security_profile", 0) or 0}
+    floor = getattr(args, "min_security_profile", None)
+    if floor is None:  # read here, not when the parser is built: a bad value is one line from `serve`, not a crash
+        floor = settings.integer(os.environ, "CHARGEWATCH_MIN_SECURITY_PROFILE", 0)
+        if floor > 3:
+            raise settings.SettingError(f"CHARGEWATCH_MIN_SECURITY_PROFILE={floor}: must be 0, 1, 2 or 3")
+    return {"tls": tls, "min_security_profile": floor}
 
 
 def _answer(response: Any) -> int:

@@ -15,6 +15,7 @@ from datetime import timedelta
 from email.message import EmailMessage
 from typing import TYPE_CHECKING
 
+from .. import settings
 from ..api.feedback import FeedbackConfig, feedback_router
 from ..feedback.submission import EditPolicy
 from ..notify.email import EmailSender, SmtpConfig
@@ -26,7 +27,7 @@ DEFAULT_SENDER = "chargewatch@localhost"
 
 
 def config_from_env(env: Mapping[str, str]) -> FeedbackConfig:
-    hours = float(env.get("CHARGEWATCH_FEEDBACK_EDIT_HOURS") or 48)
+    hours = settings.number(env, "CHARGEWATCH_FEEDBACK_EDIT_HOURS", 48.0)
     smtp = SmtpConfig.from_env(env)
     return FeedbackConfig(policy=EditPolicy(edit_window=timedelta(hours=hours)),
                           mailer=_mailer(EmailSender(smtp), env.get("CHARGEWATCH_SMTP_FROM") or DEFAULT_SENDER)

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import select
 
+from .. import settings
 from ..api.firmware import create_router
 from ..api.uploads import create_upload_router
 from ..domain import events
@@ -73,13 +74,8 @@ class FirmwareSettings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> FirmwareSettings:
         env = os.environ if env is None else env
-        try:
-            max_bytes = int(env.get("CHARGEWATCH_UPLOAD_MAX_BYTES") or 50 * 1024 * 1024)
-            ttl = float(env.get("CHARGEWATCH_UPLOAD_TTL_HOURS") or 24)
-        except ValueError:
-            raise ValueError("CHARGEWATCH_UPLOAD_MAX_BYTES and _TTL_HOURS must be numbers") from None
-        if max_bytes <= 0 or ttl <= 0:
-            raise ValueError("CHARGEWATCH_UPLOAD_MAX_BYTES and _TTL_HOURS must be positive")
+        max_bytes = settings.integer(env, "CHARGEWATCH_UPLOAD_MAX_BYTES", 50 * 1024 * 1024, above=True)
+        ttl = settings.number(env, "CHARGEWATCH_UPLOAD_TTL_HOURS", 24.0, above=True)
         return cls(upload_max_bytes=max_bytes, upload_ttl=timedelta(hours=ttl),
                    public_url=(env.get("CHARGEWATCH_PUBLIC_URL") or "").rstrip("/") or None)
 

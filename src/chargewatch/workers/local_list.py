@@ -20,6 +20,7 @@ import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from .. import settings
 from ..domain import local_list as ll
 from ..domain.events import BusEvent, ChargerBooted, ChargerConnected, ChargerDisconnected, ConnectorStatus
 from ..gateway.transport import CommandResult
@@ -47,8 +48,8 @@ class LocalListSettings:
 
     @classmethod
     def from_env(cls) -> LocalListSettings:
-        return cls(interval=float(os.environ.get("CHARGEWATCH_LOCAL_LIST_INTERVAL", "10")),
-                   boot_delay=float(os.environ.get("CHARGEWATCH_LOCAL_LIST_BOOT_DELAY", "2")))
+        return cls(interval=settings.number(os.environ, "CHARGEWATCH_LOCAL_LIST_INTERVAL", 10.0, above=True),
+                   boot_delay=settings.number(os.environ, "CHARGEWATCH_LOCAL_LIST_BOOT_DELAY", 2.0))
 
 
 class LocalListRefused(ValueError):

@@ -49,8 +49,7 @@ class RetentionSettings:
     pause: float = 0.05  # seconds between batches: ingest's commits go first
 
 
-class SettingError(ValueError):
-    pass
+from ..settings import SettingError  # noqa: E402 - kept importable from here
 
 
 def _number(env: Mapping[str, str], name: str, default: str) -> Decimal:

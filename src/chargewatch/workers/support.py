@@ -39,6 +39,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from prometheus_client import CollectorRegistry, Counter
 from sqlalchemy import Engine, Row
 
+from .. import settings
 from ..api.feedback import FeedbackConfig, RateLimit
 from ..api.support import publish, support_router
 from ..feedback.support import MAX_MESSAGE_LENGTH, Author
@@ -63,11 +64,12 @@ class ReceiverConfig:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> ReceiverConfig | None:
-        port = env.get("CHARGEWATCH_SUPPORT_SMTP_PORT", "").strip()
-        if not port:
+        if not env.get("CHARGEWATCH_SUPPORT_SMTP_PORT", "").strip():
             return None
-        return cls(host=env.get("CHARGEWATCH_SUPPORT_SMTP_HOST", "").strip() or "127.0.0.1", port=int(port),
-                   max_bytes=int(env.get("CHARGEWATCH_SUPPORT_SMTP_MAX_BYTES") or DEFAULT_MAX_BYTES))
+        return cls(host=env.get("CHARGEWATCH_SUPPORT_SMTP_HOST", "").strip() or "127.0.0.1",
+                   port=settings.integer(env, "CHARGEWATCH_SUPPORT_SMTP_PORT", 0, above=True),
+                   max_bytes=settings.integer(env, "CHARGEWATCH_SUPPORT_SMTP_MAX_BYTES", DEFAULT_MAX_BYTES,
+                                              above=True))
 
 
 def support_address_from_env(env: Mapping[str, str], secret: bytes) -> SupportAddress | None:
