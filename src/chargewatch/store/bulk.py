@@ -101,9 +101,9 @@ class BulkStatement:
         if self._last_per_key:
             rows = list({row["_key"]: row for row in rows}.values())
         keys = tuple(rows[0])
-        width = len(keys)
+        shape = rows[0].keys()
         plan = self._plan(connection.dialect, keys)
-        if not plan.exact or any(len(row) != width for row in rows):  # defaults, or rows of several shapes
+        if not plan.exact or any(row.keys() != shape for row in rows):  # defaults, or rows of several shapes
             connection.execute(self._statement(connection.dialect), rows)
             return
         cursor = connection.connection.cursor()
