@@ -67,7 +67,7 @@ class ReceiverConfig:
         if not env.get("CHARGEWATCH_SUPPORT_SMTP_PORT", "").strip():
             return None
         return cls(host=env.get("CHARGEWATCH_SUPPORT_SMTP_HOST", "").strip() or "127.0.0.1",
-                   port=settings.integer(env, "CHARGEWATCH_SUPPORT_SMTP_PORT", 0, above=True),
+                   port=settings.integer(env, "CHARGEWATCH_SUPPORT_SMTP_PORT", 0),  # 0: a free port
                    max_bytes=settings.integer(env, "CHARGEWATCH_SUPPORT_SMTP_MAX_BYTES", DEFAULT_MAX_BYTES,
                                               above=True))
 
