@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from ..domain.charging import ChargingSchedule, SchedulePeriod, json_number
+from ..domain.charging import ChargingProfile, ChargingSchedule, SchedulePeriod, json_number
 from ..timeutil import format_timestamp
 
 
@@ -29,6 +29,18 @@ def charging_schedule(schedule: ChargingSchedule) -> dict[str, Any]:
         out["startSchedule"] = format_timestamp(schedule.start_schedule)
     if schedule.min_charging_rate is not None:
         out["minChargingRate"] = json_number(schedule.min_charging_rate)
+    return out
+
+
+def profile_validity(profile: ChargingProfile) -> dict[str, Any]:
+    """A charging profile's ``recurrencyKind``, ``validFrom`` and ``validTo``, where set (same names in both)."""
+    out: dict[str, Any] = {}
+    if profile.recurrency_kind:
+        out["recurrencyKind"] = profile.recurrency_kind
+    if profile.valid_from:
+        out["validFrom"] = format_timestamp(profile.valid_from)
+    if profile.valid_to:
+        out["validTo"] = format_timestamp(profile.valid_to)
     return out
 
 

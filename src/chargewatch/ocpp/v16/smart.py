@@ -12,8 +12,8 @@ from ...domain.charging import (
     CompositeSchedule,
     Purpose,
 )
-from ...timeutil import format_timestamp, parse_timestamp
-from ..shapes import charging_schedule, schedule_periods
+from ...timeutil import parse_timestamp
+from ..shapes import charging_schedule, profile_validity, schedule_periods
 
 VERSION = "ocpp1.6"
 PURPOSES = {Purpose.CHARGER_MAX: "ChargePointMaxProfile", Purpose.TX_DEFAULT: "TxDefaultProfile",
@@ -35,12 +35,7 @@ class Renderer:
             if transaction_ref is None or not (transaction_ref.isascii() and transaction_ref.isdigit()):
                 raise ValueError("transaction_id: a 1.6 TxProfile needs the charger's integer transactionId")
             body["transactionId"] = int(transaction_ref)
-        if profile.recurrency_kind:
-            body["recurrencyKind"] = profile.recurrency_kind
-        if profile.valid_from:
-            body["validFrom"] = format_timestamp(profile.valid_from)
-        if profile.valid_to:
-            body["validTo"] = format_timestamp(profile.valid_to)
+        body.update(profile_validity(profile))
         return "SetChargingProfile", {"connectorId": profile.connector_id, "csChargingProfiles": body}
 
     def clear_profile(self, profile_id: int | None, connector_id: int | None = None, purpose: Purpose | None = None,

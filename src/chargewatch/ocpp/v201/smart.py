@@ -20,9 +20,9 @@ from ...domain.charging import (
     decimal_text,
 )
 from ...domain.model import Change, ChargerState, Outcome
-from ...timeutil import format_timestamp, parse_timestamp
+from ...timeutil import parse_timestamp
 from ..adapter import Environment
-from ..shapes import charging_schedule, schedule_periods
+from ..shapes import charging_schedule, profile_validity, schedule_periods
 
 VERSION = "ocpp2.0.1"
 PURPOSES = {Purpose.CHARGER_MAX: "ChargingStationMaxProfile", Purpose.TX_DEFAULT: "TxDefaultProfile",
@@ -72,12 +72,7 @@ class Renderer:
             if not transaction_ref:
                 raise ValueError("transaction_id: a 2.0.1 TxProfile needs the station's transactionId")
             body["transactionId"] = transaction_ref
-        if profile.recurrency_kind:
-            body["recurrencyKind"] = profile.recurrency_kind
-        if profile.valid_from:
-            body["validFrom"] = format_timestamp(profile.valid_from)
-        if profile.valid_to:
-            body["validTo"] = format_timestamp(profile.valid_to)
+        body.update(profile_validity(profile))
         return "SetChargingProfile", {"evseId": profile.connector_id, "chargingProfile": body}
 
     def clear_profile(self, profile_id: int | None, connector_id: int | None = None, purpose: Purpose | None = None,
